@@ -1,0 +1,177 @@
+/**
+ * The MMU's page-table walker: Sv48, U-mode accesses, page tables in the shared RAM.
+ * It follows the privileged spec's "Virtual Address Translation Process" step by step;
+ * the steps are quoted above the code that does them. The TLB (cpu/tlb.ts) calls it on a
+ * miss; nothing here is cached.
+ *
+ * Fixed choices (the spec leaves them to the implementation):
+ *  - Privilege is always U (the hart runs guests in U-mode), SUM and MXR are 0: a leaf
+ *    needs U=1, a fetch needs X, a load needs R, a store needs W.
+ *  - A and D are updated by hardware (Svadu) with a 64-bit compare-and-swap; D only on stores.
+ *  - Reserved: W without R; D, A or U on a pointer; any of bits 63:54 (no Svnapot/Svpbmt).
+ *  - PMA check = "inside RAM": a PTE address or a final physical address at or beyond
+ *    `ram.bytes` is an access fault. The final address is checked before A/D are set, so
+ *    an access that faults leaves the PTE untouched.
+ *
+ * Reading PTEs: the kernel writes a PTE as ONE 64-bit Atomics operation on `ram.i64`.
+ * The walk reads it as two 32-bit `Atomics.load`s on `ram.i32` — high word, low word, then
+ * the high word again, retrying until both high reads agree — because a BigInt load costs
+ * about three times as much. The pair is a value the PTE really held unless the high word
+ * went x → y → x within those few nanoseconds; the high word is non-zero only in PTEs that
+ * fault anyway (reserved bits, or a PPN ≥ 2^22, i.e. beyond the 4 GiB RAM limit), so such
+ * a race would need a faulting PTE rewritten twice mid-read. The A/D update is a full
+ * 64-bit `Atomics.compareExchange` against the pair we read, so it never acts on a torn value.
+ */
+import type { PhysicalMemory } from './ram.ts';
+import { ACCESS_STORE, type AccessKind } from './trap.ts';
+import * as pte from './pte.ts';
+import { joinPte } from './pte.ts';
+
+// Local copies: under tsx's CommonJS interop and vitest's transform every access to an
+// imported binding is a getter call, which the walk (run on every TLB miss) should not pay.
+const PTE_V = pte.PTE_V, PTE_R = pte.PTE_R, PTE_W = pte.PTE_W, PTE_X = pte.PTE_X;
+const PTE_U = pte.PTE_U, PTE_G = pte.PTE_G, PTE_A = pte.PTE_A, PTE_D = pte.PTE_D;
+const PTE_RESERVED_HI_SHIFT = pte.PTE_RESERVED_HI_SHIFT, PTE_SIZE = pte.PTE_SIZE, SV48_LEVELS = pte.SV48_LEVELS;
+const STORE = ACCESS_STORE;
+const PPN_HI_MASK = pte.PTE_PPN_HI_MASK;
+
+/** Walk status codes (negative; a successful walk returns the physical address, >= 0). */
+export const WALK_PAGE_FAULT = -1;
+export const WALK_ACCESS_FAULT = -2;
+
+const PAGE = 4096;
+
+/** What a successful walk found, beyond the physical address it returns. Reused, never allocated per walk. */
+export class WalkResult {
+  /** Physical address of the 4 KiB page holding va. */
+  pageBase = 0;
+  /** Level of the leaf: 0 = 4 KiB, 1 = 2 MiB, 2 = 1 GiB, 3 = 512 GiB. */
+  level = 0;
+  /** Physical address of the first byte the leaf maps (superpage base for level > 0). */
+  leafBase = 0;
+  /** Low 10 bits of the leaf PTE after the A/D update (V R W X U G A D RSW). */
+  flags = 0;
+  /** The G bit of the leaf or of any pointer above it. */
+  global = false;
+  /** Physical address of the leaf PTE. */
+  ptePa = 0;
+  /** A/D bits this walk set (0 when the PTE already had them). */
+  adSet = 0;
+  /** Times a compare-and-swap failed and step 2 was repeated. */
+  restarts = 0;
+}
+
+/**
+ * Translate the U-mode access `kind` at va (`vaLo`, `vaHi`: its 32-bit words) through the
+ * Sv48 tables rooted at frame `rootPpn`. Returns the physical address (>= 0), or
+ * WALK_PAGE_FAULT / WALK_ACCESS_FAULT. On success `out` describes the leaf; on a fault
+ * `out` is unspecified. May write the leaf PTE (A/D) with an atomic compare-and-swap.
+ */
+export function walkSv48(
+  ram: PhysicalMemory, rootPpn: number, vaLo: number, vaHi: number, kind: AccessKind, out: WalkResult,
+): number {
+  // Sv48: "Instruction fetch addresses and load and store effective addresses, which are
+  // 64 bits, must have bits 63–48 all equal to bit 47, or else a page-fault exception will occur."
+  const top = vaHi >> 15;
+  if (top !== 0 && top !== -1) return WALK_PAGE_FAULT;
+  const i32 = ram.i32;
+  const ramBytes = ram.bytes;
+  out.adSet = 0;
+  out.restarts = 0;
+
+  // 1. Let a be satp.ppn × PAGESIZE, and let i = LEVELS − 1.
+  let a = rootPpn * PAGE;
+  let i = SV48_LEVELS - 1;
+  let global = 0;
+  for (;;) {
+    // 2. Let pte be the value of the PTE at address a + va.vpn[i] × PTESIZE. If accessing pte
+    //    violates a PMA or PMP check, raise an access-fault exception corresponding to the
+    //    original access type.
+    const vpnI = i === 0 ? (vaLo >>> 12) & 511 : i === 1 ? (vaLo >>> 21) & 511
+      : i === 2 ? ((vaLo >>> 30) | (vaHi << 2)) & 511 : (vaHi >>> 7) & 511; // va.vpn[i]
+    const ptePa = a + vpnI * PTE_SIZE;
+    if (ptePa + PTE_SIZE > ramBytes) return WALK_ACCESS_FAULT;
+    const w = ptePa / 4; // ptePa is 8-aligned: exact
+    let hi = Atomics.load(i32, w + 1);
+    let lo = Atomics.load(i32, w);
+    for (let again = Atomics.load(i32, w + 1); again !== hi; again = Atomics.load(i32, w + 1)) {
+      hi = again;
+      lo = Atomics.load(i32, w);
+    }
+
+    // 3. If pte.v = 0, or if pte.r = 0 and pte.w = 1, or if any bits or encodings that are
+    //    reserved for future standard use are set within pte, stop and raise a page-fault
+    //    exception corresponding to the original access type.
+    if ((lo & PTE_V) === 0 || (lo & (PTE_R | PTE_W)) === PTE_W || hi >>> PTE_RESERVED_HI_SHIFT !== 0) {
+      return WALK_PAGE_FAULT;
+    }
+
+    // 4. Otherwise, the PTE is valid. If pte.r = 1 or pte.x = 1, go to step 5. Otherwise, this
+    //    PTE is a pointer to the next level of the page table. Let i = i − 1. If i < 0, stop
+    //    and raise a page-fault exception corresponding to the original access type.
+    //    Otherwise, let a = pte.ppn × PAGESIZE and go to step 2.
+    if ((lo & (PTE_R | PTE_X)) === 0) {
+      // "For non-leaf PTEs, the D, A, and U bits are reserved for future standard use."
+      if ((lo & (PTE_D | PTE_A | PTE_U)) !== 0) return WALK_PAGE_FAULT;
+      // "For non-leaf PTEs, the global setting implies that all mappings in the subsequent
+      //  levels of the page table are global."
+      global |= lo & PTE_G;
+      i--;
+      if (i < 0) return WALK_PAGE_FAULT;
+      a = ((hi & PPN_HI_MASK) * 4194304 + (lo >>> 10)) * PAGE; // pte.ppn × PAGESIZE
+      continue;
+    }
+
+    // 5. A leaf PTE has been found. Determine if the requested memory access is allowed by
+    //    the pte.r, pte.w, pte.x, and pte.u bits, given the current privilege mode and the
+    //    value of the SUM and MXR fields of the mstatus register. If not, stop and raise a
+    //    page-fault exception corresponding to the original access type.
+    //    (U-mode, MXR=0: U must be set and the bit for the access kind — 1 << kind is R, W or X.)
+    if ((lo & PTE_U) === 0 || ((lo >> kind) & 1) === 0) return WALK_PAGE_FAULT;
+
+    // 6. If i > 0 and pte.ppn[i − 1 : 0] ≠ 0, this is a misaligned superpage; stop and raise
+    //    a page-fault exception corresponding to the original access type.
+    const ppn = (hi & PPN_HI_MASK) * 4194304 + (lo >>> 10);
+    const pagesPerLeaf = 2 ** (9 * i);
+    if (ppn % pagesPerLeaf !== 0) return WALK_PAGE_FAULT;
+
+    // (PMA check of the access itself, done here so a faulting access sets no A/D bit.)
+    // 8. pa.pgoff = va.pgoff. If i > 0, then this is a superpage translation and
+    //    pa.ppn[i − 1 : 0] = va.vpn[i − 1 : 0]. pa.ppn[LEVELS − 1 : i] = pte.ppn[LEVELS − 1 : i].
+    const vpnLow = i === 0 ? 0 : i === 1 ? (vaLo >>> 12) & 511 : i === 2 ? (vaLo >>> 12) & 0x3ffff
+      : ((vaLo >>> 12) | ((vaHi & 0x7f) << 20)) >>> 0;
+    const pageBase = (ppn + vpnLow) * PAGE;
+    if (pageBase + PAGE > ramBytes) return WALK_ACCESS_FAULT;
+
+    // 7. If pte.a = 0, or if the original memory access is a store and pte.d = 0, either
+    //    raise a page-fault exception corresponding to the original access type, or:
+    //    - If a store to pte would violate a PMA or PMP check, raise an access-fault exception
+    //      corresponding to the original access type.  (ptePa is inside RAM: checked in step 2.)
+    //    - Perform the following steps atomically:
+    //      - Compare pte to the value of the PTE at address a + va.vpn[i] × PTESIZE.
+    //      - If the values match, set pte.a to 1 and, if the original memory access is a
+    //        store, also set pte.d to 1.
+    //      - If the comparison fails, return to step 2.
+    const need = kind === STORE ? PTE_A | PTE_D : PTE_A;
+    if ((lo & need) !== need) {
+      const expected = joinPte(lo, hi);
+      const desired = joinPte(lo | need, hi);
+      // SAFETY: a 64-bit CAS against the exact pair we read; another hart's concurrent
+      // store to this PTE (kernel edit, another walk's A/D update) makes it fail.
+      if (Atomics.compareExchange(ram.i64, ptePa / 8, expected, desired) !== expected) {
+        out.restarts++;
+        continue; // back to step 2 at the same level
+      }
+      out.adSet = need & ~lo;
+      lo |= need;
+    }
+
+    out.pageBase = pageBase;
+    out.level = i;
+    out.leafBase = ppn * PAGE;
+    out.flags = lo & 0x3ff;
+    out.global = (global | (lo & PTE_G)) !== 0;
+    out.ptePa = ptePa;
+    return pageBase + (vaLo & 0xfff);
+  }
+}
