@@ -1,0 +1,316 @@
+/**
+ * Interrupt mailboxes: the inter-processor-interrupt wire between harts.
+ *
+ * Every hart owns one MAILBOX_BYTES block in the control SharedArrayBuffer ("ctl");
+ * kernel/layout.ts places the blocks (this module must not import kernel/, so the
+ * layout imports the size constants below). Any hart — or the host thread, as sender
+ * MAILBOX_SENDER_HOST — posts a message into a hart's bounded queue; the owner
+ * consumes it. One block (Int32 word offsets from the block base):
+ *
+ *   word  0  PENDING   messages posted and not yet consumed. The hart's run loop polls it
+ *                      between instruction batches with one `Atomics.load` (nonzero = serve).
+ *                      Senders Atomics.add +1 BEFORE publishing; the owner −1 after consuming,
+ *                      so PENDING >= published-unconsumed messages and never goes negative.
+ *   word  1  WAKE      event sequence: +1 (then Atomics.notify) on every post, ack and kick.
+ *                      A blocked hart waits here: read WAKE, re-check, Atomics.wait(WAKE, seen).
+ *                      Any event after the read changes WAKE, so no wake-up is ever lost.
+ *   word  2  ACKS      acknowledgements this hart has received as a sender (monotonic, wraps).
+ *                      Receivers Atomics.add; only the owner compares it against its tickets.
+ *   word  3  SENT      next message id of this hart as a sender (owner-only, plain writes).
+ *   word 16  TAIL      producers' claim counter (Atomics.compareExchange), own cache line.
+ *   word 17  HEAD      consumer position (owner-only writes).
+ *   word 32+ slots     MAILBOX_SLOTS slots of MAILBOX_SLOT_WORDS words (64 bytes each):
+ *                      SEQ KIND SENDER FLAGS ID PAYLOAD[MAILBOX_PAYLOAD_WORDS] (pad).
+ *
+ * The queue is Vyukov's bounded MPMC ring restricted to one consumer: slot SEQ == pos means
+ * free for the producer that claims position pos; the producer fills the slot and stores
+ * SEQ = pos+1 (the store that hands the message to the consumer); the consumer reads it and
+ * stores SEQ = pos+MAILBOX_SLOTS (the store that hands the slot back). Positions wrap in
+ * int32; all comparisons use `(a - b) | 0`.
+ *
+ * Acknowledgement: a message posted with MSG_FLAG_ACK is acknowledged by the receiver after
+ * its handler ran (`acknowledge`): +1 on the sender's ACKS, then a WAKE bump. A sender that
+ * posted k acked messages expects its ACKS to reach ticket = ACKS_before + k. Because a hart
+ * waits for its own tickets in stack order (a nested send while serving completes before the
+ * outer wait resumes), a single monotonic counter is enough. While waiting, the sender keeps
+ * serving its own mailbox, so two harts that interrupt each other at once never deadlock.
+ */
+
+/** Int32 word offsets inside one mailbox block. */
+export const MB_PENDING = 0;
+export const MB_WAKE = 1;
+export const MB_ACKS = 2;
+export const MB_SENT = 3;
+export const MB_TAIL = 16;
+export const MB_HEAD = 17;
+export const MB_SLOTS_BASE = 32;
+
+/** Slot word offsets (from the slot base). */
+export const SLOT_SEQ = 0;
+export const SLOT_KIND = 1;
+export const SLOT_SENDER = 2;
+export const SLOT_FLAGS = 3;
+export const SLOT_ID = 4;
+export const SLOT_PAYLOAD = 5;
+
+export const MAILBOX_SLOTS = 16; // power of two
+export const MAILBOX_PAYLOAD_WORDS = 6;
+export const MAILBOX_SLOT_WORDS = 16; // 64 bytes: one slot per cache line
+/** Bytes of one hart's mailbox block (a multiple of 64). */
+export const MAILBOX_BYTES = (MB_SLOTS_BASE + MAILBOX_SLOTS * MAILBOX_SLOT_WORDS) * 4;
+/** Required alignment of a mailbox block in ctl. */
+export const MAILBOX_ALIGN = 64;
+
+/** Sender id of messages posted by the host (main) thread; they cannot request an ack. */
+export const MAILBOX_SENDER_HOST = -1;
+/** Message flag: the receiver acknowledges after handling. */
+export const MSG_FLAG_ACK = 1;
+
+/** Message kinds known to the hardware layer. Kernel kinds start at MSG_KIND_USER. */
+export const MSG_KIND_NOP = 0; // a plain interrupt: ack only
+export const MSG_KIND_COMMAND = 1; // host → hart: a command waits on the hart's command port
+export const MSG_KIND_USER = 16;
+
+/** Owner-side wait slice (ms): how long a waiting hart blocks before re-checking halt etc. */
+export const MAILBOX_WAIT_SLICE_MS = 1;
+/** Back-off (ms) of a sender that found a target queue full, after serving its own mailbox. */
+export const MAILBOX_FULL_BACKOFF_MS = 0.05;
+
+/** A received message, filled in place (no allocation on the receive path). */
+export class MailboxMessage {
+  kind = 0;
+  sender = 0;
+  flags = 0;
+  id = 0;
+  readonly payload = new Int32Array(MAILBOX_PAYLOAD_WORDS);
+}
+
+/** Handler that serves one received message (runs on the receiving hart). */
+export type InterruptHandler = (msg: MailboxMessage) => void;
+
+/** The mailbox blocks of all harts: the raw wire, usable from any thread. */
+export class Mailboxes {
+  readonly i32: Int32Array;
+  readonly harts: number;
+  private readonly base: number; // word index of hart 0's block
+  private static readonly strideWords = MAILBOX_BYTES / 4;
+
+  /**
+   * Attach to `harts` mailbox blocks starting at `byteOffset` (64-byte aligned) of `sab`.
+   * Does not initialise; the creator calls Mailboxes.initialize once before any use.
+   */
+  constructor(sab: SharedArrayBuffer, byteOffset: number, harts: number) {
+    if (byteOffset % MAILBOX_ALIGN !== 0) throw new Error(`Mailboxes: byteOffset ${byteOffset} is not 64-byte aligned`);
+    if (byteOffset + harts * MAILBOX_BYTES > sab.byteLength) throw new Error('Mailboxes: blocks exceed the buffer');
+    this.i32 = new Int32Array(sab);
+    this.harts = harts;
+    this.base = byteOffset / 4;
+  }
+
+  /** Initialise `harts` empty mailboxes at `byteOffset` (run once, before any hart attaches). */
+  static initialize(sab: SharedArrayBuffer, byteOffset: number, harts: number): void {
+    const mb = new Mailboxes(sab, byteOffset, harts);
+    mb.i32.fill(0, mb.base, mb.base + harts * Mailboxes.strideWords);
+    for (let h = 0; h < harts; h++) {
+      for (let s = 0; s < MAILBOX_SLOTS; s++) mb.i32[mb.slotBase(h, s) + SLOT_SEQ] = s;
+    }
+  }
+
+  /** Word index (into i32) of field `field` (MB_*) of hart `hartId`'s block. */
+  word(hartId: number, field: number): number {
+    return this.base + hartId * Mailboxes.strideWords + field;
+  }
+
+  /** Word index of hart `hartId`'s PENDING word: the run loop polls `Atomics.load(i32, idx) !== 0`. */
+  pendingIndex(hartId: number): number {
+    return this.word(hartId, MB_PENDING);
+  }
+
+  private slotBase(hartId: number, slot: number): number {
+    return this.word(hartId, MB_SLOTS_BASE + slot * MAILBOX_SLOT_WORDS);
+  }
+
+  /**
+   * Post one message to hart `to` without blocking. Returns false when its queue is full
+   * (the caller serves its own mailbox and retries; see InterruptPort.send).
+   */
+  tryPost(to: number, sender: number, kind: number, flags: number, id: number, payload?: ArrayLike<number>): boolean {
+    if (!(to >= 0 && to < this.harts)) throw new RangeError(`Mailboxes.tryPost: no hart ${to}`);
+    if (payload && payload.length > MAILBOX_PAYLOAD_WORDS) {
+      throw new RangeError(`Mailboxes.tryPost: payload has ${payload.length} words, at most ${MAILBOX_PAYLOAD_WORDS}`);
+    }
+    if (sender === MAILBOX_SENDER_HOST && flags & MSG_FLAG_ACK) {
+      throw new Error('Mailboxes.tryPost: the host cannot request an acknowledgement');
+    }
+    const i32 = this.i32;
+    const tailIdx = this.word(to, MB_TAIL);
+    let pos: number;
+    let slot: number;
+    for (;;) {
+      pos = Atomics.load(i32, tailIdx);
+      slot = this.slotBase(to, pos & (MAILBOX_SLOTS - 1));
+      const dif = (Atomics.load(i32, slot + SLOT_SEQ) - pos) | 0;
+      if (dif === 0) {
+        if (Atomics.compareExchange(i32, tailIdx, pos, (pos + 1) | 0) === pos) break;
+      } else if (dif < 0) {
+        return false; // full: the slot still holds an unconsumed message from a lap ago
+      }
+      // dif > 0: another producer claimed pos first; reload the tail (lock-free, bounded by harts).
+    }
+    i32[slot + SLOT_KIND] = kind;
+    i32[slot + SLOT_SENDER] = sender;
+    i32[slot + SLOT_FLAGS] = flags;
+    i32[slot + SLOT_ID] = id;
+    const n = payload ? payload.length : 0;
+    for (let k = 0; k < MAILBOX_PAYLOAD_WORDS; k++) i32[slot + SLOT_PAYLOAD + k] = k < n ? payload![k]! : 0;
+    Atomics.add(i32, this.word(to, MB_PENDING), 1); // before publishing: PENDING never undercounts
+    Atomics.store(i32, slot + SLOT_SEQ, (pos + 1) | 0); // hands the message to the consumer
+    this.kick(to);
+    return true;
+  }
+
+  /**
+   * Owner only: take the oldest published message of hart `hartId` into `out`.
+   * Returns false when nothing is published yet.
+   */
+  tryReceive(hartId: number, out: MailboxMessage): boolean {
+    const i32 = this.i32;
+    const headIdx = this.word(hartId, MB_HEAD);
+    const pos = i32[headIdx]!;
+    const slot = this.slotBase(hartId, pos & (MAILBOX_SLOTS - 1));
+    if (((Atomics.load(i32, slot + SLOT_SEQ) - (pos + 1)) | 0) < 0) return false;
+    out.kind = i32[slot + SLOT_KIND]!;
+    out.sender = i32[slot + SLOT_SENDER]!;
+    out.flags = i32[slot + SLOT_FLAGS]!;
+    out.id = i32[slot + SLOT_ID]!;
+    for (let k = 0; k < MAILBOX_PAYLOAD_WORDS; k++) out.payload[k] = i32[slot + SLOT_PAYLOAD + k]!;
+    Atomics.store(i32, slot + SLOT_SEQ, (pos + MAILBOX_SLOTS) | 0); // hands the slot back to producers
+    i32[headIdx] = (pos + 1) | 0;
+    Atomics.sub(i32, this.word(hartId, MB_PENDING), 1);
+    return true;
+  }
+
+  /** Acknowledge `msg` to its sender if it asked for it (receiver side, after handling). */
+  acknowledge(msg: MailboxMessage): void {
+    if (!(msg.flags & MSG_FLAG_ACK)) return;
+    Atomics.add(this.i32, this.word(msg.sender, MB_ACKS), 1);
+    this.kick(msg.sender);
+  }
+
+  /** Wake hart `hartId` if it is blocked, without a message (used for shutdown and acks). */
+  kick(hartId: number): void {
+    const w = this.word(hartId, MB_WAKE);
+    Atomics.add(this.i32, w, 1);
+    Atomics.notify(this.i32, w);
+  }
+
+  /** Number of messages posted to `hartId` and not yet consumed (racy snapshot). */
+  pending(hartId: number): number {
+    return Atomics.load(this.i32, this.word(hartId, MB_PENDING));
+  }
+}
+
+/**
+ * One hart's side of the wire: send with acknowledgements, serve, block until an event.
+ * Only hart `hartId` uses its port. `handler` serves each received message; the port
+ * acknowledges after the handler returns. `check` (optional) is called between waits and
+ * may throw to abandon a wait (e.g. when the machine halts) — waits never hang.
+ */
+export class InterruptPort {
+  readonly hartId: number;
+  readonly mailboxes: Mailboxes;
+  readonly i32: Int32Array;
+  /** Word index of this hart's PENDING word (poll with Atomics.load between batches). */
+  readonly pendingIndex: number;
+  private readonly wakeIndex: number;
+  private readonly acksIndex: number;
+  private readonly sentIndex: number;
+  private readonly msg = new MailboxMessage();
+  private expectedAcks: number;
+
+  constructor(
+    mailboxes: Mailboxes,
+    hartId: number,
+    private readonly handler: InterruptHandler,
+    private readonly check: () => void = () => {},
+  ) {
+    this.hartId = hartId;
+    this.mailboxes = mailboxes;
+    this.i32 = mailboxes.i32;
+    this.pendingIndex = mailboxes.word(hartId, MB_PENDING);
+    this.wakeIndex = mailboxes.word(hartId, MB_WAKE);
+    this.acksIndex = mailboxes.word(hartId, MB_ACKS);
+    this.sentIndex = mailboxes.word(hartId, MB_SENT);
+    this.expectedAcks = Atomics.load(this.i32, this.acksIndex);
+  }
+
+  /** Serve every message published to this hart now; returns how many were served. */
+  poll(): number {
+    let served = 0;
+    while (this.mailboxes.tryReceive(this.hartId, this.msg)) {
+      this.handler(this.msg);
+      this.mailboxes.acknowledge(this.msg);
+      served++;
+    }
+    return served;
+  }
+
+  /**
+   * Send message `kind` with `payload` to every hart in `targets` (never to itself).
+   * With `ack`, returns a ticket for waitForAcks; without, returns the current ticket.
+   * A full target queue makes this hart serve its own mailbox and back off, then retry.
+   */
+  send(targets: ArrayLike<number>, kind: number, payload?: ArrayLike<number>, ack = true): number {
+    const flags = ack ? MSG_FLAG_ACK : 0;
+    for (let t = 0; t < targets.length; t++) {
+      const to = targets[t]!;
+      if (to === this.hartId) throw new Error(`InterruptPort.send: hart ${to} cannot interrupt itself`);
+      const id = this.i32[this.sentIndex]!;
+      this.i32[this.sentIndex] = (id + 1) | 0;
+      if (ack) this.expectedAcks = (this.expectedAcks + 1) | 0;
+      while (!this.mailboxes.tryPost(to, this.hartId, kind, flags, id, payload)) {
+        const seen = Atomics.load(this.i32, this.wakeIndex);
+        if (this.poll() === 0) {
+          this.check();
+          Atomics.wait(this.i32, this.wakeIndex, seen, MAILBOX_FULL_BACKOFF_MS);
+        }
+      }
+    }
+    return this.expectedAcks;
+  }
+
+  /** True once every acknowledgement up to `ticket` has arrived. */
+  acked(ticket: number): boolean {
+    return ((Atomics.load(this.i32, this.acksIndex) - ticket) | 0) >= 0;
+  }
+
+  /**
+   * Block until acknowledgements up to `ticket` arrived, serving this hart's own mailbox
+   * meanwhile (no deadlock when harts interrupt each other). Spins `spin` rounds first
+   * (useful when harts <= host cores), then blocks in slices of MAILBOX_WAIT_SLICE_MS,
+   * calling `check` between slices.
+   */
+  waitForAcks(ticket: number, spin = 0): void {
+    for (let i = 0; i < spin; i++) {
+      if (this.acked(ticket)) return;
+      if (Atomics.load(this.i32, this.pendingIndex) !== 0) this.poll();
+    }
+    for (;;) {
+      const seen = Atomics.load(this.i32, this.wakeIndex);
+      if (this.acked(ticket)) return;
+      if (this.poll() !== 0) continue;
+      this.check();
+      Atomics.wait(this.i32, this.wakeIndex, seen, MAILBOX_WAIT_SLICE_MS);
+    }
+  }
+
+  /**
+   * Block until something happens to this hart (a message, an ack, a kick) or `timeoutMs`
+   * passes. Consumes nothing: the caller polls afterwards. Returns at once if messages wait.
+   */
+  idle(timeoutMs: number): void {
+    const seen = Atomics.load(this.i32, this.wakeIndex);
+    if (Atomics.load(this.i32, this.pendingIndex) !== 0) return;
+    Atomics.wait(this.i32, this.wakeIndex, seen, timeoutMs);
+  }
+}

@@ -1,0 +1,347 @@
+/**
+ * Layout of the control SharedArrayBuffer ("ctl"): every piece of kernel and hardware
+ * state that two harts can touch, except RAM itself (cpu/ram.ts) and what lives in RAM
+ * frames (page tables). This module is the only place that knows where things are.
+ *
+ *   offset (computed from cpus C and frames F; B = F / 512 blocks)
+ *   +--------------------------------------------+ 0
+ *   | header           HEADER_BYTES              |  magic, config, machine state, halt, icache epoch
+ *   +--------------------------------------------+ frameRefcount
+ *   | frame refcounts  F x int32                 |  per-frame reference count (COW sharers)
+ *   +--------------------------------------------+ frameNext
+ *   | frame links      F x int32                 |  next free frame in its block's free list
+ *   +--------------------------------------------+ frameState
+ *   | frame states     F x int32                 |  FRAME_* (free / cached / allocated / huge / reserved)
+ *   +--------------------------------------------+ blockTable
+ *   | block table      B x BLOCK_BYTES           |  per 2 MiB block: state, free count, lists
+ *   +--------------------------------------------+ allocator
+ *   | allocator state  ALLOCATOR_BYTES           |  pool lock (own line), counts, list heads
+ *   +--------------------------------------------+ hartCaches
+ *   | frame caches     C x HART_CACHE_BYTES      |  per-hart cache of free frames
+ *   +--------------------------------------------+ mailboxes
+ *   | mailboxes        C x MAILBOX_BYTES         |  cpu/mailbox.ts: the interrupt wire
+ *   +--------------------------------------------+ hartStatus
+ *   | hart status      C x HART_STATUS_BYTES     |  per-hart state word, command count
+ *   +--------------------------------------------+ hartCounters
+ *   | hart counters    C x HART_COUNTER_BYTES    |  cpu/counters.ts HC_* float64 slots
+ *   +--------------------------------------------+ scratch
+ *   | scratch          SCRATCH_BYTES             |  lock tests and benchmarks only
+ *   +--------------------------------------------+ vmHeader        (kernel/vm-layout.ts has the fields
+ *   | VM header        VM_HEADER_BYTES           |  kernel tables,   of the five VM regions and who
+ *   +--------------------------------------------+ asTable          writes each, under what lock)
+ *   | address spaces   S x AS_BYTES              |  VirtualAddressSpace descriptors (mmap lock, root, tlb_generation)
+ *   +--------------------------------------------+ vmRegions
+ *   | region lists     S x R x REGION_BYTES      |  each address space's sorted regions
+ *   +--------------------------------------------+ files
+ *   | files            F x FILE_BYTES            |  page-cache file objects
+ *   +--------------------------------------------+ pageCache
+ *   | page cache       P x PC_BYTES              |  (file, page) -> frame hash table
+ *   +--------------------------------------------+ traceRings      (kernel/trace-layout.ts has the
+ *   | trace rings      C x traceRingBytes(E)     |  per-hart event   record and ring-header fields)
+ *   +--------------------------------------------+ <- APPEND POINT: address-space descriptors,
+ *   |                                            |    threads, run queues, futex queues, page
+ *   |                                            |    cache, trace rings, statistics go here;
+ *   +--------------------------------------------+    add a field to CtlLayout + a region below.
+ *
+ * Who writes what, and what guards it:
+ * - header: H_MAGIC/H_VERSION/H_CPUS/H_FRAMES/H_RESERVED_FRAMES written once by the host before
+ *   any worker starts (ordered by worker start-up). H_STATE: host (RUNNING, SHUTDOWN, HALTED)
+ *   and a failing hart (HALTED) via Atomics.compareExchange; everyone reads it with
+ *   Atomics.load; a change is followed by a kick of every mailbox. H_HALT_HART/H_HALT_REASON:
+ *   written by the host (it learns of a hart's exception from the task promise) before it
+ *   moves H_STATE to HALTED. H_ICACHE_EPOCH: Atomics.add by any hart that
+ *   changes code pages (fence.i), read by every hart's decode cache.
+ * - frame refcounts: Atomics.add/sub by any hart (no lock; the count is the synchronisation).
+ *   Set to 1 by the allocator when it hands a frame out, 0 when it takes it back.
+ * - frame links, block table, allocator words (except counters marked atomic): only under
+ *   the pool SpinLock at A_LOCK.
+ * - frame states: FRAME_ALLOCATED <-> FRAME_CACHED transitions by Atomics.compareExchange by the
+ *   frame's user/owner hart (double frees fail the CAS); every other transition under the pool lock.
+ * - hart caches, hart status, hart counters: written by the owning hart only (plain stores;
+ *   racy reads by others are statistics). HS_STATE is Atomics.store'd.
+ * - mailboxes: see cpu/mailbox.ts (lock-free; Atomics throughout).
+ * - scratch: whatever the test or benchmark using it says.
+ * - VM regions (S, R, F, P = LayoutConfig.vm capacities, in header words H_VM_*): the mmap
+ *   lock of each address space guards its descriptor's mapping fields and its region list;
+ *   the page-cache SpinLock guards files and page cache; tlb_generation is Atomics-only.
+ *   Field by field: kernel/vm-layout.ts.
+ * - trace rings (E = LayoutConfig.traceEvents records per hart, 0 = tracing off; header word
+ *   H_TRACE_EVENTS): each ring's records and head are written only by its hart (single writer,
+ *   no lock; the head is published with Atomics.store after the record); the host writes each
+ *   ring header once before workers start. Field by field: kernel/trace-layout.ts.
+ */
+import { MAILBOX_BYTES } from '../cpu/mailbox.ts';
+import { HART_COUNTER_SLOTS } from '../cpu/counters.ts';
+import { FRAMES_PER_MEGAPAGE } from '../cpu/ram.ts';
+import { VM_DEFAULTS, validateVmConfig, vmRegionBytes, type VmConfig } from './vm-layout.ts';
+import { traceRingBytes, validateTraceEvents } from './trace-layout.ts';
+
+export const CTL_MAGIC = 0x43_4f_48_31; // "COH1"
+export const CTL_VERSION = 1;
+export const CACHE_LINE = 64;
+
+// ---- header (Int32 word indices from offset 0) ----
+export const HEADER_BYTES = 256;
+export const H_MAGIC = 0;
+export const H_VERSION = 1;
+export const H_CPUS = 2;
+export const H_FRAMES = 3;
+export const H_RESERVED_FRAMES = 4;
+export const H_VM_MAX_SPACES = 5; // VM capacities (LayoutConfig.vm), written once like H_CPUS
+export const H_VM_REGIONS = 6;
+export const H_VM_MAX_FILES = 7;
+export const H_VM_PC_ENTRIES = 8;
+export const H_TRACE_EVENTS = 9; // trace records per hart ring (LayoutConfig.traceEvents), written once like H_CPUS
+export const H_STATE = 16; // own cache line: polled by every hart
+export const H_HALT_HART = 17;
+export const H_HALT_REASON = 18;
+export const H_ICACHE_EPOCH = 32; // own cache line
+
+/** Machine states (H_STATE). */
+export const MACHINE_BOOTING = 0;
+export const MACHINE_RUNNING = 1;
+export const MACHINE_SHUTDOWN = 2; // clean stop requested: harts leave their loop
+export const MACHINE_HALTED = 3; // a hart failed: harts abandon what they do
+/** Halt reasons (H_HALT_REASON). */
+export const HALT_NONE = 0;
+export const HALT_HART_EXCEPTION = 1;
+
+// ---- frame table: three Int32 arrays of F entries ----
+/** Frame states (frameState entries). */
+export const FRAME_FREE = 0; // in the shared pool (its block's free list or not yet handed out)
+export const FRAME_CACHED = 1; // free, in some hart's cache
+export const FRAME_ALLOCATED = 2; // handed out as a single frame
+export const FRAME_HUGE = 3; // part of an allocated 2 MiB block
+export const FRAME_RESERVED = 4; // kernel-reserved at boot (frame 0: ppn 0 means "none")
+/** Frames reserved at boot, never handed out. */
+export const RESERVED_FRAMES = 1;
+
+// ---- block table: per 2 MiB block, BLOCK_WORDS Int32 ----
+export const BLOCK_WORDS = 8;
+export const BLOCK_BYTES = BLOCK_WORDS * 4;
+export const B_STATE = 0; // BLOCK_*
+export const B_FREE = 1; // frames of this block free in the pool (list + never-used)
+export const B_BUMP = 2; // frames [0, B_BUMP) of the block were handed out at least once
+export const B_FREE_HEAD = 3; // first frame (ppn) of the block's free list, -1 = empty
+export const B_PREV = 4; // doubly-linked list links (whole-free list or partial list), -1 = none
+export const B_NEXT = 5;
+/** Block states. */
+export const BLOCK_WHOLE = 0; // all 512 frames free in the pool; on the whole-free list
+export const BLOCK_PARTIAL = 1; // split for single frames, some free; on the partial list
+export const BLOCK_FULL = 2; // split, no free frame in the pool; on no list
+export const BLOCK_HUGE = 3; // allocated as one 2 MiB block; on no list
+
+// ---- allocator state (Int32 word indices from `allocator`) ----
+export const ALLOCATOR_BYTES = 128;
+export const A_LOCK = 0; // SpinLock, own cache line
+export const A_POOL_FREE = 16; // frames free in the pool (excludes hart caches)
+export const A_WHOLE_HEAD = 17; // whole-free block list head, -1 = empty
+export const A_WHOLE_COUNT = 18;
+export const A_PARTIAL_HEAD = 19; // partial block list head, -1 = empty
+export const A_HUGE_IN_USE = 20;
+export const A_HUGE_FAILS = 21; // allocHuge calls that found no whole block
+export const A_SPLITS = 22; // whole blocks split for single frames
+export const A_MERGES = 23; // split blocks that became whole again
+
+// ---- per-hart frame cache ----
+export const HART_CACHE_CAPACITY = 64;
+export const HC_COUNT = 0; // frames in the cache (owner writes; others read racily)
+export const HC_ENTRIES = 16; // HART_CACHE_CAPACITY ppns follow the header line
+export const HART_CACHE_BYTES = (HC_ENTRIES + HART_CACHE_CAPACITY) * 4;
+
+// ---- per-hart status ----
+export const HART_STATUS_BYTES = 64;
+export const HS_STATE = 0; // HART_*
+export const HS_COMMANDS = 1; // commands served
+export const HART_OFFLINE = 0;
+export const HART_UP = 1;
+export const HART_STOPPED = 2;
+
+export const HART_COUNTER_BYTES = HART_COUNTER_SLOTS * 8;
+export const SCRATCH_BYTES = 1024;
+
+export interface LayoutConfig {
+  cpus: number;
+  frames: number;
+  /** VM capacities (address spaces, regions per space, files, page-cache entries); defaults VM_DEFAULTS. */
+  vm?: Partial<VmConfig>;
+  /** Trace records per hart ring (kernel/trace.ts); default 0 = tracing off (rings are headers only). */
+  traceEvents?: number;
+}
+
+/** Byte offsets of every region of ctl for one machine configuration. */
+export interface CtlLayout {
+  readonly cpus: number;
+  readonly frames: number;
+  readonly blocks: number;
+  readonly header: number;
+  readonly frameRefcount: number;
+  readonly frameNext: number;
+  readonly frameState: number;
+  readonly blockTable: number;
+  readonly allocator: number;
+  readonly hartCaches: number;
+  readonly mailboxes: number;
+  readonly hartStatus: number;
+  readonly hartCounters: number;
+  readonly scratch: number;
+  readonly vm: VmConfig;
+  readonly vmHeader: number;
+  readonly asTable: number;
+  readonly vmRegions: number;
+  readonly files: number;
+  readonly pageCache: number;
+  /** Trace records per hart ring (configuration, non-enumerable like `vm`). */
+  readonly traceEvents: number;
+  readonly traceRings: number;
+  /** Total bytes of ctl. */
+  readonly bytes: number;
+}
+
+export interface Region {
+  name: string;
+  offset: number;
+  bytes: number;
+  /** Required alignment of `offset` (and, for per-hart arrays, of each element). */
+  align: number;
+  /** Element size for per-hart arrays (each element must start `align`-aligned). */
+  stride?: number;
+}
+
+const alignUp = (n: number, a: number): number => Math.ceil(n / a) * a;
+
+/**
+ * Compute the ctl layout for `cpus` harts and `frames` RAM frames (a multiple of 512).
+ * Pure; every thread computes the same layout from the header's config.
+ */
+export function computeLayout({ cpus, frames, vm: vmPart, traceEvents = 0 }: LayoutConfig): CtlLayout {
+  if (!(Number.isInteger(cpus) && cpus >= 1)) throw new RangeError(`computeLayout: cpus ${cpus} must be >= 1`);
+  if (!(Number.isInteger(frames) && frames > 0 && frames % FRAMES_PER_MEGAPAGE === 0)) {
+    throw new RangeError(`computeLayout: frames ${frames} must be a positive multiple of ${FRAMES_PER_MEGAPAGE}`);
+  }
+  const blocks = frames / FRAMES_PER_MEGAPAGE;
+  let at = 0;
+  const take = (bytes: number, align = CACHE_LINE): number => {
+    const off = alignUp(at, align);
+    at = off + bytes;
+    return off;
+  };
+  const header = take(HEADER_BYTES);
+  const frameRefcount = take(frames * 4);
+  const frameNext = take(frames * 4);
+  const frameState = take(frames * 4);
+  const blockTable = take(blocks * BLOCK_BYTES);
+  const allocator = take(ALLOCATOR_BYTES);
+  const hartCaches = take(cpus * HART_CACHE_BYTES);
+  const mailboxes = take(cpus * MAILBOX_BYTES);
+  const hartStatus = take(cpus * HART_STATUS_BYTES);
+  const hartCounters = take(cpus * HART_COUNTER_BYTES);
+  const scratch = take(SCRATCH_BYTES);
+  const vm: VmConfig = { ...VM_DEFAULTS, ...vmPart };
+  validateVmConfig(vm);
+  const vb = vmRegionBytes(vm);
+  const vmHeader = take(vb.vmHeader);
+  const asTable = take(vb.asTable);
+  const vmRegions = take(vb.regions);
+  const files = take(vb.files);
+  const pageCache = take(vb.pageCache);
+  validateTraceEvents(traceEvents);
+  const traceRings = take(cpus * traceRingBytes(traceEvents));
+  // APPEND POINT: new regions go here, in the order added.
+  const bytes = alignUp(at, CACHE_LINE);
+  const layout = {
+    cpus, frames, blocks, header, frameRefcount, frameNext, frameState, blockTable, allocator,
+    hartCaches, mailboxes, hartStatus, hartCounters, scratch, vmHeader, asTable, vmRegions, files, pageCache,
+    traceRings, bytes,
+  } as CtlLayout;
+  // `vm` is configuration, not a region offset: non-enumerable so that walking the layout's
+  // entries lists offsets only (the layout test does).
+  Object.defineProperty(layout, 'vm', { value: Object.freeze(vm), enumerable: false });
+  Object.defineProperty(layout, 'traceEvents', { value: traceEvents, enumerable: false });
+  return layout;
+}
+
+/** Every region of `layout` with its size and alignment (the layout test checks them). */
+export function layoutRegions(l: CtlLayout): Region[] {
+  return [
+    { name: 'header', offset: l.header, bytes: HEADER_BYTES, align: CACHE_LINE },
+    { name: 'frameRefcount', offset: l.frameRefcount, bytes: l.frames * 4, align: 8 },
+    { name: 'frameNext', offset: l.frameNext, bytes: l.frames * 4, align: 8 },
+    { name: 'frameState', offset: l.frameState, bytes: l.frames * 4, align: 8 },
+    { name: 'blockTable', offset: l.blockTable, bytes: l.blocks * BLOCK_BYTES, align: 8 },
+    { name: 'allocator', offset: l.allocator, bytes: ALLOCATOR_BYTES, align: CACHE_LINE },
+    { name: 'hartCaches', offset: l.hartCaches, bytes: l.cpus * HART_CACHE_BYTES, align: CACHE_LINE, stride: HART_CACHE_BYTES },
+    { name: 'mailboxes', offset: l.mailboxes, bytes: l.cpus * MAILBOX_BYTES, align: CACHE_LINE, stride: MAILBOX_BYTES },
+    { name: 'hartStatus', offset: l.hartStatus, bytes: l.cpus * HART_STATUS_BYTES, align: CACHE_LINE, stride: HART_STATUS_BYTES },
+    { name: 'hartCounters', offset: l.hartCounters, bytes: l.cpus * HART_COUNTER_BYTES, align: CACHE_LINE, stride: HART_COUNTER_BYTES },
+    { name: 'scratch', offset: l.scratch, bytes: SCRATCH_BYTES, align: CACHE_LINE },
+    ...Object.entries(vmRegionBytes(l.vm)).map(([name, bytes]) => ({
+      name: name === 'regions' ? 'vmRegions' : name,
+      offset: { vmHeader: l.vmHeader, asTable: l.asTable, regions: l.vmRegions, files: l.files, pageCache: l.pageCache }[name]!,
+      bytes, align: CACHE_LINE,
+    })),
+    {
+      name: 'traceRings', offset: l.traceRings, bytes: l.cpus * traceRingBytes(l.traceEvents), align: CACHE_LINE,
+      stride: traceRingBytes(l.traceEvents),
+    },
+  ];
+}
+
+/** Word (Int32) index of field `field` of hart `hartId`'s status block. */
+export function hartStatusIndex(l: CtlLayout, hartId: number, field: number): number {
+  return (l.hartStatus + hartId * HART_STATUS_BYTES) / 4 + field;
+}
+
+/** Float64 index of counter slot `slot` (cpu/counters.ts HC_*) of hart `hartId`. */
+export function hartCounterIndex(l: CtlLayout, hartId: number, slot: number): number {
+  return (l.hartCounters + hartId * HART_COUNTER_BYTES) / 8 + slot;
+}
+
+/** Views of one ctl buffer plus its layout; every thread attaches once. */
+export interface Ctl {
+  readonly sab: SharedArrayBuffer;
+  readonly layout: CtlLayout;
+  readonly i32: Int32Array;
+  readonly f64: Float64Array;
+}
+
+/**
+ * Allocate a zeroed ctl buffer for `config` and write its header (state MACHINE_BOOTING).
+ * Other regions are initialised by their owners (frames.ts, cpu/mailbox.ts).
+ */
+export function createCtl(config: LayoutConfig): Ctl {
+  const layout = computeLayout(config);
+  const sab = new SharedArrayBuffer(layout.bytes);
+  const ctl = { sab, layout, i32: new Int32Array(sab), f64: new Float64Array(sab) };
+  const i32 = ctl.i32;
+  i32[H_MAGIC] = CTL_MAGIC;
+  i32[H_VERSION] = CTL_VERSION;
+  i32[H_CPUS] = config.cpus;
+  i32[H_FRAMES] = config.frames;
+  i32[H_RESERVED_FRAMES] = RESERVED_FRAMES;
+  i32[H_VM_MAX_SPACES] = layout.vm.maxSpaces;
+  i32[H_VM_REGIONS] = layout.vm.regionsPerSpace;
+  i32[H_VM_MAX_FILES] = layout.vm.maxFiles;
+  i32[H_VM_PC_ENTRIES] = layout.vm.pageCacheEntries;
+  i32[H_TRACE_EVENTS] = layout.traceEvents;
+  Atomics.store(i32, H_STATE, MACHINE_BOOTING);
+  return ctl;
+}
+
+/** Attach to an existing ctl buffer: checks the magic and recomputes the layout from the header. */
+export function attachCtl(sab: SharedArrayBuffer): Ctl {
+  const i32 = new Int32Array(sab);
+  if (i32[H_MAGIC] !== CTL_MAGIC || i32[H_VERSION] !== CTL_VERSION) throw new Error('attachCtl: not a Coherent ctl buffer');
+  const layout = computeLayout({
+    cpus: i32[H_CPUS]!, frames: i32[H_FRAMES]!,
+    vm: { maxSpaces: i32[H_VM_MAX_SPACES]!, regionsPerSpace: i32[H_VM_REGIONS]!, maxFiles: i32[H_VM_MAX_FILES]!, pageCacheEntries: i32[H_VM_PC_ENTRIES]! },
+    traceEvents: i32[H_TRACE_EVENTS]!,
+  });
+  if (layout.bytes !== sab.byteLength) throw new Error(`attachCtl: buffer is ${sab.byteLength} bytes, layout needs ${layout.bytes}`);
+  return { sab, layout, i32, f64: new Float64Array(sab) };
+}
+
+/** Machine state (H_STATE) as seen now. */
+export function machineState(ctl: Ctl): number {
+  return Atomics.load(ctl.i32, H_STATE);
+}

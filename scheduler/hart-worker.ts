@@ -1,0 +1,92 @@
+/**
+ * A hart's worker: the piscina task that is one CPU for the machine's whole life.
+ * scheduler/hart-entry.mjs loads this module; Machine starts exactly one task per worker.
+ *
+ * Task life: import the command modules → attach to RAM and ctl → publish HART_UP and tell
+ * the host → run hartLoop until the machine stops → publish HART_STOPPED and return.
+ * An exception escaping hartLoop rejects the task: the host halts the machine naming this hart.
+ */
+import { receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
+import { HART_STOPPED, HART_UP, HS_COMMANDS, hartStatusIndex } from '../kernel/layout.ts';
+import { HartContext, MachineStopped, type HartTask } from './hart-context.ts';
+import { hartCommand, hartCommandNames } from './hart-commands.ts';
+
+/** How long (ms) an idle hart blocks before re-checking the machine state. */
+export const IDLE_SLICE_MS = 100;
+
+/** Host → hart command message (over the task's MessagePort). */
+export interface CommandRequest {
+  id: number;
+  name: string;
+  args: unknown;
+}
+/** Hart → host messages. */
+export type HartReply =
+  | { type: 'up'; hartId: number }
+  | { type: 'result'; id: number; ok: true; value: unknown }
+  | { type: 'result'; id: number; ok: false; error: string };
+
+/** The task function piscina runs: one hart, until the machine stops. */
+export default async function hartMain(task: HartTask): Promise<{ hartId: number; commands: number }> {
+  for (const url of task.commandModules) await import(url);
+  const ctx = new HartContext(task.hartId, task.ramSab, task.ctlSab);
+  const commands = { served: 0 };
+  ctx.setStatus(HART_UP);
+  task.port.postMessage({ type: 'up', hartId: task.hartId } satisfies HartReply);
+  try {
+    hartLoop(ctx, task.port, commands);
+  } catch (e) {
+    if (!(e instanceof MachineStopped)) throw e;
+  } finally {
+    ctx.setStatus(HART_STOPPED);
+    task.port.close();
+  }
+  return { hartId: task.hartId, commands: commands.served };
+}
+
+/**
+ * The hart's top-level loop: serve interrupts, run host commands, otherwise block on the
+ * mailbox (Atomics.wait on its WAKE word) until an interrupt, a command or shutdown.
+ *
+ * EXTENSION POINT (scheduler issues): when a run queue exists, pick a runnable thread here and
+ * run it in instruction batches, polling `Atomics.load(i32, ctx.port.pendingIndex)` between
+ * batches (serve with ctx.port.poll()) and checking ctx.running(); idle only when nothing runs.
+ */
+export function hartLoop(ctx: HartContext, commandPort: MessagePort, commands: { served: number }): void {
+  const i32 = ctx.ctl.i32;
+  const pending = ctx.port.pendingIndex;
+  const served = hartStatusIndex(ctx.ctl.layout, ctx.hartId, HS_COMMANDS);
+  while (ctx.running()) {
+    if (Atomics.load(i32, pending) !== 0) ctx.port.poll();
+    if (ctx.commandsAnnounced > 0) {
+      const msg = receiveMessageOnPort(commandPort);
+      if (msg) {
+        ctx.commandsAnnounced--;
+        runCommand(ctx, commandPort, msg.message as CommandRequest);
+        commands.served++;
+        Atomics.add(i32, served, 1);
+        continue;
+      }
+    }
+    // The port message may trail its interrupt by a moment: re-check soon when one is announced.
+    ctx.port.idle(ctx.commandsAnnounced > 0 ? 1 : IDLE_SLICE_MS);
+  }
+}
+
+function runCommand(ctx: HartContext, port: MessagePort, req: CommandRequest): void {
+  const fn = hartCommand(req.name);
+  if (!fn) {
+    const error = `runOnHart: unknown command ${req.name} (known: ${hartCommandNames().join(', ')})`;
+    port.postMessage({ type: 'result', id: req.id, ok: false, error } satisfies HartReply);
+    return;
+  }
+  let value: unknown;
+  try {
+    value = fn(ctx, req.args);
+  } catch (e) {
+    if (e instanceof MachineStopped) throw e;
+    const err = e instanceof Error ? e : new Error(String(e));
+    throw new Error(`command ${req.name}: ${err.message}`, { cause: err });
+  }
+  port.postMessage({ type: 'result', id: req.id, ok: true, value } satisfies HartReply);
+}
