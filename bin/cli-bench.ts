@@ -1,0 +1,40 @@
+/**
+ * `coherent bench [name]`: the benchmarks of bench/index.ts (every figure also printed as
+ * `BENCH <name> <value> <unit>`). No name runs them all; an unknown name is a usage error.
+ */
+import { Command } from 'commander';
+import { runScript, runScriptCaptured } from './cli-script.ts';
+
+const NO_SUCH_BENCH = '--coherent-list-benches';
+
+/**
+ * Names of the benchmarks bench/index.ts knows. bench/index.ts runs at import, so they are
+ * read from its documented reply to an unknown name ("...; known: a, b"); [] if that fails.
+ */
+export function benchNames(): string[] {
+  const r = runScriptCaptured('bench/index.ts', [NO_SUCH_BENCH]);
+  const m = /known: (.*)$/m.exec(r.stderr);
+  return m ? m[1]!.split(',').map((s) => s.trim()).filter(Boolean) : [];
+}
+
+/** Register `bench` on `program`; its action stores the benchmark run's status with `setExit`. */
+export function registerBench(program: Command, setExit: (status: number) => void): Command {
+  const cmd = program.command('bench')
+    .description('run the benchmarks (all, or the one named); each figure is also a line BENCH <name> <value> <unit>')
+    .argument('[name]', 'benchmark to run (default: all)');
+  cmd.addHelpText('after', () => {
+    const names = benchNames();
+    return `\nBenchmarks: ${names.length ? names.join(', ') : '(could not list them: see bench/index.ts)'}\n` +
+      'Examples:\n  coherent bench\n  coherent bench ipi';
+  });
+  cmd.action(async (name: string | undefined) => {
+    if (name !== undefined) {
+      const names = benchNames();
+      if (names.length && !names.includes(name)) {
+        cmd.error(`error: unknown benchmark '${name}'; known: ${names.join(', ')}`, { exitCode: 2, code: 'coherent.invalidValue' });
+      }
+    }
+    setExit(await runScript('bench/index.ts', name === undefined ? [] : [name]));
+  });
+  return cmd;
+}

@@ -1,0 +1,178 @@
+/**
+ * `coherent run [options] <elf> [args...]` (and the option set `coherent trace` shares):
+ * parse into a RunOptions (bin/options.ts), run the guest through the process API, and exit
+ * with the guest's status (128+N when signal N killed it).
+ */
+import { existsSync, statSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import { basename, resolve } from 'node:path';
+import { Command, Option } from 'commander';
+import {
+  OptionError, parseCpus, parseFlushCeiling, parseMemory, parseOutputFile, parseQuantum, parseRoot, parseSeed,
+  parseShootdown, parseTlbEntries, parseTraceBuffer, resolveRunOptions, RUN_DEFAULTS, SHOOTDOWN_POLICIES,
+  type RunOptions, type SanitizeMode,
+} from './options.ts';
+import { readTrace } from '../kernel/trace.ts';
+import { writeChromeTrace } from '../kernel/trace-export.ts';
+
+/** Flags of the run option set that take a value (the argv pre-pass must skip their values). */
+export const RUN_VALUE_FLAGS = [
+  '--cpus', '--memory', '--root', '--quantum', '--stats-json', '--shootdown', '--flush-ceiling', '--trace',
+  '--trace-buffer', '--tlb-entries', '--seed', '--sanitize-mode', '-o', '--output',
+];
+
+/**
+ * Rewrite `--sanitize=MODE` (among the options before the guest's <elf>) into the hidden
+ * `--sanitize-mode MODE`: commander's optional values would swallow the <elf> after a bare
+ * `--sanitize`, so `--sanitize` is a plain flag and the mode travels separately.
+ * `from` is the index of the first token after the subcommand name.
+ */
+export function rewriteSanitize(argv: string[], from: number): string[] {
+  const out = argv.slice(0, from);
+  let i = from;
+  for (; i < argv.length; i++) {
+    const t = argv[i]!;
+    if (t === '--' || !t.startsWith('-')) break;
+    if (t.startsWith('--sanitize=')) {
+      out.push('--sanitize', '--sanitize-mode', t.slice('--sanitize='.length));
+      continue;
+    }
+    out.push(t);
+    if (RUN_VALUE_FLAGS.includes(t) && i + 1 < argv.length) out.push(argv[++i]!);
+  }
+  return out.concat(argv.slice(i));
+}
+
+/**
+ * Add the run option set to `cmd`. Bad values end the command as usage errors (exit 2) whose
+ * message names the flag and what is allowed. `withTrace` false leaves out `--trace FILE`
+ * (the `trace` subcommand has -o instead).
+ */
+export function addRunOptions(cmd: Command, withTrace = true): Command {
+  const p = <T>(parse: (v: string) => T) => (v: string): T => {
+    try {
+      return parse(v);
+    } catch (e) {
+      if (e instanceof OptionError) cmd.error(`error: ${e.message}`, { exitCode: 2, code: 'coherent.invalidValue' });
+      throw e;
+    }
+  };
+  const d = RUN_DEFAULTS;
+  cmd
+    .addOption(new Option('--cpus <n>', 'harts (CPUs), 1-64').default(d.cpus).argParser(p(parseCpus)))
+    .addOption(new Option('--memory <size>', 'RAM, e.g. 64M, 512MiB, 1G: a multiple of 2 MiB from 16 MiB to 4 GiB')
+      .default(d.memory, '256M').argParser(p(parseMemory)))
+    .addOption(new Option('--root <dir>', "host directory the guest's files live under (must exist)")
+      .default('.', 'the current directory').argParser(p((v) => parseRoot(v))))
+    .addOption(new Option('--quantum <n>', 'instructions per time slice, 100-1000000000').default(d.quantum).argParser(p(parseQuantum)))
+    .addOption(new Option('--stats-json <file>', 'write machine statistics as JSON to <file>')
+      .argParser(p((v) => parseOutputFile('--stats-json', v))))
+    .addOption(new Option('--shootdown <policy>', 'TLB shootdown policy').choices(SHOOTDOWN_POLICIES).default(d.shootdown)
+      .argParser(p(parseShootdown)))
+    .addOption(new Option('--flush-ceiling <pages>', 'flush the whole ASID above this many pages, 1-262144')
+      .default(d.flushCeiling).argParser(p(parseFlushCeiling)))
+    .addOption(new Option('--sanitize', 'report accesses through stale translations; --sanitize=fatal stops at the first'))
+    .addOption(new Option('--sanitize-mode <mode>').hideHelp().argParser(p((v) => {
+      if (v === 'report' || v === 'fatal') return v;
+      throw new OptionError(`--sanitize: '${v}' is not allowed; use --sanitize (report and go on) or --sanitize=fatal (stop at the first report)`);
+    })));
+  if (withTrace) {
+    cmd.addOption(new Option('--trace <file>', 'write a Chrome trace-event JSON timeline (open in ui.perfetto.dev)')
+      .argParser(p((v) => parseOutputFile('--trace', v))));
+  }
+  return cmd
+    .addOption(new Option('--trace-buffer <n>', 'trace events kept per hart (ring), 16-1048576').default(d.traceBuffer)
+      .argParser(p(parseTraceBuffer)))
+    .addOption(new Option('--tlb-entries <n>', 'TLB entries per hart: a power of two, 8-65536').default(d.tlbEntries)
+      .argParser(p(parseTlbEntries)))
+    .addOption(new Option('--seed <n>', 'seed of every random choice (TLB replacement, AT_RANDOM), 0-4294967295')
+      .default(d.seed).argParser(p(parseSeed)));
+}
+
+/** The typed RunOptions of a parsed run/trace command line (`trace` overrides `--trace`). */
+export function runOptionsFrom(elf: string, args: string[], o: Record<string, unknown>, trace?: string): RunOptions {
+  const sanitize: SanitizeMode = o.sanitizeMode ? (o.sanitizeMode as SanitizeMode) : o.sanitize ? 'report' : 'off';
+  return resolveRunOptions({
+    elf, args,
+    cpus: o.cpus as number, memory: o.memory as number, root: parseRoot(o.root as string), quantum: o.quantum as number,
+    statsJson: (o.statsJson as string | undefined) ?? null, shootdown: o.shootdown as RunOptions['shootdown'],
+    flushCeiling: o.flushCeiling as number, sanitize,
+    trace: trace ?? (o.trace as string | undefined) ?? null, traceBuffer: o.traceBuffer as number,
+    tlbEntries: o.tlbEntries as number, seed: o.seed as number,
+  });
+}
+
+/** Policies the scheduler can boot today (scheduler/api.ts SchedBootOptions.policy), by CLI name. */
+const MACHINE_POLICIES: Partial<Record<RunOptions['shootdown'], 'ipi'>> = { ipi: 'ipi' };
+
+/**
+ * Run the guest of `options` on a fresh machine and resolve with its exit status (128+N for
+ * signal N). THE call into the scheduler's process API (scheduler/api.ts): boot, spawn, wait,
+ * then write --stats-json and --trace, shut down. The guest's root is the process's working
+ * directory (kernel/sys-fs-env.ts: every hart uses process.cwd()), so `--root` is applied by
+ * chdir after every host path was resolved. Throws when the machine fails (the CLI exits 1)
+ * or an option asks for what the machine cannot do yet.
+ */
+export async function runGuest(options: RunOptions): Promise<number> {
+  const policy = MACHINE_POLICIES[options.shootdown];
+  if (policy === undefined) {
+    throw new Error(`run: --shootdown ${options.shootdown} is not implemented by the machine yet (available: ${Object.keys(MACHINE_POLICIES).join(', ')})`);
+  }
+  if (options.sanitize !== 'off') throw new Error('run: --sanitize is not implemented by the machine yet');
+  const { bootScheduled, schedStats, spawn, wait } = await import('../scheduler/api.ts');
+  const elf = new Uint8Array(await readFile(resolve(options.elf)));
+  const statsJson = options.statsJson === null ? null : resolve(options.statsJson);
+  const traceFile = options.trace === null ? null : resolve(options.trace);
+  process.chdir(options.root);
+  const m = await bootScheduled({
+    cpus: options.cpus, memory: options.memory, quantum: options.quantum, ceilingPages: options.flushCeiling,
+    policy, traceEvents: traceFile === null ? 0 : options.traceBuffer,
+  });
+  const t0 = performance.now();
+  try {
+    const { pid } = spawn(m, { elf, argv: [basename(options.elf), ...options.args] });
+    const status = await wait(m, pid, 2 ** 31);
+    const config = {
+      cpus: options.cpus, memory: options.memory, quantum: options.quantum, flushCeiling: options.flushCeiling,
+      tlbEntries: options.tlbEntries, seed: options.seed, elf: options.elf, args: options.args,
+    };
+    if (statsJson !== null) {
+      const stats = { policy: options.shootdown, config, wallMs: performance.now() - t0, exitStatus: status, ...schedStats(m) };
+      await writeFile(statsJson, JSON.stringify(stats, null, 2) + '\n');
+    }
+    if (traceFile !== null) await writeChromeTrace(traceFile, readTrace(m.ctl), { policy: options.shootdown, ...config });
+    return status;
+  } finally {
+    await m.shutdown();
+  }
+}
+
+/** Check that `<elf>` names a readable file (usage error otherwise). */
+export function checkElf(cmd: Command, elf: string): void {
+  const path = resolve(elf);
+  if (!existsSync(path) || !statSync(path).isFile()) {
+    cmd.error(`error: <elf> '${elf}' is not a file; give the path of a static riscv64 Linux executable (e.g. guests/bin/hello)`,
+      { exitCode: 2, code: 'coherent.invalidValue' });
+  }
+}
+
+/** Register `run` on `program`; its action stores the guest's status with `setExit`. */
+export function registerRun(program: Command, setExit: (status: number) => void): Command {
+  const cmd = program.command('run')
+    .description('run a static rv64gc Linux executable on the emulated SMP machine; exits with its status')
+    .argument('<elf>', 'guest executable (host path)')
+    .argument('[args...]', 'arguments passed to the guest')
+    .passThroughOptions();
+  addRunOptions(cmd);
+  cmd.addHelpText('after', `
+Exit status: the guest's (128+N if signal N killed it); 2 for usage errors; 1 if the machine failed.
+Examples:
+  coherent run guests/bin/hello
+  coherent run --cpus 4 --shootdown off --sanitize guests/bin/tlbrace
+  coherent run --memory 1G --stats-json stats.json --trace run.json guests/bin/mix`);
+  cmd.action(async (elf: string, args: string[], o: Record<string, unknown>) => {
+    checkElf(cmd, elf);
+    setExit(await runGuest(runOptionsFrom(elf, args, o)));
+  });
+  return cmd;
+}
