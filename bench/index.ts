@@ -7,6 +7,7 @@ import { runIpiBench } from './ipi.ts';
 /** Known benchmarks, by name. */
 export const BENCHES: Readonly<Record<string, () => Promise<void>>> = {
   ipi: runIpiBench,
+  shootdown: async () => (await import('./shootdown.ts')).run(),
 };
 
 async function main(argv: string[]): Promise<number> {

@@ -38,6 +38,24 @@
  *   | page cache       P x PC_BYTES              |  (file, page) -> frame hash table
  *   +--------------------------------------------+ traceRings      (kernel/trace-layout.ts has the
  *   | trace rings      C x traceRingBytes(E)     |  per-hart event   record and ring-header fields)
+ *   +--------------------------------------------+ schedHeader     (kernel/sched-layout.ts has the
+ *   | scheduler header SCHED_HEADER_BYTES        |  ids, config,     fields of the six scheduler
+ *   +--------------------------------------------+ waitBuckets       regions and who writes each)
+ *   | wait buckets     W x BUCKET_BYTES          |  wait-channel hash buckets (block/wake)
+ *   +--------------------------------------------+ threads
+ *   | threads          T x THREAD_BYTES          |  thread records: state, saved registers, pc
+ *   +--------------------------------------------+ processes
+ *   | processes        P x PROC_BYTES            |  process records: pid, address space, exit status
+ *   +--------------------------------------------+ runQueues
+ *   | run queues       C x runQueueBytes(T)      |  per-hart ready rings under a SpinLock
+ *   +--------------------------------------------+ hartSched
+ *   | hart scheduler   C x HART_SCHED_BYTES      |  per-hart ASID table, statistics, latencies
+ *   +--------------------------------------------+ fdTables        (kernel/sys-fs-layout.ts has the
+ *   | file contexts    FD_TABLES x FDT_BYTES     |  fd tables, cwd,  fields of the three file
+ *   +--------------------------------------------+ ofiles            regions and who writes each)
+ *   | open files       OFILES x OFILE_BYTES      |  open file descriptions: kind, offset, refs
+ *   +--------------------------------------------+ pipes
+ *   | pipes            PIPES x PIPE_BYTES        |  64 KiB ring buffer per pipe
  *   +--------------------------------------------+ <- APPEND POINT: address-space descriptors,
  *   |                                            |    threads, run queues, futex queues, page
  *   |                                            |    cache, trace rings, statistics go here;
@@ -69,12 +87,21 @@
  *   H_TRACE_EVENTS): each ring's records and head are written only by its hart (single writer,
  *   no lock; the head is published with Atomics.store after the record); the host writes each
  *   ring header once before workers start. Field by field: kernel/trace-layout.ts.
+ * - scheduler regions (T, P = LayoutConfig.sched capacities, header words H_SCHED_*): wait
+ *   buckets under their SpinLocks, run queues under theirs, threads and processes by the state
+ *   protocols of scheduler/threads.ts and scheduler/process.ts, hartSched owner-only.
+ *   Field by field: kernel/sched-layout.ts.
+ * - file regions (fixed capacities): each fd table under its own SpinLock (FDT_LOCK), each
+ *   open file's offset under its OF_LOCK, each pipe under its PP_LOCK; reference counts and
+ *   slot states Atomics-only. Field by field: kernel/sys-fs-layout.ts.
  */
 import { MAILBOX_BYTES } from '../cpu/mailbox.ts';
 import { HART_COUNTER_SLOTS } from '../cpu/counters.ts';
 import { FRAMES_PER_MEGAPAGE } from '../cpu/ram.ts';
 import { VM_DEFAULTS, validateVmConfig, vmRegionBytes, type VmConfig } from './vm-layout.ts';
 import { traceRingBytes, validateTraceEvents } from './trace-layout.ts';
+import { SCHED_DEFAULTS, schedRegionBytes, validateSchedConfig, type SchedConfig } from './sched-layout.ts';
+import { fsRegionBytes } from './sys-fs-layout.ts';
 
 export const CTL_MAGIC = 0x43_4f_48_31; // "COH1"
 export const CTL_VERSION = 1;
@@ -92,6 +119,8 @@ export const H_VM_REGIONS = 6;
 export const H_VM_MAX_FILES = 7;
 export const H_VM_PC_ENTRIES = 8;
 export const H_TRACE_EVENTS = 9; // trace records per hart ring (LayoutConfig.traceEvents), written once like H_CPUS
+export const H_SCHED_MAX_THREADS = 10; // scheduler capacities (LayoutConfig.sched), written once like H_CPUS
+export const H_SCHED_MAX_PROCS = 11;
 export const H_STATE = 16; // own cache line: polled by every hart
 export const H_HALT_HART = 17;
 export const H_HALT_REASON = 18;
@@ -167,6 +196,8 @@ export interface LayoutConfig {
   vm?: Partial<VmConfig>;
   /** Trace records per hart ring (kernel/trace.ts); default 0 = tracing off (rings are headers only). */
   traceEvents?: number;
+  /** Scheduler capacities (threads, processes); defaults SCHED_DEFAULTS. */
+  sched?: Partial<SchedConfig>;
 }
 
 /** Byte offsets of every region of ctl for one machine configuration. */
@@ -194,6 +225,17 @@ export interface CtlLayout {
   /** Trace records per hart ring (configuration, non-enumerable like `vm`). */
   readonly traceEvents: number;
   readonly traceRings: number;
+  /** Scheduler capacities (configuration, non-enumerable like `vm`). */
+  readonly sched: SchedConfig;
+  readonly schedHeader: number;
+  readonly waitBuckets: number;
+  readonly threads: number;
+  readonly processes: number;
+  readonly runQueues: number;
+  readonly hartSched: number;
+  readonly fdTables: number;
+  readonly ofiles: number;
+  readonly pipes: number;
   /** Total bytes of ctl. */
   readonly bytes: number;
 }
@@ -214,7 +256,7 @@ const alignUp = (n: number, a: number): number => Math.ceil(n / a) * a;
  * Compute the ctl layout for `cpus` harts and `frames` RAM frames (a multiple of 512).
  * Pure; every thread computes the same layout from the header's config.
  */
-export function computeLayout({ cpus, frames, vm: vmPart, traceEvents = 0 }: LayoutConfig): CtlLayout {
+export function computeLayout({ cpus, frames, vm: vmPart, traceEvents = 0, sched: schedPart }: LayoutConfig): CtlLayout {
   if (!(Number.isInteger(cpus) && cpus >= 1)) throw new RangeError(`computeLayout: cpus ${cpus} must be >= 1`);
   if (!(Number.isInteger(frames) && frames > 0 && frames % FRAMES_PER_MEGAPAGE === 0)) {
     throw new RangeError(`computeLayout: frames ${frames} must be a positive multiple of ${FRAMES_PER_MEGAPAGE}`);
@@ -247,17 +289,32 @@ export function computeLayout({ cpus, frames, vm: vmPart, traceEvents = 0 }: Lay
   const pageCache = take(vb.pageCache);
   validateTraceEvents(traceEvents);
   const traceRings = take(cpus * traceRingBytes(traceEvents));
+  const sched: SchedConfig = { ...SCHED_DEFAULTS, ...schedPart };
+  validateSchedConfig(sched);
+  const sb = schedRegionBytes(sched, cpus);
+  const schedHeader = take(sb.schedHeader);
+  const waitBuckets = take(sb.waitBuckets);
+  const threads = take(sb.threads);
+  const processes = take(sb.processes);
+  const runQueues = take(sb.runQueues);
+  const hartSched = take(sb.hartSched);
+  const fb = fsRegionBytes();
+  const fdTables = take(fb.fdTables);
+  const ofiles = take(fb.ofiles);
+  const pipes = take(fb.pipes);
   // APPEND POINT: new regions go here, in the order added.
   const bytes = alignUp(at, CACHE_LINE);
   const layout = {
     cpus, frames, blocks, header, frameRefcount, frameNext, frameState, blockTable, allocator,
     hartCaches, mailboxes, hartStatus, hartCounters, scratch, vmHeader, asTable, vmRegions, files, pageCache,
-    traceRings, bytes,
+    traceRings, schedHeader, waitBuckets, threads, processes, runQueues, hartSched,
+    fdTables, ofiles, pipes, bytes,
   } as CtlLayout;
   // `vm` is configuration, not a region offset: non-enumerable so that walking the layout's
   // entries lists offsets only (the layout test does).
   Object.defineProperty(layout, 'vm', { value: Object.freeze(vm), enumerable: false });
   Object.defineProperty(layout, 'traceEvents', { value: traceEvents, enumerable: false });
+  Object.defineProperty(layout, 'sched', { value: Object.freeze(sched), enumerable: false });
   return layout;
 }
 
@@ -284,7 +341,21 @@ export function layoutRegions(l: CtlLayout): Region[] {
       name: 'traceRings', offset: l.traceRings, bytes: l.cpus * traceRingBytes(l.traceEvents), align: CACHE_LINE,
       stride: traceRingBytes(l.traceEvents),
     },
+    ...schedRegions(l),
+    ...Object.entries(fsRegionBytes()).map(([name, bytes]) => ({
+      name, offset: { fdTables: l.fdTables, ofiles: l.ofiles, pipes: l.pipes }[name]!, bytes, align: CACHE_LINE,
+    })),
   ];
+}
+
+/** The scheduler regions of `l` (kernel/sched-layout.ts sizes them). */
+function schedRegions(l: CtlLayout): Region[] {
+  const sb = schedRegionBytes(l.sched, l.cpus);
+  const at = { schedHeader: l.schedHeader, waitBuckets: l.waitBuckets, threads: l.threads, processes: l.processes, runQueues: l.runQueues, hartSched: l.hartSched };
+  return (Object.keys(at) as (keyof typeof at)[]).map((name) => ({
+    name, offset: at[name], bytes: sb[name], align: CACHE_LINE,
+    ...(name === 'runQueues' || name === 'hartSched' ? { stride: sb[name] / l.cpus } : {}),
+  }));
 }
 
 /** Word (Int32) index of field `field` of hart `hartId`'s status block. */
@@ -324,6 +395,8 @@ export function createCtl(config: LayoutConfig): Ctl {
   i32[H_VM_MAX_FILES] = layout.vm.maxFiles;
   i32[H_VM_PC_ENTRIES] = layout.vm.pageCacheEntries;
   i32[H_TRACE_EVENTS] = layout.traceEvents;
+  i32[H_SCHED_MAX_THREADS] = layout.sched.maxThreads;
+  i32[H_SCHED_MAX_PROCS] = layout.sched.maxProcesses;
   Atomics.store(i32, H_STATE, MACHINE_BOOTING);
   return ctl;
 }
@@ -336,6 +409,7 @@ export function attachCtl(sab: SharedArrayBuffer): Ctl {
     cpus: i32[H_CPUS]!, frames: i32[H_FRAMES]!,
     vm: { maxSpaces: i32[H_VM_MAX_SPACES]!, regionsPerSpace: i32[H_VM_REGIONS]!, maxFiles: i32[H_VM_MAX_FILES]!, pageCacheEntries: i32[H_VM_PC_ENTRIES]! },
     traceEvents: i32[H_TRACE_EVENTS]!,
+    sched: { maxThreads: i32[H_SCHED_MAX_THREADS]!, maxProcesses: i32[H_SCHED_MAX_PROCS]! },
   });
   if (layout.bytes !== sab.byteLength) throw new Error(`attachCtl: buffer is ${sab.byteLength} bytes, layout needs ${layout.bytes}`);
   return { sab, layout, i32, f64: new Float64Array(sab) };

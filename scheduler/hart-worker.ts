@@ -14,6 +14,18 @@ import { hartCommand, hartCommandNames } from './hart-commands.ts';
 /** How long (ms) an idle hart blocks before re-checking the machine state. */
 export const IDLE_SLICE_MS = 100;
 
+/**
+ * A scheduler's step (scheduler/hart-loop.ts installs one when a hart imports it): run one
+ * quantum or wait for work — it must block only in bounded waits that end on a mailbox event.
+ * Returns true when the loop should go on without idling.
+ */
+export type SchedulerStep = (ctx: HartContext) => boolean;
+let schedulerStep: SchedulerStep | null = null;
+/** Install (or remove, with null) this worker's scheduler step. */
+export function setSchedulerStep(step: SchedulerStep | null): void {
+  schedulerStep = step;
+}
+
 /** Host → hart command message (over the task's MessagePort). */
 export interface CommandRequest {
   id: number;
@@ -68,6 +80,7 @@ export function hartLoop(ctx: HartContext, commandPort: MessagePort, commands: {
         continue;
       }
     }
+    if (schedulerStep !== null && schedulerStep(ctx)) continue;
     // The port message may trail its interrupt by a moment: re-check soon when one is announced.
     ctx.port.idle(ctx.commandsAnnounced > 0 ? 1 : IDLE_SLICE_MS);
   }

@@ -24,6 +24,8 @@ import {
   MACHINE_HALTED, MACHINE_RUNNING, MACHINE_SHUTDOWN, type Ctl,
 } from '../kernel/layout.ts';
 import type { HartTask } from './hart-context.ts';
+import { initializeTrace } from '../kernel/trace.ts';
+import { validateTraceEvents } from '../kernel/trace-layout.ts';
 import type { CommandRequest, HartReply } from './hart-worker.ts';
 
 export const MIN_CPUS = 1;
@@ -40,6 +42,8 @@ export interface BootOptions {
   memory?: number;
   /** URLs of modules every hart imports before it reports up (they register hart commands). */
   commandModules?: string[];
+  /** Trace records per hart ring (kernel/trace.ts); 0 (default) = tracing off. */
+  traceEvents?: number;
 }
 
 /** Throws a RangeError naming `cpus` and the allowed range unless it is valid. */
@@ -75,11 +79,12 @@ export class Machine {
   private settleHalted!: { resolve: () => void; reject: (e: Error) => void };
   private upWaiters: { count: number; done: () => void } = { count: 0, done: () => {} };
 
-  private constructor(cpus: number, memory: number, commandModules: string[]) {
+  private constructor(cpus: number, memory: number, commandModules: string[], traceEvents = 0) {
     this.cpus = cpus;
     this.memory = memory;
     this.ram = PhysicalMemory.create(memory);
-    this.ctl = createCtl({ cpus, frames: this.ram.frames });
+    this.ctl = createCtl({ cpus, frames: this.ram.frames, traceEvents });
+    initializeTrace(this.ctl);
     FrameAllocator.initialize(this.ctl);
     Mailboxes.initialize(this.ctl.sab, this.ctl.layout.mailboxes, cpus);
     this.mailboxes = new Mailboxes(this.ctl.sab, this.ctl.layout.mailboxes, cpus);
@@ -124,7 +129,8 @@ export class Machine {
     const memory = options.memory ?? RAM_DEFAULT_BYTES;
     validateCpus(cpus);
     validateRamSize(memory);
-    const m = new Machine(cpus, memory, options.commandModules ?? []);
+    validateTraceEvents(options.traceEvents ?? 0);
+    const m = new Machine(cpus, memory, options.commandModules ?? [], options.traceEvents ?? 0);
     let timer: NodeJS.Timeout | undefined;
     try {
       await Promise.race([

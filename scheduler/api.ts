@@ -1,0 +1,152 @@
+/**
+ * The Machine API of the scheduler: boot a machine whose harts run threads, spawn programs,
+ * wait for them, read statistics.
+ *
+ *   const m = await bootScheduled({ cpus: 4, memory: 64 * 2 ** 20 });
+ *   const { pid } = spawn(m, { elf: bytes, argv: ['prog'] });
+ *   const status = await wait(m, pid);          // exit code, or 128 + signal
+ *   console.log(schedStats(m).total);
+ *   await m.shutdown();
+ *
+ * bootScheduled = Machine.boot with scheduler/hart-loop.ts among the modules every hart imports
+ * (that installs the scheduling loop) and the scheduler's boot words written into ctl before
+ * any thread exists. spawn and wait run on the host thread (kernel work with hartId -1).
+ */
+import { bootVm, kernelFrames } from '../kernel/aspace.ts';
+import { KernelContext } from '../kernel/context.ts';
+import {
+  P_EXIT, P_STATE, POLICY_IPI, POLICY_LOCAL, PS_FREE, PS_LIVE, SH_BATCH, SH_CEILING, SH_POISON, SH_POLICY, SH_QUANTUM, SH_STARTED,
+  STAT_NAMES,
+} from '../kernel/sched-layout.ts';
+import { enosysCounts } from '../kernel/syscall.ts';
+import { AsidTable, HartSchedBlock } from './asid.ts';
+import { Machine, type BootOptions } from './machine.ts';
+import { procOfPid, procWord, spawnProcess, type SpawnOptions, type Spawned } from './process.ts';
+import { RunQueues } from './runqueue.ts';
+
+/** URL of the module that installs the scheduler on a hart. */
+export const SCHEDULER_MODULE = new URL('./hart-loop.ts', import.meta.url).href;
+
+export interface SchedBootOptions extends BootOptions {
+  /** Instructions per quantum (preemption budget); default hart-loop DEFAULT_QUANTUM. */
+  quantum?: number;
+  /** Instructions between mailbox polls while guest code runs; default hart-loop DEFAULT_BATCH. */
+  batch?: number;
+  /** Shootdown range ceiling in pages (above: whole-ASID flush); default 33. */
+  ceilingPages?: number;
+  /** Shootdown policy: 'ipi' (default, safe) or 'local' (local flush only: unsafe, a negative control). */
+  policy?: 'ipi' | 'local';
+  /** Fill frames freed by shootdowns with POISON_WORD (tests). */
+  poison?: boolean;
+}
+
+const hostContexts = new WeakMap<Machine, { kctx: KernelContext; rq: RunQueues }>();
+
+function host(m: Machine): { kctx: KernelContext; rq: RunQueues } {
+  let h = hostContexts.get(m);
+  if (!h) {
+    const kctx = KernelContext.forHost(m.ram, m.ctl);
+    bootVm(kctx);
+    h = { kctx, rq: new RunQueues(m.ctl, m.mailboxes) };
+    hostContexts.set(m, h);
+  }
+  return h;
+}
+
+/**
+ * Boot a machine whose harts schedule threads. Validates like Machine.boot (RangeError naming
+ * the option); the scheduler options are written to ctl before the first spawn.
+ */
+export async function bootScheduled(o: SchedBootOptions = {}): Promise<Machine> {
+  for (const k of ['quantum', 'batch', 'ceilingPages'] as const) {
+    const v = o[k];
+    if (v !== undefined && !(Number.isInteger(v) && v >= 1 && v <= 2 ** 30)) throw new RangeError(`bootScheduled: ${k} ${v} must be an integer from 1 to 2^30`);
+  }
+  if (o.policy !== undefined && o.policy !== 'ipi' && o.policy !== 'local') throw new RangeError(`bootScheduled: unknown policy ${o.policy}`);
+  const m = await Machine.boot({ ...o, commandModules: [SCHEDULER_MODULE, ...(o.commandModules ?? [])] });
+  const sh = m.ctl.layout.schedHeader / 4;
+  const i32 = m.ctl.i32;
+  // Read by each hart's scheduler when it starts: after SH_STARTED (hart-loop.ts waits for it).
+  i32[sh + SH_QUANTUM] = o.quantum ?? 0;
+  i32[sh + SH_BATCH] = o.batch ?? 0;
+  i32[sh + SH_CEILING] = o.ceilingPages ?? 0;
+  i32[sh + SH_POLICY] = o.policy === 'local' ? POLICY_LOCAL : POLICY_IPI;
+  i32[sh + SH_POISON] = o.poison ? 1 : 0;
+  Atomics.store(i32, sh + SH_STARTED, 1); // publishes the words above to every hart's scheduler
+  for (let h = 0; h < m.cpus; h++) m.mailboxes.kick(h);
+  host(m);
+  return m;
+}
+
+/** Start a program (ELF file or assembled image) on machine `m`; see scheduler/process.ts SpawnOptions. */
+export function spawn(m: Machine, o: SpawnOptions): Spawned {
+  const h = host(m);
+  return spawnProcess(h.kctx, h.rq, o);
+}
+
+/**
+ * Resolve with the exit status of process `pid` (code, or 128 + signal) once it has exited and
+ * its memory is freed; the process slot is reaped. Rejects if there is no such process, or
+ * when the machine halts or `timeoutMs` passes first.
+ */
+export async function wait(m: Machine, pid: number, timeoutMs = 60_000): Promise<number> {
+  const p = procOfPid(m.ctl, pid);
+  if (p < 0) throw new Error(`wait: no process ${pid}`);
+  const i32 = m.ctl.i32;
+  const w = procWord(m.ctl, p, P_STATE);
+  const end = Date.now() + timeoutMs;
+  while (Atomics.load(i32, w) === PS_LIVE) {
+    if (m.haltReason) throw m.haltReason;
+    if (Date.now() > end) throw new Error(`wait: process ${pid} still running after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 2));
+  }
+  const status = i32[procWord(m.ctl, p, P_EXIT)]!;
+  Atomics.store(i32, w, PS_FREE);
+  return status;
+}
+
+export interface HartSchedStats {
+  hartId: number;
+  /** STAT_NAMES counters. */
+  counters: Record<string, number>;
+  /** The ASID table: address-space slot, generation caught up to (per ASID slot). */
+  asids: { asSlot: number; gen: number }[];
+  loadedAsidSlot: number;
+  /** Shootdown round-trip latencies (ns) this hart measured as initiator, oldest first. */
+  latencies: number[];
+}
+
+export interface SchedStats {
+  harts: HartSchedStats[];
+  total: Record<string, number>;
+  /** ENOSYS counts by syscall number. */
+  enosys: Record<number, number>;
+  frames: { total: number; free: number; inUse: number; reserved: number; kernel: number };
+}
+
+/** Snapshot of every hart's scheduler statistics (racy while harts run; exact when quiet). */
+export function schedStats(m: Machine): SchedStats {
+  const harts: HartSchedStats[] = [];
+  const total: Record<string, number> = Object.fromEntries(STAT_NAMES.map((n) => [n, 0]));
+  for (let h = 0; h < m.cpus; h++) {
+    const b = new HartSchedBlock(m.ctl, h);
+    const t = new AsidTable(m.ctl, h);
+    const counters = b.snapshot();
+    for (const [k, v] of Object.entries(counters)) total[k] = (total[k] ?? 0) + v;
+    harts.push({
+      hartId: h, counters, latencies: b.latencies(), loadedAsidSlot: t.loaded,
+      asids: Array.from({ length: 6 }, (_, i) => ({ asSlot: t.asSlotOf(i), gen: t.gen(i) })),
+    });
+  }
+  const f = m.frameStats();
+  return {
+    harts, total, enosys: enosysCounts(m.ctl),
+    frames: { total: f.total, free: f.free, inUse: f.inUse, reserved: f.reserved, kernel: kernelFrames(m.ctl) },
+  };
+}
+
+/** Frames in use beyond the reserved and kernel-half frames (0 when every process has exited and nothing leaked). */
+export function leakedFrames(m: Machine): number {
+  const f = schedStats(m).frames;
+  return f.inUse - f.reserved - f.kernel;
+}

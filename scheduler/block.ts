@@ -1,0 +1,191 @@
+/**
+ * Blocking and waking threads on wait channels — what the ABI builds futex, wait4 and pipes on.
+ *
+ * A channel (kernel/syscall.ts WaitChannel) is a key plus a word. Keys hash to one of
+ * WAIT_BUCKETS buckets in ctl (kernel/sched-layout.ts WB_*); each bucket is a SpinLock and a
+ * list of blocked threads linked through their records (T_WAIT_NEXT, index + 1; 0 ends).
+ *
+ * No lost wake-ups (Linux's futex hash-bucket argument):
+ *   blocker: save registers; lock bucket; if word !== expected → unlock, -EAGAIN;
+ *            else link itself, state BLOCKED; unlock; give up the hart.
+ *   waker:   change the word (its own business, before calling wake); lock bucket; unlink up to
+ *            `count` threads with the key, a0 := 0, enqueue them; unlock.
+ * The check and the link happen under the lock the waker must take, so a waker either runs
+ * before the check (the blocker sees the new word and does not sleep) or after the link (it
+ * finds the blocker). The blocker's registers are saved before it becomes BLOCKED, so the
+ * hart the waker hands it to restores the right state even while the blocking hart is still
+ * on its way out of the syscall.
+ *
+ * Timeouts: a thread blocked with a deadline is counted in SH_TIMED; harts call
+ * expireTimeouts() when idle and between quanta; an expired thread gets -ETIMEDOUT.
+ * cancel() takes a blocked thread off its bucket with -EINTR (process exit / kill).
+ */
+import type { Hart } from '../cpu/hart.ts';
+import type { Ctl } from '../kernel/layout.ts';
+import { SpinLock, type WhileWaiting } from '../kernel/lock.ts';
+import { BUCKET_BYTES, SH_TIMED, T_WAIT_KEY, TS_BLOCKED, WAIT_BUCKETS, WB_HEAD, WB_LOCK } from '../kernel/sched-layout.ts';
+import { EAGAIN, EINTR } from '../kernel/errno.ts';
+import { NO_RETURN, type WaitChannel } from '../kernel/syscall.ts';
+import type { RunQueues } from './runqueue.ts';
+import type { ThreadTable } from './threads.ts';
+
+/** Linux ETIMEDOUT (kernel/errno.ts does not list it yet). */
+export const ETIMEDOUT = 110;
+const A0 = 10;
+
+/** A channel on a 32-bit word of RAM at physical address `pa` (futexes). */
+export function ramChannel(ramI32: Int32Array, pa: number): WaitChannel {
+  if (pa % 4 !== 0) throw new Error(`ramChannel: pa ${pa} is not 4-byte aligned`);
+  return { key: pa, i32: ramI32, index: pa / 4 };
+}
+
+/** A channel on ctl word `index` (kernel objects: process exit, pipes). */
+export function ctlChannel(ctl: Ctl, index: number): WaitChannel {
+  return { key: -1 - index, i32: ctl.i32, index };
+}
+
+/** Monotonic milliseconds shared by every worker (deadlines). */
+export function nowMs(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+export class WaitQueues {
+  private readonly i32: Int32Array;
+  private readonly base: number;
+  private readonly locks: SpinLock[] = [];
+  private readonly timed: number;
+
+  constructor(private readonly ctl: Ctl, private readonly threads: ThreadTable, private readonly rq: RunQueues, whileWaiting?: WhileWaiting) {
+    this.i32 = ctl.i32;
+    this.base = ctl.layout.waitBuckets / 4;
+    this.timed = ctl.layout.schedHeader / 4 + SH_TIMED;
+    for (let b = 0; b < WAIT_BUCKETS; b++) this.locks.push(new SpinLock(this.i32, this.bw(b) + WB_LOCK, whileWaiting));
+  }
+
+  private bw(b: number): number {
+    return this.base + (b * BUCKET_BYTES) / 4;
+  }
+
+  /** Bucket of channel key `key`. */
+  static bucketOf(key: number): number {
+    const k = Math.abs(key) % 2 ** 31;
+    return (Math.imul(k ^ (k >>> 12), 0x9e3779b1) >>> 24) % WAIT_BUCKETS;
+  }
+
+  /**
+   * Block thread `tix`, running on `hart`, on `chan` unless its word !== expected. Saves the
+   * thread's registers first. Returns -EAGAIN (nothing changed; the thread keeps running) or
+   * NO_RETURN: the thread is BLOCKED and belongs to the wait queue — the caller must drop it
+   * from the hart without touching its record again.
+   */
+  block(tix: number, hart: Hart, chan: WaitChannel, expected: number, timeoutNs?: number): number | typeof NO_RETURN {
+    const t = this.threads;
+    t.save(tix, hart);
+    t.setReg(tix, A0, 0n); // the result when woken
+    const b = WaitQueues.bucketOf(chan.key);
+    const lock = this.locks[b]!;
+    lock.lock();
+    if (Atomics.load(chan.i32, chan.index) !== expected) {
+      lock.unlock();
+      return -EAGAIN;
+    }
+    const deadline = timeoutNs !== undefined && timeoutNs >= 0 ? nowMs() + timeoutNs / 1e6 : 0;
+    t.setDeadline(tix, deadline);
+    this.ctl.f64[t.w(tix, T_WAIT_KEY) / 2] = chan.key;
+    t.setWaitBucket(tix, b);
+    t.setWaitNext(tix, this.i32[this.bw(b) + WB_HEAD]!);
+    this.i32[this.bw(b) + WB_HEAD] = tix + 1;
+    if (deadline) Atomics.add(this.i32, this.timed, 1);
+    t.setState(tix, TS_BLOCKED); // hands the thread to the wait queue
+    lock.unlock();
+    return NO_RETURN;
+  }
+
+  /** Wake up to `count` threads blocked on key `key` (a0 := 0); returns how many. `hartId` = where to queue them by default. */
+  wake(key: number, count: number, hartId: number): number {
+    const b = WaitQueues.bucketOf(key);
+    const lock = this.locks[b]!;
+    let woken = 0;
+    lock.lock();
+    try {
+      let prev = -1;
+      let cur = this.i32[this.bw(b) + WB_HEAD]! - 1;
+      while (cur >= 0 && woken < count) {
+        const next = this.threads.waitNext(cur) - 1;
+        if (this.ctl.f64[this.threads.w(cur, T_WAIT_KEY) / 2] === key) {
+          this.unlink(b, prev, cur, next);
+          this.ready(cur, 0, hartId);
+          woken++;
+        } else {
+          prev = cur;
+        }
+        cur = next;
+      }
+    } finally {
+      lock.unlock();
+    }
+    return woken;
+  }
+
+  /** Take blocked thread `tix` off its bucket with a0 := `a0` and queue it; false if it was not blocked. */
+  cancel(tix: number, a0: number, hartId: number): boolean {
+    const b = this.threads.waitBucket(tix);
+    if (b < 0) return false;
+    const lock = this.locks[b]!;
+    lock.lock();
+    try {
+      if (this.threads.state(tix) !== TS_BLOCKED || this.threads.waitBucket(tix) !== b) return false;
+      let prev = -1;
+      for (let cur = this.i32[this.bw(b) + WB_HEAD]! - 1; cur >= 0; prev = cur, cur = this.threads.waitNext(cur) - 1) {
+        if (cur !== tix) continue;
+        this.unlink(b, prev, cur, this.threads.waitNext(cur) - 1);
+        this.ready(cur, a0, hartId);
+        return true;
+      }
+      return false;
+    } finally {
+      lock.unlock();
+    }
+  }
+
+  /** Interrupt blocked thread `tix` (-EINTR); see cancel. */
+  interrupt(tix: number, hartId: number): boolean {
+    return this.cancel(tix, -EINTR, hartId);
+  }
+
+  /** Time out every blocked thread whose deadline passed (-ETIMEDOUT); returns how many. Cheap when none is timed. */
+  expireTimeouts(hartId: number): number {
+    if (Atomics.load(this.i32, this.timed) === 0) return 0;
+    const now = nowMs();
+    let n = 0;
+    for (let tix = 0; tix < this.ctl.layout.sched.maxThreads; tix++) {
+      if (this.threads.state(tix) !== TS_BLOCKED) continue;
+      const d = this.threads.deadline(tix);
+      if (d > 0 && d <= now && this.cancel(tix, -ETIMEDOUT, hartId)) n++;
+    }
+    return n;
+  }
+
+  /** True when some thread waits with a deadline. */
+  anyTimed(): boolean {
+    return Atomics.load(this.i32, this.timed) !== 0;
+  }
+
+  private unlink(b: number, prev: number, cur: number, next: number): void {
+    if (prev < 0) this.i32[this.bw(b) + WB_HEAD] = next + 1;
+    else this.threads.setWaitNext(prev, next + 1);
+    this.threads.setWaitNext(cur, 0);
+    this.threads.setWaitBucket(cur, -1);
+    if (this.threads.deadline(cur) > 0) {
+      this.threads.setDeadline(cur, 0);
+      Atomics.sub(this.i32, this.timed, 1);
+    }
+  }
+
+  /** Bucket lock held: the woken thread's a0 and its run queue (its last hart, else `hartId`). */
+  private ready(tix: number, a0: number, hartId: number): void {
+    this.threads.setReg(tix, A0, BigInt(a0));
+    const last = this.threads.lastHart(tix);
+    this.rq.enqueue(tix, last >= 0 ? last : Math.max(0, hartId));
+  }
+}

@@ -1,0 +1,173 @@
+/**
+ * Shootdown policy `ipi` (DESIGN.md section 6; the default and the safe reference), behind
+ * kernel/shootdown.ts's ShootdownPolicy.
+ *
+ * Initiator (completeShootdown has already edited the PTEs, bumped tlb_generation to G and
+ * flushed this hart's TLB for the range):
+ *   - catch this hart's ASID-table entry up to G (a full local flush if it was further behind);
+ *   - send ONE shootdown interrupt {AS slot, G, vpn range or whole} to every other hart in the
+ *     space's active mask; ranges above the ceiling (SH_CEILING, default 33 pages) go as whole;
+ *   - wait for every acknowledgement while serving this hart's own mailbox (two harts that shoot
+ *     each other down at once both make progress), then return true: frames may be freed.
+ * Receiver (runs from the hart's mailbox, between instruction batches or inside any wait):
+ *   - space not loaded here, or the hart is idle (no thread: it has switched away from every
+ *     space even though satp still holds the last one): leave its active mask (lazily; no flush — the ASID table entry
+ *     stays behind, so switching back flushes), ack;
+ *   - loaded and already caught up to G: ack without flushing;
+ *   - exactly one generation behind, G is the newest generation and the range is known: flush
+ *     the range; else flush the whole ASID and record the generation read before the flush.
+ *
+ * Poison mode (SH_POISON, tests): any policy is wrapped so that after its remote step the
+ * frames about to be freed are filled with POISON_WORD — a later read through a stale
+ * translation then sees poison instead of plausible data.
+ */
+import { MSG_KIND_USER, type MailboxMessage } from '../cpu/mailbox.ts';
+import type { Hart } from '../cpu/hart.ts';
+import { PAGE_SIZE } from '../cpu/ram.ts';
+import type { KernelContext } from '../kernel/context.ts';
+import { releaseFrames, type ShootdownPolicy } from '../kernel/shootdown.ts';
+import type { Stale, StaleRelease } from '../kernel/stale.ts';
+import {
+  POISON_WORD, SH_CEILING, ST_SD_IPIS, ST_SD_LOCAL_FULL, ST_SD_RECV, ST_SD_RECV_CURRENT, ST_SD_RECV_FULL,
+  ST_SD_RECV_LAZY, ST_SD_RECV_RANGE, ST_SD_SENT,
+} from '../kernel/sched-layout.ts';
+import { AS_ACTIVE, AS_BYTES, AS_GEN } from '../kernel/vm-layout.ts';
+import { AsidTable, type HartSchedBlock } from './asid.ts';
+import type { HartContext } from './hart-context.ts';
+import { flushRange } from './switch.ts';
+
+/** Mailbox kind of a shootdown request. Payload: AS slot, new generation, vpn lo, vpn hi, npages (-1 whole). */
+export const MSG_KIND_SHOOTDOWN = MSG_KIND_USER;
+/** Default range ceiling (pages): larger ranges are flushed as the whole ASID. */
+export const DEFAULT_CEILING_PAGES = 33;
+/** Rounds the initiator polls for acks before it blocks (only worth it when harts <= cores). */
+export const ACK_SPIN = 2000;
+
+/** What the ipi policy and its receiver need of one hart. */
+export interface IpiHart {
+  hctx: HartContext;
+  hart: Hart;
+  table: AsidTable;
+  stats: HartSchedBlock;
+  /** True while a thread runs on this hart (an idle hart has switched away from every space). */
+  running: () => boolean;
+}
+
+const TWO32 = 4294967296;
+
+/** Word index of field `f` of address-space slot `slot`. */
+function asWord(kctx: { ctl: KernelContext['ctl'] }, slot: number, f: number): number {
+  return (kctx.ctl.layout.asTable + slot * AS_BYTES) / 4 + f;
+}
+
+/** The range ceiling in force (SH_CEILING, 0 = default). */
+export function ceilingPages(ctl: KernelContext['ctl']): number {
+  return ctl.i32[ctl.layout.schedHeader / 4 + SH_CEILING] || DEFAULT_CEILING_PAGES;
+}
+
+/**
+ * Bring this hart's entry for `stale.as` up to the stale record's generation after the local
+ * flush of its range (kernel/shootdown.ts localInvalidate did that flush): exactly one behind
+ * → caught up; further behind → flush the whole ASID now.
+ */
+function catchUpLocal(h: IpiHart, stale: Stale): void {
+  const i = h.table.find(stale.as.slot);
+  if (i < 0) return;
+  const g = stale.generation;
+  const local = h.table.gen(i);
+  if (local >= g) return;
+  if (local === g - 1) {
+    h.table.setGen(i, g);
+    return;
+  }
+  const now = stale.as.generation;
+  h.hart.sfenceVma(null, 0, AsidTable.hwAsid(i));
+  h.table.setGen(i, now);
+  h.stats.bump(ST_SD_LOCAL_FULL);
+}
+
+/** The `ipi` policy for one hart. */
+export function ipiPolicy(h: IpiHart): ShootdownPolicy {
+  const payload = new Int32Array(5);
+  const targets: number[] = [];
+  return {
+    name: 'ipi',
+    invalidate(kctx: KernelContext, stale: Stale): boolean {
+      catchUpLocal(h, stale);
+      const as = stale.as;
+      targets.length = 0;
+      for (const t of as.activeHarts()) if (t !== h.hctx.hartId) targets.push(t);
+      if (targets.length === 0) return true;
+      const t0 = process.hrtime.bigint();
+      const whole = stale.whole || stale.npages > ceilingPages(kctx.ctl);
+      payload[0] = as.slot;
+      payload[1] = stale.generation;
+      payload[2] = whole ? 0 : stale.vpnStart % TWO32 | 0;
+      payload[3] = whole ? 0 : Math.floor(stale.vpnStart / TWO32);
+      payload[4] = whole ? -1 : stale.npages;
+      const ticket = h.hctx.port.send(targets, MSG_KIND_SHOOTDOWN, payload);
+      h.hctx.port.waitForAcks(ticket, ACK_SPIN);
+      h.stats.recordLatency(Number(process.hrtime.bigint() - t0));
+      h.stats.bump(ST_SD_SENT);
+      h.stats.bump(ST_SD_IPIS, targets.length);
+      return true;
+    },
+  };
+}
+
+/** The local-only policy as a named choice (unsafe with threads on several harts: tests' negative control). */
+export function localOnlyPolicy(h: IpiHart): ShootdownPolicy {
+  return { name: 'local', invalidate: (_k, stale) => { catchUpLocal(h, stale); return true; } };
+}
+
+/** Serve one MSG_KIND_SHOOTDOWN on this hart (install with hctx.onInterrupt). */
+export function serveShootdown(h: IpiHart, kctx: KernelContext, msg: MailboxMessage): void {
+  const slot = msg.payload[0]!;
+  const newGen = msg.payload[1]!;
+  const npages = msg.payload[4]!;
+  h.stats.bump(ST_SD_RECV);
+  const i = h.table.find(slot);
+  if (i < 0 || h.table.loaded !== i || !h.running()) {
+    // Not running that space: leave its mask lazily; the stale entry (if any) flushes at switch-in.
+    const hid = h.hctx.hartId;
+    Atomics.and(kctx.ctl.i32, asWord(kctx, slot, AS_ACTIVE) + (hid >> 5), ~(1 << (hid & 31)));
+    h.stats.bump(ST_SD_RECV_LAZY);
+    return;
+  }
+  const local = h.table.gen(i);
+  const mmGen = Atomics.load(kctx.ctl.i32, asWord(kctx, slot, AS_GEN));
+  if (local >= newGen || local >= mmGen) {
+    h.stats.bump(ST_SD_RECV_CURRENT);
+    return;
+  }
+  const hw = AsidTable.hwAsid(i);
+  if (npages >= 0 && local === newGen - 1 && newGen === mmGen) {
+    const vpn = (msg.payload[2]! >>> 0) + msg.payload[3]! * TWO32;
+    flushRange(h.hart, hw, vpn, npages);
+    h.table.setGen(i, newGen);
+    h.stats.bump(ST_SD_RECV_RANGE);
+    return;
+  }
+  h.hart.sfenceVma(null, 0, hw);
+  h.table.setGen(i, mmGen);
+  h.stats.bump(ST_SD_RECV_FULL);
+}
+
+/**
+ * Wrap `inner` so the frames a shootdown frees are poisoned first (POISON_WORD in every word):
+ * the remote step runs, then frames whose last reference goes are filled, then released.
+ */
+export function poisoning(inner: ShootdownPolicy): ShootdownPolicy {
+  return {
+    name: `${inner.name}+poison`,
+    invalidate(kctx: KernelContext, stale: Stale, release: StaleRelease): boolean {
+      if (!inner.invalidate(kctx, stale, release)) return false;
+      const u32 = kctx.ram.i32;
+      for (const ppn of release.frames) {
+        if (kctx.frames.refcount(ppn) === 1) u32.fill(POISON_WORD, (ppn * PAGE_SIZE) / 4, ((ppn + 1) * PAGE_SIZE) / 4);
+      }
+      releaseFrames(kctx, release);
+      return false;
+    },
+  };
+}
