@@ -10,6 +10,7 @@ export const PROT_NONE = 0;
 export const PROT_READ = 0x1;
 export const PROT_WRITE = 0x2;
 export const PROT_EXEC = 0x4;
+export const PROT_SEM = 0x8;
 export const PROT_GROWSDOWN = 0x01000000;
 export const PROT_GROWSUP = 0x02000000;
 
@@ -28,6 +29,7 @@ export const MAP_POPULATE = 0x8000;
 export const MAP_NONBLOCK = 0x10000;
 export const MAP_STACK = 0x20000;
 export const MAP_HUGETLB = 0x40000;
+export const MAP_SYNC = 0x80000;
 export const MAP_FIXED_NOREPLACE = 0x100000;
 /** mmap's failure return, (void *)-1. */
 export const MAP_FAILED = -1n;
