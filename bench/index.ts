@@ -2,6 +2,7 @@
  * Benchmark dispatcher: `npm run bench -- [name]`. No name runs every benchmark; an unknown
  * name prints the known ones and exits 2. Each figure is printed as `BENCH <name> <value> <unit>`.
  */
+import { pathToFileURL } from 'node:url';
 import { runIpiBench } from './ipi.ts';
 
 /** Known benchmarks, by name. */
@@ -10,7 +11,8 @@ export const BENCHES: Readonly<Record<string, () => Promise<void>>> = {
   shootdown: async () => (await import('./shootdown.ts')).run(),
 };
 
-async function main(argv: string[]): Promise<number> {
+/** Run the benchmarks named in `argv` (all when empty); resolves with the exit status (2: unknown name). */
+export async function main(argv: string[]): Promise<number> {
   const names = argv.length ? argv : Object.keys(BENCHES);
   const unknown = names.filter((n) => !(n in BENCHES));
   if (unknown.length) {
@@ -21,4 +23,7 @@ async function main(argv: string[]): Promise<number> {
   return 0;
 }
 
-process.exitCode = await main(process.argv.slice(2));
+// Run only as a script, so the CLI and tests can import BENCHES without running anything.
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  process.exitCode = await main(process.argv.slice(2));
+}
