@@ -9,6 +9,7 @@ import { runIpiBench } from './ipi.ts';
 export const BENCHES: Readonly<Record<string, () => Promise<void>>> = {
   ipi: runIpiBench,
   shootdown: async () => (await import('./shootdown.ts')).run(),
+  policies: async () => (await import('./policies.ts')).run([]),
 };
 
 /** Run the benchmarks named in `argv` (all when empty); resolves with the exit status (2: unknown name). */

@@ -3,7 +3,7 @@
  * parse into a RunOptions (bin/options.ts), run the guest through the process API, and exit
  * with the guest's status (128+N when signal N killed it).
  */
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import { Command, Option } from 'commander';
@@ -12,7 +12,10 @@ import {
   parseShootdown, parseTlbEntries, parseTraceBuffer, resolveRunOptions, RUN_DEFAULTS, SHOOTDOWN_POLICIES,
   type RunOptions, type SanitizeMode,
 } from './options.ts';
+import { ElfError, parseElf } from '../kernel/elf.ts';
 import { readTrace } from '../kernel/trace.ts';
+import { labStats } from '../kernel/stats.ts';
+import type { PolicyName } from '../kernel/lab-layout.ts';
 import { writeChromeTrace } from '../kernel/trace-export.ts';
 
 /** Flags of the run option set that take a value (the argv pre-pass must skip their values). */
@@ -102,42 +105,47 @@ export function runOptionsFrom(elf: string, args: string[], o: Record<string, un
   });
 }
 
-/** Policies the scheduler can boot today (scheduler/api.ts SchedBootOptions.policy), by CLI name. */
-const MACHINE_POLICIES: Partial<Record<RunOptions['shootdown'], 'ipi'>> = { ipi: 'ipi' };
+/** Policies the scheduler can boot (scheduler/api.ts SchedBootOptions.policy; scheduler/policy-select.ts), by CLI name. */
+const MACHINE_POLICIES: Partial<Record<RunOptions['shootdown'], PolicyName>> = {
+  ipi: 'ipi', 'per-page': 'per-page', lazy: 'lazy', deferred: 'deferred', off: 'off',
+};
 
 /**
  * Run the guest of `options` on a fresh machine and resolve with its exit status (128+N for
  * signal N). THE call into the scheduler's process API (scheduler/api.ts): boot, spawn, wait,
- * then write --stats-json and --trace, shut down. The guest's root is the process's working
- * directory (kernel/sys-fs-env.ts: every hart uses process.cwd()), so `--root` is applied by
- * chdir after every host path was resolved. Throws when the machine fails (the CLI exits 1)
- * or an option asks for what the machine cannot do yet.
+ * then write --stats-json and --trace, shut down. `--root` is the machine's guest root (boot
+ * option; host paths of the CLI stay relative to the working directory). The guest gets the
+ * host's environment, as a Linux process gets its parent's (`env -i VAR=x coherent run ...`
+ * gives it exactly VAR=x). Throws when the machine fails (the CLI exits 1) or an option asks
+ * for what the machine cannot do yet.
  */
 export async function runGuest(options: RunOptions): Promise<number> {
   const policy = MACHINE_POLICIES[options.shootdown];
   if (policy === undefined) {
     throw new Error(`run: --shootdown ${options.shootdown} is not implemented by the machine yet (available: ${Object.keys(MACHINE_POLICIES).join(', ')})`);
   }
-  if (options.sanitize !== 'off') throw new Error('run: --sanitize is not implemented by the machine yet');
   const { bootScheduled, schedStats, spawn, wait } = await import('../scheduler/api.ts');
   const elf = new Uint8Array(await readFile(resolve(options.elf)));
   const statsJson = options.statsJson === null ? null : resolve(options.statsJson);
   const traceFile = options.trace === null ? null : resolve(options.trace);
-  process.chdir(options.root);
   const m = await bootScheduled({
+    root: options.root,
     cpus: options.cpus, memory: options.memory, quantum: options.quantum, ceilingPages: options.flushCeiling,
-    policy, traceEvents: traceFile === null ? 0 : options.traceBuffer,
+    policy, sanitize: options.sanitize, traceEvents: traceFile === null ? 0 : options.traceBuffer,
   });
   const t0 = performance.now();
   try {
-    const { pid } = spawn(m, { elf, argv: [basename(options.elf), ...options.args] });
+    const envp = Object.entries(process.env).map(([k, v]) => `${k}=${v ?? ''}`);
+    const { pid } = spawn(m, { elf, argv: [basename(options.elf), ...options.args], envp });
     const status = await wait(m, pid, 2 ** 31);
     const config = {
       cpus: options.cpus, memory: options.memory, quantum: options.quantum, flushCeiling: options.flushCeiling,
       tlbEntries: options.tlbEntries, seed: options.seed, elf: options.elf, args: options.args,
     };
     if (statsJson !== null) {
-      const stats = { policy: options.shootdown, config, wallMs: performance.now() - t0, exitStatus: status, ...schedStats(m) };
+      // kernel/stats.ts labStats: instructions, tlb.*, flushes, shootdowns.latencyNs.p50/p99, faults, sanitizer.*, policy;
+      // `scheduler` keeps the scheduler's raw per-hart counters.
+      const stats = { ...labStats(m.ctl), config, wallMs: performance.now() - t0, exitStatus: status, scheduler: schedStats(m) };
       await writeFile(statsJson, JSON.stringify(stats, null, 2) + '\n');
     }
     if (traceFile !== null) await writeChromeTrace(traceFile, readTrace(m.ctl), { policy: options.shootdown, ...config });
@@ -147,12 +155,22 @@ export async function runGuest(options: RunOptions): Promise<number> {
   }
 }
 
-/** Check that `<elf>` names a readable file (usage error otherwise). */
+/**
+ * Check that `<elf>` names a file the machine can run: a usage error (exit 2) when it is not
+ * a file, or when the ELF loader refuses it (not ELF, not riscv64, dynamic, truncated,
+ * inconsistent — the message says which), before any machine boots.
+ */
 export function checkElf(cmd: Command, elf: string): void {
   const path = resolve(elf);
   if (!existsSync(path) || !statSync(path).isFile()) {
     cmd.error(`error: <elf> '${elf}' is not a file; give the path of a static riscv64 Linux executable (e.g. guests/bin/hello)`,
       { exitCode: 2, code: 'coherent.invalidValue' });
+  }
+  try {
+    parseElf(new Uint8Array(readFileSync(path)));
+  } catch (e) {
+    if (!(e instanceof ElfError)) throw e;
+    cmd.error(`error: <elf> '${elf}' cannot run: ${e.message}`, { exitCode: 2, code: 'coherent.invalidValue' });
   }
 }
 
@@ -165,7 +183,8 @@ export function registerRun(program: Command, setExit: (status: number) => void)
     .passThroughOptions();
   addRunOptions(cmd);
   cmd.addHelpText('after', `
-Exit status: the guest's (128+N if signal N killed it); 2 for usage errors; 1 if the machine failed.
+Exit status: the guest's (128+N if signal N killed it); 2 for usage errors (also an <elf> the loader
+refuses, with the reason); 1 if the machine failed. The guest inherits the host's environment.
 Examples:
   coherent run guests/bin/hello
   coherent run --cpus 4 --shootdown off --sanitize guests/bin/tlbrace

@@ -45,12 +45,15 @@ export function loadSlow(h: Hart, lo: number, hi: number, size: number): boolean
   if ((lo & (size - 1)) === 0) {
     const pa = h.tlb.translate(lo, hi, ACCESS_LOAD);
     if (pa < 0) return setTranslateFault(h, pa, ACCESS_LOAD, vaOf(lo, hi));
-    // Refill after translate: translate may have invalidated the micro-TLBs.
-    const e = (lo >>> PAGE_SHIFT) & (MICRO_TLB_ENTRIES - 1);
-    const tag = lo & ~0xfff;
-    h.lTagLo[e] = tag;
-    h.lTagHi[e] = hi;
-    h.lAdd[e] = (h.tlb.lastPageBase - tag) | 0;
+    // Refill after translate: translate may have invalidated the micro-TLBs. Not while the
+    // TLB is observed (sanitizer): then every access must reach tlb.translate.
+    if (h.tlb.observer === null) {
+      const e = (lo >>> PAGE_SHIFT) & (MICRO_TLB_ENTRIES - 1);
+      const tag = lo & ~0xfff;
+      h.lTagLo[e] = tag;
+      h.lTagHi[e] = hi;
+      h.lAdd[e] = (h.tlb.lastPageBase - tag) | 0;
+    }
     switch (size) {
       case 1: h.ldLo = ram.u8[pa]; h.ldHi = 0; break;
       case 2: h.ldLo = ram.u16[pa >>> 1]; h.ldHi = 0; break;
@@ -98,7 +101,7 @@ export function storeSlow(h: Hart, lo: number, hi: number, size: number, vLo: nu
     if (pa < 0) return setTranslateFault(h, pa, ACCESS_STORE, vaOf(lo, hi));
     noteStore(h, pa, size);
     const ppn = Math.floor(pa / 4096);
-    if (h.tlb.lastWritable && !h.pages.has(ppn) && !(h.resValid && Math.floor(h.resPa / 4096) === ppn)) {
+    if (h.tlb.lastWritable && h.tlb.observer === null && !h.pages.has(ppn) && !(h.resValid && Math.floor(h.resPa / 4096) === ppn)) {
       const e = (lo >>> PAGE_SHIFT) & (MICRO_TLB_ENTRIES - 1);
       const tag = lo & ~0xfff;
       h.sTagLo[e] = tag;

@@ -18,7 +18,7 @@
  * when it moved — how the kernel makes reusing a frame for new code safe).
  */
 import { PhysicalMemory, PAGE_SIZE } from './ram.ts';
-import { Tlb, type TlbConfig } from './tlb.ts';
+import { Tlb, type TlbConfig, type TlbObserver } from './tlb.ts';
 import { Fpu } from './fpu.ts';
 import {
   ACCESS_FETCH, CAUSE_BREAKPOINT, CAUSE_ECALL_U, CAUSE_ILLEGAL_INSTRUCTION,
@@ -153,6 +153,16 @@ export class Hart {
     this.invalidateMicroTlbs();
   }
 
+  /**
+   * Install (null: remove) the TLB observer of the stale-translation sanitizer (cpu/tlb.ts
+   * TlbObserver). While set, the micro-TLBs are bypassed: every load and store, and every
+   * entry into a code page, goes through tlb.translate.
+   */
+  setTlbObserver(obs: TlbObserver | null): void {
+    this.tlb.setObserver(obs);
+    this.invalidateMicroTlbs();
+  }
+
   /** fence.i: forget every decoded instruction of this hart. */
   fenceI(): void {
     this.fenceIs++;
@@ -244,8 +254,11 @@ export class Hart {
       const pa = this.tlb.translate(lo, hi, ACCESS_FETCH);
       if (pa < 0) return setTranslateFault(this, pa, ACCESS_FETCH, pc);
       page = this.codePage(Math.floor(this.tlb.lastPageBase / PAGE_SIZE));
-      this.fTag[e] = pageVa;
-      this.fPage[e] = page;
+      // Observed (sanitizer): no fetch micro-TLB entry, so every entry into a code page translates.
+      if (this.tlb.observer === null) {
+        this.fTag[e] = pageVa;
+        this.fPage[e] = page;
+      }
     }
     this.cpPage = page;
     this.cpBase = pageVa;

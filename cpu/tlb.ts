@@ -45,6 +45,22 @@ export { SATP_MODE_BARE, SATP_MODE_SV48 };
 export const TRANSLATE_PAGE_FAULT = mmu.WALK_PAGE_FAULT; // -1
 export const TRANSLATE_ACCESS_FAULT = mmu.WALK_ACCESS_FAULT; // -2
 
+/**
+ * An optional watcher of this TLB (the kernel's stale-translation sanitizer implements it;
+ * cpu/ knows nothing else of it). While one is set (`setObserver`):
+ *  - before every walk that may fill an entry, `onFill()` is called; its result (the stamp)
+ *    and `fillChecked` read right after are stored with the entry the walk fills;
+ *  - on every hit, `onHit(...)` is called with the entry's page base, cached permissions,
+ *    stamp and checked value; its result becomes the entry's new checked value.
+ * With no observer the hit path is the plain one (the observed variant is installed as an
+ * own `translate` property only by setObserver): zero cost when off.
+ */
+export interface TlbObserver {
+  onFill(): number;
+  readonly fillChecked: number;
+  onHit(vaLo: number, vaHi: number, kind: AccessKind, pageBase: number, perm: number, stamp: number, checked: number): number;
+}
+
 export interface TlbConfig {
   /** Number of 4 KiB entries (sets × ways); sets must be a power of two. */
   entries: number;
@@ -101,6 +117,8 @@ export class Tlb {
   lastWritable = false;
   lastPageBase = 0;
   onInvalidate: (() => void) | null = null;
+  /** The sanitizer's hook (see TlbObserver); null = off. Set with setObserver. */
+  observer: TlbObserver | null = null;
 
   // 4 KiB array, entry e = set × ways + way. Tag = va bits 12..43 (vpn) and 44..63 (hiTag).
   private readonly ways: number;
@@ -110,6 +128,8 @@ export class Tlb {
   private readonly tAsid: Int32Array; // asid, ASID_GLOBAL or ASID_INVALID
   private readonly tPerm: Uint8Array; // PTE_R | PTE_X | (PTE_W if W and D)
   private readonly tPa: Float64Array; // physical address of the 4 KiB page
+  private readonly tStamp: Int32Array; // TlbObserver stamp / checked value of the entry
+  private readonly tChecked: Int32Array;
 
   // Superpage array: match when (va & mask) === base, in both 32-bit words.
   private readonly sLo: Int32Array;
@@ -119,6 +139,8 @@ export class Tlb {
   private readonly sAsid: Int32Array;
   private readonly sPerm: Uint8Array;
   private readonly sPa: Float64Array; // physical address of the superpage's first byte
+  private readonly sStamp: Int32Array;
+  private readonly sChecked: Int32Array;
   private superCount = 0;
 
   private rng: number;
@@ -142,6 +164,8 @@ export class Tlb {
     this.tAsid = new Int32Array(entries).fill(ASID_INVALID);
     this.tPerm = new Uint8Array(entries);
     this.tPa = new Float64Array(entries);
+    this.tStamp = new Int32Array(entries);
+    this.tChecked = new Int32Array(entries);
     this.sLo = new Int32Array(superEntries);
     this.sHi = new Int32Array(superEntries);
     this.sMaskLo = new Int32Array(superEntries);
@@ -149,6 +173,8 @@ export class Tlb {
     this.sAsid = new Int32Array(superEntries).fill(ASID_INVALID);
     this.sPerm = new Uint8Array(superEntries);
     this.sPa = new Float64Array(superEntries);
+    this.sStamp = new Int32Array(superEntries);
+    this.sChecked = new Int32Array(superEntries);
     this.rng = seed | 0 || 1;
   }
 
@@ -193,6 +219,41 @@ export class Tlb {
     return pa;
   }
 
+  /**
+   * Install (or, with null, remove) the observer. Entries cached before it was set carry
+   * stamp 0 / checked 0 (the observer treats them as old). Installing swaps `translate` for
+   * the observed variant on this instance only.
+   */
+  setObserver(obs: TlbObserver | null): void {
+    this.observer = obs;
+    if (obs === null) delete (this as { translate?: unknown }).translate;
+    else this.translate = this.translateObserved;
+  }
+
+  /** `translate` while an observer is set: the same lookup, every hit reported to it. */
+  private translateObserved(vaLo: number, vaHi: number, kind: AccessKind): number {
+    if (this.mode !== MODE_SV48) return Tlb.prototype.translate.call(this, vaLo, vaHi, kind);
+    const vpn = (vaLo >>> 12) | (vaHi << 20);
+    const hiTag = vaHi >> 12;
+    const asid = this.asid;
+    let e = (vpn & this.setMask) * this.ways;
+    for (const end = e + this.ways; e < end; e++) {
+      if (this.tVpn[e] === vpn && this.tHi[e] === hiTag) {
+        const tagAsid = this.tAsid[e];
+        const perm = this.tPerm[e]!;
+        if ((tagAsid === asid || tagAsid === ASID_GLOBAL) && ((perm >> kind) & 1) !== 0) {
+          this.counters[HIT_SLOT[kind]]++;
+          const base = this.tPa[e]!;
+          this.tChecked[e] = this.observer!.onHit(vaLo, vaHi, kind, base, perm, this.tStamp[e]!, this.tChecked[e]!);
+          this.lastPageBase = base;
+          this.lastWritable = (perm & W_BIT) !== 0;
+          return base + (vaLo & 0xfff);
+        }
+      }
+    }
+    return this.translateSlow(vaLo, vaHi, kind);
+  }
+
   /** Superpage lookup, then (on a miss) drop this va's entries, walk, refill. */
   private translateSlow(vaLo: number, vaHi: number, kind: AccessKind): number {
     const asid = this.asid;
@@ -206,6 +267,9 @@ export class Tlb {
         const offLo = (vaLo & ~this.sMaskLo[e]) >>> 0;
         const pageBase = this.sPa[e] + (vaHi & ~this.sMaskHi[e]) * TWO32 + (offLo - (offLo & 0xfff));
         this.counters[HIT_SLOT[kind]]++;
+        if (this.observer !== null) {
+          this.sChecked[e] = this.observer.onHit(vaLo, vaHi, kind, pageBase, this.sPerm[e]!, this.sStamp[e]!, this.sChecked[e]!);
+        }
         // The part of a cached superpage beyond RAM: the translation hits, the access faults.
         if (pageBase + PAGE > this.ram.bytes) return ACCESS_FAULT;
         this.lastPageBase = pageBase;
@@ -219,6 +283,10 @@ export class Tlb {
     if (tagMatched || this.hasTagMatch4k(vaLo, vaHi, asid)) this.removeVa(vaLo, vaHi, asid, true);
 
     this.counters[HC_WALKS]++;
+    // The sanitizer's stamp is read BEFORE the walk (kernel/sanitizer.ts says why).
+    const obs = this.observer;
+    const stamp = obs === null ? 0 : obs.onFill();
+    const checked = obs === null ? 0 : obs.fillChecked;
     const out = this.walkOut;
     const pa = walkSv48(this.ram, this.rootPpn, vaLo, vaHi, kind, out);
     if (out.adSet !== 0 && pa >= 0) this.counters[HC_AD_UPDATES]++;
@@ -228,8 +296,8 @@ export class Tlb {
     }
     const perm = (out.flags & (PTE_R | PTE_X)) | ((out.flags & PTE_W) !== 0 && (out.flags & PTE_D) !== 0 ? PTE_W : 0);
     const tagAsid = out.global ? ASID_GLOBAL : asid;
-    if (out.level === 0) this.insert4k(vaLo, vaHi, tagAsid, perm, out.pageBase);
-    else this.insertSuper(vaLo, vaHi, out.level, tagAsid, perm, out.leafBase);
+    if (out.level === 0) this.insert4k(vaLo, vaHi, tagAsid, perm, out.pageBase, stamp, checked);
+    else this.insertSuper(vaLo, vaHi, out.level, tagAsid, perm, out.leafBase, stamp, checked);
     this.lastPageBase = out.pageBase;
     this.lastWritable = (perm & PTE_W) !== 0;
     return pa;
@@ -245,7 +313,7 @@ export class Tlb {
     return false;
   }
 
-  private insert4k(vaLo: number, vaHi: number, tagAsid: number, perm: number, pageBase: number): void {
+  private insert4k(vaLo: number, vaHi: number, tagAsid: number, perm: number, pageBase: number, stamp: number, checked: number): void {
     const vpn = (vaLo >>> 12) | (vaHi << 20);
     const first = (vpn & this.setMask) * this.ways;
     let e = first;
@@ -260,9 +328,11 @@ export class Tlb {
     this.tAsid[e] = tagAsid;
     this.tPerm[e] = perm;
     this.tPa[e] = pageBase;
+    this.tStamp[e] = stamp;
+    this.tChecked[e] = checked;
   }
 
-  private insertSuper(vaLo: number, vaHi: number, level: number, tagAsid: number, perm: number, leafBase: number): void {
+  private insertSuper(vaLo: number, vaHi: number, level: number, tagAsid: number, perm: number, leafBase: number, stamp: number, checked: number): void {
     const n = this.sAsid.length;
     let e = 0;
     while (e < n && this.sAsid[e] !== ASID_INVALID) e++;
@@ -283,6 +353,8 @@ export class Tlb {
     this.sAsid[e] = tagAsid;
     this.sPerm[e] = perm;
     this.sPa[e] = leafBase;
+    this.sStamp[e] = stamp;
+    this.sChecked[e] = checked;
   }
 
   /** xorshift32: a deterministic victim in [0, n). */

@@ -36,6 +36,8 @@ export interface KernelContextOptions {
 /** Per-context counters (worker-local; racy reads are fine). */
 export interface VmCounters {
   demandFaults: number;
+  /** Of demandFaults: file-backed pages (the rest are anonymous demand-zero). */
+  fileFaults: number;
   cowCopies: number;
   cowReuses: number;
   spuriousFaults: number;
@@ -58,7 +60,7 @@ export class KernelContext {
   /** Stale records created by this context and not yet passed to completeShootdown. */
   staleOutstanding = 0;
   readonly counters: VmCounters = {
-    demandFaults: 0, cowCopies: 0, cowReuses: 0, spuriousFaults: 0, hugeMaps: 0, hugeSplits: 0,
+    demandFaults: 0, fileFaults: 0, cowCopies: 0, cowReuses: 0, spuriousFaults: 0, hugeMaps: 0, hugeSplits: 0,
     shootdowns: 0, localFlushPages: 0, localFlushAsid: 0,
   };
 

@@ -24,6 +24,7 @@ import { USER_TOP } from './aspace.ts';
 import type { KernelContext } from './context.ts';
 import { BUS_ADRERR, SEGV_ACCERR, SEGV_MAPERR, SIGBUS, SIGSEGV } from './errno.ts';
 import { NO_FRAME } from './frames.ts';
+import { H_ICACHE_EPOCH } from './layout.ts';
 import { getPage, PAGE_BEYOND_EOF } from './pagecache.ts';
 import { zeroFrames, casPte, findLeaf, found, loPpn, makeLo, PT_BLOCKED, PT_NOMEM, readPte, walkCreate } from './pagetable.ts';
 import { regionEnd, type Region } from './regions.ts';
@@ -56,6 +57,16 @@ export function protAllows(prot: number, access: AccessKind): boolean {
   if (access === ACCESS_LOAD) return (prot & (PROT_READ | PROT_WRITE)) !== 0;
   if (access === ACCESS_STORE) return (prot & PROT_WRITE) !== 0;
   return (prot & PROT_EXEC) !== 0;
+}
+
+/**
+ * A frame whose contents the kernel just wrote (zero-fill, copy, page-cache read) is about to
+ * be mapped executable: every hart must drop decoded instructions it may hold for that frame
+ * from an earlier life (cpu/hart.ts decode cache, keyed by frame). Bump the shared icache
+ * epoch BEFORE the PTE is published; harts check it at every batch start.
+ */
+function codeWritten(ctx: KernelContext, pteFlags: number): void {
+  if (pteFlags & PTE_X) Atomics.add(ctx.ctl.i32, H_ICACHE_EPOCH, 1);
 }
 
 const segv = (code: number, addr: number): FaultSignal => ({ signo: SIGSEGV, code, addr });
@@ -105,6 +116,7 @@ function demandFault(ctx: KernelContext, as: VirtualAddressSpace, r: Region, vpn
     if ((r.flags & RF_HUGE_OK) && tryHuge(ctx, as, r, vpn, flags)) return null;
     return installNew(ctx, as, vpn, va, flags, null);
   }
+  ctx.counters.fileFaults++;
   const page = r.pgoff + (vpn - r.start);
   const cache = getPage(ctx, r.file, page);
   if (cache === PAGE_BEYOND_EOF) return { signo: SIGBUS, code: BUS_ADRERR, addr: va };
@@ -129,6 +141,7 @@ function installNew(ctx: KernelContext, as: VirtualAddressSpace, vpn: number, va
   if (ppn === NO_FRAME) return oom(va);
   if (from === null) zeroFrames(ctx, ppn);
   else ctx.ram.u8.copyWithin(ppn * PAGE_SIZE, from * PAGE_SIZE, (from + 1) * PAGE_SIZE);
+  codeWritten(ctx, flags);
   // SAFETY: the frame's contents are complete before the PTE that publishes it.
   if (!casPte(ctx, pa, 0, makeLo(ppn, flags))) ctx.frames.free(ppn); // lost the race: never visible
   return null;
@@ -137,6 +150,7 @@ function installNew(ctx: KernelContext, as: VirtualAddressSpace, vpn: number, va
 /** Install an existing frame on which the caller holds a reference (given to the PTE, or dropped on a lost race). */
 function installFrame(ctx: KernelContext, as: VirtualAddressSpace, vpn: number, va: number, ppn: number, flags: number): FaultSignal | null {
   const pa = walkCreate(ctx, as.rootPpn, vpn, 0);
+  if (pa >= 0) codeWritten(ctx, flags);
   if (pa === PT_NOMEM || pa === PT_BLOCKED || !casPte(ctx, pa, 0, makeLo(ppn, flags))) {
     ctx.frames.put(ppn);
     return pa === PT_NOMEM ? oom(va) : null;
@@ -153,6 +167,7 @@ function tryHuge(ctx: KernelContext, as: VirtualAddressSpace, r: Region, vpn: nu
   const ppn = ctx.frames.allocHuge();
   if (ppn === NO_FRAME) return false;
   zeroFrames(ctx, ppn, FRAMES_PER_MEGAPAGE);
+  codeWritten(ctx, flags);
   if (!casPte(ctx, pa, 0, makeLo(ppn, flags))) {
     ctx.frames.freeHuge(ppn);
     return true; // someone else mapped here meanwhile: retry the access
@@ -178,6 +193,7 @@ function writeFault(ctx: KernelContext, as: VirtualAddressSpace, pa: number, lo:
     if (n === NO_FRAME) return oom(va);
     ctx.ram.u8.copyWithin(n * PAGE_SIZE, ppn * PAGE_SIZE, (ppn + 1) * PAGE_SIZE);
     const nl = makeLo(n, ((lo & 0x3ff) | PTE_W | PTE_D | PTE_A) & ~PTE_COW);
+    codeWritten(ctx, nl);
     if (casPte(ctx, pa, lo, nl)) {
       stale.addRange(vpn, vpn + 1);
       stale.addFrame(ppn); // our reference to the shared frame, dropped after invalidation

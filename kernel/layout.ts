@@ -56,6 +56,12 @@
  *   | open files       OFILES x OFILE_BYTES      |  open file descriptions: kind, offset, refs
  *   +--------------------------------------------+ pipes
  *   | pipes            PIPES x PIPE_BYTES        |  64 KiB ring buffer per pipe
+ *   +--------------------------------------------+ sigProcs        (kernel/signal-layout.ts has the
+ *   | signal processes P x SIGPROC_BYTES         |  action tables,   fields of the two signal
+ *   +--------------------------------------------+ sigThreads        regions and who writes each)
+ *   | signal threads   T x SIGTHREAD_BYTES       |  masks, pending sets, altstacks, siginfos
+ *   +--------------------------------------------+ lab             (kernel/lab-layout.ts has the fields)
+ *   | coherence lab    labRegionBytes(C)         |  change seq + ring, sanitizer reports, epochs, stats
  *   +--------------------------------------------+ <- APPEND POINT: address-space descriptors,
  *   |                                            |    threads, run queues, futex queues, page
  *   |                                            |    cache, trace rings, statistics go here;
@@ -94,6 +100,11 @@
  * - file regions (fixed capacities): each fd table under its own SpinLock (FDT_LOCK), each
  *   open file's offset under its OF_LOCK, each pipe under its PP_LOCK; reference counts and
  *   slot states Atomics-only. Field by field: kernel/sys-fs-layout.ts.
+ * - signal regions (same slots as the process and thread tables): each process's SpinLock
+ *   SP_LOCK guards its record and its threads' records, except the Atomics-only wake-up words.
+ *   Field by field: kernel/signal-layout.ts.
+ * - lab: change/report rings claimed by Atomics.add and published by a tag store; per-hart
+ *   epochs Atomics by their owner; statistics owner-only. Field by field: kernel/lab-layout.ts.
  */
 import { MAILBOX_BYTES } from '../cpu/mailbox.ts';
 import { HART_COUNTER_SLOTS } from '../cpu/counters.ts';
@@ -102,6 +113,8 @@ import { VM_DEFAULTS, validateVmConfig, vmRegionBytes, type VmConfig } from './v
 import { traceRingBytes, validateTraceEvents } from './trace-layout.ts';
 import { SCHED_DEFAULTS, schedRegionBytes, validateSchedConfig, type SchedConfig } from './sched-layout.ts';
 import { fsRegionBytes } from './sys-fs-layout.ts';
+import { labRegionBytes } from './lab-layout.ts';
+import { signalRegionBytes } from './signal-layout.ts';
 
 export const CTL_MAGIC = 0x43_4f_48_31; // "COH1"
 export const CTL_VERSION = 1;
@@ -236,6 +249,10 @@ export interface CtlLayout {
   readonly fdTables: number;
   readonly ofiles: number;
   readonly pipes: number;
+  readonly sigProcs: number;
+  readonly sigThreads: number;
+  /** Coherence lab: change ring, sanitizer reports, per-hart epochs and statistics (kernel/lab-layout.ts). */
+  readonly lab: number;
   /** Total bytes of ctl. */
   readonly bytes: number;
 }
@@ -302,13 +319,17 @@ export function computeLayout({ cpus, frames, vm: vmPart, traceEvents = 0, sched
   const fdTables = take(fb.fdTables);
   const ofiles = take(fb.ofiles);
   const pipes = take(fb.pipes);
+  const gb = signalRegionBytes(sched.maxProcesses, sched.maxThreads);
+  const sigProcs = take(gb.sigProcs);
+  const sigThreads = take(gb.sigThreads);
+  const lab = take(labRegionBytes(cpus));
   // APPEND POINT: new regions go here, in the order added.
   const bytes = alignUp(at, CACHE_LINE);
   const layout = {
     cpus, frames, blocks, header, frameRefcount, frameNext, frameState, blockTable, allocator,
     hartCaches, mailboxes, hartStatus, hartCounters, scratch, vmHeader, asTable, vmRegions, files, pageCache,
     traceRings, schedHeader, waitBuckets, threads, processes, runQueues, hartSched,
-    fdTables, ofiles, pipes, bytes,
+    fdTables, ofiles, pipes, sigProcs, sigThreads, lab, bytes,
   } as CtlLayout;
   // `vm` is configuration, not a region offset: non-enumerable so that walking the layout's
   // entries lists offsets only (the layout test does).
@@ -345,6 +366,10 @@ export function layoutRegions(l: CtlLayout): Region[] {
     ...Object.entries(fsRegionBytes()).map(([name, bytes]) => ({
       name, offset: { fdTables: l.fdTables, ofiles: l.ofiles, pipes: l.pipes }[name]!, bytes, align: CACHE_LINE,
     })),
+    ...Object.entries(signalRegionBytes(l.sched.maxProcesses, l.sched.maxThreads)).map(([name, bytes]) => ({
+      name, offset: { sigProcs: l.sigProcs, sigThreads: l.sigThreads }[name]!, bytes, align: CACHE_LINE,
+    })),
+    { name: 'lab', offset: l.lab, bytes: labRegionBytes(l.cpus), align: CACHE_LINE },
   ];
 }
 

@@ -35,6 +35,11 @@ export interface Waiter {
   wait(i32: Int32Array, index: number, seen: number): number;
   /** Wake every thread blocked on i32[index] (called after the word was changed and Atomics.notify'd). */
   wake(i32: Int32Array, index: number): void;
+  /**
+   * True when wait() parks the thread and re-runs the whole syscall when woken (the
+   * scheduler's waiter): a caller that already made progress returns it instead of waiting.
+   */
+  readonly restarts?: boolean;
 }
 
 /** A Waiter that blocks this worker in Atomics.wait slices, running `whileWaiting` between them. */
@@ -218,6 +223,7 @@ export function pipeWrite(
     }
     lock.unlock();
     if (nonblock) return written > 0 ? written : -EAGAIN;
+    if (written > 0 && waiter.restarts) return written; // a re-run would write these bytes twice
     const r = waiter.wait(i32, seqIndex, seen);
     if (r < 0) return written > 0 ? written : r;
   }

@@ -23,6 +23,7 @@
  *   Atomics.store of T_STATE/run-queue publication that follows the save.
  * - process record: P_STATE compareExchange; P_THREADS Atomics.add/sub; P_EXIT written
  *   before P_STATE becomes ZOMBIE (Atomics.store + notify: the host waits on P_STATE).
+ *   P_PARENT, and the ZOMBIE → FREE reaping of a guest's child, only under SH_PROC_LOCK.
  * - run queue: RQ_LOCK SpinLock guards RQ_HEAD/RQ_TAIL/ring; RQ_COUNT is Atomics.store'd
  *   under the lock so stealers may read it racily.
  * - hartSched: written only by its own hart (plain stores, racy reads are statistics);
@@ -40,6 +41,7 @@ export const SH_TIMED = 5; // threads blocked with a deadline
 export const SH_BATCH = 6; // instructions per interrupt-poll batch
 export const SH_POLICY = 7; // POLICY_*: the shootdown policy every hart installs
 export const SH_STARTED = 8; // host sets 1 (Atomics.store, then kicks every hart) after the words above
+export const SH_PROC_LOCK = 16; // SpinLock (own cache line): process tree — P_PARENT, zombie reaping, re-parenting
 export const POLICY_IPI = 0;
 export const POLICY_LOCAL = 1; // local flush only: unsafe with threads on several harts (negative control)
 export const SH_ENOSYS = 512; // SYSCALL_SLOTS words: ENOSYS count per syscall number
@@ -71,6 +73,11 @@ export const T_PC = 12; // f64
 export const T_WAIT_KEY = 14; // f64: channel key it waits on
 export const T_DEADLINE = 16; // f64: ms (performance.timeOrigin + now) of a timed wait, 0 = none
 export const T_SWITCHES = 18; // times switched in
+export const T_WAIT_BITSET = 19; // futex bitset the thread waits with (-1 = any); under its bucket lock
+export const T_CLEAR_TID = 20; // f64: clear_child_tid va (set_tid_address / CLONE_CHILD_CLEARTID), 0 = none; owner hart only
+export const T_ROBUST = 22; // f64: robust_list head va (set_robust_list), 0 = none; owner hart only
+export const T_ROBUST_LEN = 24; // robust_list head length
+export const T_SLEEP = 25; // nanosleep's wait word: never changes, only the timeout or a cancel ends the sleep
 export const T_X = 32; // 64 words: x[2i] lo, x[2i+1] hi
 export const T_F = 96; // 64 words: raw f registers (lo, hi)
 /** Thread states. */
@@ -82,6 +89,8 @@ export const TS_DEAD = 4; // exited; slot being released
 export const TS_EMBRYO = 5; // being created
 /** Thread flags. */
 export const TF_MIGRATE = 1 << 0; // test mode: every yield moves it to the next hart
+export const TF_RESTART = 1 << 1; // blocked in a restartable syscall: a plain wake re-runs the ecall (scheduler/block.ts)
+export const TF_SLEEP = 1 << 2; // blocked in nanosleep: the timeout is success (a0 := 0)
 
 // ---- process record (words) ----
 export const PROC_BYTES = 64;
@@ -93,6 +102,12 @@ export const P_EXIT = 4; // exit status as the CLI gives it: code, or 128 + sign
 export const P_SIGNAL = 5; // terminating signal, 0 = exited normally
 export const P_EXITING = 6; // non-zero once exit_group / a fatal signal started
 export const P_CODE = 7; // exit code given to exit_group / the last exit
+export const P_FDT = 8; // fd table slot (kernel/fdtable.ts) of the process; -1 none
+export const P_PARENT = 9; // parent pid; PARENT_HOST (spawned by the host API) or PARENT_NONE (orphan: reaped at exit). SH_PROC_LOCK
+export const P_CHILD_SEQ = 10; // bumped (Atomics.add + wake) when a child becomes a zombie: wait4's wait channel
+export const P_EXIT_SIGNAL = 11; // signal sent to the parent at exit (SIGCHLD, or 0)
+export const PARENT_HOST = 0;
+export const PARENT_NONE = -1;
 export const PS_FREE = 0;
 export const PS_LIVE = 1;
 export const PS_ZOMBIE = 2; // exited; P_EXIT valid until reaped

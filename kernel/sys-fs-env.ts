@@ -62,14 +62,15 @@ export function setWaiterFactory(fn: WaiterFactory): void {
 
 /**
  * A file context with the host's stdio as fds 0, 1, 2 (each its own OK_STDIO description,
- * like a shell's tty), owned by `pid`. Its slot, or -errno.
+ * like a shell's tty), owned by `pid`. `hostFds`: other host fds to use for 0, 1, 2
+ * (redirection, e.g. a test capturing a guest's output). Its slot, or -errno.
  */
-export function fdTableWithStdio(kctx: KernelContext, pid: number): number {
+export function fdTableWithStdio(kctx: KernelContext, pid: number, hostFds: readonly [number, number, number] = [0, 1, 2]): number {
   const t = fdTableCreate(kctx);
   if (t < 0) return t;
   kctx.ctl.i32[(kctx.ctl.layout.fdTables + t * FDT_BYTES) / 4 + FDT_OWNER] = pid;
   for (const [fd, acc] of [[0, O_RDONLY], [1, O_WRONLY], [2, O_WRONLY]] as const) {
-    const id = ofileCreate(kctx, { kind: OK_STDIO, flags: acc | O_LARGEFILE, hostFd: fd });
+    const id = ofileCreate(kctx, { kind: OK_STDIO, flags: acc | O_LARGEFILE, hostFd: hostFds[fd]! });
     if (id < 0) return id;
     fdInstall(kctx, t, id, false, fd);
   }

@@ -113,7 +113,9 @@ export function sysPrlimit64(f: FsEnv, a: readonly bigint[]): number {
 }
 
 // ---- clocks ----
-const bootNs = process.hrtime.bigint();
+// The host's monotonic clock (uv_hrtime), the same on every worker: a per-worker origin would
+// make CLOCK_MONOTONIC jump back when a thread migrates to a hart whose worker started later.
+const bootNs = 0n;
 const COARSE_NS = 4_000_000n;
 
 /** Nanoseconds of clock `id`, or null for an unknown clock. */

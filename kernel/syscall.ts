@@ -37,6 +37,19 @@ export interface WaitChannel {
   index: number;
 }
 
+/** How SchedOps.block blocks (scheduler/block.ts). */
+export interface BlockOptions {
+  /**
+   * Restartable (Linux -ERESTARTSYS): a wake re-runs the whole syscall with its original
+   * arguments (pc back on the ecall); -EINTR/-ETIMEDOUT are returned from the ecall instead.
+   */
+  restart?: boolean;
+  /** The timeout is the purpose (nanosleep): a0 := 0 when it expires. */
+  sleep?: boolean;
+  /** Futex bitset: only wakes whose bitset shares a bit with it wake the thread (default: all ones). */
+  bitset?: number;
+}
+
 /** What the scheduler provides to syscalls (implemented by scheduler/hart-loop.ts). */
 export interface SchedOps {
   /** End the calling thread with `code` (the last thread ends the process). */
@@ -51,9 +64,9 @@ export interface SchedOps {
    * -EINTR when the process is being killed. The check and the block are atomic with
    * respect to wake() on the same key: a wake cannot be lost between them.
    */
-  block(chan: WaitChannel, expected: number, timeoutNs?: number): number | typeof NO_RETURN;
-  /** Wake up to `count` threads blocked on channel `key`; returns how many. */
-  wake(key: number, count: number): number;
+  block(chan: WaitChannel, expected: number, timeoutNs?: number, o?: BlockOptions): number | typeof NO_RETURN;
+  /** Wake up to `count` threads blocked on channel `key` (whose bitset meets `bitset`); returns how many. */
+  wake(key: number, count: number, bitset?: number): number;
   /** Write to the host's file descriptor 1 or 2. */
   hostWrite(fd: 1 | 2, bytes: Uint8Array): void;
 }

@@ -19,6 +19,8 @@ import {
   STAT_NAMES,
 } from '../kernel/sched-layout.ts';
 import { enosysCounts } from '../kernel/syscall.ts';
+import { POLICY_CODES, POLICY_NAMES, SAN_FATAL, SAN_OFF, SAN_REPORT, type PolicyName } from '../kernel/lab-layout.ts';
+import { setSanitizerMode } from '../kernel/sanitizer.ts';
 import { AsidTable, HartSchedBlock } from './asid.ts';
 import { Machine, type BootOptions } from './machine.ts';
 import { procOfPid, procWord, spawnProcess, type SpawnOptions, type Spawned } from './process.ts';
@@ -34,8 +36,13 @@ export interface SchedBootOptions extends BootOptions {
   batch?: number;
   /** Shootdown range ceiling in pages (above: whole-ASID flush); default 33. */
   ceilingPages?: number;
-  /** Shootdown policy: 'ipi' (default, safe) or 'local' (local flush only: unsafe, a negative control). */
-  policy?: 'ipi' | 'local';
+  /**
+   * Shootdown policy (DESIGN.md section 6; scheduler/policy-select.ts): 'ipi' (default, safe),
+   * 'per-page', 'deferred' (safe), 'lazy', 'off' (unsafe), 'local' (local flush only: a negative control).
+   */
+  policy?: PolicyName;
+  /** Stale-translation sanitizer (kernel/sanitizer.ts): 'off' (default), 'report', 'fatal'. */
+  sanitize?: 'off' | 'report' | 'fatal';
   /** Fill frames freed by shootdowns with POISON_WORD (tests). */
   poison?: boolean;
 }
@@ -62,7 +69,8 @@ export async function bootScheduled(o: SchedBootOptions = {}): Promise<Machine> 
     const v = o[k];
     if (v !== undefined && !(Number.isInteger(v) && v >= 1 && v <= 2 ** 30)) throw new RangeError(`bootScheduled: ${k} ${v} must be an integer from 1 to 2^30`);
   }
-  if (o.policy !== undefined && o.policy !== 'ipi' && o.policy !== 'local') throw new RangeError(`bootScheduled: unknown policy ${o.policy}`);
+  if (o.policy !== undefined && !(o.policy in POLICY_CODES)) throw new RangeError(`bootScheduled: unknown policy ${o.policy} (${POLICY_NAMES.join(', ')})`);
+  if (o.sanitize !== undefined && !['off', 'report', 'fatal'].includes(o.sanitize)) throw new RangeError(`bootScheduled: sanitize ${o.sanitize} must be off, report or fatal`);
   const m = await Machine.boot({ ...o, commandModules: [SCHEDULER_MODULE, ...(o.commandModules ?? [])] });
   const sh = m.ctl.layout.schedHeader / 4;
   const i32 = m.ctl.i32;
@@ -70,7 +78,8 @@ export async function bootScheduled(o: SchedBootOptions = {}): Promise<Machine> 
   i32[sh + SH_QUANTUM] = o.quantum ?? 0;
   i32[sh + SH_BATCH] = o.batch ?? 0;
   i32[sh + SH_CEILING] = o.ceilingPages ?? 0;
-  i32[sh + SH_POLICY] = o.policy === 'local' ? POLICY_LOCAL : POLICY_IPI;
+  i32[sh + SH_POLICY] = POLICY_CODES[o.policy ?? 'ipi']; // POLICY_IPI / POLICY_LOCAL and the lab's (kernel/lab-layout.ts)
+  setSanitizerMode(m.ctl, o.sanitize === 'fatal' ? SAN_FATAL : o.sanitize === 'report' ? SAN_REPORT : SAN_OFF);
   i32[sh + SH_POISON] = o.poison ? 1 : 0;
   Atomics.store(i32, sh + SH_STARTED, 1); // publishes the words above to every hart's scheduler
   for (let h = 0; h < m.cpus; h++) m.mailboxes.kick(h);

@@ -16,6 +16,12 @@
  * hart the waker hands it to restores the right state even while the blocking hart is still
  * on its way out of the syscall.
  *
+ * Restartable blocks (BlockOptions.restart — Linux's -ERESTARTSYS): the thread is saved with pc
+ * back on its ecall and its argument registers untouched; a plain wake re-runs the whole
+ * syscall with the original arguments, which re-checks its condition (pipes, wait4). Being
+ * cancelled (-EINTR, -ETIMEDOUT) instead returns that errno from the ecall. A sleep
+ * (BlockOptions.sleep: nanosleep) turns its timeout into success (a0 := 0).
+ *
  * Timeouts: a thread blocked with a deadline is counted in SH_TIMED; harts call
  * expireTimeouts() when idle and between quanta; an expired thread gets -ETIMEDOUT.
  * cancel() takes a blocked thread off its bucket with -EINTR (process exit / kill).
@@ -23,9 +29,11 @@
 import type { Hart } from '../cpu/hart.ts';
 import type { Ctl } from '../kernel/layout.ts';
 import { SpinLock, type WhileWaiting } from '../kernel/lock.ts';
-import { BUCKET_BYTES, SH_TIMED, T_WAIT_KEY, TS_BLOCKED, WAIT_BUCKETS, WB_HEAD, WB_LOCK } from '../kernel/sched-layout.ts';
+import {
+  BUCKET_BYTES, SH_TIMED, T_WAIT_BITSET, T_WAIT_KEY, TF_RESTART, TF_SLEEP, TS_BLOCKED, WAIT_BUCKETS, WB_HEAD, WB_LOCK,
+} from '../kernel/sched-layout.ts';
 import { EAGAIN, EINTR } from '../kernel/errno.ts';
-import { NO_RETURN, type WaitChannel } from '../kernel/syscall.ts';
+import { NO_RETURN, type BlockOptions, type WaitChannel } from '../kernel/syscall.ts';
 import type { RunQueues } from './runqueue.ts';
 import type { ThreadTable } from './threads.ts';
 
@@ -78,10 +86,10 @@ export class WaitQueues {
    * NO_RETURN: the thread is BLOCKED and belongs to the wait queue — the caller must drop it
    * from the hart without touching its record again.
    */
-  block(tix: number, hart: Hart, chan: WaitChannel, expected: number, timeoutNs?: number): number | typeof NO_RETURN {
+  block(tix: number, hart: Hart, chan: WaitChannel, expected: number, timeoutNs?: number, o: BlockOptions = {}): number | typeof NO_RETURN {
     const t = this.threads;
     t.save(tix, hart);
-    t.setReg(tix, A0, 0n); // the result when woken
+    if (!o.restart) t.setReg(tix, A0, 0n); // the result when woken
     const b = WaitQueues.bucketOf(chan.key);
     const lock = this.locks[b]!;
     lock.lock();
@@ -91,6 +99,10 @@ export class WaitQueues {
     }
     const deadline = timeoutNs !== undefined && timeoutNs >= 0 ? nowMs() + timeoutNs / 1e6 : 0;
     t.setDeadline(tix, deadline);
+    if (o.restart) t.setPc(tix, hart.pc - 4); // back on the ecall (always 4 bytes)
+    const mode = (o.restart ? TF_RESTART : 0) | (o.sleep ? TF_SLEEP : 0);
+    if (mode) t.setFlags(tix, t.flags(tix) | mode);
+    this.i32[t.w(tix, T_WAIT_BITSET)] = o.bitset ?? -1;
     this.ctl.f64[t.w(tix, T_WAIT_KEY) / 2] = chan.key;
     t.setWaitBucket(tix, b);
     t.setWaitNext(tix, this.i32[this.bw(b) + WB_HEAD]!);
@@ -101,8 +113,11 @@ export class WaitQueues {
     return NO_RETURN;
   }
 
-  /** Wake up to `count` threads blocked on key `key` (a0 := 0); returns how many. `hartId` = where to queue them by default. */
-  wake(key: number, count: number, hartId: number): number {
+  /**
+   * Wake up to `count` threads blocked on key `key` whose futex bitset shares a bit with
+   * `bitset` (a0 := 0, or a restart); returns how many. `hartId` = where to queue them by default.
+   */
+  wake(key: number, count: number, hartId: number, bitset = -1): number {
     const b = WaitQueues.bucketOf(key);
     const lock = this.locks[b]!;
     let woken = 0;
@@ -112,7 +127,7 @@ export class WaitQueues {
       let cur = this.i32[this.bw(b) + WB_HEAD]! - 1;
       while (cur >= 0 && woken < count) {
         const next = this.threads.waitNext(cur) - 1;
-        if (this.ctl.f64[this.threads.w(cur, T_WAIT_KEY) / 2] === key) {
+        if (this.ctl.f64[this.threads.w(cur, T_WAIT_KEY) / 2] === key && (this.i32[this.threads.w(cur, T_WAIT_BITSET)]! & bitset) !== 0) {
           this.unlink(b, prev, cur, next);
           this.ready(cur, 0, hartId);
           woken++;
@@ -184,7 +199,17 @@ export class WaitQueues {
 
   /** Bucket lock held: the woken thread's a0 and its run queue (its last hart, else `hartId`). */
   private ready(tix: number, a0: number, hartId: number): void {
-    this.threads.setReg(tix, A0, BigInt(a0));
+    const t = this.threads;
+    const f = t.flags(tix);
+    if (f & (TF_RESTART | TF_SLEEP)) t.setFlags(tix, f & ~(TF_RESTART | TF_SLEEP));
+    if (f & TF_RESTART) {
+      if (a0 !== 0) { // cancelled: the ecall returns the errno instead of running again
+        t.setPc(tix, t.pc(tix) + 4);
+        t.setReg(tix, A0, BigInt(a0));
+      }
+    } else {
+      t.setReg(tix, A0, BigInt(f & TF_SLEEP && a0 === -ETIMEDOUT ? 0 : a0));
+    }
     const last = this.threads.lastHart(tix);
     this.rq.enqueue(tix, last >= 0 ? last : Math.max(0, hartId));
   }

@@ -27,7 +27,7 @@ export interface HartTask {
   hartId: number;
   ramSab: SharedArrayBuffer;
   ctlSab: SharedArrayBuffer;
-  config: { cpus: number; memory: number };
+  config: { cpus: number; memory: number; root: string };
   /** Command channel from the host (transferred). */
   port: MessagePort;
   /** Module URLs imported before the hart reports up; they register extra commands. */
@@ -45,6 +45,8 @@ export class HartContext {
   readonly mailboxes: Mailboxes;
   readonly port: InterruptPort;
   readonly frames: FrameAllocator;
+  /** Host directory of the guests' files (BootOptions.root). */
+  readonly root: string;
   /** Commands announced by the host and not yet taken from the command port. */
   commandsAnnounced = 0;
   private readonly handlers = new Map<number, InterruptKindHandler>();
@@ -52,8 +54,9 @@ export class HartContext {
   readonly whileWaiting: () => void;
 
   /** Attach hart `hartId` to the machine's shared regions. */
-  constructor(hartId: number, ramSab: SharedArrayBuffer, ctlSab: SharedArrayBuffer) {
+  constructor(hartId: number, ramSab: SharedArrayBuffer, ctlSab: SharedArrayBuffer, root: string = process.cwd()) {
     this.hartId = hartId;
+    this.root = root;
     this.ram = new PhysicalMemory(ramSab);
     this.ctl = attachCtl(ctlSab);
     this.cpus = this.ctl.layout.cpus;

@@ -8,12 +8,14 @@
  *     Atomics.wait on the mailbox WAKE word (read BEFORE looking at the queues, so an enqueue
  *     or interrupt in between is not lost), bounded by IDLE_SLICE_MS;
  *     switch in: restore registers, scheduler/switch.ts switchIn (satp + generation check);
- *   run the thread for one quantum (SH_QUANTUM instructions) and handle the exit:
+ *   deliver its pending signals (kernel/signal-deliver.ts signalsBeforeRun: handler frames,
+ *     or the process killed), then run it for one quantum (SH_QUANTUM instructions) and
+ *     handle the exit:
  *     EXIT_INTERRUPT → serve the mailbox (shootdowns, reschedule kicks);
  *     EXIT_BUDGET    → preempt: requeue it when another thread waits here, else go on;
- *     EXIT_TRAP      → page fault via kernel/fault.ts (a signal ends the process: 128 + N;
- *                      the ABI layer adds delivery), ecall → kernel/syscall.ts, other traps
- *                      end the process with SIGILL / SIGTRAP / SIGBUS / SIGSEGV.
+ *     EXIT_TRAP      → page fault via kernel/fault.ts (an unresolvable one forces SIGSEGV /
+ *                      SIGBUS), ecall → kernel/syscall.ts, other traps force SIGILL / SIGTRAP /
+ *                      SIGBUS / SIGSEGV (kernel/signal-deliver.ts trapSignal).
  * Registers are saved into the thread record on switch-out; the hart keeps the last space
  * loaded while idle (lazy, as Linux), so it stays in that space's active mask until a
  * shootdown finds it elsewhere.
@@ -23,39 +25,58 @@ import { Hart } from '../cpu/hart.ts';
 import { MSG_KIND_USER } from '../cpu/mailbox.ts';
 import { HART_COUNTER_SLOTS } from '../cpu/counters.ts';
 import {
-  ACCESS_FETCH, ACCESS_LOAD, ACCESS_STORE, CAUSE_BREAKPOINT, CAUSE_ECALL_U, CAUSE_ILLEGAL_INSTRUCTION,
-  CAUSE_INSTRUCTION_PAGE_FAULT, CAUSE_LOAD_ACCESS_FAULT, CAUSE_LOAD_MISALIGNED, CAUSE_LOAD_PAGE_FAULT,
-  CAUSE_STORE_ACCESS_FAULT, CAUSE_STORE_MISALIGNED, CAUSE_STORE_PAGE_FAULT, EXIT_BUDGET, EXIT_INTERRUPT,
+  ACCESS_FETCH, ACCESS_LOAD, ACCESS_STORE, CAUSE_ECALL_U, CAUSE_INSTRUCTION_PAGE_FAULT, CAUSE_LOAD_PAGE_FAULT,
+  CAUSE_STORE_PAGE_FAULT, EXIT_BUDGET, EXIT_INTERRUPT,
 } from '../cpu/trap.ts';
 import { VirtualAddressSpace } from '../kernel/aspace.ts';
 import { KernelContext } from '../kernel/context.ts';
 import { handlePageFault } from '../kernel/fault.ts';
 import { H_ICACHE_EPOCH, hartCounterIndex } from '../kernel/layout.ts';
 import { releaseAddressSpace } from '../kernel/mmap.ts';
+import { HostRoot } from '../kernel/hostfs.ts';
+import type { Waiter } from '../kernel/pipe.ts';
+import '../kernel/sys-fs-register.ts'; // file and information syscalls
+import '../kernel/futex.ts';
+import '../kernel/sys-proc-mm.ts'; // madvise, msync
+import '../kernel/exec.ts'; // execve
+import { setFdTableResolver, setHostRoot, setWaiterFactory } from '../kernel/sys-fs-env.ts';
+import { setProcOps, type ProcOps } from '../kernel/sys-proc.ts';
+import { threadGone } from '../kernel/sys-proc-table.ts';
+import '../kernel/sys-signal.ts'; // signal syscalls
+import { faultSignal, signalsBeforeRun, trapSignal } from '../kernel/signal-deliver.ts';
+import { bindSignalHost, type SignalHost } from '../kernel/signal-send.ts';
 import {
   SH_BATCH, SH_POISON, SH_POLICY, SH_QUANTUM, SH_STARTED, ST_BLOCK, ST_FAULTS, ST_IDLE, ST_PREEMPT, ST_QUANTA, ST_STEAL,
-  ST_SYSCALLS, ST_WAKE, ST_YIELD, TF_MIGRATE, TS_BLOCKED, TS_DEAD, TS_READY, TS_RUNNING, POLICY_LOCAL, P_PID,
+  ST_SYSCALLS, ST_WAKE, ST_YIELD, TF_MIGRATE, TS_BLOCKED, TS_DEAD, TS_READY, TS_RUNNING, POLICY_LOCAL, P_AS, P_FDT, P_PID, T_AS,
 } from '../kernel/sched-layout.ts';
-import { dispatchSyscall, NO_RETURN, type SchedOps, type SyscallEnv, type WaitChannel } from '../kernel/syscall.ts';
+import {
+  dispatchSyscall, NO_RETURN, type BlockOptions, type SchedOps, type SyscallEnv, type WaitChannel,
+} from '../kernel/syscall.ts';
 import { AsidTable, HartSchedBlock } from './asid.ts';
 import { WaitQueues } from './block.ts';
+import { EAGAIN } from '../kernel/errno.ts';
+import { PARKED } from '../kernel/sys-fs.ts';
 import { type HartContext } from './hart-context.ts';
 import { IDLE_SLICE_MS, setSchedulerStep } from './hart-worker.ts';
-import { isExiting, markExiting, procWord, threadGone } from './process.ts';
+import { isExiting, markExiting, procWord } from './process.ts';
 import { RunQueues } from './runqueue.ts';
-import { ipiPolicy, localOnlyPolicy, MSG_KIND_SHOOTDOWN, poisoning, serveShootdown, type IpiHart } from './shootdown-ipi.ts';
+import { installLab, type LabHooks } from './policy-select.ts';
 import { switchIn, unloadFreed } from './switch.ts';
 import { ThreadTable } from './threads.ts';
 
 /** Mailbox kind "look at your current thread" (its process may be exiting). No payload. */
 export const MSG_KIND_RESCHED = MSG_KIND_USER + 1;
 export const DEFAULT_QUANTUM = 200_000;
-export const DEFAULT_BATCH = 512;
-const SIGILL = 4, SIGTRAP = 5, SIGBUS = 7, SIGSEGV = 11;
+/**
+ * Instructions between two polls of the mailbox's pending word while guest code runs: the
+ * delay before a running hart sees a shootdown. 64 is ~0.5-0.8 µs at 80-130 MIPS; the extra
+ * poll costs ~1.5% of MIPS against 512 (bench/shootdown.ts, issue 5).
+ */
+export const DEFAULT_BATCH = 64;
 const WB_MB_WAKE = 1; // cpu/mailbox.ts MB_WAKE
 
 /** The scheduler state of one hart (worker-local; shared state lives in ctl). */
-export class HartScheduler implements SchedOps {
+export class HartScheduler implements SchedOps, ProcOps {
   readonly hctx: HartContext;
   readonly hartId: number;
   readonly hart: Hart;
@@ -70,8 +91,14 @@ export class HartScheduler implements SchedOps {
   /** Thread running here, -1 none; and its address space. */
   current = -1;
   private as: VirtualAddressSpace | null = null;
+  /** Policy hooks: poll points and switch-in (scheduler/policy-select.ts). */
+  private readonly lab: LabHooks;
   private yieldRequested = false;
   private readonly env: SyscallEnv;
+  private readonly signals: SignalHost;
+  /** How file syscalls block here: park the thread, re-run the syscall when woken. */
+  readonly waiter: Waiter;
+  readonly cpus: number;
 
   constructor(hctx: HartContext) {
     this.hctx = hctx;
@@ -87,6 +114,7 @@ export class HartScheduler implements SchedOps {
       batch: ctl.i32[sh + SH_BATCH] || DEFAULT_BATCH,
     });
     this.quantum = ctl.i32[sh + SH_QUANTUM] || DEFAULT_QUANTUM;
+    this.cpus = hctx.cpus;
     this.table = new AsidTable(ctl, this.hartId);
     this.stats = new HartSchedBlock(ctl, this.hartId);
     this.threads = new ThreadTable(ctl);
@@ -106,11 +134,18 @@ export class HartScheduler implements SchedOps {
         },
       },
     });
-    const ih: IpiHart = { hctx, hart, table, stats: this.stats, running: () => this.current >= 0 };
-    const base = ctl.i32[sh + SH_POLICY] === POLICY_LOCAL ? localOnlyPolicy(ih) : ipiPolicy(ih);
-    this.kctx.policy = ctl.i32[sh + SH_POISON] ? poisoning(base) : base;
-    hctx.onInterrupt(MSG_KIND_SHOOTDOWN, (_c, msg) => serveShootdown(ih, this.kctx, msg));
+    // The shootdown policy chosen at boot, its interrupt handlers, the sanitizer (scheduler/policy-select.ts).
+    this.lab = installLab({ hctx, hart, table, stats: this.stats, kctx: this.kctx, running: () => this.current >= 0 });
     hctx.onInterrupt(MSG_KIND_RESCHED, () => {});
+    // Signals (kernel/signal-send.ts): this hart's current thread, waking and kicking threads.
+    this.signals = {
+      kctx: this.kctx, hart,
+      get current() { return self.current; },
+      exitGroup: (code, signal) => this.exitGroup(code, signal),
+      interrupt: (tix, a0) => this.waits.cancel(tix, a0, this.hartId),
+      kick: (h) => this.hctx.port.send([h], MSG_KIND_RESCHED, undefined, false),
+    };
+    bindSignalHost(this.signals);
     const self = this;
     this.env = {
       kctx: this.kctx,
@@ -123,6 +158,20 @@ export class HartScheduler implements SchedOps {
       get pc() { return hart.pc; },
       set pc(v: number) { hart.pc = v; },
     };
+    this.waiter = {
+      restarts: true,
+      wait: (i32, index, seen) => {
+        const r = this.block({ key: -1 - index, i32, index }, seen, undefined, { restart: true });
+        if (r === NO_RETURN) return PARKED;
+        return 0; // the word moved already (-EAGAIN): the caller re-checks
+      },
+      wake: (_i32, index) => { this.wake(-1 - index, Infinity); },
+    };
+    // Wire the file layer and the process syscalls to this hart's scheduler.
+    setHostRoot(new HostRoot(hctx.root));
+    setWaiterFactory(() => this.waiter);
+    setFdTableResolver(() => ctl.i32[procWord(ctl, this.threads.proc(this.current), P_FDT)]!);
+    setProcOps(this);
   }
 
   private pidOf(tix: number): number {
@@ -131,6 +180,7 @@ export class HartScheduler implements SchedOps {
 
   /** One scheduling step (see the file comment). Always true: the worker loop continues. */
   step(): boolean {
+    this.lab.poll(this.current >= 0 ? this.as : null); // a poll point (deferred policy, statistics)
     if (this.current < 0) {
       const seen = Atomics.load(this.hctx.ctl.i32, this.wakeIndex);
       this.waits.expireTimeouts(this.hartId);
@@ -164,17 +214,21 @@ export class HartScheduler implements SchedOps {
       return false;
     }
     this.threads.restore(tix, this.hart, this.hartId);
+    this.lab.beforeSwitchIn(as);
     switchIn(this.hart, this.table, this.stats, as);
+    this.lab.afterSwitchIn(as, this.pidOf(tix), this.threads.tid(tix));
     return true;
   }
 
   private runQuantum(): void {
     const tix = this.current;
+    if (!signalsBeforeRun(this.signals, tix, this.as!)) return; // pending signals: handler frames, or killed
     const exit = this.hart.run(this.quantum);
     this.stats.bump(ST_QUANTA);
     if (exit === EXIT_INTERRUPT) {
       this.hctx.port.poll();
     } else if (exit === EXIT_BUDGET) {
+      this.waits.expireTimeouts(this.hartId); // a busy hart still ends sleeps and timed waits
       if (this.rq.length(this.hartId) > 0) {
         this.stats.bump(ST_PREEMPT);
         this.switchOut(this.hartId);
@@ -218,13 +272,10 @@ export class HartScheduler implements SchedOps {
       this.stats.bump(ST_FAULTS);
       const sig = handlePageFault(this.kctx, this.as!, h.tval, access);
       this.kctx.assertNoStale('page fault');
-      if (sig !== null) this.exitGroup(0, sig.signo);
+      if (sig !== null) faultSignal(this.kctx, this.current, sig); // delivered before the thread runs again
       return;
     }
-    const sig = cause === CAUSE_ILLEGAL_INSTRUCTION ? SIGILL : cause === CAUSE_BREAKPOINT ? SIGTRAP
-      : cause === CAUSE_LOAD_MISALIGNED || cause === CAUSE_STORE_MISALIGNED ? SIGBUS
-      : cause === CAUSE_LOAD_ACCESS_FAULT || cause === CAUSE_STORE_ACCESS_FAULT ? SIGBUS : SIGSEGV;
-    this.exitGroup(0, sig);
+    trapSignal(this.kctx, this.current, cause, h.tval, h.pc); // SIGILL, SIGTRAP, SIGBUS, SIGSEGV (kernel/signal-deliver.ts)
   }
 
   /** End the current thread (its registers are dropped). */
@@ -241,7 +292,7 @@ export class HartScheduler implements SchedOps {
       unloadFreed(this.hart, this.table, as.slot, () => as.clearActive(this.hartId));
     }
     this.threads.free(tix);
-    threadGone(this.hctx.ctl, proc, code);
+    threadGone(this.kctx, proc, code, this.waiter, (key) => { this.wake(key, Infinity); });
   }
 
   // ---- SchedOps (kernel/syscall.ts) ----
@@ -278,8 +329,8 @@ export class HartScheduler implements SchedOps {
     this.yieldRequested = true;
   }
 
-  block(chan: WaitChannel, expected: number, timeoutNs?: number): number | typeof NO_RETURN {
-    const r = this.waits.block(this.current, this.hart, chan, expected, timeoutNs);
+  block(chan: WaitChannel, expected: number, timeoutNs?: number, o?: BlockOptions): number | typeof NO_RETURN {
+    const r = this.waits.block(this.current, this.hart, chan, expected, timeoutNs, o);
     if (r === NO_RETURN) {
       this.stats.bump(ST_BLOCK);
       this.current = -1;
@@ -288,10 +339,51 @@ export class HartScheduler implements SchedOps {
     return r;
   }
 
-  wake(key: number, count: number): number {
-    const n = this.waits.wake(key, count, this.hartId);
+  wake(key: number, count: number, bitset = -1): number {
+    const n = this.waits.wake(key, count, this.hartId, bitset);
     this.stats.bump(ST_WAKE, n);
     return n;
+  }
+
+  // ---- ProcOps (kernel/sys-proc.ts) ----
+
+  currentThread(): number {
+    return this.current;
+  }
+
+  currentProc(): number {
+    return this.threads.proc(this.current);
+  }
+
+  newThread(proc: number, asSlot: number, sp: number | null, tp: number | null): number {
+    const t = this.threads;
+    const tix = t.alloc(proc, asSlot);
+    if (tix < 0) return -EAGAIN;
+    t.save(tix, this.hart); // the caller's registers; pc is already past the ecall
+    t.setReg(tix, 10, 0n);
+    if (sp !== null) t.setReg(tix, 2, BigInt(sp));
+    if (tp !== null) t.setReg(tix, 4, BigInt(tp));
+    return tix;
+  }
+
+  startThread(tix: number): void {
+    this.rq.enqueue(tix, this.rq.leastLoaded(this.hartId + 1)); // ties: another hart, so the child starts at once
+  }
+
+  dropThread(tix: number): void {
+    this.threads.free(tix);
+  }
+
+  replaceSpace(as: VirtualAddressSpace): void {
+    const ctl = this.hctx.ctl;
+    const old = this.as!;
+    ctl.i32[this.threads.w(this.current, T_AS)] = as.slot;
+    ctl.i32[procWord(ctl, this.currentProc(), P_AS)] = as.slot;
+    this.as = as;
+    if (releaseAddressSpace(this.kctx, old) === 0) {
+      unloadFreed(this.hart, this.table, old.slot, () => old.clearActive(this.hartId));
+    }
+    switchIn(this.hart, this.table, this.stats, as);
   }
 
   hostWrite(fd: 1 | 2, bytes: Uint8Array): void {

@@ -41,7 +41,7 @@ export type HartReply =
 /** The task function piscina runs: one hart, until the machine stops. */
 export default async function hartMain(task: HartTask): Promise<{ hartId: number; commands: number }> {
   for (const url of task.commandModules) await import(url);
-  const ctx = new HartContext(task.hartId, task.ramSab, task.ctlSab);
+  const ctx = new HartContext(task.hartId, task.ramSab, task.ctlSab, task.config.root);
   const commands = { served: 0 };
   ctx.setStatus(HART_UP);
   task.port.postMessage({ type: 'up', hartId: task.hartId } satisfies HartReply);

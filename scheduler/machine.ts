@@ -44,6 +44,8 @@ export interface BootOptions {
   commandModules?: string[];
   /** Trace records per hart ring (kernel/trace.ts); 0 (default) = tracing off. */
   traceEvents?: number;
+  /** Host directory the guests' files live under (kernel/hostfs.ts HostRoot); default the current directory. */
+  root?: string;
 }
 
 /** Throws a RangeError naming `cpus` and the allowed range unless it is valid. */
@@ -79,7 +81,7 @@ export class Machine {
   private settleHalted!: { resolve: () => void; reject: (e: Error) => void };
   private upWaiters: { count: number; done: () => void } = { count: 0, done: () => {} };
 
-  private constructor(cpus: number, memory: number, commandModules: string[], traceEvents = 0) {
+  private constructor(cpus: number, memory: number, commandModules: string[], traceEvents = 0, root: string = process.cwd()) {
     this.cpus = cpus;
     this.memory = memory;
     this.ram = PhysicalMemory.create(memory);
@@ -111,7 +113,7 @@ export class Machine {
       port1.on('message', (m: HartReply) => this.onReply(m));
       this.ports.push(port1);
       const task: HartTask = {
-        hartId, ramSab: this.ram.sab, ctlSab: this.ctl.sab, config: { cpus, memory }, port: port2, commandModules,
+        hartId, ramSab: this.ram.sab, ctlSab: this.ctl.sab, config: { cpus, memory, root }, port: port2, commandModules,
       };
       const t = this.pool.run(task, { transferList: [port2 as any] });
       t.catch((e: unknown) => this.halt(hartId, e));
@@ -130,7 +132,7 @@ export class Machine {
     validateCpus(cpus);
     validateRamSize(memory);
     validateTraceEvents(options.traceEvents ?? 0);
-    const m = new Machine(cpus, memory, options.commandModules ?? [], options.traceEvents ?? 0);
+    const m = new Machine(cpus, memory, options.commandModules ?? [], options.traceEvents ?? 0, options.root);
     let timer: NodeJS.Timeout | undefined;
     try {
       await Promise.race([

@@ -1,7 +1,8 @@
 /**
- * A minimal process table (kernel/sched-layout.ts P_*) and program loading.
+ * Program loading from the host: a process (kernel/sys-proc-table.ts: the table, exit and
+ * reaping) made from an ELF file or an assembled image, with the host's stdio as fds 0-2.
  *
- * A process is an address space plus its threads; pid = tid of its first thread. Each thread
+ * A process is an address space, an fd table and its threads; pid = tid of its first thread. Each thread
  * holds one reference on the address space; the last thread to exit has dropped the last
  * reference (freeing every frame, after the shootdown) before it publishes the exit status:
  *   P_EXIT := status; P_STATE := ZOMBIE (Atomics.store + notify) — the host's wait() wakes.
@@ -18,73 +19,21 @@ import { PAGE_SIZE } from '../cpu/ram.ts';
 import { VirtualAddressSpace } from '../kernel/aspace.ts';
 import type { KernelContext } from '../kernel/context.ts';
 import { parseElf } from '../kernel/elf.ts';
-import { buildInitialStack, HWCAP_RV64IMAFDC } from '../kernel/initstack.ts';
-import type { Ctl } from '../kernel/layout.ts';
-import { initBrk, mmap, mprotect, releaseAddressSpace } from '../kernel/mmap.ts';
-import {
-  P_AS, P_CODE, P_EXIT, P_EXITING, P_PID, P_SIGNAL, P_STATE, P_THREADS, PROC_BYTES, PS_FREE, PS_LIVE, PS_ZOMBIE,
-  TF_MIGRATE,
-} from '../kernel/sched-layout.ts';
-import { copyToUser } from '../kernel/uaccess.ts';
+import { DEFAULT_STACK_BYTES, loadElfInto, mapCopy, setUpStack, STACK_TOP } from '../kernel/exec.ts';
+import { initBrk, mmap, releaseAddressSpace } from '../kernel/mmap.ts';
+import { P_PID, P_THREADS, PARENT_HOST, TF_MIGRATE } from '../kernel/sched-layout.ts';
+import { fdTablePut } from '../kernel/fdtable.ts';
+import { fdTableWithStdio } from '../kernel/sys-fs-env.ts';
+import { procAlloc, procFree, procWord } from '../kernel/sys-proc-table.ts';
 import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, PROT_EXEC, PROT_READ, PROT_WRITE } from '../kernel/vm-abi.ts';
 import type { RunQueues } from './runqueue.ts';
 import { ThreadTable } from './threads.ts';
 
-/** Top of the main stack (one page of guard below USER_TOP is not mapped). */
-export const STACK_TOP = 0x3f_f000_0000;
-export const DEFAULT_STACK_BYTES = 256 * 1024;
+export { DEFAULT_STACK_BYTES, STACK_TOP };
 /** Extra thread stacks go below the main stack, this far apart. */
 const THREAD_STACK_STRIDE = 16 * 1024 * 1024;
 
-/** Word index of field `f` of process slot `p`. */
-export function procWord(ctl: Ctl, p: number, f: number): number {
-  return (ctl.layout.processes + p * PROC_BYTES) / 4 + f;
-}
-
-/** Process slot of `pid`, or -1. */
-export function procOfPid(ctl: Ctl, pid: number): number {
-  for (let p = 0; p < ctl.layout.sched.maxProcesses; p++) {
-    if (Atomics.load(ctl.i32, procWord(ctl, p, P_STATE)) !== PS_FREE && ctl.i32[procWord(ctl, p, P_PID)] === pid) return p;
-  }
-  return -1;
-}
-
-/** Exit status of a dead process: code & 0xff, or 128 + signal. */
-export function exitStatus(code: number, signal: number): number {
-  return signal ? 128 + signal : code & 0xff;
-}
-
-/**
- * Mark process `p` as exiting with `code` / `signal` (the first caller wins). Returns true for
- * the first caller; the caller then makes the other threads exit (scheduler/hart-loop.ts).
- */
-export function markExiting(ctl: Ctl, p: number, code: number, signal: number): boolean {
-  if (Atomics.compareExchange(ctl.i32, procWord(ctl, p, P_EXITING), 0, 1) !== 0) return false;
-  ctl.i32[procWord(ctl, p, P_CODE)] = code;
-  ctl.i32[procWord(ctl, p, P_SIGNAL)] = signal;
-  return true;
-}
-
-/** True once exit_group or a fatal signal started tearing process `p` down. */
-export function isExiting(ctl: Ctl, p: number): boolean {
-  return Atomics.load(ctl.i32, procWord(ctl, p, P_EXITING)) !== 0;
-}
-
-/**
- * One thread of process `p` is gone (its address-space reference already released).
- * The last one publishes the exit status (`code` when the process is not exiting otherwise).
- */
-export function threadGone(ctl: Ctl, p: number, code: number): void {
-  const left = Atomics.sub(ctl.i32, procWord(ctl, p, P_THREADS), 1) - 1;
-  if (left > 0) return;
-  const i32 = ctl.i32;
-  const exiting = isExiting(ctl, p);
-  const status = exiting ? exitStatus(i32[procWord(ctl, p, P_CODE)]!, i32[procWord(ctl, p, P_SIGNAL)]!) : code & 0xff;
-  if (!exiting) i32[procWord(ctl, p, P_CODE)] = code;
-  i32[procWord(ctl, p, P_EXIT)] = status;
-  Atomics.store(i32, procWord(ctl, p, P_STATE), PS_ZOMBIE); // publishes P_EXIT
-  Atomics.notify(i32, procWord(ctl, p, P_STATE));
-}
+export { exitStatus, isExiting, markExiting, procOfPid, procWord } from '../kernel/sys-proc-table.ts';
 
 /** A program assembled with cpu/asm. */
 export interface ProgramImage {
@@ -114,6 +63,8 @@ export interface SpawnOptions {
   /** Test mode: each sched_yield moves the main thread to the next hart (pinned there). */
   migrate?: boolean;
   stackBytes?: number;
+  /** Host fds the guest's fds 0, 1, 2 name (default the host's own stdin, stdout, stderr). */
+  stdio?: readonly [number, number, number];
 }
 
 export interface Spawned {
@@ -127,21 +78,7 @@ function check(r: number, what: string): number {
   return r;
 }
 
-function copyIn(kctx: KernelContext, as: VirtualAddressSpace, va: number, bytes: Uint8Array, what: string): void {
-  if (bytes.length) check(copyToUser(kctx, as, va, bytes), `copy of ${what}`);
-}
-
-const pageDown = (n: number): number => Math.floor(n / PAGE_SIZE) * PAGE_SIZE;
 const pageUp = (n: number): number => Math.ceil(n / PAGE_SIZE) * PAGE_SIZE;
-
-/** Map [va, va + len) anonymous RW (fixed), copy `bytes` to `at`, then set `prot`. */
-function mapCopy(kctx: KernelContext, as: VirtualAddressSpace, va: number, len: number, at: number, bytes: Uint8Array, prot: number, what: string): void {
-  const s = pageDown(va), e = pageUp(va + len);
-  if (e <= s) return;
-  check(mmap(kctx, as, s, e - s, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED), `mmap of ${what}`);
-  copyIn(kctx, as, at, bytes, what);
-  if (prot !== (PROT_READ | PROT_WRITE)) check(mprotect(kctx, as, s, e - s, prot), `mprotect of ${what}`);
-}
 
 /**
  * Create a process from `o.elf` or `o.image` with its first thread (and `o.threads`) READY on
@@ -156,6 +93,7 @@ export function spawnProcess(kctx: KernelContext, rq: RunQueues, o: SpawnOptions
   const threads = new ThreadTable(ctl);
   const made: number[] = [];
   let p = -1;
+  let fdt = -1;
   try {
     const argv = o.argv ?? ['a.out'];
     let entry: number, phdr = 0, phnum = 0, phent = 56;
@@ -168,10 +106,7 @@ export function spawnProcess(kctx: KernelContext, rq: RunQueues, o: SpawnOptions
     };
     if (o.elf) {
       const img = parseElf(o.elf);
-      for (const s of img.segments) {
-        mapCopy(kctx, as, s.va, s.memSize, s.va, o.elf.subarray(s.fileOffset, s.fileOffset + s.fileSize), s.prot, `segment at ${s.va.toString(16)}`);
-      }
-      initBrk(kctx, as, img.brkStart);
+      loadElfInto(kctx, as, o.elf, img);
       entry = img.entry;
       phdr = img.phdrVa;
       phnum = img.phnum;
@@ -186,27 +121,18 @@ export function spawnProcess(kctx: KernelContext, rq: RunQueues, o: SpawnOptions
       throw new Error('spawn: give elf or image');
     }
     const stackBytes = o.stackBytes ?? DEFAULT_STACK_BYTES;
-    check(mmap(kctx, as, STACK_TOP - stackBytes, stackBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED), 'mmap of the stack');
-    const random = new Uint8Array(16).map((_, i) => (i * 37 + 11) & 0xff);
-    const st = buildInitialStack({
-      stackTop: STACK_TOP, argv, envp: o.envp ?? [], execfn: argv[0] ?? 'a.out', random,
-      aux: { phdr, phent, phnum, entry, hwcap: HWCAP_RV64IMAFDC },
-    });
-    copyIn(kctx, as, st.base, st.bytes, 'the initial stack');
-
-    for (p = 0; p < ctl.layout.sched.maxProcesses; p++) {
-      if (Atomics.compareExchange(ctl.i32, procWord(ctl, p, P_STATE), PS_FREE, PS_LIVE) === PS_FREE) break;
-    }
-    if (p === ctl.layout.sched.maxProcesses) { p = -1; throw new Error('spawn: process table full'); }
+    const sp = setUpStack(kctx, as, argv, o.envp ?? [], argv[0] ?? 'a.out', { phdr, phent, phnum, entry }, stackBytes);
+    fdt = fdTableWithStdio(kctx, 0, o.stdio);
+    if (fdt < 0) throw new Error(`spawn: no fd table (${fdt})`);
+    p = procAlloc(ctl, as.slot, fdt, PARENT_HOST, 0);
+    if (p < 0) throw new Error('spawn: process table full');
     const base = procWord(ctl, p, 0);
-    ctl.i32.fill(0, base + 1, base + PROC_BYTES / 4);
-    ctl.i32[base + P_AS] = as.slot;
 
     const main = threads.alloc(p, as.slot);
     if (main < 0) throw new Error('spawn: thread table full');
     made.push(main);
     threads.setPc(main, entry);
-    threads.setReg(main, 2, st.sp);
+    threads.setReg(main, 2, BigInt(sp));
     if (o.hart !== undefined) threads.setAffinity(main, o.hart);
     if (o.migrate) {
       threads.setFlags(main, TF_MIGRATE);
@@ -233,7 +159,8 @@ export function spawnProcess(kctx: KernelContext, rq: RunQueues, o: SpawnOptions
     return { pid, proc: p, tids: made.map((t) => threads.tid(t)) };
   } catch (e) {
     for (const tix of made) threads.free(tix);
-    if (p >= 0) Atomics.store(ctl.i32, procWord(ctl, p, P_STATE), PS_FREE);
+    if (p >= 0) procFree(ctl, p);
+    if (fdt >= 0) fdTablePut(kctx, fdt);
     for (let k = 1; k < made.length; k++) releaseAddressSpace(kctx, as);
     releaseAddressSpace(kctx, as);
     throw e;

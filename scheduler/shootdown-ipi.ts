@@ -9,6 +9,13 @@
  *     space's active mask; ranges above the ceiling (SH_CEILING, default 33 pages) go as whole;
  *   - wait for every acknowledgement while serving this hart's own mailbox (two harts that shoot
  *     each other down at once both make progress), then return true: frames may be freed.
+ *     The wait spins first, then blocks (ackWait): a target polls its mailbox every few hundred
+ *     nanoseconds of guest code (the scheduler's batch), so when every hart has a host core the
+ *     ack arrives well within ACK_SPIN_NS and blocking — an Atomics.wait/notify round trip
+ *     through the OS, tens of microseconds — is avoided. When harts outnumber host cores the
+ *     target may be waiting for this very core: spin only ACK_SPIN_OVERSUB_NS, then block.
+ *   The send path allocates nothing (targets and payload are reused; the active mask is read
+ *   word by word), nor does the receiver's range flush.
  * Receiver (runs from the hart's mailbox, between instruction batches or inside any wait):
  *   - space not loaded here, or the hart is idle (no thread: it has switched away from every
  *     space even though satp still holds the last one): leave its active mask (lazily; no flush — the ASID table entry
@@ -21,6 +28,7 @@
  * frames about to be freed are filled with POISON_WORD — a later read through a stale
  * translation then sees poison instead of plausible data.
  */
+import { availableParallelism } from 'node:os';
 import { MSG_KIND_USER, type MailboxMessage } from '../cpu/mailbox.ts';
 import type { Hart } from '../cpu/hart.ts';
 import { PAGE_SIZE } from '../cpu/ram.ts';
@@ -40,8 +48,20 @@ import { flushRange } from './switch.ts';
 export const MSG_KIND_SHOOTDOWN = MSG_KIND_USER;
 /** Default range ceiling (pages): larger ranges are flushed as the whole ASID. */
 export const DEFAULT_CEILING_PAGES = 33;
-/** Rounds the initiator polls for acks before it blocks (only worth it when harts <= cores). */
+/**
+ * How long (ns) the initiator spins for acknowledgements before it blocks in Atomics.wait, when
+ * harts <= host cores. A running target answers within one poll interval plus its flush (1-2 µs
+ * measured); this budget also covers a short kernel path or page fault on the target. A target
+ * still silent after it is most likely off its core (the host is shared): spinning longer would
+ * only keep a core from it, so block and let the ack's notify wake this hart.
+ */
+export const ACK_SPIN_NS = 20_000;
+/** The same when harts > host cores: the target may need this core, so yield it soon. */
+export const ACK_SPIN_OVERSUB_NS = 5_000;
+/** Rounds InterruptPort.waitForAcks spins before blocking, for callers not using ackWait. */
 export const ACK_SPIN = 2000;
+/** Spin rounds between two clock reads (a clock read costs as much as ~20 rounds). */
+const SPIN_CLOCK_EVERY = 64;
 
 /** What the ipi policy and its receiver need of one hart. */
 export interface IpiHart {
@@ -86,17 +106,48 @@ function catchUpLocal(h: IpiHart, stale: Stale): void {
   h.stats.bump(ST_SD_LOCAL_FULL);
 }
 
+/**
+ * Wait for acknowledgements up to `ticket` on `h`'s port, serving its mailbox: spin for
+ * `spinNs`, then block in MAILBOX_WAIT_SLICE_MS slices (InterruptPort.waitForAcks).
+ */
+export function ackWait(h: IpiHart, ticket: number, spinNs: number): void {
+  const port = h.hctx.port;
+  const i32 = port.i32;
+  const pending = port.pendingIndex;
+  if (port.acked(ticket)) return;
+  const end = performance.now() + spinNs / 1e6; // a double clock: no BigInt per read
+  for (let k = 1; ; k++) {
+    if (port.acked(ticket)) return;
+    if (Atomics.load(i32, pending) !== 0) port.poll();
+    if (k % SPIN_CLOCK_EVERY === 0 && performance.now() >= end) break;
+  }
+  port.waitForAcks(ticket, 0);
+}
+
+/** The ack spin budget (ns) for a machine of `harts` harts on this host. */
+export function ackSpinNs(harts: number): number {
+  return harts <= availableParallelism() ? ACK_SPIN_NS : ACK_SPIN_OVERSUB_NS;
+}
+
 /** The `ipi` policy for one hart. */
 export function ipiPolicy(h: IpiHart): ShootdownPolicy {
   const payload = new Int32Array(5);
   const targets: number[] = [];
+  const self = h.hctx.hartId;
+  const spinNs = ackSpinNs(h.hctx.cpus);
   return {
     name: 'ipi',
     invalidate(kctx: KernelContext, stale: Stale): boolean {
       catchUpLocal(h, stale);
       const as = stale.as;
       targets.length = 0;
-      for (const t of as.activeHarts()) if (t !== h.hctx.hartId) targets.push(t);
+      // The active mask, read after the generation bump (completeShootdown did it): see switch.ts.
+      const aw = asWord(kctx, as.slot, AS_ACTIVE);
+      for (let k = 0; k * 32 < h.hctx.cpus; k++) {
+        const bits = Atomics.load(kctx.ctl.i32, aw + k);
+        if (bits === 0) continue;
+        for (let b = 0; b < 32; b++) if (bits & (1 << b) && k * 32 + b !== self) targets.push(k * 32 + b);
+      }
       if (targets.length === 0) return true;
       const t0 = process.hrtime.bigint();
       const whole = stale.whole || stale.npages > ceilingPages(kctx.ctl);
@@ -106,7 +157,7 @@ export function ipiPolicy(h: IpiHart): ShootdownPolicy {
       payload[3] = whole ? 0 : Math.floor(stale.vpnStart / TWO32);
       payload[4] = whole ? -1 : stale.npages;
       const ticket = h.hctx.port.send(targets, MSG_KIND_SHOOTDOWN, payload);
-      h.hctx.port.waitForAcks(ticket, ACK_SPIN);
+      ackWait(h, ticket, spinNs);
       h.stats.recordLatency(Number(process.hrtime.bigint() - t0));
       h.stats.bump(ST_SD_SENT);
       h.stats.bump(ST_SD_IPIS, targets.length);

@@ -23,7 +23,7 @@
  * Every switch is counted in the hart's statistics: new ASID, range, full, none.
  */
 import type { Hart } from '../cpu/hart.ts';
-import { SATP_MODE_BARE, SATP_MODE_SV48, vaLoHi } from '../cpu/pte.ts';
+import { SATP_MODE_BARE, SATP_MODE_SV48 } from '../cpu/pte.ts';
 import { PAGE_SIZE } from '../cpu/ram.ts';
 import type { VirtualAddressSpace } from '../kernel/aspace.ts';
 import { ST_SWITCH_FULL, ST_SWITCH_NEW, ST_SWITCH_NONE, ST_SWITCH_RANGE } from '../kernel/sched-layout.ts';
@@ -35,11 +35,16 @@ export const SWITCH_RANGE = ST_SWITCH_RANGE;
 export const SWITCH_FULL = ST_SWITCH_FULL;
 export const SWITCH_NONE = ST_SWITCH_NONE;
 
-/** Flush pages [vpnStart, vpnStart + npages) of hardware ASID `hwAsid` on `hart`. */
+const TWO32 = 4294967296;
+
+/**
+ * Flush pages [vpnStart, vpnStart + npages) of hardware ASID `hwAsid` on `hart`. Allocation-free
+ * (a shootdown receiver runs it between instruction batches): va halves computed inline.
+ */
 export function flushRange(hart: Hart, hwAsid: number, vpnStart: number, npages: number): void {
   for (let vpn = vpnStart; vpn < vpnStart + npages; vpn++) {
-    const [lo, hi] = vaLoHi(vpn * PAGE_SIZE);
-    hart.sfenceVma(lo, hi, hwAsid);
+    const va = vpn * PAGE_SIZE; // exact in a double; the same split as cpu/pte.ts vaLoHi
+    hart.sfenceVma(va % TWO32 | 0, Math.floor(va / TWO32) | 0, hwAsid);
   }
 }
 

@@ -3,11 +3,47 @@
  * between harts flushes at switch-in exactly when behind (range when one behind, whole ASID when
  * more, nothing when current — counters compared with a model of the run), and ASID rollover
  * with more address spaces than ASID slots neither leaks translations across spaces nor frames.
+ * The recycled-ASID test is built so that skipping the flush of a recycled ASID shows: a live
+ * space's translation, cached under the ASID a new space is given, would be used by the new one.
  */
 import { describe, expect, it } from 'vitest';
+import { assemble, type AsmResult } from '../../cpu/asm/assembler.ts';
 import { bootScheduled, leakedFrames, schedStats, spawn, wait } from '../../scheduler/api.ts';
-import { asidProgram, migrateProgram } from '../helpers/sched-guests.ts';
+import { ASID_SLOTS, PS_LIVE, P_STATE } from '../../kernel/sched-layout.ts';
+import { procOfPid, procWord } from '../../scheduler/process.ts';
+import { asidProgram, migrateProgram, TEXT_BASE } from '../helpers/sched-guests.ts';
 import { rng } from '../helpers/rng.ts';
+
+/** Data page of the recycled-ASID test: the same va in every space, a different frame in each. */
+const DATA_VA = 0x200000;
+
+/**
+ * Identical code in every space; only the data page differs: word 0 = this space's value,
+ * word 1 = sched_yield calls before exiting. Reads word 0 through the TLB first, exits with
+ * the value read then. (A space that used another space's stale translation of DATA_VA would
+ * read that space's value — and its yield count.)
+ */
+function valueProgram(value: number, yields: number): AsmResult {
+  return assemble(`
+_start:
+  li s1, ${DATA_VA}
+  lw s0, 0(s1)
+  lw s2, 4(s1)
+again:
+  beqz s2, done
+  li a7, 124
+  ecall
+  addi s2, s2, -1
+  j again
+done:
+  mv a0, s0
+  li a7, 94
+  ecall
+  .data
+  .word ${value}
+  .word ${yields}
+`, { textBase: TEXT_BASE, dataBase: DATA_VA });
+}
 
 const MiB = 2 ** 20;
 
@@ -55,7 +91,10 @@ describe('switch-in generation check', () => {
     }
   });
 
-  it('ASID rollover: 16 address spaces pinned 8 per hart on 2 harts (6 ASID slots each): no cross-space leakage, frames balance', async () => {
+  // A stress run: ASIDs recycled many times per hart while every process keeps checking its own
+  // page. (It cannot catch a missing recycled-ASID flush by itself: each process's MAP_FIXED
+  // mmap flushes that page locally first. The next test can.)
+  it('ASID rollover: 16 address spaces pinned 8 per hart on 2 harts (6 ASID slots each): every process sees its own page, frames balance', async () => {
     const m = await bootScheduled({ cpus: 2, memory: 64 * MiB });
     try {
       const pids = Array.from({ length: 16 }, (_, k) => spawn(m, { image: { asm: asidProgram(40) }, hart: k % 2 }).pid);
@@ -69,4 +108,30 @@ describe('switch-in generation check', () => {
       await m.shutdown();
     }
   });
+
+  it('a recycled ASID is flushed: a new space never uses a live space\'s translation cached under that ASID', async () => {
+    // One hart, FIFO run queue. A reads DATA_VA (hart 0's TLB caches va → A's frame under A's
+    // ASID k) and stays alive, yielding. ASID_SLOTS - 1 fillers take the other slots; B, the
+    // next new space, is given ASID k again (round-robin) while A's entry is still cached.
+    // Without the flush at B's switch-in, B's read hits A's entry and returns A's value (10).
+    const m = await bootScheduled({ cpus: 1, memory: 32 * MiB });
+    try {
+      const A_VALUE = 10, B_VALUE = 11, A_YIELDS = 20_000;
+      const a = spawn(m, { image: { asm: valueProgram(A_VALUE, A_YIELDS) }, hart: 0 }).pid;
+      const fillers = Array.from({ length: ASID_SLOTS - 1 }, (_, k) => spawn(m, { image: { asm: valueProgram(20 + k, 0) }, hart: 0 }).pid);
+      const b = spawn(m, { image: { asm: valueProgram(B_VALUE, 0) }, hart: 0 }).pid;
+      const fillerStatus = await Promise.all(fillers.map((p) => wait(m, p, 20_000)));
+      expect(fillerStatus).toEqual(fillers.map((_, k) => 20 + k));
+      expect(await wait(m, b, 20_000)).toBe(B_VALUE); // A_VALUE: B used A's translation
+      // Precondition: A was still alive (its translation cached, its frame not freed) when B ran.
+      expect(Atomics.load(m.ctl.i32, procWord(m.ctl, procOfPid(m.ctl, a), P_STATE))).toBe(PS_LIVE);
+      expect(await wait(m, a, 20_000)).toBe(A_VALUE);
+      // New ASIDs: A, the fillers, B (which evicted A: A kept its slot until then), then A again.
+      expect(schedStats(m).harts[0]!.counters['switch.newAsid']).toBe(ASID_SLOTS + 2);
+      expect(leakedFrames(m)).toBe(0);
+    } finally {
+      await m.shutdown();
+    }
+  });
 });
+

@@ -1,0 +1,41 @@
+/**
+ * Shootdown policies `lazy` and `off` — the unsafe ones, for showing what breaks.
+ *
+ * lazy: no interrupts. The change has bumped tlb_generation (kernel/stale.ts seal) and the
+ *   initiator has flushed its own TLB (kernel/shootdown.ts); other harts catch up only at their
+ *   next context switch, where scheduler/switch.ts flushes an address space they are behind
+ *   on. Frames are freed at once. Correct while each address space runs on one hart at a time
+ *   (single-threaded processes, even migrating ones); UNSAFE when threads of one process run
+ *   on several harts at once: the others keep using removed translations — and freed frames —
+ *   until they switch.
+ *
+ * off: no invalidation at all, unsafe on purpose. No remote step, the initiator's ASID-table
+ *   entry is not caught up, and at switch-in the hart's entry is marked caught up to the
+ *   space's generation WITHOUT flushing (`beforeSwitchIn`), so even a migrating
+ *   single-threaded process runs on stale translations. Frames are freed at once.
+ *   What remains (not the policy's to skip): the initiator's own sfence.vma in
+ *   kernel/shootdown.ts step 2 (common to every policy), flushes of a recycled ASID (a fresh
+ *   ASID-table slot), and TLB evictions — "what the hardware does".
+ */
+import type { VirtualAddressSpace } from '../kernel/aspace.ts';
+import type { ShootdownPolicy } from '../kernel/shootdown.ts';
+import { GEN_UNKNOWN } from './asid.ts';
+import { catchUpLocal } from './policy-common.ts';
+import type { IpiHart } from './shootdown-ipi.ts';
+
+/** The `lazy` policy for one hart. */
+export function lazyPolicy(h: IpiHart): ShootdownPolicy {
+  return { name: 'lazy', invalidate: (_k, stale) => { catchUpLocal(h, stale); return true; } };
+}
+
+/** The `off` policy (frames freed at once, nothing invalidated remotely). */
+export const OFF_POLICY: ShootdownPolicy = { name: 'off', invalidate: () => true };
+
+/**
+ * `off`'s switch hook, run just before scheduler/switch.ts switchIn: pretend this hart is
+ * caught up with `as` so that switchIn flushes nothing (a fresh ASID slot still flushes).
+ */
+export function offBeforeSwitchIn(h: IpiHart, as: VirtualAddressSpace): void {
+  const i = h.table.find(as.slot);
+  if (i >= 0 && h.table.gen(i) !== GEN_UNKNOWN) h.table.setGen(i, as.generation);
+}

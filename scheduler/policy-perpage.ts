@@ -1,0 +1,104 @@
+/**
+ * Shootdown policy `per-page` — the naive baseline many teaching kernels use: for every page
+ * whose PTE changed, one interrupt to every other hart in the active mask and one wait for
+ * all their acknowledgements. A change of n pages costs n round trips (ipi: one). A change of
+ * the whole space (exit, exec) goes as one whole-ASID message, as there is no page list.
+ *
+ * Receiver (MSG_KIND_PAGE_SHOOTDOWN, payload: AS slot, generation G, vpn lo, vpn hi, last):
+ *   - space not loaded here, or the hart idle: leave the active mask lazily (switch-in
+ *     flushes, the generation being bumped), ack;
+ *   - already caught up to G: ack without flushing;
+ *   - else flush that one page; on the LAST page of the change, the whole range is flushed:
+ *     an entry exactly one generation behind catches up to G, one further behind flushes the
+ *     whole ASID (older changes were not all flushed here).
+ * Safe: the initiator returns (and frames are freed) only after every page was acknowledged.
+ */
+import { MSG_KIND_USER, type MailboxMessage } from '../cpu/mailbox.ts';
+import type { KernelContext } from '../kernel/context.ts';
+import type { ShootdownPolicy } from '../kernel/shootdown.ts';
+import type { Stale } from '../kernel/stale.ts';
+import {
+  ST_SD_IPIS, ST_SD_RECV, ST_SD_RECV_CURRENT, ST_SD_RECV_FULL, ST_SD_RECV_LAZY, ST_SD_RECV_RANGE, ST_SD_SENT,
+} from '../kernel/sched-layout.ts';
+import { AS_ACTIVE } from '../kernel/vm-layout.ts';
+import { AsidTable } from './asid.ts';
+import { asWord, AS_GEN, catchUpLocal } from './policy-common.ts';
+import { ACK_SPIN, MSG_KIND_SHOOTDOWN, type IpiHart } from './shootdown-ipi.ts';
+import { flushRange } from './switch.ts';
+
+/** Mailbox kind of one page of a per-page shootdown (clear of the kinds other modules use). */
+export const MSG_KIND_PAGE_SHOOTDOWN = MSG_KIND_USER + 8;
+const TWO32 = 4294967296;
+
+/** The `per-page` policy for one hart; `onMessages(n)` counts the page messages sent. */
+export function perPagePolicy(h: IpiHart, onMessages: (n: number) => void): ShootdownPolicy {
+  const payload = new Int32Array(5);
+  const targets: number[] = [];
+  return {
+    name: 'per-page',
+    invalidate(_kctx: KernelContext, stale: Stale): boolean {
+      catchUpLocal(h, stale);
+      const as = stale.as;
+      targets.length = 0;
+      for (const t of as.activeHarts()) if (t !== h.hctx.hartId) targets.push(t);
+      if (targets.length === 0) return true;
+      const t0 = process.hrtime.bigint();
+      payload[0] = as.slot;
+      payload[1] = stale.generation;
+      let messages = 0;
+      if (stale.whole) {
+        payload[2] = 0;
+        payload[3] = 0;
+        payload[4] = -1;
+        h.hctx.port.waitForAcks(h.hctx.port.send(targets, MSG_KIND_SHOOTDOWN, payload), ACK_SPIN);
+        messages = 1;
+      } else {
+        for (let vpn = stale.vpnStart; vpn < stale.vpnEnd; vpn++) {
+          payload[2] = vpn % TWO32 | 0;
+          payload[3] = Math.floor(vpn / TWO32);
+          payload[4] = vpn === stale.vpnEnd - 1 ? 1 : 0;
+          h.hctx.port.waitForAcks(h.hctx.port.send(targets, MSG_KIND_PAGE_SHOOTDOWN, payload), ACK_SPIN);
+          messages++;
+        }
+      }
+      h.stats.recordLatency(Number(process.hrtime.bigint() - t0));
+      h.stats.bump(ST_SD_SENT);
+      h.stats.bump(ST_SD_IPIS, targets.length * messages);
+      onMessages(messages);
+      return true;
+    },
+  };
+}
+
+/** Serve one MSG_KIND_PAGE_SHOOTDOWN on this hart (install with hctx.onInterrupt). */
+export function servePageShootdown(h: IpiHart, kctx: KernelContext, msg: MailboxMessage): void {
+  const slot = msg.payload[0]!;
+  const newGen = msg.payload[1]!;
+  const last = msg.payload[4] === 1;
+  h.stats.bump(ST_SD_RECV);
+  const i = h.table.find(slot);
+  const i32 = kctx.ctl.i32;
+  if (i < 0 || h.table.loaded !== i || !h.running()) {
+    const hid = h.hctx.hartId;
+    Atomics.and(i32, asWord(kctx.ctl, slot, AS_ACTIVE) + (hid >> 5), ~(1 << (hid & 31)));
+    h.stats.bump(ST_SD_RECV_LAZY);
+    return;
+  }
+  const local = h.table.gen(i);
+  if (local >= newGen) {
+    h.stats.bump(ST_SD_RECV_CURRENT);
+    return;
+  }
+  const hw = AsidTable.hwAsid(i);
+  flushRange(h.hart, hw, (msg.payload[2]! >>> 0) + msg.payload[3]! * TWO32, 1);
+  h.stats.bump(ST_SD_RECV_RANGE);
+  if (!last) return;
+  if (local === newGen - 1) {
+    h.table.setGen(i, newGen);
+    return;
+  }
+  const mmGen = Atomics.load(i32, asWord(kctx.ctl, slot, AS_GEN));
+  h.hart.sfenceVma(null, 0, hw);
+  h.table.setGen(i, mmGen);
+  h.stats.bump(ST_SD_RECV_FULL);
+}
