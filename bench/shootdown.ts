@@ -106,8 +106,9 @@ export async function shootdownCase(targets: number, withRaw: boolean): Promise<
     const status = await wait(m, pid, 120_000);
     if (status !== 0) throw new Error(`bench shootdown: guest exited with ${status}`);
     const h0 = schedStats(m).harts[0]!;
-    // Only shootdowns that had targets are recorded; the ring's last ROUNDS are steady state.
-    if (h0.counters['shootdown.latencies']! < ROUNDS + WARMUP) throw new Error('bench shootdown: fewer shootdowns than rounds');
+    // Only shootdowns that had targets are recorded (the first munmaps may run before every
+    // spinner is on its hart); the ring's last ROUNDS are steady state.
+    if (h0.counters['shootdown.latencies']! < ROUNDS + WARMUP / 2) throw new Error(`bench shootdown: only ${h0.counters['shootdown.latencies']} of ${ROUNDS + WARMUP} munmaps had targets`);
     return { lat: h0.latencies.slice(-ROUNDS), raw };
   } finally {
     await m.shutdown();

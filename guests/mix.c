@@ -124,11 +124,11 @@ static void *churn(void *arg)
 /* ---- fork/COW ---- */
 static uint64_t fpat(uint64_t who, uint64_t i) { return (who << 40) ^ (i * 2654435761ULL); }
 
-static void fork_rounds(atomic_long *shared_count)
+/* fork_rounds: `buf` is FORK_PAGES private RW pages mapped before the churn window was released. */
+static void fork_rounds(uint64_t *buf, atomic_long *shared_count)
 {
     uint64_t rng = seed ^ 0xF0F0F0F0ULL;
     size_t words = FORK_PAGES * PAGE / 8;
-    uint64_t *buf = map_anon(NULL, FORK_PAGES, PROT_READ | PROT_WRITE, 0, "fork buffer");
     long rounds = 4 * scale;
     for (long r = 0; r < rounds; r++) {
         uint64_t mine = 1000 + (uint64_t)r, theirs = 5000 + (uint64_t)r;
@@ -173,19 +173,21 @@ int main(int argc, char **argv)
     printf("mix: seed=%lu scale=%ld\n", (unsigned long)seed, scale);
     atomic_long *shared_count = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     CHECK(shared_count != MAP_FAILED, "mmap shared: %s", strerror(errno));
-    /* The churn window: found free, then released; only MAP_FIXED maps land in it. */
+    /* The churn window: reserved while every other mapping is made (the fork buffer, the
+     * race areas, every thread stack), then released, so only MAP_FIXED maps land in it.
+     * Released earlier, it would be the highest free gap, where Linux's top-down search
+     * places the next non-fixed mmap (the race reservation, say), and churn would clobber it. */
     cwin = map_anon(NULL, CW, PROT_NONE, 0, "churn window");
-    CHECK(munmap(cwin, CW * PAGE) == 0, "munmap churn window");
-
-    /* Create every thread before anything is unmapped (no stack may land in a gap). */
+    uint64_t *fork_buf = map_anon(NULL, FORK_PAGES, PROT_READ | PROT_WRITE, 0, "fork buffer");
     pthread_t churn_thread;
     race_start(&race, 2, 2, 50 * scale, 0);
     int e = pthread_create(&churn_thread, NULL, churn, NULL);
     CHECK(e == 0, "pthread_create churn: %s", strerror(e));
+    CHECK(munmap(cwin, CW * PAGE) == 0, "munmap churn window");
     race_go(&race);
     atomic_store(&churn_go, 1);
 
-    fork_rounds(shared_count);
+    fork_rounds(fork_buf, shared_count);
     pthread_join(churn_thread, NULL);
     printf("mix: churn map=%ld munmap=%ld mprotect=%ld madvise=%ld page-writes=%ld verifies=%ld\n", n_map, n_unmap,
            n_prot, n_advise, n_write, n_verify);

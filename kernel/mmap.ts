@@ -35,8 +35,8 @@ const USER_PAGES = KERNEL_HALF_VPN;
 const pageUp = (n: number): number => Math.ceil(n / PAGE_SIZE) * PAGE_SIZE;
 const aligned = (n: number): boolean => n % PAGE_SIZE === 0;
 
-/** Run `fn` holding `as`'s mmap lock exclusive; asserts no Stale is left behind. */
-function exclusive<T>(ctx: KernelContext, as: VirtualAddressSpace, where: string, fn: () => T): T {
+/** Run `fn` holding `as`'s mmap lock exclusive; asserts no Stale is left behind (kernel/mremap.ts too). */
+export function exclusive<T>(ctx: KernelContext, as: VirtualAddressSpace, where: string, fn: () => T): T {
   as.lock.writeLock();
   try {
     return fn();
@@ -72,12 +72,19 @@ function unmapPieces(ctx: KernelContext, as: VirtualAddressSpace, pieces: Region
   }
 }
 
-/** Top-down search for a free gap of `npages` below the mmap base; alignment in pages. -1 when none. */
-function findGap(as: VirtualAddressSpace, npages: number, align: number): number {
+/**
+ * Top-down search for a free gap of `npages` below the mmap base; alignment in pages. -1 when
+ * none. Like Linux's vm_unmapped_area(TOPDOWN): the highest gap that fits, wherever the last
+ * munmap left it (a freed window at the top is the first candidate).
+ */
+export function findGap(as: VirtualAddressSpace, npages: number, align: number): number {
   const rl = as.regions;
   let top = Math.floor(as.mmapBase / PAGE_SIZE);
   const floorVpn = MMAP_MIN_ADDR / PAGE_SIZE;
-  for (let i = rl.lowerBound(top) - 1; ; i--) {
+  // A region may straddle the base (MAP_FIXED across it, an mremap grown in place past it).
+  const first = rl.lowerBound(top);
+  if (first < rl.count) top = Math.min(top, rl.get(first).start);
+  for (let i = first - 1; ; i--) {
     const r = i >= 0 ? rl.get(i) : null;
     const below = r ? regionEnd(r) : floorVpn;
     if (below < top) {
@@ -166,8 +173,8 @@ export function mmap(
   });
 }
 
-/** munmap body (lock held): regions removed, PTEs cleared, shootdown completed. */
-function unmapLocked(ctx: KernelContext, as: VirtualAddressSpace, s: number, e: number): number {
+/** munmap body (lock held): regions removed, PTEs cleared, shootdown completed. 0 or -errno. */
+export function unmapLocked(ctx: KernelContext, as: VirtualAddressSpace, s: number, e: number): number {
   const rl = as.regions;
   if (rl.count + rl.splitsNeeded(s, e) > rl.capacity) return -ENOMEM;
   const stale = new Stale(ctx, as);

@@ -19,6 +19,11 @@
  * Registers are saved into the thread record on switch-out; the hart keeps the last space
  * loaded while idle (lazy, as Linux), so it stays in that space's active mask until a
  * shootdown finds it elsewhere.
+ *
+ * The hart also wires the syscall layers to itself: the file syscalls (kernel/sys-fs-register.ts:
+ * fd table = the process's P_FDT, the machine's --root, and `waiter`, which parks a blocked
+ * thread and re-runs its syscall when woken — a pipe's two ends may share one hart), futex,
+ * process syscalls and execve (ProcOps: thread creation, exec's space switch).
  */
 import { writeSync } from 'node:fs';
 import { Hart } from '../cpu/hart.ts';
@@ -38,6 +43,7 @@ import type { Waiter } from '../kernel/pipe.ts';
 import '../kernel/sys-fs-register.ts'; // file and information syscalls
 import '../kernel/futex.ts';
 import '../kernel/sys-proc-mm.ts'; // madvise, msync
+import '../kernel/sys-mremap.ts'; // mremap
 import '../kernel/exec.ts'; // execve
 import { setFdTableResolver, setHostRoot, setWaiterFactory } from '../kernel/sys-fs-env.ts';
 import { setProcOps, type ProcOps } from '../kernel/sys-proc.ts';
