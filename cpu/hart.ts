@@ -149,8 +149,9 @@ export class Hart {
 
   /** sfence.vma for the kernel: va null = all addresses, asid null = all ASIDs. */
   sfenceVma(vaLo: number | null, vaHi: number, asid: number | null): void {
+    // The Tlb calls onInvalidate (→ invalidateMicroTlbs) for every sfence, so the micro-TLBs
+    // are already clear when this returns; clearing them again cost ~0.3 µs per remote flush.
     this.tlb.sfenceVma(vaLo, vaHi, asid);
-    this.invalidateMicroTlbs();
   }
 
   /**
