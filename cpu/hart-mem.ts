@@ -58,7 +58,7 @@ export function loadSlow(h: Hart, lo: number, hi: number, size: number): boolean
       case 1: h.ldLo = ram.u8[pa]; h.ldHi = 0; break;
       case 2: h.ldLo = ram.u16[pa >>> 1]; h.ldHi = 0; break;
       case 4: h.ldLo = ram.i32[pa >>> 2]; h.ldHi = 0; break;
-      default: h.ldLo = ram.i32[pa >>> 2]; h.ldHi = ram.i32[(pa >>> 2) + 1]; break;
+      default: h.wideF[0] = ram.f64[pa >>> 3]; h.ldLo = h.wideI[0]; h.ldHi = h.wideI[1]; break; // one 8-byte move: no tearing
     }
     return true;
   }
@@ -113,7 +113,7 @@ export function storeSlow(h: Hart, lo: number, hi: number, size: number, vLo: nu
       case 1: ram.u8[pa] = vLo; break;
       case 2: ram.u16[pa >>> 1] = vLo; break;
       case 4: ram.i32[pa >>> 2] = vLo; break;
-      default: ram.i32[pa >>> 2] = vLo; ram.i32[(pa >>> 2) + 1] = vHi; break;
+      default: h.wideI[0] = vLo; h.wideI[1] = vHi; ram.f64[pa >>> 3] = h.wideF[0]; break; // one 8-byte move: no tearing
     }
     return true;
   }

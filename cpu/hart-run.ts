@@ -34,6 +34,9 @@ export function runLoop(h: Hart, budget: number): ExitReason {
   const u16 = ram.u16;
   const i16 = ram.i16;
   const i32 = ram.i32;
+  const f64 = ram.f64;
+  const wideF = h.wideF; // 8-byte scratch: aligned 64-bit accesses are ONE f64 move (see Hart.wideF)
+  const wideI = h.wideI;
   const fi32 = h.fpu.fi32;
   const lTagLo = h.lTagLo;
   const lTagHi = h.lTagHi;
@@ -192,7 +195,7 @@ export function runLoop(h: Hart, budget: number): ExitReason {
         const hi = (x[r1 + 1] + (imm >> 31) + ((lo >>> 0) < (l >>> 0) ? 1 : 0)) | 0;
         const e = (lo >>> 12) & 255;
         let v: number;
-        if ((lo & -4089) === lTagLo[e] && hi === lTagHi[e]) { const p = (lAdd[e] + lo) >>> 2; v = i32[p]; x[rd + 1] = i32[p + 1]; hitL++; } else {
+        if ((lo & -4089) === lTagLo[e] && hi === lTagHi[e]) { wideF[0] = f64[(lAdd[e] + lo) >>> 3]; v = wideI[0]; x[rd + 1] = wideI[1]; hitL++; } else {
           if (!loadSlow(h, lo, hi, 8)) { n++; trapped = true; break inner; }
           v = h.ldLo; x[rd + 1] = h.ldHi;
           if (h.cpPage !== page) { page = REFILL_PAGE; ops = page.ops; }
@@ -284,7 +287,7 @@ export function runLoop(h: Hart, budget: number): ExitReason {
         const hi = (x[r1 + 1] + (imm >> 31) + ((lo >>> 0) < (l >>> 0) ? 1 : 0)) | 0;
         const e = (lo >>> 12) & 255;
         const v = x[r2]; const vh = x[r2 + 1];
-        if ((lo & -4089) === sTagLo[e] && hi === sTagHi[e]) { const p = (sAdd[e] + lo) >>> 2; i32[p] = v; i32[p + 1] = vh; hitS++; } else {
+        if ((lo & -4089) === sTagLo[e] && hi === sTagHi[e]) { wideI[0] = v; wideI[1] = vh; f64[(sAdd[e] + lo) >>> 3] = wideF[0]; hitS++; } else {
           if (!storeSlow(h, lo, hi, 8, v, vh)) { n++; trapped = true; break inner; }
           if (h.cpPage !== page) { page = REFILL_PAGE; ops = page.ops; }
         }
@@ -310,7 +313,7 @@ export function runLoop(h: Hart, budget: number): ExitReason {
         const hi = (x[r1 + 1] + (imm >> 31) + ((lo >>> 0) < (l >>> 0) ? 1 : 0)) | 0;
         const e = (lo >>> 12) & 255;
         let v: number;
-        if ((lo & -4089) === lTagLo[e] && hi === lTagHi[e]) { const p = (lAdd[e] + lo) >>> 2; v = i32[p]; fi32[rd + 1] = i32[p + 1]; hitL++; } else {
+        if ((lo & -4089) === lTagLo[e] && hi === lTagHi[e]) { wideF[0] = f64[(lAdd[e] + lo) >>> 3]; v = wideI[0]; fi32[rd + 1] = wideI[1]; hitL++; } else {
           if (!loadSlow(h, lo, hi, 8)) { n++; trapped = true; break inner; }
           v = h.ldLo; fi32[rd + 1] = h.ldHi;
           if (h.cpPage !== page) { page = REFILL_PAGE; ops = page.ops; }
@@ -336,7 +339,7 @@ export function runLoop(h: Hart, budget: number): ExitReason {
         const hi = (x[r1 + 1] + (imm >> 31) + ((lo >>> 0) < (l >>> 0) ? 1 : 0)) | 0;
         const e = (lo >>> 12) & 255;
         const v = fi32[r2]; const vh = fi32[r2 + 1];
-        if ((lo & -4089) === sTagLo[e] && hi === sTagHi[e]) { const p = (sAdd[e] + lo) >>> 2; i32[p] = v; i32[p + 1] = vh; hitS++; } else {
+        if ((lo & -4089) === sTagLo[e] && hi === sTagHi[e]) { wideI[0] = v; wideI[1] = vh; f64[(sAdd[e] + lo) >>> 3] = wideF[0]; hitS++; } else {
           if (!storeSlow(h, lo, hi, 8, v, vh)) { n++; trapped = true; break inner; }
           if (h.cpPage !== page) { page = REFILL_PAGE; ops = page.ops; }
         }

@@ -66,6 +66,16 @@ export class Hart {
   readonly xbuf = new Int32Array(X_SINK + 2);
   readonly x: Int32Array = this.xbuf.subarray(0, 64);
   pc = 0;
+  /**
+   * 8-byte scratch seen as one float64 and two int32 halves. An aligned ld/sd/fld/fsd moves
+   * its 8 bytes as ONE Float64Array element (one machine load/store on x86-64 and arm64), so
+   * another hart can never see half of a new value over half of an old one: RVWMO makes
+   * aligned accesses up to XLEN single-copy atomic, and two 32-bit moves tore (a racing
+   * reader saw 0xc0de0000_00000000). The bits pass through unchanged, NaN payloads included
+   * (checked with signalling and negative NaNs, optimised and interpreted).
+   */
+  readonly wideF = new Float64Array(1);
+  readonly wideI = new Int32Array(this.wideF.buffer);
   /** Trap cause (cpu/trap.ts) and tval of the last EXIT_TRAP. */
   cause = 0;
   tval = 0;
