@@ -1,7 +1,7 @@
 /**
  * KernelContext: what kernel code on one hart works with — the hart id, RAM, the ctl views,
  * the frame allocator (with this hart's cache), the local TLB to fence (the Hart itself, or
- * any object with its `sfenceVma`), the shootdown policy, and the count of Stale records
+ * any object with its `sfenceVma`), the shootdown policy, the hart's trace writer, and the count of Stale records
  * this context created and has not completed (kernel/stale.ts).
  *
  * On a hart worker one context lives for the worker's life (scheduler/vm-commands.ts builds
@@ -13,6 +13,7 @@ import { FrameAllocator } from './frames.ts';
 import type { Ctl } from './layout.ts';
 import { LOCAL_ONLY, type ShootdownPolicy } from './shootdown.ts';
 import type { WhileWaiting } from './lock.ts';
+import type { TraceWriter } from './trace.ts';
 
 /** The one thing the kernel needs from its own hart's TLB: sfence.vma (cpu/hart.ts, cpu/tlb.ts). */
 export interface LocalTlb {
@@ -31,6 +32,8 @@ export interface KernelContextOptions {
   /** Run while blocked on a lock (serve the mailbox); default: nothing. */
   whileWaiting?: WhileWaiting;
   policy?: ShootdownPolicy;
+  /** This hart's trace writer (scheduler/hart-context.ts opens it once per hart); default null: not traced. */
+  trace?: TraceWriter | null;
 }
 
 /** Per-context counters (worker-local; racy reads are fine). */
@@ -57,6 +60,8 @@ export class KernelContext {
   readonly whileWaiting: WhileWaiting;
   /** The shootdown policy's remote step (kernel/shootdown.ts); the scheduler replaces it. */
   policy: ShootdownPolicy;
+  /** Where fault, syscall and flush events of this hart go (kernel/trace.ts); null = tracing off. */
+  readonly trace: TraceWriter | null;
   /** Stale records created by this context and not yet passed to completeShootdown. */
   staleOutstanding = 0;
   readonly counters: VmCounters = {
@@ -72,6 +77,7 @@ export class KernelContext {
     this.frames = o.frames ?? new FrameAllocator(o.ctl, o.hartId, this.whileWaiting);
     this.tlb = o.tlb ?? null;
     this.policy = o.policy ?? LOCAL_ONLY;
+    this.trace = o.trace ?? null;
   }
 
   /** A main-thread context (hartId -1, no frame cache) for tests and tools. */

@@ -30,6 +30,10 @@ import { zeroFrames, casPte, findLeaf, found, loPpn, makeLo, PT_BLOCKED, PT_NOME
 import { regionEnd, type Region } from './regions.ts';
 import { completeShootdown } from './shootdown.ts';
 import { Stale } from './stale.ts';
+import {
+  FAULT_COW_COPY, FAULT_COW_REUSE, FAULT_DEMAND_ZERO, FAULT_FILE, FAULT_SIGBUS, FAULT_SIGSEGV, FAULT_SPURIOUS,
+  traceEmitFaultBegin, traceEmitFaultEnd,
+} from './trace.ts';
 import { PROT_EXEC, PROT_READ, PROT_WRITE } from './vm-abi.ts';
 import { RF_FILE, RF_HUGE_OK, RF_SHARED } from './vm-layout.ts';
 
@@ -76,8 +80,23 @@ const oom = (addr: number): FaultSignal => ({ signo: SIGBUS, code: BUS_ADRERR, a
  * Resolve a U-mode page fault at `va` (a number: user addresses below 2^47; anything else is
  * the kernel half or non-canonical) for `access`. Returns null when the access may be retried,
  * or the signal to deliver. Takes the mmap lock shared; every Stale made is completed.
+ * Traced (ctx.trace) as a fault-begin .. fault-end pair with the outcome (FAULT_*).
  */
 export function handlePageFault(ctx: KernelContext, as: VirtualAddressSpace, va: number, access: AccessKind): FaultSignal | null {
+  const w = ctx.trace;
+  if (w === null) return resolveFault(ctx, as, va, access); // tracing off: this one branch
+  traceEmitFaultBegin(w, va, access);
+  const c = ctx.counters;
+  const demand = c.demandFaults, file = c.fileFaults, copies = c.cowCopies, reuses = c.cowReuses;
+  const sig = resolveFault(ctx, as, va, access);
+  // The outcome, from which counter the resolution bumped (a lost race counts as its branch).
+  traceEmitFaultEnd(w, sig !== null ? (sig.signo === SIGBUS ? FAULT_SIGBUS : FAULT_SIGSEGV)
+    : c.cowCopies !== copies ? FAULT_COW_COPY : c.cowReuses !== reuses ? FAULT_COW_REUSE
+      : c.fileFaults !== file ? FAULT_FILE : c.demandFaults !== demand ? FAULT_DEMAND_ZERO : FAULT_SPURIOUS);
+  return sig;
+}
+
+function resolveFault(ctx: KernelContext, as: VirtualAddressSpace, va: number, access: AccessKind): FaultSignal | null {
   if (!(va >= 0 && va < USER_TOP)) return segv(SEGV_MAPERR, va);
   const vpn = Math.floor(va / PAGE_SIZE);
   as.lock.readLock();

@@ -18,10 +18,10 @@ import type { KernelContext } from './context.ts';
 import { ENAMETOOLONG, ENFILE } from './errno.ts';
 import type { HostRoot } from './hostfs.ts';
 import { SpinLock } from './lock.ts';
-import { createFile, fileRefDelta } from './pagecache.ts';
+import { fileRefDelta, findHostFile, openHostFile } from './pagecache.ts';
 import { pipeCloseEnd, type Waiter } from './pipe.ts';
 import {
-  OFILES, OFILE_BYTES, OF_FLAGS, OF_HOSTFD, OF_KIND, OF_LOCK, OF_OFFSET, OF_PATH_BYTE, OF_PATH_LEN, OF_PATH_MAX,
+  OFILES, OFILE_BYTES, OF_DEV, OF_FLAGS, OF_INO, OF_HOSTFD, OF_KIND, OF_LOCK, OF_OFFSET, OF_PATH_BYTE, OF_PATH_LEN, OF_PATH_MAX,
   OF_PCFILE, OF_REFS, OF_STATE, OK_HOST_DIR, OK_HOST_FILE, OK_PIPE_READ, OK_PIPE_WRITE, SLOT_FREE, SLOT_LIVE,
 } from './sys-fs-layout.ts';
 import { O_ACCMODE, O_RDONLY, O_WRONLY } from './linux-flags.ts';
@@ -35,6 +35,9 @@ export interface OfileInit {
   hostFd: number;
   /** Canonical guest path (host files and directories), for *at() bases, fchdir and mmap. */
   path?: string;
+  /** Host st_dev / st_ino of a host file: how read/write find its page-cache pages. */
+  dev?: number;
+  ino?: number;
 }
 
 /** Word index of field `f` of ofile `id` (1-based). */
@@ -59,6 +62,8 @@ export function ofileCreate(ctx: KernelContext, init: OfileInit): number {
     i32[w + OF_HOSTFD] = init.hostFd;
     i32[w + OF_PCFILE] = 0;
     ctx.ctl.f64[(w + OF_OFFSET) / 2] = 0;
+    ctx.ctl.f64[(w + OF_DEV) / 2] = init.dev ?? -1;
+    ctx.ctl.f64[(w + OF_INO) / 2] = init.ino ?? -1;
     i32[w + OF_PATH_LEN] = path.length;
     new Uint8Array(ctx.ctl.sab, w * 4 + OF_PATH_BYTE, path.length).set(path);
     Atomics.store(i32, w + OF_REFS, 1);
@@ -153,9 +158,9 @@ export function ofileSetOffset(ctx: KernelContext, id: number, offset: number): 
 }
 
 /**
- * The page-cache file (kernel/pagecache.ts id) that mmap of description `id` maps: created on
- * the first call from the host file (write-back when opened for writing) and kept until the
- * description is released. Returns the id, or -errno from createFile (-ENFILE, -ENAMETOOLONG).
+ * The page-cache file (kernel/pagecache.ts id) that mmap of description `id` maps: the one
+ * cache file of its host inode (openHostFile: shared with every other open), looked up on the
+ * first call and referenced until the description is released. Returns the id, or -errno from createFile (-ENFILE, -ENAMETOOLONG).
  * The caller passes the id to mmap, which takes its own reference per region.
  */
 export function ofileMmapFile(ctx: KernelContext, id: number, root: HostRoot): number {
@@ -164,10 +169,18 @@ export function ofileMmapFile(ctx: KernelContext, id: number, root: HostRoot): n
   return lock.with(() => {
     const have = ctx.ctl.i32[w]!;
     if (have !== 0) return have;
-    const hostPath = root.root + ofilePath(ctx, id);
-    const size = fs.fstatSync(ofileHostFd(ctx, id)).size;
-    const pc = createFile(ctx, { hostPath, size, writeBack: ofileWritable(ctx, id) });
+    const pc = openHostFile(ctx, { hostPath: root.root + ofilePath(ctx, id), hostFd: ofileHostFd(ctx, id) });
     if (pc > 0) ctx.ctl.i32[w] = pc;
     return pc;
   });
+}
+
+/**
+ * The page-cache file holding pages of host file `id` (any open of the same inode may have
+ * created it), with one new reference the caller drops with fileRefDelta; 0 when none exists.
+ */
+export function ofileCachedFile(ctx: KernelContext, id: number): number {
+  const w = ofileWord(ctx, id, 0);
+  const dev = ctx.ctl.f64[(w + OF_DEV) / 2]!, ino = ctx.ctl.f64[(w + OF_INO) / 2]!;
+  return ino < 0 ? 0 : findHostFile(ctx, dev, ino);
 }

@@ -13,6 +13,15 @@
  * dirty shared page): the in-memory copy IS the frame; with FF_WRITEBACK the page is also
  * written to the host file.
  *
+ * Host files: one cache file per host inode (F_DEV, F_INO), found by openHostFile /
+ * findHostFile, so every open and every process shares the same pages. The file owns a host
+ * fd (F_HOSTFD, reopened from the opener's fd through /proc/self/fd, so it names the same
+ * inode even after an unlink) and closes it with its last reference. The cached pages are the
+ * truth for the bytes they hold: read() overlays them on what the host returns
+ * (overlayCached), write() updates them after writing the host (writeThrough), ftruncate
+ * resizes (truncateFile). A write() racing a write-back of the same page may leave the host
+ * with either version of the overlapping bytes (no page lock); the cache is always current.
+ *
  * Lifetime: createFile hands the caller one reference; each region record mapping the file
  * holds one (kernel/regions.ts fileRef). At zero references the file's pages are dropped and
  * the slot is free.
@@ -26,7 +35,7 @@ import { SpinLock } from './lock.ts';
 import { zeroFrames } from './pagetable.ts';
 import {
   FF_ANON, FF_HOST, FF_WRITEBACK, FILE_BYTES, FILE_FREE, FILE_LIVE, FILE_PATH_MAX, F_FLAGS, F_PATH_BYTE, F_PATH_LEN,
-  F_REFS, F_SIZE, F_STATE, PC_BYTES, PC_DIRTY, PC_EMPTY, PC_FILE, PC_PAGE, PC_PPN, PC_TOMB, VMH_PC_LOCK, VMH_PC_USED,
+  F_DEV, F_HOSTFD, F_INO, F_REFS, F_SIZE, F_STATE, PC_BYTES, PC_DIRTY, PC_EMPTY, PC_FILE, PC_PAGE, PC_PPN, PC_TOMB, VMH_PC_LOCK, VMH_PC_USED,
 } from './vm-layout.ts';
 
 /** getPage results besides a ppn. */
@@ -46,9 +55,16 @@ export interface FileSpec {
   anon?: boolean;
 }
 
+/** A host file to cache (openHostFile). */
+export interface HostFileSpec {
+  /** Host path (kept for diagnostics; the data is read through the reopened fd). */
+  hostPath: string;
+  /** An open host fd of the file (the opener's; not taken over). */
+  hostFd: number;
+}
+
 const pcLock = (ctx: KernelContext): SpinLock => new SpinLock(ctx.ctl.i32, ctx.ctl.layout.vmHeader / 4 + VMH_PC_LOCK, ctx.whileWaiting);
 const fileWord = (ctx: KernelContext, id: number): number => (ctx.ctl.layout.files + (id - 1) * FILE_BYTES) / 4;
-const hostFds = new Map<string, number>();
 
 function checkId(ctx: KernelContext, id: number, fn: string): number {
   if (!(Number.isInteger(id) && id >= 1 && id <= ctx.ctl.layout.vm.maxFiles) || Atomics.load(ctx.ctl.i32, fileWord(ctx, id) + F_STATE) !== FILE_LIVE) {
@@ -87,6 +103,8 @@ export function createFile(ctx: KernelContext, spec: FileSpec): number {
     size ??= fs.statSync(spec.hostPath).size;
   }
   if (size === undefined || !(Number.isInteger(size) && size >= 0)) return -EINVAL;
+  let hfd = -1;
+  if (spec.hostPath !== undefined) hfd = fs.openSync(spec.hostPath, spec.writeBack ? 'r+' : 'r');
   for (let id = 1; id <= layout.vm.maxFiles; id++) {
     const w = fileWord(ctx, id);
     if (Atomics.compareExchange(i32, w + F_STATE, FILE_FREE, FILE_LIVE) !== FILE_FREE) continue;
@@ -94,6 +112,9 @@ export function createFile(ctx: KernelContext, spec: FileSpec): number {
     i32[w + F_FLAGS] = (spec.anon ? FF_ANON : 0) | (path ? FF_HOST : 0) | (spec.writeBack ? FF_WRITEBACK : 0);
     i32[w + F_PATH_LEN] = path?.length ?? 0;
     if (path) new Uint8Array(ctx.ctl.sab, w * 4 + F_PATH_BYTE, path.length).set(path);
+    i32[w + F_HOSTFD] = hfd;
+    f64[(w + F_DEV) / 2] = -1; // never found by openHostFile: a private view of the path
+    f64[(w + F_INO) / 2] = -1;
     Atomics.store(i32, w + F_REFS, 1);
     if (spec.data) {
       for (let p = 0; p * PAGE_SIZE < spec.data.length; p++) {
@@ -107,19 +128,150 @@ export function createFile(ctx: KernelContext, spec: FileSpec): number {
     }
     return id;
   }
+  if (hfd >= 0) fs.closeSync(hfd);
   return -ENFILE;
 }
 
-function hostPathOf(ctx: KernelContext, w: number): string {
-  const n = ctx.ctl.i32[w + F_PATH_LEN]!;
-  return new TextDecoder().decode(new Uint8Array(ctx.ctl.sab, w * 4 + F_PATH_BYTE, n).slice());
+/** Live host file (dev, ino) with a new reference, or 0. Caller holds the lock. */
+function findLocked(ctx: KernelContext, dev: number, ino: number): number {
+  const { i32, f64, layout } = ctx.ctl;
+  for (let id = 1; id <= layout.vm.maxFiles; id++) {
+    const w = fileWord(ctx, id);
+    if (Atomics.load(i32, w + F_STATE) !== FILE_LIVE || !(i32[w + F_FLAGS]! & FF_HOST)) continue;
+    if (f64[(w + F_DEV) / 2] !== dev || f64[(w + F_INO) / 2] !== ino) continue;
+    for (;;) { // a file whose count reached zero is being dropped: never revive it
+      const n = Atomics.load(i32, w + F_REFS);
+      if (n <= 0) break;
+      if (Atomics.compareExchange(i32, w + F_REFS, n, n + 1) === n) return id;
+    }
+  }
+  return 0;
 }
 
-function hostFd(path: string, write: boolean): number {
-  const key = `${write ? 'w' : 'r'}:${path}`;
-  let fd = hostFds.get(key);
-  if (fd === undefined) hostFds.set(key, (fd = fs.openSync(path, write ? 'r+' : 'r')));
-  return fd;
+/** The cached file of host inode (dev, ino) with a new reference for the caller, or 0 when none is cached. */
+export function findHostFile(ctx: KernelContext, dev: number, ino: number): number {
+  const lock = pcLock(ctx);
+  lock.lock();
+  const id = findLocked(ctx, dev, ino);
+  lock.unlock();
+  return id;
+}
+
+/**
+ * The cache file of the host file open at `spec.hostFd`, shared with every other open of the
+ * same inode: found by (st_dev, st_ino), else created with the size from fstat. Returns its id
+ * with one new reference for the caller, or -ENFILE / -ENAMETOOLONG / -errno of the host.
+ */
+export function openHostFile(ctx: KernelContext, spec: HostFileSpec): number {
+  const path = new TextEncoder().encode(spec.hostPath);
+  if (path.length > FILE_PATH_MAX) return -ENAMETOOLONG;
+  let st: fs.Stats;
+  try { st = fs.fstatSync(spec.hostFd); } catch { return -EINVAL; }
+  const have = findHostFile(ctx, st.dev, st.ino);
+  if (have > 0) return have;
+  let hfd: number;
+  let writable = true;
+  const via = fs.existsSync(`/proc/self/fd/${spec.hostFd}`) ? `/proc/self/fd/${spec.hostFd}` : spec.hostPath;
+  try {
+    hfd = fs.openSync(via, 'r+');
+  } catch {
+    writable = false;
+    try { hfd = fs.openSync(via, 'r'); } catch { return -EINVAL; }
+  }
+  const { i32, f64, layout } = ctx.ctl;
+  const lock = pcLock(ctx);
+  lock.lock();
+  let id = findLocked(ctx, st.dev, st.ino); // another hart may have created it meanwhile
+  if (id === 0) {
+    id = -ENFILE;
+    for (let k = 1; k <= layout.vm.maxFiles; k++) {
+      const w = fileWord(ctx, k);
+      if (Atomics.compareExchange(i32, w + F_STATE, FILE_FREE, FILE_LIVE) !== FILE_FREE) continue;
+      f64[w / 2 + F_SIZE / 2] = st.size;
+      i32[w + F_FLAGS] = FF_HOST | (writable ? FF_WRITEBACK : 0);
+      i32[w + F_PATH_LEN] = path.length;
+      new Uint8Array(ctx.ctl.sab, w * 4 + F_PATH_BYTE, path.length).set(path);
+      i32[w + F_HOSTFD] = hfd;
+      f64[(w + F_DEV) / 2] = st.dev;
+      f64[(w + F_INO) / 2] = st.ino;
+      Atomics.store(i32, w + F_REFS, 1);
+      id = k;
+      break;
+    }
+  }
+  lock.unlock();
+  if (id < 0 || i32[fileWord(ctx, id) + F_HOSTFD] !== hfd) fs.closeSync(hfd);
+  return id;
+}
+
+/**
+ * Copy the cached bytes of file `id` over `dst`, which holds the file's bytes from `pos`
+ * (a read() buffer filled from the host): cached pages are newer than the host when dirty.
+ */
+export function overlayCached(ctx: KernelContext, id: number, pos: number, dst: Uint8Array): void {
+  copyCached(ctx, id, pos, dst, false);
+}
+
+/**
+ * Put `src`, just written to the host file at `pos`, into the cached pages it covers, and
+ * grow the file's size to pos + src.length if that is larger.
+ */
+export function writeThrough(ctx: KernelContext, id: number, pos: number, src: Uint8Array): void {
+  const w = checkId(ctx, id, 'writeThrough');
+  const lock = pcLock(ctx);
+  lock.lock();
+  const f64 = ctx.ctl.f64;
+  if (pos + src.length > f64[w / 2 + F_SIZE / 2]!) f64[w / 2 + F_SIZE / 2] = pos + src.length;
+  lock.unlock();
+  copyCached(ctx, id, pos, src, true);
+}
+
+function copyCached(ctx: KernelContext, id: number, pos: number, buf: Uint8Array, toCache: boolean): void {
+  const u8 = ctx.ram.u8;
+  const lock = pcLock(ctx);
+  for (let p = Math.floor(pos / PAGE_SIZE); p * PAGE_SIZE < pos + buf.length; p++) {
+    const lo = Math.max(pos, p * PAGE_SIZE), hi = Math.min(pos + buf.length, (p + 1) * PAGE_SIZE);
+    lock.lock();
+    const e = lookup(ctx, id, p);
+    if (e >= 0) {
+      const at = ctx.ctl.i32[e + PC_PPN]! * PAGE_SIZE + (lo - p * PAGE_SIZE);
+      if (toCache) u8.set(buf.subarray(lo - pos, hi - pos), at);
+      else buf.set(u8.subarray(at, at + (hi - lo)), lo - pos);
+    }
+    lock.unlock();
+  }
+}
+
+/**
+ * Set the size of file `id` to `len` (ftruncate): pages wholly past the new end leave the
+ * cache (frames still mapped live on through their mappings' references; kernel/sys-fs-truncate.ts
+ * removes those mappings), and the bytes of the last page past `len` become zero.
+ */
+export function truncateFile(ctx: KernelContext, id: number, len: number): void {
+  const w = checkId(ctx, id, 'truncateFile');
+  const { i32, f64, layout } = ctx.ctl;
+  const keep = Math.ceil(len / PAGE_SIZE);
+  const drop: number[] = [];
+  const lock = pcLock(ctx);
+  lock.lock();
+  f64[w / 2 + F_SIZE / 2] = len;
+  for (let h = 0; h < layout.vm.pageCacheEntries; h++) {
+    const e = (layout.pageCache + h * PC_BYTES) / 4;
+    if (i32[e + PC_FILE] !== id) continue;
+    const page = i32[e + PC_PAGE]!;
+    if (page < keep) {
+      if (page === keep - 1 && len % PAGE_SIZE !== 0) {
+        const ppn = i32[e + PC_PPN]!;
+        ctx.ram.u8.fill(0, ppn * PAGE_SIZE + (len % PAGE_SIZE), (ppn + 1) * PAGE_SIZE);
+      }
+      continue;
+    }
+    drop.push(i32[e + PC_PPN]!);
+    i32[e + PC_FILE] = PC_TOMB;
+    i32[layout.vmHeader / 4 + VMH_PC_USED]!--;
+  }
+  lock.unlock();
+  for (const ppn of drop) ctx.frames.put(ppn);
 }
 
 const hash = (id: number, page: number, n: number): number =>
@@ -171,7 +323,7 @@ function fill(ctx: KernelContext, id: number, page: number, ppn: number, data?: 
   else if (ctx.ctl.i32[w + F_FLAGS]! & FF_HOST) {
     // fs.readSync cannot read into a SharedArrayBuffer view: bounce through a private buffer.
     const buf = Buffer.alloc(n);
-    fs.readSync(hostFd(hostPathOf(ctx, w), false), buf, 0, n, off);
+    fs.readSync(ctx.ctl.i32[w + F_HOSTFD]!, buf, 0, n, off);
     dst.set(buf);
   }
 }
@@ -242,7 +394,7 @@ export function writeBackPage(ctx: KernelContext, id: number, page: number): voi
   if (ppn < 0 || (ctx.ctl.i32[w + F_FLAGS]! & FF_WRITEBACK) === 0) return;
   const size = ctx.ctl.f64[w / 2 + F_SIZE / 2]!;
   const n = Math.max(0, Math.min(PAGE_SIZE, size - page * PAGE_SIZE));
-  if (n > 0) fs.writeSync(hostFd(hostPathOf(ctx, w), true), Buffer.from(ctx.ram.u8.subarray(ppn * PAGE_SIZE, ppn * PAGE_SIZE + n)), 0, n, page * PAGE_SIZE);
+  if (n > 0) fs.writeSync(ctx.ctl.i32[w + F_HOSTFD]!, Buffer.from(ctx.ram.u8.subarray(ppn * PAGE_SIZE, ppn * PAGE_SIZE + n)), 0, n, page * PAGE_SIZE);
 }
 
 /** Whether (id, page) is marked dirty (tests). */
@@ -290,6 +442,11 @@ export function fileRefDelta(ctx: KernelContext, id: number, delta: number): voi
   }
   lock.unlock();
   for (const ppn of drop) ctx.frames.put(ppn);
+  const hfd = i32[w + F_HOSTFD]!;
+  if (hfd >= 0) {
+    i32[w + F_HOSTFD] = -1;
+    try { fs.closeSync(hfd); } catch { /* already closed: nothing to release */ }
+  }
   Atomics.store(i32, w + F_STATE, FILE_FREE);
 }
 

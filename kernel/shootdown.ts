@@ -17,6 +17,7 @@
 import { vaLoHi } from '../cpu/pte.ts';
 import { PAGE_SIZE } from '../cpu/ram.ts';
 import type { KernelContext } from './context.ts';
+import { CAUSE_LOCAL, FLUSH_ASID, FLUSH_PAGE, FLUSH_RANGE, traceEmitFlush } from './trace.ts';
 import { claimDrainRight, FLUSH_CEILING_PAGES, type Stale, type StaleRelease } from './stale.ts';
 
 const right = claimDrainRight();
@@ -39,7 +40,7 @@ export const LOCAL_ONLY: ShootdownPolicy = {
   invalidate: () => true,
 };
 
-/** sfence.vma on this hart for the stale range (or ASID). */
+/** sfence.vma on this hart for the stale range (or ASID); traced as a flush instant, cause local. */
 export function localInvalidate(ctx: KernelContext, stale: Stale): void {
   const tlb = ctx.tlb;
   if (tlb === null || stale.empty) return;
@@ -47,6 +48,7 @@ export function localInvalidate(ctx: KernelContext, stale: Stale): void {
   if (stale.whole || stale.npages > FLUSH_CEILING_PAGES) {
     tlb.sfenceVma(null, 0, asid);
     ctx.counters.localFlushAsid++;
+    traceEmitFlush(ctx.trace, FLUSH_ASID, CAUSE_LOCAL, asid, 0, 0);
     return;
   }
   for (let vpn = stale.vpnStart; vpn < stale.vpnEnd; vpn++) {
@@ -54,6 +56,7 @@ export function localInvalidate(ctx: KernelContext, stale: Stale): void {
     tlb.sfenceVma(lo, hi, asid);
   }
   ctx.counters.localFlushPages += stale.npages;
+  traceEmitFlush(ctx.trace, stale.npages === 1 ? FLUSH_PAGE : FLUSH_RANGE, CAUSE_LOCAL, asid, stale.vpnStart * PAGE_SIZE, stale.npages);
 }
 
 /** Drop the references and free the frames of a completed invalidation. */

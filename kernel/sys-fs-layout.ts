@@ -12,7 +12,7 @@
  *   last put); FDT_REFS Atomics.add/sub (threads sharing the table, CLONE_FILES). The fd
  *   entries, FDT_CWD*, FDT_UMASK and the rlimits change only under the SpinLock FDT_LOCK.
  * - ofile: OF_STATE compareExchange (FREE -> LIVE by the creator); OF_REFS Atomics.add/sub
- *   (fd-table entries and in-flight syscalls each hold one); OF_KIND, OF_HOSTFD, OF_PATH*
+ *   (fd-table entries and in-flight syscalls each hold one); OF_KIND, OF_HOSTFD, OF_PATH*, OF_DEV/INO
  *   written once by the creator before the ofile is installed in any fd table (the install
  *   under FDT_LOCK publishes them). OF_FLAGS (status flags: F_SETFL) Atomics.store/load.
  *   OF_OFFSET and OF_PCFILE only under the SpinLock OF_LOCK (Linux's f_pos_lock).
@@ -58,6 +58,8 @@ export const OF_LOCK = 5; // SpinLock over OF_OFFSET, OF_PCFILE
 export const OF_PCFILE = 6; // page-cache file id for mmap (kernel/pagecache.ts), 0 = none yet
 export const OF_PATH_LEN = 7;
 export const OF_OFFSET = 8; // f64: file position (bytes; for a directory, the next entry index)
+export const OF_DEV = 10; // f64: host st_dev of a host file (finds its page-cache file)
+export const OF_INO = 12; // f64: host st_ino of a host file
 export const OF_PATH_BYTE = 64; // canonical guest path (UTF-8)
 export const OF_PATH_MAX = OFILE_BYTES - OF_PATH_BYTE;
 /** OF_KIND values. */

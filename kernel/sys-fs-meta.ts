@@ -23,6 +23,7 @@ import { pipeAvailable, pipeCloseEnd, pipeCreate } from './pipe.ts';
 import { FDT_FDS, OK_HOST_DIR, OK_HOST_FILE, OK_PIPE_READ, OK_PIPE_WRITE, OK_STDIO, PIPE_CAPACITY } from './sys-fs-layout.ts';
 import type { FsEnv } from './sys-fs-env.ts';
 import { atBase, userPath, withFd } from './sys-fs.ts';
+import { truncateCached } from './sys-fs-truncate.ts';
 import { argInt, argU } from './syscall.ts';
 import { copyToUser } from './uaccess.ts';
 
@@ -300,7 +301,11 @@ export function sysMkdirat(f: FsEnv, a: readonly bigint[]): number {
   return 0;
 }
 
-/** ftruncate(fd, length): EINVAL for a negative length or a description not writable / not a file. */
+/**
+ * ftruncate(fd, length): EINVAL for a negative length or a description not writable / not a
+ * file. The page cache follows (kernel/sys-fs-truncate.ts): mapped pages past the new end are
+ * unmapped everywhere, so touching them raises SIGBUS as on Linux.
+ */
 export function sysFtruncate(f: FsEnv, a: readonly bigint[]): number {
   const len = Number(a[1]!);
   return withFd(f, argInt(a[0]!), (id) => {
@@ -310,6 +315,7 @@ export function sysFtruncate(f: FsEnv, a: readonly bigint[]): number {
     } catch (e) {
       return -errnoFromNode(e);
     }
+    truncateCached(f.kctx, id, len);
     return 0;
   });
 }

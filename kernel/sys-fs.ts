@@ -12,6 +12,10 @@
  * its offset lock), so the host fd's own position never matters and two harts sharing a
  * description see one offset. O_APPEND writes append on the host, then the offset is the
  * new end. stdio descriptions read and write the host's own fds as streams (ESPIPE on seek).
+ *
+ * The page cache (kernel/pagecache.ts) is the truth for the pages it holds: when the inode of
+ * a host file has a cache file (someone mapped it), read() overlays the cached pages on the
+ * host's bytes and write() updates them after writing the host; O_TRUNC truncates them.
  */
 import * as fs from 'node:fs';
 import { argInt, argU } from './syscall.ts';
@@ -24,8 +28,10 @@ import {
 } from './linux-flags.ts';
 import {
   ofileCreate, ofileFlags, ofileHostFd, ofileKind, ofileLock, ofileOffset, ofilePath, ofilePut, ofileReadable,
-  ofileSetOffset, ofileWritable,
+  ofileCachedFile, ofileSetOffset, ofileWritable,
 } from './ofile.ts';
+import { fileRefDelta, overlayCached, writeThrough } from './pagecache.ts';
+import { truncateCached } from './sys-fs-truncate.ts';
 import { pipeRead, pipeWrite } from './pipe.ts';
 import { OK_HOST_DIR, OK_HOST_FILE, OK_PIPE_READ, OK_PIPE_WRITE, OK_STDIO } from './sys-fs-layout.ts';
 import type { FsEnv } from './sys-fs-env.ts';
@@ -51,8 +57,11 @@ export function withFd(f: FsEnv, fd: number, fn: (id: number) => number): number
   }
 }
 
-/** Read from a host fd into user va; `pos` null = the host fd's stream position. Count or -errno. */
-function hostRead(f: FsEnv, hostFd: number, va: number, len: number, pos: number | null): number {
+/**
+ * Read from a host fd into user va; `pos` null = the host fd's stream position. `pc`: the
+ * page-cache file whose cached pages overlay the host's bytes (0: none). Count or -errno.
+ */
+function hostRead(f: FsEnv, hostFd: number, va: number, len: number, pos: number | null, pc = 0): number {
   let done = 0;
   while (done < len) {
     const k = Math.min(IO_CHUNK, len - done);
@@ -64,6 +73,7 @@ function hostRead(f: FsEnv, hostFd: number, va: number, len: number, pos: number
       return done > 0 ? done : -errnoFromNode(e);
     }
     if (got === 0) break;
+    if (pc > 0 && pos !== null) overlayCached(f.kctx, pc, pos + done, buf.subarray(0, got));
     if (copyToUser(f.kctx, f.as, va + done, buf.subarray(0, got)) < 0) return done > 0 ? done : -EFAULT;
     done += got;
     if (got < k || pos === null) break; // a stream returns what it has
@@ -71,8 +81,11 @@ function hostRead(f: FsEnv, hostFd: number, va: number, len: number, pos: number
   return done;
 }
 
-/** Write user bytes [va, va + len) to a host fd (`pos` null: stream / O_APPEND). Count or -errno. */
-function hostWrite(f: FsEnv, hostFd: number, va: number, len: number, pos: number | null): number {
+/**
+ * Write user bytes [va, va + len) to a host fd (`pos` null: stream / O_APPEND). `pc`: the
+ * page-cache file to update, the bytes landing at file position `at` (pc 0: none). Count or -errno.
+ */
+function hostWrite(f: FsEnv, hostFd: number, va: number, len: number, pos: number | null, pc = 0, at = 0): number {
   let done = 0;
   while (done < len) {
     const k = Math.min(IO_CHUNK, len - done);
@@ -87,6 +100,7 @@ function hostWrite(f: FsEnv, hostFd: number, va: number, len: number, pos: numbe
     } catch (e) {
       return done > 0 ? done : -errnoFromNode(e);
     }
+    if (pc > 0) writeThrough(f.kctx, pc, at + done, bytes);
     done += k;
   }
   return done;
@@ -104,16 +118,17 @@ export function readAt(f: FsEnv, id: number, va: number, len: number, pos: numbe
   switch (ofileKind(kctx, id)) {
     case OK_HOST_DIR:
       return -EISDIR;
-    case OK_HOST_FILE: {
-      if (pos !== null) return hostRead(f, ofileHostFd(kctx, id), va, len, pos);
-      const lock = ofileLock(kctx, id);
-      return lock.with(() => {
-        const at = ofileOffset(kctx, id);
-        const n = hostRead(f, ofileHostFd(kctx, id), va, len, at);
-        if (n > 0) ofileSetOffset(kctx, id, at + n);
-        return n;
+    case OK_HOST_FILE:
+      return withCache(f, id, (pc) => {
+        if (pos !== null) return hostRead(f, ofileHostFd(kctx, id), va, len, pos, pc);
+        const lock = ofileLock(kctx, id);
+        return lock.with(() => {
+          const at = ofileOffset(kctx, id);
+          const n = hostRead(f, ofileHostFd(kctx, id), va, len, at, pc);
+          if (n > 0) ofileSetOffset(kctx, id, at + n);
+          return n;
+        });
       });
-    }
     case OK_STDIO:
       if (pos !== null) return -ESPIPE;
       return len === 0 ? 0 : hostRead(f, ofileHostFd(kctx, id), va, len, null);
@@ -136,22 +151,25 @@ export function writeAt(f: FsEnv, id: number, va: number, len: number, pos: numb
   if (flags & O_PATH || !ofileWritable(kctx, id)) return -EBADF;
   len = Math.min(len, MAX_RW_COUNT);
   switch (ofileKind(kctx, id)) {
-    case OK_HOST_FILE: {
-      const hfd = ofileHostFd(kctx, id);
-      if (pos !== null) return hostWrite(f, hfd, va, len, pos);
-      const lock = ofileLock(kctx, id);
-      return lock.with(() => {
-        if (flags & O_APPEND) {
-          const n = hostWrite(f, hfd, va, len, null); // the host fd has O_APPEND: appends
-          try { ofileSetOffset(kctx, id, fs.fstatSync(hfd).size); } catch { /* offset unchanged */ }
+    case OK_HOST_FILE:
+      return withCache(f, id, (pc) => {
+        const hfd = ofileHostFd(kctx, id);
+        if (pos !== null && !(flags & O_APPEND)) return hostWrite(f, hfd, va, len, pos, pc, pos);
+        const lock = ofileLock(kctx, id);
+        return lock.with(() => {
+          if (flags & O_APPEND) { // the host fd has O_APPEND: appends (pwrite too, as on Linux)
+            let end = 0;
+            try { end = fs.fstatSync(hfd).size; } catch (e) { return -errnoFromNode(e); }
+            const n = hostWrite(f, hfd, va, len, null, pc, end);
+            if (pos === null) ofileSetOffset(kctx, id, end + Math.max(n, 0));
+            return n;
+          }
+          const at = ofileOffset(kctx, id);
+          const n = hostWrite(f, hfd, va, len, at, pc, at);
+          if (n > 0) ofileSetOffset(kctx, id, at + n);
           return n;
-        }
-        const at = ofileOffset(kctx, id);
-        const n = hostWrite(f, hfd, va, len, at);
-        if (n > 0) ofileSetOffset(kctx, id, at + n);
-        return n;
+        });
       });
-    }
     case OK_STDIO:
       if (pos !== null) return -ESPIPE;
       return hostWrite(f, ofileHostFd(kctx, id), va, len, null);
@@ -164,6 +182,16 @@ export function writeAt(f: FsEnv, id: number, va: number, len: number, pos: numb
         });
     default:
       return -EBADF;
+  }
+}
+
+/** Run `fn` with the page-cache file of host file `id` (0 when its inode has none), referenced throughout. */
+function withCache(f: FsEnv, id: number, fn: (pc: number) => number): number {
+  const pc = ofileCachedFile(f.kctx, id);
+  try {
+    return fn(pc);
+  } finally {
+    if (pc > 0) fileRefDelta(f.kctx, pc, -1);
   }
 }
 
@@ -303,25 +331,28 @@ export function sysOpenat(f: FsEnv, a: readonly bigint[]): number {
   if (typeof res === 'number') return res;
   const mode = argInt(a[3]!) & 0o7777 & ~fdTableUmask(kctx, f.fdt, null);
   let hostFd: number;
-  let isDir: boolean;
+  let st: fs.Stats;
   try {
     hostFd = fs.openSync(res.hostPath, hf.nodeFlags, mode);
   } catch (e) {
     return -errnoFromNode(e);
   }
   try {
-    isDir = fs.fstatSync(hostFd).isDirectory();
+    st = fs.fstatSync(hostFd);
   } catch (e) {
     fs.closeSync(hostFd);
     return -errnoFromNode(e);
   }
+  const isDir = st.isDirectory();
   const id = ofileCreate(kctx, {
     kind: isDir ? OK_HOST_DIR : OK_HOST_FILE, flags: (flags & KEPT) | O_LARGEFILE, hostFd, path: res.guestPath,
+    dev: st.dev, ino: st.ino,
   });
   if (id < 0) {
     fs.closeSync(hostFd);
     return id;
   }
+  if (flags & O_TRUNC && !isDir) truncateCached(kctx, id, 0); // the host truncated it: so do its cached pages
   const fd = fdInstall(kctx, f.fdt, id, hf.cloexec);
   if (fd < 0) ofilePut(kctx, id, f.waiter);
   return fd;

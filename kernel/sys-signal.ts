@@ -17,6 +17,7 @@
  */
 import type { VirtualAddressSpace } from './aspace.ts';
 import { EAGAIN, EFAULT, EINTR, EINVAL, ENOMEM, EPERM } from './errno.ts';
+import { setExecSignalHook } from './exec.ts';
 import { setSigpipeHook } from './pipe.ts';
 import { decodeSigInfo, encodeSigInfo, onSigStack, parseSignalFrame, RT_SIGFRAME_SIZE, type SigInfo } from './sigframe.ts';
 import { ensureSignalTrampoline, readUser } from './signal-deliver.ts';
@@ -353,6 +354,13 @@ setChildExitHook((kctx, parentPid, childPid, exitSignal) => {
   sendSignal(kctx, parentPid, exitSignal, {
     signo: exitSignal, code: killedBy ? CLD_KILLED : CLD_EXITED, pid: childPid, uid: 0, status,
   }, host && host.kctx.ctl === ctl ? host.current : -1);
+});
+
+// execve (kernel/exec.ts, past its point of no return): caught handlers back to SIG_DFL,
+// ignored ones kept, the blocked mask and pending signals kept, the altstack dropped.
+setExecSignalHook((env) => {
+  const tix = callerTix(env);
+  signalState(env.kctx).execSignals(procOfThread(env.kctx.ctl, tix), tix);
 });
 
 export { decodeSigInfo };

@@ -6,7 +6,8 @@
  *         → the handler returns a value (a0 := value; -errno for errors, Linux's raw
  *           convention) or NO_RETURN (the handler blocked, exited or set a0 itself).
  * Unknown numbers return -ENOSYS and are counted per number in ctl (SH_ENOSYS), so a run's
- * statistics say which syscalls a guest wanted.
+ * statistics say which syscalls a guest wanted. Each call is traced (kctx.trace) as a
+ * syscall-begin .. syscall-end pair.
  *
  * Adding syscalls (the ABI layer): in a new file, `registerSyscall(SYS_x, handler)` at import
  * time; import that file from scheduler/hart-loop.ts's SYSCALL_MODULES (or from any module
@@ -20,6 +21,7 @@ import type { VirtualAddressSpace } from './aspace.ts';
 import { EBADF, EFAULT, EINVAL, ENOSYS } from './errno.ts';
 import { brk, mmap, mprotect, munmap } from './mmap.ts';
 import { SH_ENOSYS, SYSCALL_SLOTS } from './sched-layout.ts';
+import { traceEmitSyscallBegin, traceEmitSyscallEnd } from './trace.ts';
 import { copyFromUser } from './uaccess.ts';
 
 /** A handler's "no value to write": the thread blocked, exited, or the handler set a0 itself. */
@@ -131,6 +133,8 @@ export function dispatchSyscall(env: SyscallEnv): SyscallResult {
   const nr = Number(env.getReg(17));
   const args = [env.getReg(10), env.getReg(11), env.getReg(12), env.getReg(13), env.getReg(14), env.getReg(15)];
   const entry = table.get(nr);
+  const w = env.kctx.trace;
+  if (w !== null) traceEmitSyscallBegin(w, nr, Number(args[0]), Number(args[1]), Number(args[2]));
   let r: SyscallResult;
   if (entry === undefined) {
     const ctl = env.kctx.ctl;
@@ -141,6 +145,9 @@ export function dispatchSyscall(env: SyscallEnv): SyscallResult {
     r = entry.fn(env, args);
   }
   if (r !== NO_RETURN) env.setReg(10, typeof r === 'bigint' ? r : BigInt(r));
+  // Still open unless the thread left the hart inside the handler (its switch-out ended it).
+  // NO_RETURN with the thread still here (sigreturn, execve): the a0 it resumes with.
+  if (w !== null && w.syscallNr === nr) traceEmitSyscallEnd(w, nr, Number(r === NO_RETURN ? env.getReg(10) : r));
   env.kctx.assertNoStale(`syscall ${nr}`);
   return r;
 }

@@ -5,7 +5,9 @@
  *   process 1 "Coherent machine"; one thread track per hart (tid = hartId, "hart N")
  *   - thread runs        "X" slices  cat sched      switch-in .. switch-out
  *   - page faults        "X" slices  cat fault      fault-begin .. fault-end (outcome in args)
- *   - syscalls           "X" slices  cat syscall    syscall-begin .. syscall-end
+ *   - syscalls           "X" slices  cat syscall    syscall-begin .. syscall-end, named "syscall
+ *                        <name>" (kernel/syscalls-table.ts); args.ret, or args.left when the thread
+ *                        left the hart inside it (blocked, exited: ended at its switch-out)
  *   - TLB flushes        "i" instants, scope thread, cat tlb
  *   - shootdowns         "X" slice at the initiator (start .. every ack in) and one at each
  *                        target (receive .. ack), joined by one flow per target: "s" in the
@@ -24,6 +26,7 @@ import {
   TE_SANITIZER, TE_SHOOTDOWN_ACK, TE_SHOOTDOWN_DONE, TE_SHOOTDOWN_RECV, TE_SHOOTDOWN_START, TE_SWITCH_IN,
   TE_SWITCH_OUT, TE_SYSCALL_BEGIN, TE_SYSCALL_END, type HartTrace, type TraceEvent,
 } from './trace.ts';
+import { syscallName } from './syscalls-table.ts';
 
 export const TRACE_PID = 1;
 export const TRACE_PROCESS_NAME = 'Coherent machine';
@@ -106,10 +109,10 @@ export function exportChromeTrace(harts: HartTrace[], meta: TraceMeta = {}): Chr
         ...(outcome === null ? { truncated: true } : { outcome }),
       });
     };
-    const closeSys = (o: Open, to: number, nr: number, ret: number | null): void => {
-      slice(`syscall ${nr}`, 'syscall', o.ts, to, {
+    const closeSys = (o: Open, to: number, nr: number, end: TraceEvent | null): void => {
+      slice(`syscall ${syscallName(nr)}`, 'syscall', o.ts, to, {
         nr, ...(o.ev.kind === TE_SYSCALL_BEGIN ? { args: o.ev.f.slice() } : { truncated: true }),
-        ...(ret === null ? { truncated: true } : { ret }),
+        ...(end === null ? { truncated: true } : end.a[1] === 1 ? { left: true } : { ret: end.f[0] }),
       });
     };
     for (const e of evs) {
@@ -135,7 +138,7 @@ export function exportChromeTrace(harts: HartTrace[], meta: TraceMeta = {}): Chr
           sys = { ts: e.ts, ev: e };
           break;
         case TE_SYSCALL_END:
-          closeSys(sys ?? { ts: first, ev: e }, e.ts, e.a[0], e.f[0]);
+          closeSys(sys ?? { ts: first, ev: e }, e.ts, e.a[0], e);
           sys = null;
           break;
         case TE_FLUSH:

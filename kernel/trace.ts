@@ -35,7 +35,7 @@ export const TE_SWITCH_OUT = 2; // a0 SWITCH_* reason
 export const TE_FAULT_BEGIN = 3; // a0 access (cpu/trap.ts ACCESS_*), f0 va
 export const TE_FAULT_END = 4; // a0 FAULT_* outcome
 export const TE_SYSCALL_BEGIN = 5; // a0 syscall number, f0..f2 its first three arguments
-export const TE_SYSCALL_END = 6; // a0 syscall number, f0 return value (negative errno on failure)
+export const TE_SYSCALL_END = 6; // a0 syscall number, a1 1 = the thread left the hart inside it (no value yet), f0 return value (negative errno on failure)
 export const TE_FLUSH = 7; // a0 FLUSH_* kind, a1 CAUSE_* cause, a2 asid (-1 all), f0 va, f1 pages
 export const TE_SHOOTDOWN_START = 8; // a0 targets, a1/a2 target mask bits 0-31/32-63, f0 id, f1 va, f2 pages
 export const TE_SHOOTDOWN_RECV = 9; // a0 initiator hartId, a1 1 = will flush / 0 = already caught up, f0 id
@@ -75,7 +75,8 @@ export const FLUSH_NAMES = ['page', 'range', 'asid', 'all'] as const;
 export const CAUSE_SHOOTDOWN = 0;
 export const CAUSE_SWITCH = 1;
 export const CAUSE_LOCAL = 2;
-export const CAUSE_NAMES = ['shootdown', 'switch', 'local'] as const;
+export const CAUSE_POLL = 3; // a poll point's generation check (policy deferred)
+export const CAUSE_NAMES = ['shootdown', 'switch', 'local', 'poll'] as const;
 
 /** Access kinds as numbered in cpu/trap.ts (1 load, 2 store, 3 fetch), for names in exports. */
 export const ACCESS_NAMES: Readonly<Record<number, string>> = { 1: 'load', 2: 'store', 3: 'fetch' };
@@ -102,6 +103,12 @@ export class TraceWriter {
   /** Thread and process now running on this hart (stamped on every record; 0 = none). */
   tid = 0;
   pid = 0;
+  /**
+   * Number of the syscall begun and not yet ended on this hart, -1 none. A thread that leaves
+   * the hart inside a syscall (blocked, exited) has it ended by traceEmitSwitchOut, so every
+   * syscall slice closes inside its thread's run slice.
+   */
+  syscallNr = -1;
   private readonly i32: Int32Array;
   private readonly f64: Float64Array;
   private readonly headIndex: number;
@@ -187,9 +194,16 @@ export function traceEmitSwitchIn(w: TraceWriter | null, tid: number, pid: numbe
   w.record(TE_SWITCH_IN, asid, 0, 0, 0, 0, 0, 0);
 }
 
-/** The running thread leaves this hart for `reason` (SWITCH_*). */
+/**
+ * The running thread leaves this hart for `reason` (SWITCH_*). A syscall still open (it
+ * blocked or exited the thread) is ended first, marked as left (TE_SYSCALL_END a1 = 1).
+ */
 export function traceEmitSwitchOut(w: TraceWriter | null, reason: number): void {
   if (w === null) return;
+  if (w.syscallNr >= 0) {
+    w.record(TE_SYSCALL_END, w.syscallNr, 1, 0, 0, 0, 0, 0);
+    w.syscallNr = -1;
+  }
   w.record(TE_SWITCH_OUT, reason, 0, 0, 0, 0, 0, 0);
   w.tid = 0;
   w.pid = 0;
@@ -210,12 +224,14 @@ export function traceEmitFaultEnd(w: TraceWriter | null, outcome: number): void 
 /** Syscall `nr` enters the kernel with its first three arguments (as numbers). */
 export function traceEmitSyscallBegin(w: TraceWriter | null, nr: number, arg0: number, arg1: number, arg2: number): void {
   if (w === null) return;
+  w.syscallNr = nr;
   w.record(TE_SYSCALL_BEGIN, nr, 0, 0, 0, arg0, arg1, arg2);
 }
 
 /** Syscall `nr` returns `ret` (negative errno on failure). */
 export function traceEmitSyscallEnd(w: TraceWriter | null, nr: number, ret: number): void {
   if (w === null) return;
+  w.syscallNr = -1;
   w.record(TE_SYSCALL_END, nr, 0, 0, 0, ret, 0, 0);
 }
 

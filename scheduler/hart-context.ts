@@ -13,6 +13,7 @@ import { FrameAllocator } from '../kernel/frames.ts';
 import {
   attachCtl, hartStatusIndex, HS_STATE, H_STATE, MACHINE_RUNNING, type Ctl,
 } from '../kernel/layout.ts';
+import { openTraceWriter, type TraceWriter } from '../kernel/trace.ts';
 
 /** Thrown inside a hart to unwind when the machine stops (shutdown or halt); not a failure. */
 export class MachineStopped extends Error {
@@ -45,6 +46,12 @@ export class HartContext {
   readonly mailboxes: Mailboxes;
   readonly port: InterruptPort;
   readonly frames: FrameAllocator;
+  /**
+   * This hart's trace writer (kernel/trace.ts), opened once here: null when the machine was
+   * booted without tracing. Every emitter on this hart — kernel (via KernelContext.trace),
+   * scheduler, policies, sanitizer — uses this one: a second writer on the ring would corrupt it.
+   */
+  readonly trace: TraceWriter | null;
   /** Host directory of the guests' files (BootOptions.root). */
   readonly root: string;
   /** Commands announced by the host and not yet taken from the command port. */
@@ -64,6 +71,7 @@ export class HartContext {
     this.port = new InterruptPort(this.mailboxes, hartId, (msg) => this.dispatch(msg), () => this.checkRunning());
     this.whileWaiting = () => this.serve();
     this.frames = new FrameAllocator(this.ctl, hartId, this.whileWaiting);
+    this.trace = openTraceWriter(this.ctl, hartId);
     this.handlers.set(MSG_KIND_NOP, () => {});
     this.handlers.set(MSG_KIND_COMMAND, (ctx) => { ctx.commandsAnnounced++; });
   }

@@ -68,6 +68,9 @@ import { isExiting, markExiting, procWord } from './process.ts';
 import { RunQueues } from './runqueue.ts';
 import { installLab, type LabHooks } from './policy-select.ts';
 import { switchIn, unloadFreed } from './switch.ts';
+import {
+  SWITCH_BLOCK, SWITCH_EXIT, SWITCH_PREEMPT, SWITCH_YIELD, traceEmitSwitchIn, traceEmitSwitchOut,
+} from '../kernel/trace.ts';
 import { ThreadTable } from './threads.ts';
 
 /** Mailbox kind "look at your current thread" (its process may be exiting). No payload. */
@@ -130,7 +133,7 @@ export class HartScheduler implements SchedOps, ProcOps {
     const table = this.table;
     const hart = this.hart;
     this.kctx = new KernelContext({
-      hartId: this.hartId, ram: hctx.ram, ctl, frames: hctx.frames, whileWaiting: hctx.whileWaiting,
+      hartId: this.hartId, ram: hctx.ram, ctl, frames: hctx.frames, whileWaiting: hctx.whileWaiting, trace: hctx.trace,
       // Kernel code names spaces by their global ASID; this hart tags them with its own.
       tlb: {
         sfenceVma(vaLo, vaHi, asid) {
@@ -215,13 +218,15 @@ export class HartScheduler implements SchedOps, ProcOps {
     this.stats.current = tix;
     const as = VirtualAddressSpace.attach(this.kctx, this.threads.asSlot(tix));
     this.as = as;
+    // Its run slice starts here (an exiting process's thread is reaped at once: switch-out "exit").
+    traceEmitSwitchIn(this.hctx.trace, this.threads.tid(tix), this.pidOf(tix), as.asid);
     if (isExiting(this.hctx.ctl, this.threads.proc(tix))) {
       this.exitCurrent(0);
       return false;
     }
     this.threads.restore(tix, this.hart, this.hartId);
     this.lab.beforeSwitchIn(as);
-    switchIn(this.hart, this.table, this.stats, as);
+    switchIn(this.hart, this.table, this.stats, as, this.hctx.trace);
     this.lab.afterSwitchIn(as, this.pidOf(tix), this.threads.tid(tix));
     return true;
   }
@@ -237,7 +242,7 @@ export class HartScheduler implements SchedOps, ProcOps {
       this.waits.expireTimeouts(this.hartId); // a busy hart still ends sleeps and timed waits
       if (this.rq.length(this.hartId) > 0) {
         this.stats.bump(ST_PREEMPT);
-        this.switchOut(this.hartId);
+        this.switchOut(this.hartId, SWITCH_PREEMPT);
         return;
       }
     } else {
@@ -250,13 +255,14 @@ export class HartScheduler implements SchedOps, ProcOps {
       const migrate = (this.threads.flags(tix) & TF_MIGRATE) !== 0;
       const to = migrate ? (this.hartId + 1) % this.hctx.cpus : this.hartId;
       if (migrate) this.threads.setAffinity(tix, to);
-      this.switchOut(to);
+      this.switchOut(to, SWITCH_YIELD);
     }
   }
 
-  /** Save the current thread and queue it on hart `to`. */
-  private switchOut(to: number): void {
+  /** Save the current thread and queue it on hart `to`; `reason` SWITCH_PREEMPT or SWITCH_YIELD (traced). */
+  private switchOut(to: number, reason: number): void {
     const tix = this.current;
+    traceEmitSwitchOut(this.hctx.trace, reason);
     this.threads.save(tix, this.hart);
     this.current = -1;
     this.stats.current = -1;
@@ -287,6 +293,7 @@ export class HartScheduler implements SchedOps, ProcOps {
   /** End the current thread (its registers are dropped). */
   private exitCurrent(code: number): void {
     const tix = this.current;
+    traceEmitSwitchOut(this.hctx.trace, SWITCH_EXIT);
     const as = this.as!;
     const proc = this.threads.proc(tix);
     this.threads.setExitCode(tix, code);
@@ -338,6 +345,7 @@ export class HartScheduler implements SchedOps, ProcOps {
   block(chan: WaitChannel, expected: number, timeoutNs?: number, o?: BlockOptions): number | typeof NO_RETURN {
     const r = this.waits.block(this.current, this.hart, chan, expected, timeoutNs, o);
     if (r === NO_RETURN) {
+      traceEmitSwitchOut(this.hctx.trace, SWITCH_BLOCK);
       this.stats.bump(ST_BLOCK);
       this.current = -1;
       this.stats.current = -1;
@@ -389,7 +397,7 @@ export class HartScheduler implements SchedOps, ProcOps {
     if (releaseAddressSpace(this.kctx, old) === 0) {
       unloadFreed(this.hart, this.table, old.slot, () => old.clearActive(this.hartId));
     }
-    switchIn(this.hart, this.table, this.stats, as);
+    switchIn(this.hart, this.table, this.stats, as, this.hctx.trace);
   }
 
   hostWrite(fd: 1 | 2, bytes: Uint8Array): void {

@@ -15,6 +15,8 @@ import { AS_BYTES, AS_GEN } from '../kernel/vm-layout.ts';
 import { AsidTable, HartSchedBlock } from './asid.ts';
 import type { IpiHart } from './shootdown-ipi.ts';
 import { flushRange } from './switch.ts';
+import { PAGE_SIZE } from '../cpu/ram.ts';
+import { CAUSE_LOCAL, CAUSE_POLL, FLUSH_ASID, FLUSH_PAGE, FLUSH_RANGE, traceEmitFlush } from '../kernel/trace.ts';
 
 /** Word index of address-space slot `slot`'s field `f`. */
 export function asWord(ctl: Ctl, slot: number, f: number): number {
@@ -40,6 +42,7 @@ export function catchUpLocal(h: IpiHart, stale: Stale): void {
   h.hart.sfenceVma(null, 0, AsidTable.hwAsid(i));
   h.table.setGen(i, now);
   h.stats.bump(ST_SD_LOCAL_FULL);
+  traceEmitFlush(h.hctx.trace, FLUSH_ASID, CAUSE_LOCAL, stale.as.asid, 0, 0);
 }
 
 /** What a poll-point generation check did. */
@@ -63,8 +66,10 @@ export function catchUpLoaded(h: IpiHart, as: VirtualAddressSpace): number {
   if (local === bump.generation - 1 && bump.npages >= 0) {
     flushRange(h.hart, hw, bump.vpnStart, bump.npages);
     kind = POLL_RANGE;
+    traceEmitFlush(h.hctx.trace, bump.npages === 1 ? FLUSH_PAGE : FLUSH_RANGE, CAUSE_POLL, as.asid, bump.vpnStart * PAGE_SIZE, bump.npages);
   } else {
     h.hart.sfenceVma(null, 0, hw);
+    traceEmitFlush(h.hctx.trace, FLUSH_ASID, CAUSE_POLL, as.asid, 0, 0);
   }
   if (h.table.gen(i) < bump.generation) h.table.setGen(i, bump.generation);
   return kind;

@@ -4,7 +4,8 @@
  * all their acknowledgements. A change of n pages costs n round trips (ipi: one). A change of
  * the whole space (exit, exec) goes as one whole-ASID message, as there is no page list.
  *
- * Receiver (MSG_KIND_PAGE_SHOOTDOWN, payload: AS slot, generation G, vpn lo, vpn hi, last):
+ * Receiver (MSG_KIND_PAGE_SHOOTDOWN, payload: AS slot, generation G, vpn lo, vpn hi, last,
+ * trace id — each page message is its own traced shootdown):
  *   - space not loaded here, or the hart idle: leave the active mask lazily (switch-in
  *     flushes, the generation being bumped), ack;
  *   - already caught up to G: ack without flushing;
@@ -20,10 +21,15 @@ import type { Stale } from '../kernel/stale.ts';
 import {
   ST_SD_IPIS, ST_SD_RECV, ST_SD_RECV_CURRENT, ST_SD_RECV_FULL, ST_SD_RECV_LAZY, ST_SD_RECV_RANGE, ST_SD_SENT,
 } from '../kernel/sched-layout.ts';
-import { AS_ACTIVE } from '../kernel/vm-layout.ts';
+import { AS_ACTIVE, AS_ASID } from '../kernel/vm-layout.ts';
+import { PAGE_SIZE } from '../cpu/ram.ts';
+import {
+  CAUSE_SHOOTDOWN, FLUSH_ASID, FLUSH_PAGE, traceEmitFlush, traceEmitShootdownAck, traceEmitShootdownDone,
+  traceEmitShootdownRecv, type TraceWriter,
+} from '../kernel/trace.ts';
 import { AsidTable } from './asid.ts';
 import { asWord, AS_GEN, catchUpLocal } from './policy-common.ts';
-import { ACK_SPIN, MSG_KIND_SHOOTDOWN, type IpiHart } from './shootdown-ipi.ts';
+import { ACK_SPIN, MSG_KIND_SHOOTDOWN, traceShootdownStart, type IpiHart } from './shootdown-ipi.ts';
 import { flushRange } from './switch.ts';
 
 /** Mailbox kind of one page of a per-page shootdown (clear of the kinds other modules use). */
@@ -32,11 +38,12 @@ const TWO32 = 4294967296;
 
 /** The `per-page` policy for one hart; `onMessages(n)` counts the page messages sent. */
 export function perPagePolicy(h: IpiHart, onMessages: (n: number) => void): ShootdownPolicy {
-  const payload = new Int32Array(5);
+  const payload = new Int32Array(6);
   const targets: number[] = [];
   return {
     name: 'per-page',
     invalidate(_kctx: KernelContext, stale: Stale): boolean {
+      const w = h.hctx.trace;
       catchUpLocal(h, stale);
       const as = stale.as;
       targets.length = 0;
@@ -50,14 +57,18 @@ export function perPagePolicy(h: IpiHart, onMessages: (n: number) => void): Shoo
         payload[2] = 0;
         payload[3] = 0;
         payload[4] = -1;
+        payload[5] = w === null ? 0 : traceShootdownStart(w, targets, 0, -1);
         h.hctx.port.waitForAcks(h.hctx.port.send(targets, MSG_KIND_SHOOTDOWN, payload), ACK_SPIN);
+        traceEmitShootdownDone(w, payload[5]!);
         messages = 1;
       } else {
         for (let vpn = stale.vpnStart; vpn < stale.vpnEnd; vpn++) {
           payload[2] = vpn % TWO32 | 0;
           payload[3] = Math.floor(vpn / TWO32);
           payload[4] = vpn === stale.vpnEnd - 1 ? 1 : 0;
+          payload[5] = w === null ? 0 : traceShootdownStart(w, targets, vpn * PAGE_SIZE, 1);
           h.hctx.port.waitForAcks(h.hctx.port.send(targets, MSG_KIND_PAGE_SHOOTDOWN, payload), ACK_SPIN);
+          traceEmitShootdownDone(w, payload[5]!);
           messages++;
         }
       }
@@ -70,8 +81,19 @@ export function perPagePolicy(h: IpiHart, onMessages: (n: number) => void): Shoo
   };
 }
 
-/** Serve one MSG_KIND_PAGE_SHOOTDOWN on this hart (install with hctx.onInterrupt). */
+/** Serve one MSG_KIND_PAGE_SHOOTDOWN on this hart (install with hctx.onInterrupt); traced receive, flushes, ack. */
 export function servePageShootdown(h: IpiHart, kctx: KernelContext, msg: MailboxMessage): void {
+  const w = h.hctx.trace;
+  if (w === null) {
+    applyPageShootdown(h, kctx, msg, null);
+    return;
+  }
+  applyPageShootdown(h, kctx, msg, w);
+  traceEmitShootdownAck(w, msg.payload[5]!, msg.sender); // the mailbox acknowledges as this returns
+}
+
+function applyPageShootdown(h: IpiHart, kctx: KernelContext, msg: MailboxMessage, w: TraceWriter | null): void {
+  const id = msg.payload[5]!;
   const slot = msg.payload[0]!;
   const newGen = msg.payload[1]!;
   const last = msg.payload[4] === 1;
@@ -79,6 +101,7 @@ export function servePageShootdown(h: IpiHart, kctx: KernelContext, msg: Mailbox
   const i = h.table.find(slot);
   const i32 = kctx.ctl.i32;
   if (i < 0 || h.table.loaded !== i || !h.running()) {
+    traceEmitShootdownRecv(w, id, msg.sender, false);
     const hid = h.hctx.hartId;
     Atomics.and(i32, asWord(kctx.ctl, slot, AS_ACTIVE) + (hid >> 5), ~(1 << (hid & 31)));
     h.stats.bump(ST_SD_RECV_LAZY);
@@ -86,11 +109,16 @@ export function servePageShootdown(h: IpiHart, kctx: KernelContext, msg: Mailbox
   }
   const local = h.table.gen(i);
   if (local >= newGen) {
+    traceEmitShootdownRecv(w, id, msg.sender, false);
     h.stats.bump(ST_SD_RECV_CURRENT);
     return;
   }
+  traceEmitShootdownRecv(w, id, msg.sender, true);
   const hw = AsidTable.hwAsid(i);
-  flushRange(h.hart, hw, (msg.payload[2]! >>> 0) + msg.payload[3]! * TWO32, 1);
+  const vpn = (msg.payload[2]! >>> 0) + msg.payload[3]! * TWO32;
+  const asid = w === null ? 0 : i32[asWord(kctx.ctl, slot, AS_ASID)]!; // the global ASID, as kernel flushes name it
+  flushRange(h.hart, hw, vpn, 1);
+  traceEmitFlush(w, FLUSH_PAGE, CAUSE_SHOOTDOWN, asid, vpn * PAGE_SIZE, 1);
   h.stats.bump(ST_SD_RECV_RANGE);
   if (!last) return;
   if (local === newGen - 1) {
@@ -101,4 +129,5 @@ export function servePageShootdown(h: IpiHart, kctx: KernelContext, msg: Mailbox
   h.hart.sfenceVma(null, 0, hw);
   h.table.setGen(i, mmGen);
   h.stats.bump(ST_SD_RECV_FULL);
+  traceEmitFlush(w, FLUSH_ASID, CAUSE_SHOOTDOWN, asid, 0, 0);
 }

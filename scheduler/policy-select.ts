@@ -28,7 +28,6 @@ import { beginChange, labStatIndex, recordCompletion, SanitizerObserver, sanitiz
 import { SH_POISON, SH_POLICY } from '../kernel/sched-layout.ts';
 import type { ShootdownPolicy } from '../kernel/shootdown.ts';
 import type { Stale, StaleRelease } from '../kernel/stale.ts';
-import { openTraceWriter, type TraceWriter } from '../kernel/trace.ts';
 import type { AsidTable, HartSchedBlock } from './asid.ts';
 import type { HartContext } from './hart-context.ts';
 import { readLeaf } from './policy-common.ts';
@@ -93,9 +92,8 @@ export function installLab(d: LabDeps): LabHooks {
   const sanitize = sanitizerMode(ctl) !== SAN_OFF;
   let observer: SanitizerObserver | null = null;
   if (sanitize) {
-    let writer: TraceWriter | null | undefined;
-    const trace = (): TraceWriter | null => (writer === undefined ? (writer = openTraceWriter(ctl, hartId)) : writer);
-    observer = new SanitizerObserver(ctl, hartId, name, (root, vpn) => readLeaf(kctx, root, vpn), trace);
+    // Reports go to the hart's one trace writer (a second writer on its ring would corrupt it).
+    observer = new SanitizerObserver(ctl, hartId, name, (root, vpn) => readLeaf(kctx, root, vpn), () => hctx.trace);
     policy = sanitizing(policy, kctx, deferred);
     if (deferred !== null) {
       deferred.onComplete = (asSlot, vpnStart, npages, frames, seq) =>

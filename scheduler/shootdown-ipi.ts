@@ -39,12 +39,19 @@ import {
   POISON_WORD, SH_CEILING, ST_SD_IPIS, ST_SD_LOCAL_FULL, ST_SD_RECV, ST_SD_RECV_CURRENT, ST_SD_RECV_FULL,
   ST_SD_RECV_LAZY, ST_SD_RECV_RANGE, ST_SD_SENT,
 } from '../kernel/sched-layout.ts';
-import { AS_ACTIVE, AS_BYTES, AS_GEN } from '../kernel/vm-layout.ts';
+import { AS_ACTIVE, AS_ASID, AS_BYTES, AS_GEN } from '../kernel/vm-layout.ts';
 import { AsidTable, type HartSchedBlock } from './asid.ts';
 import type { HartContext } from './hart-context.ts';
 import { flushRange } from './switch.ts';
+import {
+  CAUSE_LOCAL, CAUSE_SHOOTDOWN, FLUSH_ASID, FLUSH_PAGE, FLUSH_RANGE, traceEmitFlush, traceEmitShootdownAck,
+  traceEmitShootdownDone, traceEmitShootdownRecv, traceEmitShootdownStart, type TraceWriter,
+} from '../kernel/trace.ts';
 
-/** Mailbox kind of a shootdown request. Payload: AS slot, new generation, vpn lo, vpn hi, npages (-1 whole). */
+/**
+ * Mailbox kind of a shootdown request. Payload: AS slot, new generation, vpn lo, vpn hi,
+ * npages (-1 whole), trace id (TraceWriter.nextShootdownId; 0 when the sender traces nothing).
+ */
 export const MSG_KIND_SHOOTDOWN = MSG_KIND_USER;
 /** Default range ceiling (pages): larger ranges are flushed as the whole ASID. */
 export const DEFAULT_CEILING_PAGES = 33;
@@ -104,6 +111,7 @@ function catchUpLocal(h: IpiHart, stale: Stale): void {
   h.hart.sfenceVma(null, 0, AsidTable.hwAsid(i));
   h.table.setGen(i, now);
   h.stats.bump(ST_SD_LOCAL_FULL);
+  traceEmitFlush(h.hctx.trace, FLUSH_ASID, CAUSE_LOCAL, stale.as.asid, 0, 0);
 }
 
 /**
@@ -131,7 +139,7 @@ export function ackSpinNs(harts: number): number {
 
 /** The `ipi` policy for one hart. */
 export function ipiPolicy(h: IpiHart): ShootdownPolicy {
-  const payload = new Int32Array(5);
+  const payload = new Int32Array(6);
   const targets: number[] = [];
   const self = h.hctx.hartId;
   const spinNs = ackSpinNs(h.hctx.cpus);
@@ -156,8 +164,11 @@ export function ipiPolicy(h: IpiHart): ShootdownPolicy {
       payload[2] = whole ? 0 : stale.vpnStart % TWO32 | 0;
       payload[3] = whole ? 0 : Math.floor(stale.vpnStart / TWO32);
       payload[4] = whole ? -1 : stale.npages;
+      const w = h.hctx.trace;
+      payload[5] = w === null ? 0 : traceShootdownStart(w, targets, whole ? 0 : stale.vpnStart * PAGE_SIZE, whole ? -1 : stale.npages);
       const ticket = h.hctx.port.send(targets, MSG_KIND_SHOOTDOWN, payload);
       ackWait(h, ticket, spinNs);
+      traceEmitShootdownDone(w, payload[5]!);
       h.stats.recordLatency(Number(process.hrtime.bigint() - t0));
       h.stats.bump(ST_SD_SENT);
       h.stats.bump(ST_SD_IPIS, targets.length);
@@ -171,15 +182,42 @@ export function localOnlyPolicy(h: IpiHart): ShootdownPolicy {
   return { name: 'local', invalidate: (_k, stale) => { catchUpLocal(h, stale); return true; } };
 }
 
-/** Serve one MSG_KIND_SHOOTDOWN on this hart (install with hctx.onInterrupt). */
+/**
+ * This hart starts traced shootdown toward `targets` (va/pages; pages -1 = the whole ASID):
+ * a new id (TraceWriter.nextShootdownId), recorded as shootdown-start; returns the id, which
+ * travels in the request so each target's receive and ack pair up with it.
+ */
+export function traceShootdownStart(w: TraceWriter, targets: readonly number[], va: number, pages: number): number {
+  const id = w.nextShootdownId();
+  let mask = 0;
+  for (const t of targets) mask += 2 ** t;
+  traceEmitShootdownStart(w, id, mask, va, pages);
+  return id;
+}
+
+/** Serve one MSG_KIND_SHOOTDOWN on this hart (install with hctx.onInterrupt); traced receive, flush, ack. */
 export function serveShootdown(h: IpiHart, kctx: KernelContext, msg: MailboxMessage): void {
+  const w = h.hctx.trace;
+  if (w === null) {
+    applyShootdown(h, kctx, msg, null);
+    return;
+  }
+  const id = msg.payload[5]!;
+  applyShootdown(h, kctx, msg, w);
+  traceEmitShootdownAck(w, id, msg.sender); // the mailbox acknowledges as this returns
+}
+
+/** serveShootdown's work: decide, record the receive (w non-null), flush. */
+function applyShootdown(h: IpiHart, kctx: KernelContext, msg: MailboxMessage, w: TraceWriter | null): void {
   const slot = msg.payload[0]!;
   const newGen = msg.payload[1]!;
   const npages = msg.payload[4]!;
+  const id = msg.payload[5]!;
   h.stats.bump(ST_SD_RECV);
   const i = h.table.find(slot);
   if (i < 0 || h.table.loaded !== i || !h.running()) {
     // Not running that space: leave its mask lazily; the stale entry (if any) flushes at switch-in.
+    traceEmitShootdownRecv(w, id, msg.sender, false);
     const hid = h.hctx.hartId;
     Atomics.and(kctx.ctl.i32, asWord(kctx, slot, AS_ACTIVE) + (hid >> 5), ~(1 << (hid & 31)));
     h.stats.bump(ST_SD_RECV_LAZY);
@@ -188,20 +226,25 @@ export function serveShootdown(h: IpiHart, kctx: KernelContext, msg: MailboxMess
   const local = h.table.gen(i);
   const mmGen = Atomics.load(kctx.ctl.i32, asWord(kctx, slot, AS_GEN));
   if (local >= newGen || local >= mmGen) {
+    traceEmitShootdownRecv(w, id, msg.sender, false);
     h.stats.bump(ST_SD_RECV_CURRENT);
     return;
   }
+  traceEmitShootdownRecv(w, id, msg.sender, true);
   const hw = AsidTable.hwAsid(i);
+  const asid = w === null ? 0 : kctx.ctl.i32[asWord(kctx, slot, AS_ASID)]!; // the global ASID, as kernel flushes name it
   if (npages >= 0 && local === newGen - 1 && newGen === mmGen) {
     const vpn = (msg.payload[2]! >>> 0) + msg.payload[3]! * TWO32;
     flushRange(h.hart, hw, vpn, npages);
     h.table.setGen(i, newGen);
     h.stats.bump(ST_SD_RECV_RANGE);
+    traceEmitFlush(w, npages === 1 ? FLUSH_PAGE : FLUSH_RANGE, CAUSE_SHOOTDOWN, asid, vpn * PAGE_SIZE, npages);
     return;
   }
   h.hart.sfenceVma(null, 0, hw);
   h.table.setGen(i, mmGen);
   h.stats.bump(ST_SD_RECV_FULL);
+  traceEmitFlush(w, FLUSH_ASID, CAUSE_SHOOTDOWN, asid, 0, 0);
 }
 
 /**

@@ -27,6 +27,7 @@ import { SATP_MODE_BARE, SATP_MODE_SV48 } from '../cpu/pte.ts';
 import { PAGE_SIZE } from '../cpu/ram.ts';
 import type { VirtualAddressSpace } from '../kernel/aspace.ts';
 import { ST_SWITCH_FULL, ST_SWITCH_NEW, ST_SWITCH_NONE, ST_SWITCH_RANGE } from '../kernel/sched-layout.ts';
+import { CAUSE_SWITCH, FLUSH_ASID, FLUSH_PAGE, FLUSH_RANGE, traceEmitFlush, type TraceWriter } from '../kernel/trace.ts';
 import { AsidTable, GEN_UNKNOWN, type HartSchedBlock } from './asid.ts';
 
 /** How a switch-in treated the TLB. */
@@ -50,9 +51,12 @@ export function flushRange(hart: Hart, hwAsid: number, vpnStart: number, npages:
 
 /**
  * Load `as` on `hart` (hart `table.hartId`) with the generation check above; returns
- * SWITCH_NEW / SWITCH_RANGE / SWITCH_FULL / SWITCH_NONE (also counted in `stats`).
+ * SWITCH_NEW / SWITCH_RANGE / SWITCH_FULL / SWITCH_NONE (also counted in `stats`). A flush is
+ * traced on `trace` (the hart's writer, null = off) as a flush instant, cause switch.
  */
-export function switchIn(hart: Hart, table: AsidTable, stats: HartSchedBlock, as: VirtualAddressSpace): number {
+export function switchIn(
+  hart: Hart, table: AsidTable, stats: HartSchedBlock, as: VirtualAddressSpace, trace: TraceWriter | null = null,
+): number {
   let i = table.find(as.slot);
   const fresh = i < 0;
   if (fresh) i = table.take(as.slot, as.asid);
@@ -65,14 +69,17 @@ export function switchIn(hart: Hart, table: AsidTable, stats: HartSchedBlock, as
   if (fresh || local === GEN_UNKNOWN) {
     hart.sfenceVma(null, 0, hw);
     kind = SWITCH_NEW;
+    traceEmitFlush(trace, FLUSH_ASID, CAUSE_SWITCH, as.asid, 0, 0);
   } else if (local >= bump.generation) {
     kind = SWITCH_NONE;
   } else if (local === bump.generation - 1 && bump.npages >= 0) {
     flushRange(hart, hw, bump.vpnStart, bump.npages);
     kind = SWITCH_RANGE;
+    traceEmitFlush(trace, bump.npages === 1 ? FLUSH_PAGE : FLUSH_RANGE, CAUSE_SWITCH, as.asid, bump.vpnStart * PAGE_SIZE, bump.npages);
   } else {
     hart.sfenceVma(null, 0, hw);
     kind = SWITCH_FULL;
+    traceEmitFlush(trace, FLUSH_ASID, CAUSE_SWITCH, as.asid, 0, 0);
   }
   if (table.gen(i) < bump.generation) table.setGen(i, bump.generation);
   hart.setSatp(SATP_MODE_SV48, hw, as.rootPpn);

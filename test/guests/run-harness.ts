@@ -9,11 +9,8 @@
  * Bad guests (a segfault, a division by zero, an unknown syscall) and bad ELF files end only
  * themselves: a second program (compute) spawned on the same machine at the same time
  * finishes with its exact output.
- *
- * Guests that need signal delivery to a handler are skipped, named so, until the signal layer
- * (kernel/sys-signal.ts) exists.
  */
-import { closeSync, existsSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -34,17 +31,11 @@ export interface Guest {
 
 export const ROOT = new URL('../../', import.meta.url).pathname;
 export const manifest = JSON.parse(readFileSync(join(ROOT, 'guests/manifest.json'), 'utf8')) as { guests: Guest[] };
-/** Guests whose checks catch signals in handlers (SIGSEGV/SIGBUS probes, kill, SIGCHLD). */
-const NEEDS_SIGNALS = new Set(['heap', 'mmap', 'mprotect', 'fork', 'filemap', 'tlbrace', 'signals', 'mix', 'tlbrace-inject']);
-const signalsReady = existsSync(join(ROOT, 'kernel/sys-signal.ts'));
 /**
  * Guests that fail for reasons outside the process layer, skipped with the reason in the name
  * (reported to the lead; remove an entry when its cause is fixed). `name@N`: only on N harts.
  */
-const KNOWN: Record<string, string> = {
-  filemap: 'write()/pwrite() to a host file do not update its page-cache pages (kernel/sys-fs.ts)',
-  'tlbrace@4': 'ld/sd are two 32-bit accesses (cpu/hart-run.ts), ~1 run in 12 reads a torn pattern 0xc0de000000000000',
-};
+const KNOWN: Record<string, string> = {};
 export const elfOf = (g: Guest): Uint8Array => new Uint8Array(readFileSync(join(ROOT, g.binary)));
 export const envOf = (g: Guest): string[] => Object.entries(g.env).map(([k, v]) => `${k}=${v}`);
 export const compute = manifest.guests.find((g) => g.name === 'compute')!;
@@ -83,7 +74,7 @@ export function guestSuite(cpus: number): void {
     afterAll(async () => { await m?.shutdown(); });
 
     for (const g of manifest.guests) {
-      const why = NEEDS_SIGNALS.has(g.name) && !signalsReady ? 'needs signal delivery' : KNOWN[g.name] ?? KNOWN[`${g.name}@${cpus}`];
+      const why = KNOWN[g.name] ?? KNOWN[`${g.name}@${cpus}`];
       const skip = why !== undefined;
       const title = skip ? `${g.name} (skipped: ${why})` : `${g.name}: exact output and exit status ${g.exitStatus}, no frame leaked`;
       it.skipIf(skip)(title, async () => {

@@ -5,7 +5,7 @@
 import { MSG_KIND_USER } from '../../cpu/mailbox.ts';
 import { registerHartCommand } from '../../scheduler/hart-commands.ts';
 import {
-  CAUSE_SHOOTDOWN, FLUSH_PAGE, openTraceWriter, SWITCH_EXIT, traceEmitFlush, traceEmitShootdownAck,
+  CAUSE_SHOOTDOWN, FLUSH_PAGE, SWITCH_EXIT, traceEmitFlush, traceEmitShootdownAck,
   traceEmitShootdownDone, traceEmitShootdownRecv, traceEmitShootdownStart, traceEmitSwitchIn, traceEmitSwitchOut,
   traceEmitSyscallBegin, traceEmitSyscallEnd, type TraceWriter,
 } from '../../kernel/trace.ts';
@@ -14,9 +14,9 @@ export const TRACE_TEST_COMMANDS = new URL('./trace-commands.ts', import.meta.ur
 const KIND_TEST_SHOOTDOWN = MSG_KIND_USER + 7;
 let w: TraceWriter | null = null;
 
-/** trace.init → null: open this hart's writer and serve test shootdowns (recv, flush, ack). */
+/** trace.init → null: take this hart's writer (HartContext.trace) and serve test shootdowns (recv, flush, ack). */
 registerHartCommand('trace.init', (ctx) => {
-  w = openTraceWriter(ctx.ctl, ctx.hartId);
+  w = ctx.trace;
   ctx.onInterrupt(KIND_TEST_SHOOTDOWN, (_c, msg) => {
     const id = msg.payload[0]!;
     traceEmitShootdownRecv(w, id, msg.sender, true);

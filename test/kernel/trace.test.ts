@@ -154,7 +154,7 @@ describe('Chrome trace export', () => {
     expect(run0.name).toBe('tid 10 (pid 1)');
     expect(run0.args).toMatchObject({ tid: 10, pid: 1, asid: 1, reason: 'preempt' });
     const sys = slices.find((e) => e.cat === 'syscall')!;
-    expect(sys).toMatchObject({ tid: 0, name: 'syscall 215', args: { nr: 215, ret: 0 } });
+    expect(sys).toMatchObject({ tid: 0, name: 'syscall munmap', args: { nr: 215, ret: 0 } });
     expect(inside(sys.ts, run0) && inside(sys.ts + sys.dur!, run0)).toBe(true);
     const fault = slices.find((e) => e.cat === 'fault')!;
     expect(fault).toMatchObject({ tid: 1, args: { va: '0x30000', access: 'store', outcome: 'cow-copy' } });
