@@ -13,6 +13,9 @@
  * (a guest still running after `timeoutMs` counts as failed with status -1) and shuts down.
  */
 import { readFile } from 'node:fs/promises';
+import type { PolicyName } from '../kernel/lab-layout.ts';
+import { formatReport } from '../kernel/sanitizer.ts';
+import { labStats } from '../kernel/stats.ts';
 import { bootScheduled, leakedFrames, spawn, wait } from '../scheduler/api.ts';
 import type { Machine } from '../scheduler/machine.ts';
 import { sampleMachine, type MachineSample } from './demo-stats.ts';
@@ -29,7 +32,9 @@ export interface DemoJob {
   cpus: number;
   memory: number;
   /** Shootdown policy name as the machine knows it (scheduler/api.ts SchedBootOptions.policy). */
-  policy: 'ipi';
+  policy: PolicyName;
+  /** Stale-translation sanitizer (scheduler/api.ts SchedBootOptions.sanitize). */
+  sanitize: 'off' | 'report' | 'fatal';
   guests: DemoGuest[];
   timeoutMs: number;
   intervalMs: number;
@@ -50,7 +55,12 @@ export interface DemoRunResult {
   /** Frames still in use beyond the kernel's own after every guest exited (0 = balanced). */
   leakedFrames: number;
   wallMs: number;
+  /** Sanitizer reports in total, and the first few (kernel/sanitizer.ts formatReport lines). */
+  sanitizer: { violations: number; first: string[] };
 }
+
+/** Sanitizer report lines a result carries at most. */
+export const REPORT_LINES = 5;
 
 export type DemoMessage =
   | { type: 'sample'; sample: MachineSample; spawned: { name: string; pid: number }[]; exited: DemoGuestExit[] }
@@ -60,7 +70,7 @@ export type DemoMessage =
 /** Boot, run every guest of `job` at once, report samples through `send`; resolves with the result. */
 export async function runDemoJob(job: DemoJob, send: (msg: DemoMessage) => void): Promise<DemoRunResult> {
   const elfs = await Promise.all(job.guests.map((g) => readFile(g.binary)));
-  const m: Machine = await bootScheduled({ cpus: job.cpus, memory: job.memory, policy: job.policy });
+  const m: Machine = await bootScheduled({ cpus: job.cpus, memory: job.memory, policy: job.policy, sanitize: job.sanitize });
   const t0 = performance.now();
   const exited: DemoGuestExit[] = [];
   const spawned: { name: string; pid: number }[] = [];
@@ -82,11 +92,25 @@ export async function runDemoJob(job: DemoJob, send: (msg: DemoMessage) => void)
     const sample = sampleMachine(m, wallMs);
     const order = new Map(job.guests.map((g, i) => [g.name, i]));
     exited.sort((a, b) => order.get(a.name)! - order.get(b.name)!);
-    return { exits: exited, sample, leakedFrames: exited.every((x) => x.status >= 0) ? leakedFrames(m) : -1, wallMs };
+    const leaked = exited.every((x) => x.status >= 0) ? await settledLeak(m) : -1;
+    const s = labStats(m.ctl).sanitizer;
+    const sanitizer = { violations: s.violations, first: s.reports.slice(0, REPORT_LINES).map(formatReport) };
+    return { exits: exited, sample, leakedFrames: leaked, wallMs, sanitizer };
   } finally {
     clearInterval(timer);
     await m.shutdown();
   }
+}
+
+/** Frames leaked once every guest exited; waits (bounded) for `deferred`'s parked frames to come back. */
+async function settledLeak(m: Machine, timeoutMs = 2000): Promise<number> {
+  const end = Date.now() + timeoutMs;
+  let n = leakedFrames(m);
+  while (n !== 0 && Date.now() < end) {
+    await new Promise((r) => setTimeout(r, 5));
+    n = leakedFrames(m);
+  }
+  return n;
 }
 
 // The child's entry: one 'start' message, then samples, the result, and exit.

@@ -2,8 +2,8 @@
  * What the demo shows, read from a running machine's shared memory: per hart the thread it
  * runs, its retired instructions, TLB hits and misses, shootdowns sent and received, and
  * interrupts served; and the machine totals. Every read is a racy snapshot of counters only
- * their owner writes (cpu/counters.ts HC_*, kernel/sched-layout.ts ST_*, the mailbox HEAD) —
- * good enough for a display, exact once the harts are quiet.
+ * their owner writes (cpu/counters.ts HC_*, kernel/sched-layout.ts ST_*, the mailbox HEAD, the
+ * sanitizer's report count) — good enough for a display, exact once the harts are quiet.
  *
  * Plain data only (no Machine inside), so a snapshot crosses the demo's IPC channel as is.
  */
@@ -11,6 +11,7 @@ import {
   HC_INSTRET, HC_TLB_HIT_FETCH, HC_TLB_HIT_LOAD, HC_TLB_HIT_STORE, HC_TLB_MISS_FETCH, HC_TLB_MISS_LOAD, HC_TLB_MISS_STORE,
 } from '../cpu/counters.ts';
 import { MB_HEAD } from '../cpu/mailbox.ts';
+import { LH_REPORTS } from '../kernel/lab-layout.ts';
 import { hartCounterIndex } from '../kernel/layout.ts';
 import { P_PID } from '../kernel/sched-layout.ts';
 import { HartSchedBlock } from '../scheduler/asid.ts';
@@ -49,6 +50,8 @@ export interface MachineTotals {
   faults: number;
   syscalls: number;
   contextSwitches: number;
+  /** Stale-translation sanitizer reports so far (0 when the sanitizer is off). */
+  sanitizerReports: number;
   frames: SchedStats['frames'];
 }
 
@@ -94,6 +97,7 @@ export function sampleMachine(m: Machine, elapsedMs: number): MachineSample {
       shootdowns: t['shootdown.sent'] ?? 0, shootdownIpis: t['shootdown.ipis'] ?? 0, shootdownsRecv: t['shootdown.recv'] ?? 0,
       interrupts, faults: t.faults ?? 0, syscalls: t.syscalls ?? 0,
       contextSwitches: (t['switch.newAsid'] ?? 0) + (t['switch.range'] ?? 0) + (t['switch.full'] ?? 0) + (t['switch.none'] ?? 0),
+      sanitizerReports: Atomics.load(ctl.i32, ctl.layout.lab / 4 + LH_REPORTS), // kernel/sanitizer.ts: reports ever
       frames: stats.frames,
     },
   };
@@ -106,7 +110,7 @@ export function hitRate(hits: number, misses: number): number {
 
 /**
  * The display line of hart `now.harts[h]`, with MIPS over the interval since `prev` (null: since
- * the start): "hart 0: tid 3 (mix)   41.2 MIPS  TLB 99.1%  shootdowns 2 sent / 5 recv".
+ * the start): "hart 0: tid 3 (mix)      41.2 MIPS  TLB  99.10% shootdowns 2 sent / 5 recv".
  */
 export function hartLine(now: MachineSample, prev: MachineSample | null, h: number, names: ReadonlyMap<number, string>): string {
   const x = now.harts[h]!;
@@ -114,6 +118,7 @@ export function hartLine(now: MachineSample, prev: MachineSample | null, h: numb
   const dt = now.elapsedMs - (prev?.elapsedMs ?? 0);
   const mips = dt > 0 ? (x.instret - (p?.instret ?? 0)) / (dt * 1000) : 0;
   const who = x.tid < 0 ? 'idle' : `tid ${x.tid}${names.has(x.pid) ? ` (${names.get(x.pid)})` : ` (pid ${x.pid})`}`;
-  return `hart ${h}: ${who.padEnd(16)} ${mips.toFixed(1).padStart(6)} MIPS  TLB ${hitRate(x.tlbHits, x.tlbMisses).toFixed(2).padStart(6)}%  ` +
+  // Fits 80 columns with the display's 2-space indent for counts up to 5 digits.
+  return `hart ${h}: ${who.padEnd(15)} ${mips.toFixed(1).padStart(5)} MIPS  TLB ${hitRate(x.tlbHits, x.tlbMisses).toFixed(2).padStart(6)}% ` +
     `shootdowns ${x.shootdownsSent} sent / ${x.shootdownsRecv} recv`;
 }

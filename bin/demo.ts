@@ -55,17 +55,22 @@ export interface DemoGuestResult extends DemoGuestExit {
 }
 
 export interface DemoResult {
-  /** 0 when every guest exited 0 and the frames balanced; 1 otherwise. */
+  /** 0 when every guest exited 0, the frames balanced and the sanitizer (if on) reported nothing; 1 otherwise. */
   status: number;
   guests: DemoGuestResult[];
   sample: MachineSample;
   leakedFrames: number;
   wallMs: number;
-  /** The guests' own stdout and stderr, as the harts wrote them. */
+  /** The guests' own stdout and stderr, as the harts wrote them (with the sanitizer's stderr lines). */
   guestOutput: string;
+  /** Sanitizer reports in total and the first few as lines (none when it is off). */
+  sanitizer: DemoRunResult['sanitizer'];
 }
 
 export const RERUN_HINT = 'rerun with: npx coherent demo --shootdown off --sanitize  to watch it break';
+
+/** The hint after the unsafe run itself. */
+export const SAFE_HINT = 'compare with the default policy: npx coherent demo --sanitize  (ipi: zero reports)';
 
 const root = (rel: string): string => fileURLToPath(new URL(`../${rel}`, import.meta.url));
 
@@ -82,17 +87,10 @@ export function demoWorkload(scale: number): DemoGuest[] {
   ];
 }
 
-/** Policies the machine boots today, by CLI name (scheduler/api.ts SchedBootOptions.policy). */
-const MACHINE_POLICIES: Partial<Record<PolicyName, DemoJob['policy']>> = { ipi: 'ipi' };
-
-function machinePolicy(o: DemoOptions): DemoJob['policy'] {
+function checkPolicy(o: DemoOptions): PolicyName {
   if (!SHOOTDOWN_POLICIES.includes(o.shootdown)) throw new OptionError(`--shootdown: '${o.shootdown}' is not allowed; it must be one of ${SHOOTDOWN_POLICIES.join(', ')}`);
-  const p = MACHINE_POLICIES[o.shootdown];
-  if (p === undefined) {
-    throw new Error(`demo: --shootdown ${o.shootdown} is not implemented by the machine yet (available: ${Object.keys(MACHINE_POLICIES).join(', ')})`);
-  }
-  if (o.sanitize !== 'off') throw new Error('demo: --sanitize is not implemented by the machine yet');
-  return p;
+  if (!['off', 'report', 'fatal'].includes(o.sanitize)) throw new OptionError(`--sanitize: '${o.sanitize}' is not allowed; it must be off, report or fatal`);
+  return o.shootdown;
 }
 
 /** Start the machine child; resolves with its result, calling `onSample` for each live sample. */
@@ -148,7 +146,26 @@ export function formatSummary(r: DemoResult, o: Pick<DemoOptions, 'cpus' | 'shoo
     `  ${'faults'.padEnd(14)}${n(t.faults)} page faults handled; ${n(t.syscalls)} syscalls; ${n(t.contextSwitches)} context switches`,
     `  ${'frames'.padEnd(14)}${frames}`,
   );
+  const v = r.sanitizer.violations;
+  if (o.sanitize === 'off') lines.push(`  ${'sanitizer'.padEnd(14)}off (--sanitize reports accesses through stale translations)`);
+  else if (v === 0) lines.push(`  ${'sanitizer'.padEnd(14)}0 reports: no access through a stale translation`);
+  else {
+    lines.push(`  ${'sanitizer'.padEnd(14)}${n(v)} reports of accesses through stale translations${v > r.sanitizer.first.length ? `; the first ${r.sanitizer.first.length}:` : ':'}`);
+    for (const l of r.sanitizer.first) lines.push(`    ${l}`);
+  }
   return lines.join('\n');
+}
+
+/** One line saying why `r` failed ('' when it passed). */
+export function verdict(r: DemoResult, o: Pick<DemoOptions, 'shootdown'>): string {
+  if (r.status === 0) return '';
+  const why: string[] = [];
+  const failed = r.guests.filter((g) => !g.ok).map((g) => g.name);
+  if (r.sanitizer.violations > 0) why.push(`${n(r.sanitizer.violations)} sanitizer reports`);
+  if (failed.length) why.push(`guest${failed.length > 1 ? 's' : ''} failed: ${failed.join(', ')}`);
+  if (r.leakedFrames !== 0) why.push(r.leakedFrames < 0 ? 'frames not checked' : `${n(r.leakedFrames)} frames leaked`);
+  const unsafe = o.shootdown === 'off' || o.shootdown === 'lazy';
+  return `BROKEN under shootdown policy ${o.shootdown}${unsafe ? ' (unsafe on purpose)' : ''}: ${why.join('; ')}`;
 }
 
 /** Lines of the guests' output that belong to guest `name` (they print "<name>: ..."). */
@@ -159,15 +176,18 @@ function linesOf(output: string, name: string): string[] {
 /**
  * Run the demo with `options` (defaults: DEMO_DEFAULTS, output to process.stdout): the live
  * display while it runs, then the summary table and RERUN_HINT. Resolves with the result
- * (status 0 when every guest passed and the frames balanced). Throws OptionError for a bad
- * option and Error when the machine fails.
+ * (status 0 when every guest passed, the frames balanced and the sanitizer reported nothing;
+ * otherwise a BROKEN line names why). Throws OptionError for a bad option and Error when the
+ * machine fails (also `--sanitize=fatal` at its first report: the message is the report).
  */
 export async function runDemo(options: Partial<DemoOptions> = {}): Promise<DemoResult> {
   const o: DemoOptions = { ...DEMO_DEFAULTS, out: process.stdout, ...options };
   parseIntIn('--cpus', String(o.cpus), 1, 64);
   parseIntIn('--scale', String(o.scale), SCALE_MIN, SCALE_MAX);
   const guests = o.guests ?? demoWorkload(o.scale);
-  const job: DemoJob = { cpus: o.cpus, memory: o.memory, policy: machinePolicy(o), guests, timeoutMs: o.timeoutMs, intervalMs: 250 };
+  const job: DemoJob = {
+    cpus: o.cpus, memory: o.memory, policy: checkPolicy(o), sanitize: o.sanitize, guests, timeoutMs: o.timeoutMs, intervalMs: 250,
+  };
   const names = new Map<number, string>();
   let prev: MachineSample | null = null;
   let last: MachineSample | null = null;
@@ -177,7 +197,8 @@ export async function runDemo(options: Partial<DemoOptions> = {}): Promise<DemoR
     poll: () => {
       if (!last) return { done, label: 'demo: booting' };
       const harts = last.harts.map((_, h) => hartLine(last!, prev, h, names));
-      return { done, harts, label: `demo ${(last.elapsedMs / 1000).toFixed(1)} s, guests done` };
+      const reports = o.sanitize === 'off' ? '' : `, ${last.totals.sanitizerReports} sanitizer reports`;
+      return { done, harts, label: `demo ${(last.elapsedMs / 1000).toFixed(1)} s${reports}, guests done` };
     },
   });
   display.start();
@@ -196,14 +217,18 @@ export async function runDemo(options: Partial<DemoOptions> = {}): Promise<DemoR
   }
   const { result, output } = run;
   const gs: DemoGuestResult[] = result.exits.map((x) => ({ ...x, args: guests.find((g) => g.name === x.name)!.args, ok: x.status === 0 }));
-  const status = gs.every((g) => g.ok) && result.leakedFrames === 0 ? 0 : 1;
-  const r: DemoResult = { status, guests: gs, sample: result.sample, leakedFrames: result.leakedFrames, wallMs: result.wallMs, guestOutput: output };
+  const status = gs.every((g) => g.ok) && result.leakedFrames === 0 && result.sanitizer.violations === 0 ? 0 : 1;
+  const r: DemoResult = {
+    status, guests: gs, sample: result.sample, leakedFrames: result.leakedFrames, wallMs: result.wallMs, guestOutput: output,
+    sanitizer: result.sanitizer,
+  };
   const out = [formatSummary(r, o)];
   for (const g of gs.filter((x) => !x.ok)) {
     const mine = linesOf(output, g.name);
     out.push('', `${g.name} failed${g.error ? ` (${g.error})` : ''}; its output:`, ...(mine.length ? mine : ['(none)']).slice(-10).map((l) => `  ${l}`));
   }
-  out.push('', RERUN_HINT);
+  if (status !== 0) out.push('', verdict(r, o));
+  out.push('', o.shootdown === 'off' && o.sanitize !== 'off' ? SAFE_HINT : RERUN_HINT);
   o.out.write(out.join('\n') + '\n');
   return r;
 }

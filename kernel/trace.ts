@@ -4,8 +4,11 @@
  * hart alone and read by the host after the run (kernel/trace-export.ts turns a snapshot into
  * Chrome trace-event JSON).
  *
- * Writing: each hart opens one TraceWriter (openTraceWriter) — null when the machine was
- * booted without tracing (traceEvents = 0). Every `traceEmit*` function takes that writer and
+ * Writing: each hart opens one TraceWriter (openTraceWriter, once, in scheduler/hart-context.ts:
+ * HartContext.trace, given to the kernel as KernelContext.trace) — null when the machine was
+ * booted without tracing (traceEvents = 0). Emitters: the hart loop (switch in/out), the fault
+ * handler, the syscall dispatcher, the flushes (local, switch, shootdown receive, poll), the
+ * shootdown policies (start/done at the initiator, recv/ack at each target), the sanitizer. Every `traceEmit*` function takes that writer and
  * starts with `if (w === null) return`: disabled tracing costs that one branch. A record is
  * written field by field, then published by Atomics.store of the ring head; when the ring is
  * full the oldest record is overwritten, so a ring keeps the newest E events.

@@ -16,6 +16,8 @@
  *     EXIT_TRAP      → page fault via kernel/fault.ts (an unresolvable one forces SIGSEGV /
  *                      SIGBUS), ecall → kernel/syscall.ts, other traps force SIGILL / SIGTRAP /
  *                      SIGBUS / SIGSEGV (kernel/signal-deliver.ts trapSignal).
+ * Traced on the hart's writer (hctx.trace): switch-in once a thread is picked, switch-out with
+ * its reason (preempt, yield, block, exit).
  * Registers are saved into the thread record on switch-out; the hart keeps the last space
  * loaded while idle (lazy, as Linux), so it stays in that space's active mask until a
  * shootdown finds it elsewhere.

@@ -1,7 +1,7 @@
 import { PassThrough } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { demoWorkload, RERUN_HINT, runDemo, type DemoOptions } from '../../bin/demo.ts';
+import { demoWorkload, RERUN_HINT, runDemo, SAFE_HINT, type DemoOptions } from '../../bin/demo.ts';
 import { OptionError } from '../../bin/options.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -36,7 +36,7 @@ describe('demo', () => {
     expect(r.guestOutput).toContain('compute: OK');
     // plain mode: no cursor control; one line per hart in every batch
     expect(text).not.toMatch(/\x1b\[/);
-    expect(text).toMatch(/^ {2}hart 0: .* MIPS {2}TLB +\d+\.\d\d% {2}shootdowns \d+ sent \/ \d+ recv$/m);
+    expect(text).toMatch(/^ {2}hart 0: .* MIPS {2}TLB +\d+\.\d\d% shootdowns \d+ sent \/ \d+ recv$/m);
     expect(text).toMatch(/^ {2}hart 1: /m);
     expect(text).toMatch(/^Coherent demo: 2 harts, shootdown policy ipi, sanitizer off, scale 1: /m);
     expect(text).toMatch(/^ {2}hello {5}x +OK +0 /m);
@@ -55,8 +55,37 @@ describe('demo', () => {
     expect(text.trimEnd().endsWith(RERUN_HINT)).toBe(true);
   }, 30_000);
 
+  it('the real workload mix (tlbrace, fork, mix) passes under ipi with the sanitizer on: every guest OK, 0 reports', async () => {
+    const { r, text } = await demo({ sanitize: 'report' });
+    expect(r.guests.map((x) => [x.name, x.status])).toEqual([['tlbrace', 0], ['fork', 0], ['mix', 0]]);
+    expect(r.sanitizer.violations).toBe(0);
+    expect(r.status).toBe(0);
+    expect(r.guestOutput).toMatch(/^tlbrace: OK iterations=100$/m);
+    expect(r.guestOutput).toMatch(/^mix: OK$/m);
+    expect(r.sample.totals.shootdowns).toBeGreaterThan(0);
+    expect(text).toMatch(/^Coherent demo: 2 harts, shootdown policy ipi, sanitizer report, scale 1: /m);
+    expect(text).toMatch(/^ {2}sanitizer +0 reports/m);
+    expect(text).not.toMatch(/BROKEN/);
+    expect(text.trimEnd().endsWith(RERUN_HINT)).toBe(true);
+  }, 60_000);
+
+  it('--shootdown off --sanitize breaks visibly: sanitizer reports listed, tlbrace FAILs, a BROKEN line, status 1', async () => {
+    const tlbrace = demoWorkload(1).filter((g) => g.name === 'tlbrace');
+    const { r, text } = await demo({ cpus: 4, shootdown: 'off', sanitize: 'report', guests: tlbrace });
+    expect(r.status).toBe(1);
+    expect(r.sanitizer.violations).toBeGreaterThan(0);
+    expect(r.sanitizer.first.length).toBeGreaterThan(0);
+    expect(text).toMatch(/^ {2}sanitizer +[\d,]+ reports of accesses through stale translations/m);
+    expect(text).toMatch(/^ {4}stale (load|store|fetch) at va 0x[0-9a-f]+ on hart \d .*policy off$/m);
+    // the guest's own check agrees when it fails (it can miss a race; the sanitizer cannot)
+    if (r.guests[0]!.status !== 0) expect(text).toMatch(/^ {2}tlbrace: FAIL /m);
+    expect(text).toMatch(/^BROKEN under shootdown policy off \(unsafe on purpose\): [\d,]+ sanitizer reports/m);
+    expect(text.trimEnd().endsWith(SAFE_HINT)).toBe(true);
+  }, 60_000);
+
   it('rejects bad options before booting', async () => {
     await expect(runDemo({ cpus: 0, out: new PassThrough() })).rejects.toThrow(/--cpus/);
     await expect(runDemo({ scale: 1000, out: new PassThrough() })).rejects.toThrow(/--scale.*1 to 100/);
+    await expect(runDemo({ shootdown: 'nope' as DemoOptions['shootdown'], out: new PassThrough() })).rejects.toThrow(OptionError);
   });
 });

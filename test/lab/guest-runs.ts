@@ -1,0 +1,69 @@
+/**
+ * One bundled guest (guests/bin/*) under one shootdown policy with the sanitizer on, on a fresh
+ * machine: shared by test/lab/guests.test.ts, test/stress/lab-soak.test.ts and
+ * bench/policies.ts.
+ *
+ *   const r = await runGuest({ policy: 'off', guest: 'tlbrace', args: ['3', '50', '4'] });
+ *   r.status, r.stdout, r.guestFailed, r.stats.sanitizer.violations, r.leaked
+ *
+ * The guest's stdout goes through a host file (its fd 1) so the caller can read its own check;
+ * its stderr (scheduling-dependent counts) and the sanitizer's stderr lines go to /dev/null.
+ */
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { labStats, type LabStats } from '../../kernel/stats.ts';
+import { bootScheduled, spawn, wait, type SchedBootOptions } from '../../scheduler/api.ts';
+import { settledLeak } from './workloads.ts';
+
+const ROOT = new URL('../../', import.meta.url).pathname;
+const MiB = 2 ** 20;
+
+export interface GuestRunOptions {
+  policy: NonNullable<SchedBootOptions['policy']>;
+  /** Name of a bundled guest: guests/bin/<guest>. */
+  guest: string;
+  args: string[];
+  cpus?: number;
+  sanitize?: 'off' | 'report';
+  /** A guest still running after this many ms rejects (default 60 s). */
+  timeoutMs?: number;
+}
+
+export interface GuestRun {
+  status: number;
+  stdout: string;
+  /** The guest's own check failed: exit status non-zero or a FAIL line. */
+  guestFailed: boolean;
+  stats: LabStats;
+  /** Frames leaked after it exited (deferred's parked frames waited for). */
+  leaked: number;
+  wallMs: number;
+}
+
+const elfCache = new Map<string, Uint8Array>();
+
+/** Run `o.guest` once on a fresh machine of `o.cpus` (default 4) harts; see the file comment. */
+export async function runGuest(o: GuestRunOptions): Promise<GuestRun> {
+  let elf = elfCache.get(o.guest);
+  if (!elf) elfCache.set(o.guest, elf = new Uint8Array(readFileSync(join(ROOT, 'guests/bin', o.guest))));
+  const dir = mkdtempSync(join(tmpdir(), 'coherent-lab-'));
+  const outPath = join(dir, 'stdout');
+  const fd = openSync(outPath, 'w');
+  const nul = openSync('/dev/null', 'r+');
+  const m = await bootScheduled({ cpus: o.cpus ?? 4, memory: 128 * MiB, policy: o.policy, sanitize: o.sanitize ?? 'report', root: dir });
+  try {
+    const t0 = performance.now();
+    const { pid } = spawn(m, { elf, argv: [o.guest, ...o.args], envp: [], stdio: [nul, fd, nul] });
+    const status = await wait(m, pid, o.timeoutMs ?? 60_000);
+    const wallMs = performance.now() - t0;
+    const leaked = await settledLeak(m);
+    const stdout = readFileSync(outPath, 'utf8');
+    return { status, stdout, guestFailed: status !== 0 || /: FAIL/.test(stdout), stats: labStats(m.ctl), leaked, wallMs };
+  } finally {
+    await m.shutdown();
+    closeSync(fd);
+    closeSync(nul);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
