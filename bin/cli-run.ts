@@ -132,6 +132,7 @@ export async function runGuest(options: RunOptions): Promise<number> {
     root: options.root,
     cpus: options.cpus, memory: options.memory, quantum: options.quantum, ceilingPages: options.flushCeiling,
     policy, sanitize: options.sanitize, traceEvents: traceFile === null ? 0 : options.traceBuffer,
+    tlbEntries: options.tlbEntries, seed: options.seed,
   });
   const t0 = performance.now();
   try {

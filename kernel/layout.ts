@@ -62,10 +62,10 @@
  *   | signal threads   T x SIGTHREAD_BYTES       |  masks, pending sets, altstacks, siginfos
  *   +--------------------------------------------+ lab             (kernel/lab-layout.ts has the fields)
  *   | coherence lab    labRegionBytes(C)         |  change seq + ring, sanitizer reports, epochs, stats
- *   +--------------------------------------------+ <- APPEND POINT: address-space descriptors,
- *   |                                            |    threads, run queues, futex queues, page
- *   |                                            |    cache, trace rings, statistics go here;
- *   +--------------------------------------------+    add a field to CtlLayout + a region below.
+ *   +--------------------------------------------+ <- APPEND POINT: a new region goes here —
+ *   |                                            |    add a field to CtlLayout, a region in
+ *   |                                            |    computeLayout/layoutRegions, a line in
+ *   +--------------------------------------------+    this map, and who writes it below.
  *
  * Who writes what, and what guards it:
  * - header: H_MAGIC/H_VERSION/H_CPUS/H_FRAMES/H_RESERVED_FRAMES written once by the host before

@@ -15,7 +15,7 @@
 import { bootVm, kernelFrames } from '../kernel/aspace.ts';
 import { KernelContext } from '../kernel/context.ts';
 import {
-  P_EXIT, P_STATE, POLICY_IPI, POLICY_LOCAL, PS_FREE, PS_LIVE, SH_BATCH, SH_CEILING, SH_POISON, SH_POLICY, SH_QUANTUM, SH_STARTED,
+  P_EXIT, P_STATE, POLICY_IPI, POLICY_LOCAL, PS_FREE, PS_LIVE, SH_BATCH, SH_CEILING, SH_SEED, SH_TLB_ENTRIES, SH_POISON, SH_POLICY, SH_QUANTUM, SH_STARTED,
   STAT_NAMES,
 } from '../kernel/sched-layout.ts';
 import { enosysCounts } from '../kernel/syscall.ts';
@@ -45,6 +45,10 @@ export interface SchedBootOptions extends BootOptions {
   sanitize?: 'off' | 'report' | 'fatal';
   /** Fill frames freed by shootdowns with POISON_WORD (tests). */
   poison?: boolean;
+  /** TLB entries per hart: a power of two from 8 to 65536 (default: cpu/tlb.ts TLB_DEFAULTS). */
+  tlbEntries?: number;
+  /** Seed of the machine's random choices: TLB replacement (per hart) and getrandom. */
+  seed?: number;
 }
 
 const hostContexts = new WeakMap<Machine, { kctx: KernelContext; rq: RunQueues }>();
@@ -69,6 +73,10 @@ export async function bootScheduled(o: SchedBootOptions = {}): Promise<Machine> 
     const v = o[k];
     if (v !== undefined && !(Number.isInteger(v) && v >= 1 && v <= 2 ** 30)) throw new RangeError(`bootScheduled: ${k} ${v} must be an integer from 1 to 2^30`);
   }
+  if (o.tlbEntries !== undefined && !(Number.isInteger(o.tlbEntries) && o.tlbEntries >= 8 && o.tlbEntries <= 65536 && (o.tlbEntries & (o.tlbEntries - 1)) === 0)) {
+    throw new RangeError(`bootScheduled: tlbEntries ${o.tlbEntries} must be a power of two from 8 to 65536`);
+  }
+  if (o.seed !== undefined && !(Number.isInteger(o.seed) && o.seed >= 0 && o.seed <= 0xffffffff)) throw new RangeError(`bootScheduled: seed ${o.seed} must be an integer from 0 to 2^32-1`);
   if (o.policy !== undefined && !(o.policy in POLICY_CODES)) throw new RangeError(`bootScheduled: unknown policy ${o.policy} (${POLICY_NAMES.join(', ')})`);
   if (o.sanitize !== undefined && !['off', 'report', 'fatal'].includes(o.sanitize)) throw new RangeError(`bootScheduled: sanitize ${o.sanitize} must be off, report or fatal`);
   const m = await Machine.boot({ ...o, commandModules: [SCHEDULER_MODULE, ...(o.commandModules ?? [])] });
@@ -77,6 +85,8 @@ export async function bootScheduled(o: SchedBootOptions = {}): Promise<Machine> 
   // Read by each hart's scheduler when it starts: after SH_STARTED (hart-loop.ts waits for it).
   i32[sh + SH_QUANTUM] = o.quantum ?? 0;
   i32[sh + SH_BATCH] = o.batch ?? 0;
+  i32[sh + SH_TLB_ENTRIES] = o.tlbEntries ?? 0;
+  i32[sh + SH_SEED] = o.seed ?? 0;
   i32[sh + SH_CEILING] = o.ceilingPages ?? 0;
   i32[sh + SH_POLICY] = POLICY_CODES[o.policy ?? 'ipi']; // POLICY_IPI / POLICY_LOCAL and the lab's (kernel/lab-layout.ts)
   setSanitizerMode(m.ctl, o.sanitize === 'fatal' ? SAN_FATAL : o.sanitize === 'report' ? SAN_REPORT : SAN_OFF);

@@ -29,6 +29,8 @@
  */
 import { writeSync } from 'node:fs';
 import { Hart } from '../cpu/hart.ts';
+import type { TlbConfig } from '../cpu/tlb.ts';
+import { setRandomSeed } from '../kernel/sys-info.ts';
 import { MSG_KIND_USER } from '../cpu/mailbox.ts';
 import { HART_COUNTER_SLOTS } from '../cpu/counters.ts';
 import {
@@ -54,7 +56,7 @@ import '../kernel/sys-signal.ts'; // signal syscalls
 import { faultSignal, signalsBeforeRun, trapSignal } from '../kernel/signal-deliver.ts';
 import { bindSignalHost, type SignalHost } from '../kernel/signal-send.ts';
 import {
-  SH_BATCH, SH_POISON, SH_POLICY, SH_QUANTUM, SH_STARTED, ST_BLOCK, ST_FAULTS, ST_IDLE, ST_PREEMPT, ST_QUANTA, ST_STEAL,
+  SH_BATCH, SH_SEED, SH_TLB_ENTRIES, SH_POISON, SH_POLICY, SH_QUANTUM, SH_STARTED, ST_BLOCK, ST_FAULTS, ST_IDLE, ST_PREEMPT, ST_QUANTA, ST_STEAL,
   ST_SYSCALLS, ST_WAKE, ST_YIELD, TF_MIGRATE, TS_BLOCKED, TS_DEAD, TS_READY, TS_RUNNING, POLICY_LOCAL, P_AS, P_FDT, P_PID, T_AS,
 } from '../kernel/sched-layout.ts';
 import {
@@ -87,6 +89,17 @@ export const DEFAULT_BATCH = 64;
 const WB_MB_WAKE = 1; // cpu/mailbox.ts MB_WAKE
 
 /** The scheduler state of one hart (worker-local; shared state lives in ctl). */
+/**
+ * The TLB configuration of hart `hartId` from the boot words (0 = default): `entries` as given,
+ * and a replacement seed derived from the machine seed so harts differ but runs repeat.
+ */
+function hartTlbConfig(entries: number, seed: number, hartId: number): Partial<TlbConfig> {
+  const c: Partial<TlbConfig> = {};
+  if (entries > 0) c.entries = entries;
+  if (seed > 0) c.seed = (Math.imul(seed ^ (hartId + 1), 0x9e3779b1) >>> 0) || 1;
+  return c;
+}
+
 export class HartScheduler implements SchedOps, ProcOps {
   readonly hctx: HartContext;
   readonly hartId: number;
@@ -123,7 +136,9 @@ export class HartScheduler implements SchedOps, ProcOps {
       irq: { word: ctl.i32, index: hctx.port.pendingIndex },
       icacheEpoch: { word: ctl.i32, index: H_ICACHE_EPOCH },
       batch: ctl.i32[sh + SH_BATCH] || DEFAULT_BATCH,
+      tlb: hartTlbConfig(ctl.i32[sh + SH_TLB_ENTRIES], ctl.i32[sh + SH_SEED] >>> 0, this.hartId),
     });
+    if (ctl.i32[sh + SH_SEED] !== 0) setRandomSeed(ctl.i32[sh + SH_SEED] >>> 0);
     this.quantum = ctl.i32[sh + SH_QUANTUM] || DEFAULT_QUANTUM;
     this.cpus = hctx.cpus;
     this.table = new AsidTable(ctl, this.hartId);
