@@ -46,6 +46,19 @@ export function exclusive<T>(ctx: KernelContext, as: VirtualAddressSpace, where:
   }
 }
 
+/**
+ * THE reuse guard: call (lock held exclusive) before a new region over [vpn, vpn + npages) is
+ * installed — mmap (fixed or not), brk growth, mapPhysical, and mremap's destination. The
+ * shootdown policy completes any invalidation of that range it still has pending on other
+ * harts (ShootdownPolicy.beforeReuse: `deferred` turns it into a synchronous shootdown; the
+ * other policies have none pending and do nothing). Without it, a lazily invalidated range
+ * mapped again at once would let another hart read the OLD frame through its stale entry
+ * after the new mapping was published.
+ */
+export function guardReuse(ctx: KernelContext, as: VirtualAddressSpace, vpn: number, npages: number): void {
+  ctx.policy.beforeReuse?.(ctx, as, vpn, npages);
+}
+
 /** The PTE low word a resident leaf gets under `prot` in a region with `flags` (A/D/COW/ppn kept). */
 export function reprotect(lo: number, prot: number, shared: boolean): number {
   const keep = lo & (~0x3ff | PTE_COW | PTE_DEVICE | PTE_D | 0x40 /* A */);
@@ -164,6 +177,7 @@ export function mmap(
     }
     const r: Region = { start, npages, prot: prot & (PROT_READ | PROT_WRITE | PROT_EXEC), flags: rflags, file: fid, pgoff: anon ? 0 : offset / PAGE_SIZE };
     if (shared && anon) r.flags |= RF_FILE;
+    guardReuse(ctx, as, start, npages);
     if (rl.insert(r) < 0) {
       if (fid !== 0) fileRefDelta(ctx, fid, -1);
       return -ENOMEM;
@@ -265,6 +279,7 @@ export function brk(ctx: KernelContext, as: VirtualAddressSpace, newBrk: number)
     if (newEnd > oldEnd) {
       const from = Math.max(s0, oldEnd);
       if (rl.overlaps(from, newEnd)) return cur;
+      guardReuse(ctx, as, from, newEnd - from);
       const i = from > s0 ? rl.find(from - 1) : -1;
       const below = i >= 0 ? rl.get(i) : null;
       if (below && (below.flags & RF_HEAP) && regionEnd(below) === from && below.prot === (PROT_READ | PROT_WRITE)) {
@@ -367,6 +382,7 @@ export function mapPhysical(ctx: KernelContext, as: VirtualAddressSpace, va: num
   return exclusive(ctx, as, 'mapPhysical', () => {
     const rl = as.regions;
     if (rl.overlaps(s, s + npages)) return -EEXIST;
+    guardReuse(ctx, as, s, npages);
     if (rl.insert({ start: s, npages, prot: prot & 7, flags: RF_DEVICE | RF_SHARED, file: 0, pgoff: ppn }) < 0) return -ENOMEM;
     const flags = reprotect(0x40 | PTE_DEVICE | 0x80, prot & 7, true);
     for (let k = 0; k < npages; k++) {

@@ -16,6 +16,7 @@
  */
 import { vaLoHi } from '../cpu/pte.ts';
 import { PAGE_SIZE } from '../cpu/ram.ts';
+import type { VirtualAddressSpace } from './aspace.ts';
 import type { KernelContext } from './context.ts';
 import { CAUSE_LOCAL, FLUSH_ASID, FLUSH_PAGE, FLUSH_RANGE, traceEmitFlush } from './trace.ts';
 import { claimDrainRight, FLUSH_CEILING_PAGES, type Stale, type StaleRelease } from './stale.ts';
@@ -32,6 +33,16 @@ export interface ShootdownPolicy {
    * `release` handed to it and frees them later itself.
    */
   invalidate(ctx: KernelContext, stale: Stale, release: StaleRelease): boolean;
+  /**
+   * The reuse guard (optional; absent = nothing to do, as for every policy that completes its
+   * invalidations before `invalidate` returns). Called with `as`'s mmap lock held exclusive,
+   * BEFORE a new region over [vpn, vpn + npages) is installed (kernel/mmap.ts guardReuse, its
+   * one call site): a policy that may still have an invalidation of that range pending on
+   * another hart (`deferred`) completes it synchronously here, so no hart can reach the new
+   * mapping's va through the old translation — LATR's rule that a virtual range is not reused
+   * before its lazy shootdown has completed everywhere.
+   */
+  beforeReuse?(ctx: KernelContext, as: VirtualAddressSpace, vpn: number, npages: number): void;
 }
 
 /** Default policy until the scheduler's: no remote step (one hart, or harts not running the space). */

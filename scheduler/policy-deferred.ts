@@ -23,6 +23,23 @@
  * thread on a target hart may still read or write the unmapped pages' OLD frames — never a
  * reused frame, since the frames are parked. The sanitizer counts a deferred change as
  * complete when its frames are released, so it reports nothing for that window.
+ * The reuse guard closes the window before the range can mean something else (LATR: a lazily
+ * invalidated virtual range is not reused until its invalidation completed everywhere).
+ * beforeReuse(as, vpn, npages), from kernel/mmap.ts guardReuse before a new region is
+ * installed (mmap lock held exclusive):
+ *   1. this hart catches up on `as` if it runs it and is behind (catchUpLoaded);
+ *   2. owing = the other harts running `as` whose ASID-table generation is behind — except
+ *      one exactly one generation behind whose missing bump's range is known and disjoint
+ *      from [vpn, vpn + npages). None → return (the common case: a few Atomics.loads);
+ *   3. one shootdown interrupt (the ipi policy's MSG_KIND_SHOOTDOWN: newest generation and its
+ *      bump's range — the receiver flushes that range when exactly one behind, else the ASID)
+ *      to `owing`, and wait for their acks serving this hart's mailbox (ackWait);
+ *   4. the sanitizer (onReuse) records the range as invalidated NOW: any access through a
+ *      translation of it filled before this point is reported from here on — the reuse point
+ *      is where deferral stops being within the contract. The parked frames themselves still
+ *      wait for quiescence as before.
+ * COHERENT_DEFERRED_REUSE_GUARD=off (environment, read at boot; tests' negative control)
+ * skips step 3 only: the stale reads after reuse are then reported by the sanitizer.
  */
 import type { KernelContext } from '../kernel/context.ts';
 import type { VirtualAddressSpace } from '../kernel/aspace.ts';
@@ -30,11 +47,19 @@ import { releaseFrames, type ShootdownPolicy } from '../kernel/shootdown.ts';
 import type { Stale, StaleRelease } from '../kernel/stale.ts';
 import { LS_DEFERRED, LS_DEFERRED_SYNC, LS_PARKED_NOW, LS_PARKED_TOTAL, LS_POLL_FLUSH_FULL, LS_POLL_FLUSH_RANGE, LHB_EPOCH } from '../kernel/lab-layout.ts';
 import { labHartWord, labStatIndex } from '../kernel/sanitizer.ts';
-import { POISON_WORD, ST_SD_SENT } from '../kernel/sched-layout.ts';
+import { POISON_WORD, ST_SD_IPIS, ST_SD_SENT } from '../kernel/sched-layout.ts';
 import { PAGE_SIZE } from '../cpu/ram.ts';
 import { AsidTable, HartSchedBlock } from './asid.ts';
 import { catchUpLocal, catchUpLoaded, onlyRemoved, POLL_FULL, POLL_RANGE, runningTargets } from './policy-common.ts';
-import type { IpiHart } from './shootdown-ipi.ts';
+import { ackSpinNs, ackWait, ceilingPages, MSG_KIND_SHOOTDOWN, type IpiHart } from './shootdown-ipi.ts';
+import { AS_WHOLE } from '../kernel/vm-layout.ts';
+
+const TWO32 = 4294967296;
+
+/** False when the environment switches the reuse guard off (tests' negative control only). */
+export function reuseGuardEnabled(): boolean {
+  return process.env['COHERENT_DEFERRED_REUSE_GUARD'] !== 'off';
+}
 
 /** A release waiting for quiescence. */
 interface Parked {
@@ -49,6 +74,8 @@ interface Parked {
 
 /** Called when a parked change completes (the sanitizer records it then). */
 export type DeferredCompletion = (asSlot: number, vpnStart: number, npages: number, frames: number, seq: number) => void;
+/** Called when a range with an invalidation possibly pending is about to be reused (the sanitizer records it). */
+export type DeferredReuse = (asSlot: number, vpnStart: number, npages: number) => void;
 
 /** The `deferred` policy of one hart (its `poll` must run at every poll point). */
 export class DeferredPolicy implements ShootdownPolicy {
@@ -60,7 +87,11 @@ export class DeferredPolicy implements ShootdownPolicy {
   /** True when the last invalidate parked the change (the wrapper records its completion later). */
   lastParked = false;
   onComplete: DeferredCompletion | null = null;
+  onReuse: DeferredReuse | null = null;
   private readonly epochWord: number;
+  private readonly guard = reuseGuardEnabled();
+  private readonly owing: number[] = [];
+  private readonly payload = new Int32Array(6);
 
   constructor(
     private readonly h: IpiHart, private readonly kctx: KernelContext, private readonly sync: ShootdownPolicy,
@@ -98,6 +129,59 @@ export class DeferredPolicy implements ShootdownPolicy {
     h.stats.recordLatency(Number(process.hrtime.bigint() - t0));
     this.lastParked = true;
     return false;
+  }
+
+  /** The reuse guard (see the file comment). Lock on `as` held exclusive by the caller. */
+  beforeReuse(kctx: KernelContext, as: VirtualAddressSpace, vpn: number, npages: number): void {
+    const h = this.h;
+    if (h.running()) catchUpLoaded(h, as); // this hart: a no-op unless it runs `as` and is behind
+    const owing = this.owingHarts(as, vpn, npages);
+    if (owing.length === 0) return;
+    if (this.guard) {
+      const bump = as.latestBump();
+      const range = bump.npages !== AS_WHOLE && bump.npages <= ceilingPages(kctx.ctl);
+      const p = this.payload;
+      p[0] = as.slot;
+      p[1] = bump.generation;
+      p[2] = range ? bump.vpnStart % TWO32 | 0 : 0;
+      p[3] = range ? Math.floor(bump.vpnStart / TWO32) : 0;
+      p[4] = range ? bump.npages : -1;
+      p[5] = 0; // untraced
+      const ticket = h.hctx.port.send(owing, MSG_KIND_SHOOTDOWN, p);
+      ackWait(h, ticket, ackSpinNs(h.hctx.cpus));
+      h.stats.bump(ST_SD_SENT); // a synchronous shootdown, counted as the ipi policy counts one
+      h.stats.bump(ST_SD_IPIS, owing.length);
+    }
+    this.onReuse?.(as.slot, vpn, npages);
+  }
+
+  /**
+   * Other harts running `as` that may still translate [vpn, vpn + npages) through an entry an
+   * earlier change made stale: behind on `as`'s generation, unless exactly one behind with the
+   * missing bump's range known and disjoint from it.
+   */
+  private owingHarts(as: VirtualAddressSpace, vpn: number, npages: number): number[] {
+    const ctl = this.kctx.ctl;
+    const running = runningTargets(ctl, as, this.h.hctx.hartId, this.targets);
+    const owing = this.owing;
+    owing.length = 0;
+    if (running.length === 0) return owing;
+    const gen = as.generation;
+    let bump: { generation: number; vpnStart: number; npages: number } | null = null;
+    for (const t of running) {
+      const table = new AsidTable(ctl, t);
+      const i = table.find(as.slot);
+      const local = i < 0 ? -1 : table.gen(i);
+      if (local >= gen) continue;
+      if (local === gen - 1) {
+        bump ??= as.latestBump();
+        const disjoint = bump.generation === gen && bump.npages !== AS_WHOLE &&
+          (bump.vpnStart + bump.npages <= vpn || vpn + npages <= bump.vpnStart);
+        if (disjoint) continue;
+      }
+      owing.push(t);
+    }
+    return owing;
   }
 
   private bumpStat(slot: number, n: number): void {

@@ -4,6 +4,14 @@
  * all their acknowledgements. A change of n pages costs n round trips (ipi: one). A change of
  * the whole space (exit, exec) goes as one whole-ASID message, as there is no page list.
  *
+ * The page list is the Stale record's range, and that range is a bounding box, not a list:
+ * fork write-protects pages from the program's data up to its stack (tens of millions of
+ * pages apart), and a munmap that unlinks a whole page table records the table's entire span.
+ * Sent page by page, such a change took hundreds of millions of round trips (guests/bin/mix
+ * never finished). So a range above PER_PAGE_MAX_PAGES — one leaf page table, more than any
+ * single mmap/munmap/mprotect of a real per-page kernel would walk page by page — also goes as
+ * one whole-ASID message; every change that fits in it still costs one round trip per page.
+ *
  * Receiver (MSG_KIND_PAGE_SHOOTDOWN, payload: AS slot, generation G, vpn lo, vpn hi, last,
  * trace id — each page message is its own traced shootdown):
  *   - space not loaded here, or the hart idle: leave the active mask lazily (switch-in
@@ -29,17 +37,23 @@ import {
 } from '../kernel/trace.ts';
 import { AsidTable } from './asid.ts';
 import { asWord, AS_GEN, catchUpLocal } from './policy-common.ts';
-import { ACK_SPIN, MSG_KIND_SHOOTDOWN, traceShootdownStart, type IpiHart } from './shootdown-ipi.ts';
+import { ackSpinNs, ackWait, MSG_KIND_SHOOTDOWN, traceShootdownStart, type IpiHart } from './shootdown-ipi.ts';
 import { flushRange } from './switch.ts';
 
 /** Mailbox kind of one page of a per-page shootdown (clear of the kinds other modules use). */
 export const MSG_KIND_PAGE_SHOOTDOWN = MSG_KIND_USER + 8;
+/**
+ * Largest range (pages) sent page by page: one leaf page table (2 MiB). A larger range is a
+ * sparse bounding box (see the file comment) and goes as one whole-ASID message.
+ */
+export const PER_PAGE_MAX_PAGES = 512;
 const TWO32 = 4294967296;
 
 /** The `per-page` policy for one hart; `onMessages(n)` counts the page messages sent. */
 export function perPagePolicy(h: IpiHart, onMessages: (n: number) => void): ShootdownPolicy {
   const payload = new Int32Array(6);
   const targets: number[] = [];
+  const spinNs = ackSpinNs(h.hctx.cpus);
   return {
     name: 'per-page',
     invalidate(_kctx: KernelContext, stale: Stale): boolean {
@@ -53,12 +67,12 @@ export function perPagePolicy(h: IpiHart, onMessages: (n: number) => void): Shoo
       payload[0] = as.slot;
       payload[1] = stale.generation;
       let messages = 0;
-      if (stale.whole) {
+      if (stale.whole || stale.npages > PER_PAGE_MAX_PAGES) {
         payload[2] = 0;
         payload[3] = 0;
         payload[4] = -1;
         payload[5] = w === null ? 0 : traceShootdownStart(w, targets, 0, -1);
-        h.hctx.port.waitForAcks(h.hctx.port.send(targets, MSG_KIND_SHOOTDOWN, payload), ACK_SPIN);
+        ackWait(h, h.hctx.port.send(targets, MSG_KIND_SHOOTDOWN, payload), spinNs);
         traceEmitShootdownDone(w, payload[5]!);
         messages = 1;
       } else {
@@ -67,7 +81,7 @@ export function perPagePolicy(h: IpiHart, onMessages: (n: number) => void): Shoo
           payload[3] = Math.floor(vpn / TWO32);
           payload[4] = vpn === stale.vpnEnd - 1 ? 1 : 0;
           payload[5] = w === null ? 0 : traceShootdownStart(w, targets, vpn * PAGE_SIZE, 1);
-          h.hctx.port.waitForAcks(h.hctx.port.send(targets, MSG_KIND_PAGE_SHOOTDOWN, payload), ACK_SPIN);
+          ackWait(h, h.hctx.port.send(targets, MSG_KIND_PAGE_SHOOTDOWN, payload), spinNs);
           traceEmitShootdownDone(w, payload[5]!);
           messages++;
         }

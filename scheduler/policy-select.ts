@@ -98,6 +98,9 @@ export function installLab(d: LabDeps): LabHooks {
     if (deferred !== null) {
       deferred.onComplete = (asSlot, vpnStart, npages, frames, seq) =>
         recordCompletion(ctl, hartId, asSlot, vpnStart, npages, frames > 0 ? CHANGE_UNMAP : CHANGE_PROTECT, seq);
+      // The reuse point completes the range for the sanitizer (policy-deferred.ts beforeReuse).
+      deferred.onReuse = (asSlot, vpnStart, npages) =>
+        recordCompletion(ctl, hartId, asSlot, vpnStart, npages, CHANGE_UNMAP, beginChange(ctl));
     }
     hart.setTlbObserver(observer);
   }
@@ -148,5 +151,7 @@ function sanitizing(inner: ShootdownPolicy, kctx: KernelContext, deferred: Defer
       }
       return now;
     },
+    // The reuse guard passes through (kernel/mmap.ts guardReuse); its sanitizer record is deferred.onReuse.
+    beforeReuse: inner.beforeReuse?.bind(inner),
   };
 }
