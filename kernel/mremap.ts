@@ -29,7 +29,7 @@ import { USER_TOP, type VirtualAddressSpace } from './aspace.ts';
 import type { KernelContext } from './context.ts';
 import { EFAULT, EINVAL, ENOMEM, EPERM } from './errno.ts';
 import { MREMAP_DONTUNMAP, MREMAP_FIXED, MREMAP_MAYMOVE } from './linux-flags.ts';
-import { exclusive, findGap, unmapLocked } from './mmap.ts';
+import { exclusive, findGap, guardReuse, unmapLocked } from './mmap.ts';
 import { fileRefDelta } from './pagecache.ts';
 import {
   clearRange, exchangePte, forEachLeaf, KERNEL_HALF_VPN, PT_BLOCKED, PT_NOMEM, splitHugeLeaf, walkCreate,
@@ -104,6 +104,7 @@ export function mremap(
     if (typeof src === 'number') return src;
     if (os > 0 && s + os === regionEnd(src) && s + ns <= USER_PAGES && !rl.overlaps(s + os, s + ns)) {
       // Grow in place: the record covers the new pages; they fault in on first touch.
+      guardReuse(ctx, as, s + os, ns - os); // no stale translation of the new pages may survive
       const i = rl.find(s);
       rl.update(i, { ...src, npages: src.npages + ns - os });
       rl.mergeRange(s, s + ns);
@@ -148,6 +149,7 @@ function moveLocked(
     const big: { pa: number; vpn: number }[] = [];
     forEachLeaf(ctx, as.rootPpn, s, s + os, (pa, _lo, vpn, level) => { if (level === 1) big.push({ pa, vpn }); });
     for (const b of big) if (!splitHugeLeaf(ctx, b.pa, b.vpn, stale)) return -ENOMEM;
+    guardReuse(ctx, as, t, ns); // the destination may still be lazily invalidated (deferred)
     // Destination tables before any PTE moves, so that the move itself cannot fail halfway.
     const moving: { pa: number; vpn: number }[] = [];
     forEachLeaf(ctx, as.rootPpn, s, s + os, (pa, _lo, vpn) => { moving.push({ pa, vpn }); });
