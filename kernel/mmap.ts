@@ -49,8 +49,8 @@ export function exclusive<T>(ctx: KernelContext, as: VirtualAddressSpace, where:
 /**
  * THE reuse guard: call (lock held exclusive) before a new region over [vpn, vpn + npages) is
  * installed — mmap (fixed or not), brk growth, mapPhysical, mremap's move destination and its
- * grow-in-place pages. The
- * shootdown policy completes any invalidation of that range it still has pending on other
+ * grow-in-place pages. The shootdown policy completes any invalidation of that range it still
+ * has pending on other
  * harts (ShootdownPolicy.beforeReuse: `deferred` turns it into a synchronous shootdown; the
  * other policies have none pending and do nothing). Without it, a lazily invalidated range
  * mapped again at once would let another hart read the OLD frame through its stale entry
