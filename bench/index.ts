@@ -8,6 +8,8 @@ import { runIpiBench } from './ipi.ts';
 /** Known benchmarks, by name. */
 export const BENCHES: Readonly<Record<string, () => Promise<void>>> = {
   ipi: runIpiBench,
+  cpu: async () => (await import('./cpu.ts')).run(),
+  vm: async () => (await import('./vm.ts')).run(),
   shootdown: async () => (await import('./shootdown.ts')).run(),
   policies: async () => (await import('./policies.ts')).run([]),
 };
