@@ -36,16 +36,15 @@ import { P_CODE, P_SIGNAL } from './sched-layout.ts';
 import { setChildExitHook } from './sys-proc-table.ts';
 import { copyToUser } from './uaccess.ts';
 
-export const SYS_kill = 129;
-export const SYS_tkill = 130;
-export const SYS_tgkill = 131;
-export const SYS_sigaltstack = 132;
-export const SYS_rt_sigsuspend = 133;
-export const SYS_rt_sigaction = 134;
-export const SYS_rt_sigprocmask = 135;
-export const SYS_rt_sigpending = 136;
-export const SYS_rt_sigtimedwait = 137;
-export const SYS_rt_sigreturn = 139;
+import {
+  SYS_kill, SYS_tkill, SYS_tgkill, SYS_sigaltstack, SYS_rt_sigsuspend, SYS_rt_sigaction,
+  SYS_rt_sigprocmask, SYS_rt_sigpending, SYS_rt_sigtimedwait, SYS_rt_sigreturn,
+} from './syscalls-table.ts';
+
+export {
+  SYS_kill, SYS_tkill, SYS_tgkill, SYS_sigaltstack, SYS_rt_sigsuspend, SYS_rt_sigaction,
+  SYS_rt_sigprocmask, SYS_rt_sigpending, SYS_rt_sigtimedwait, SYS_rt_sigreturn,
+};
 
 /** Bytes of the kernel struct sigaction on riscv64, and its field offsets. */
 export const KSIGACTION_BYTES = 24;

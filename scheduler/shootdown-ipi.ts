@@ -28,6 +28,7 @@
  * frames about to be freed are filled with POISON_WORD — a later read through a stale
  * translation then sees poison instead of plausible data.
  */
+import { catchUpLocal } from './policy-common.ts';
 import { availableParallelism } from 'node:os';
 import { MSG_KIND_USER, type MailboxMessage } from '../cpu/mailbox.ts';
 import type { Hart } from '../cpu/hart.ts';
@@ -90,28 +91,6 @@ function asWord(kctx: { ctl: KernelContext['ctl'] }, slot: number, f: number): n
 /** The range ceiling in force (SH_CEILING, 0 = default). */
 export function ceilingPages(ctl: KernelContext['ctl']): number {
   return ctl.i32[ctl.layout.schedHeader / 4 + SH_CEILING] || DEFAULT_CEILING_PAGES;
-}
-
-/**
- * Bring this hart's entry for `stale.as` up to the stale record's generation after the local
- * flush of its range (kernel/shootdown.ts localInvalidate did that flush): exactly one behind
- * → caught up; further behind → flush the whole ASID now.
- */
-function catchUpLocal(h: IpiHart, stale: Stale): void {
-  const i = h.table.find(stale.as.slot);
-  if (i < 0) return;
-  const g = stale.generation;
-  const local = h.table.gen(i);
-  if (local >= g) return;
-  if (local === g - 1) {
-    h.table.setGen(i, g);
-    return;
-  }
-  const now = stale.as.generation;
-  h.hart.sfenceVma(null, 0, AsidTable.hwAsid(i));
-  h.table.setGen(i, now);
-  h.stats.bump(ST_SD_LOCAL_FULL);
-  traceEmitFlush(h.hctx.trace, FLUSH_ASID, CAUSE_LOCAL, stale.as.asid, 0, 0);
 }
 
 /**
