@@ -7,19 +7,13 @@
 import { Command, Option } from 'commander';
 import { OptionError, parseCpus, parseIntIn, parseMemory, parseShootdown, SHOOTDOWN_POLICIES, type SanitizeMode } from './options.ts';
 import { DEMO_DEFAULTS, runDemo, SCALE_MAX, SCALE_MIN } from './demo.ts';
+import { usageParser } from './cli-run.ts';
 
 /** Register `demo` on `program`; its action stores the demo's status with `setExit`. */
 export function registerDemo(program: Command, setExit: (status: number) => void): Command {
   const cmd = program.command('demo')
     .description('the demo (what `npm start` runs): 4 harts run the bundled workload mix, with live progress and a summary');
-  const p = <T>(parse: (v: string) => T) => (v: string): T => {
-    try {
-      return parse(v);
-    } catch (e) {
-      if (e instanceof OptionError) cmd.error(`error: ${e.message}`, { exitCode: 2, code: 'coherent.invalidValue' });
-      throw e;
-    }
-  };
+  const p = usageParser(cmd);
   const d = DEMO_DEFAULTS;
   cmd
     .addOption(new Option('--cpus <n>', 'harts (CPUs), 1-64').default(d.cpus).argParser(p(parseCpus)))

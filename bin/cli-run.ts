@@ -47,12 +47,11 @@ export function rewriteSanitize(argv: string[], from: number): string[] {
 }
 
 /**
- * Add the run option set to `cmd`. Bad values end the command as usage errors (exit 2) whose
- * message names the flag and what is allowed. `withTrace` false leaves out `--trace FILE`
- * (the `trace` subcommand has -o instead).
+ * An argParser wrapper for `cmd`: a value the parser refuses (OptionError) ends the command as a
+ * usage error (exit 2) whose message names the flag and what is allowed.
  */
-export function addRunOptions(cmd: Command, withTrace = true): Command {
-  const p = <T>(parse: (v: string) => T) => (v: string): T => {
+export function usageParser(cmd: Command): <T>(parse: (v: string) => T) => (v: string) => T {
+  return <T>(parse: (v: string) => T) => (v: string): T => {
     try {
       return parse(v);
     } catch (e) {
@@ -60,6 +59,15 @@ export function addRunOptions(cmd: Command, withTrace = true): Command {
       throw e;
     }
   };
+}
+
+/**
+ * Add the run option set to `cmd`. Bad values end the command as usage errors (exit 2) whose
+ * message names the flag and what is allowed. `withTrace` false leaves out `--trace FILE`
+ * (the `trace` subcommand has -o instead).
+ */
+export function addRunOptions(cmd: Command, withTrace = true): Command {
+  const p = usageParser(cmd);
   const d = RUN_DEFAULTS;
   cmd
     .addOption(new Option('--cpus <n>', 'harts (CPUs), 1-64').default(d.cpus).argParser(p(parseCpus)))
