@@ -22,6 +22,7 @@ import { bootScheduled, schedStats, spawn, wait } from '../scheduler/api.ts';
 import { procOfPid, procWord } from '../scheduler/process.ts';
 import { B_PING, B_READY, B_STOP } from './ipi-commands.ts';
 import { bench, percentile } from './ipi.ts';
+import { asmMmap, asmMunmap } from '../kernel/asm-linux.ts';
 
 const N = 4;
 const ROUNDS = 1000; // the latency ring keeps the last 1024
@@ -38,19 +39,9 @@ _start:
   li s1, ${HOT}
   li s3, ${SHARED}
 loop:
-  mv a0, s1
-  li a1, 4096
-  li a2, 3
-  li a3, 0x32
-  li a4, -1
-  li a5, 0
-  li a7, 222
-  ecall
+  ${asmMmap('s1', 4096, 0x32)}
   sd s0, 0(s1)
-  mv a0, s1
-  li a1, 4096
-  li a7, 215
-  ecall
+  ${asmMunmap('s1', 4096)}
   addi s0, s0, -1
   bnez s0, loop
   li t0, 1

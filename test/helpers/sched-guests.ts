@@ -3,6 +3,7 @@
  * Every loop is bounded by a count in a register; no guest can run forever.
  */
 import { assemble, type AsmResult } from '../../cpu/asm/assembler.ts';
+import { asmMmap, asmMunmap } from '../../kernel/asm-linux.ts';
 
 export const TEXT_BASE = 0x10000;
 /** The page the remap test unmaps and remaps (MAP_FIXED), and the words every thread shares. */
@@ -22,14 +23,7 @@ fail:
 
 /** mmap(0, 4096, RW, PRIVATE|ANON) → a0; clobbers a0-a7. */
 const MMAP_ANON = `
-  li a0, 0
-  li a1, 4096
-  li a2, 3
-  li a3, 0x22
-  li a4, -1
-  li a5, 0
-  li a7, 222
-  ecall
+  ${asmMmap(null, 4096, 0x22)}
 `;
 
 /**
@@ -48,10 +42,7 @@ ${MMAP_ANON}
   sd s0, 0(s1)
   ld t0, 0(s1)
   bne t0, s0, fail
-  mv a0, s1
-  li a1, 4096
-  li a7, 215
-  ecall
+  ${asmMunmap('s1', 4096)}
   bnez a0, fail
   addi s0, s0, -1
   bnez s0, loop
@@ -79,14 +70,7 @@ _start:
   li s2, ${MAGIC}
   li s3, ${SHARED_VA}
 remap:
-  mv a0, s1
-  li a1, 4096
-  li a2, 3
-  li a3, 0x32
-  li a4, -1
-  li a5, 0
-  li a7, 222
-  ecall
+  ${asmMmap('s1', 4096, 0x32)}
   bne a0, s1, fail
   sw s2, 0(s1)
   addi s0, s0, -1
@@ -146,10 +130,7 @@ ${MMAP_ANON}
   blt a0, zero, fail
   mv s1, a0
   sw s2, 0(s1)
-  mv a0, s1
-  li a1, 4096
-  li a7, 215
-  ecall
+  ${asmMunmap('s1', 4096)}
   lw t0, 0(s3)
   beqz t0, scribble
   li a0, 0
@@ -182,19 +163,9 @@ loop:
 inner:
   beqz s4, yield
   sd s3, 0(s1)
-  mv a0, s1
-  li a1, 4096
-  li a7, 215
-  ecall
+  ${asmMunmap('s1', 4096)}
   bnez a0, fail
-  mv a0, s1
-  li a1, 4096
-  li a2, 3
-  li a3, 0x32
-  li a4, -1
-  li a5, 0
-  li a7, 222
-  ecall
+  ${asmMmap('s1', 4096, 0x32)}
   bne a0, s1, fail
   addi s4, s4, -1
   j inner
@@ -247,13 +218,6 @@ ${EXIT}
 }
 
 const MMAP_FIXED_HOT = `
-  mv a0, s1
-  li a1, 4096
-  li a2, 3
-  li a3, 0x32
-  li a4, -1
-  li a5, 0
-  li a7, 222
-  ecall
+  ${asmMmap('s1', 4096, 0x32)}
   bne a0, s1, fail
 `;

@@ -17,6 +17,7 @@ import { bootScheduled, spawn, wait } from '../../scheduler/api.ts';
 import { PER_PAGE_MAX_PAGES } from '../../scheduler/policy-perpage.ts';
 import { SHARED_VA, TEXT_BASE } from '../helpers/sched-guests.ts';
 import { settledLeak } from './workloads.ts';
+import { asmMmap } from '../../kernel/asm-linux.ts';
 
 const MiB = 2 ** 20;
 const GiB = 2 ** 30;
@@ -34,14 +35,7 @@ await:
   bnez s4, await
   j fail
 go:
-  li a0, 0
-  li a1, ${GiB}
-  li a2, 3
-  li a3, 0x4022
-  li a4, -1
-  li a5, 0
-  li a7, 222
-  ecall
+  ${asmMmap(null, GiB, 0x4022)}
   blt a0, zero, fail
   mv s1, a0
   sd s4, 0(s1)
@@ -54,14 +48,7 @@ go:
   li a7, 226
   ecall
   bnez a0, fail
-  li a0, 0
-  li a1, ${4 * 4096}
-  li a2, 3
-  li a3, 0x22
-  li a4, -1
-  li a5, 0
-  li a7, 222
-  ecall
+  ${asmMmap(null, 4 * 4096, 0x22)}
   blt a0, zero, fail
   mv s2, a0
   li t1, 4

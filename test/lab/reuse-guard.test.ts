@@ -23,6 +23,7 @@ import { labStats } from '../../kernel/stats.ts';
 import { bootScheduled, spawn, wait } from '../../scheduler/api.ts';
 import { HOT_VA, SHARED_VA, TEXT_BASE } from '../helpers/sched-guests.ts';
 import { settledLeak } from './workloads.ts';
+import { asmMmap } from '../../kernel/asm-linux.ts';
 
 const MiB = 2 ** 20;
 /** Shared words (byte offsets from SHARED_VA). */
@@ -36,14 +37,7 @@ _start:
   li s3, ${SHARED_VA}
   li s0, 1
 round:
-  mv a0, s1
-  li a1, 4096
-  li a2, 3
-  li a3, 0x32
-  li a4, -1
-  li a5, 0
-  li a7, 222
-  ecall
+  ${asmMmap('s1', 4096, 0x32)}
   bne a0, s1, fail
   sd s0, 0(s1)
   fence w, w

@@ -13,6 +13,7 @@ import { assemble, type AsmResult } from '../../cpu/asm/assembler.ts';
 import type { Machine } from '../../scheduler/machine.ts';
 import { leakedFrames, spawn } from '../../scheduler/api.ts';
 import { HOT_VA, remapRace, SHARED_VA, TEXT_BASE } from '../helpers/sched-guests.ts';
+import { asmMmap, asmMunmap } from '../../kernel/asm-linux.ts';
 
 /** spawn options of the race workload (4 harts). */
 export function raceWorkload(iters: number): Parameters<typeof spawn>[1] {
@@ -29,14 +30,7 @@ _start:
   li s0, ${iters}
   li s3, ${SHARED_VA}
 round:
-  li a0, 0
-  li a1, ${pages * 4096}
-  li a2, 3
-  li a3, 0x22
-  li a4, -1
-  li a5, 0
-  li a7, 222
-  ecall
+  ${asmMmap(null, pages * 4096, 0x22)}
   blt a0, zero, fail
   mv s1, a0
   li t1, ${pages}
@@ -47,10 +41,7 @@ touch:
   add t2, t2, t3
   addi t1, t1, -1
   bnez t1, touch
-  mv a0, s1
-  li a1, ${pages * 4096}
-  li a7, 215
-  ecall
+  ${asmMunmap('s1', pages * 4096)}
   bnez a0, fail
   addi s0, s0, -1
   bnez s0, round
@@ -128,23 +119,9 @@ round:
   li a7, 94
   ecall
 remap:
-  mv a0, s1
-  li a1, 4096
-  li a2, 3
-  li a3, 0x32
-  li a4, -1
-  li a5, 0
-  li a7, 222
-  ecall
+  ${asmMmap('s1', 4096, 0x32)}
   bne a0, s1, fail
-  li a0, 0
-  li a1, 4096
-  li a2, 3
-  li a3, 0x22
-  li a4, -1
-  li a5, 0
-  li a7, 222
-  ecall
+  ${asmMmap(null, 4096, 0x22)}
   blt a0, zero, fail
   sd s0, 0(a0)
   ret
