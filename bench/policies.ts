@@ -17,8 +17,8 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { labStats } from '../kernel/stats.ts';
-import { POLICY_NAMES, type PolicyName } from '../kernel/lab-layout.ts';
+import { labStats } from '../kernel/lab/stats.ts';
+import { POLICY_NAMES, type PolicyName } from '../kernel/lab/layout.ts';
 import { bootScheduled, spawn, wait } from '../scheduler/api.ts';
 import { runGuest } from '../test/lab/guest-runs.ts';
 import { munmapWorkload, raceWorkload, settledLeak } from '../test/lab/workloads.ts';

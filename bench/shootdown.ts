@@ -17,7 +17,7 @@
  */
 import { availableParallelism } from 'node:os';
 import { assemble } from '../cpu/asm/assembler.ts';
-import { PS_LIVE, P_STATE } from '../kernel/sched-layout.ts';
+import { PS_LIVE, P_STATE } from '../kernel/proc/layout.ts';
 import { bootScheduled, schedStats, spawn, wait } from '../scheduler/api.ts';
 import { procOfPid, procWord } from '../scheduler/process.ts';
 import { B_PING, B_READY, B_STOP } from './ipi-commands.ts';

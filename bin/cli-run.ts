@@ -12,11 +12,11 @@ import {
   parseShootdown, parseTlbEntries, parseTraceBuffer, resolveRunOptions, RUN_DEFAULTS, SHOOTDOWN_POLICIES,
   type RunOptions, type SanitizeMode,
 } from './options.ts';
-import { ElfError, parseElf } from '../kernel/elf.ts';
-import { readTrace } from '../kernel/trace.ts';
-import { labStats } from '../kernel/stats.ts';
-import type { PolicyName } from '../kernel/lab-layout.ts';
-import { writeChromeTrace } from '../kernel/trace-export.ts';
+import { ElfError, parseElf } from '../kernel/proc/elf.ts';
+import { readTrace } from '../kernel/lab/trace.ts';
+import { labStats } from '../kernel/lab/stats.ts';
+import type { PolicyName } from '../kernel/lab/layout.ts';
+import { writeChromeTrace } from '../kernel/lab/trace-export.ts';
 
 /** Flags of the run option set that take a value (the argv pre-pass must skip their values). */
 export const RUN_VALUE_FLAGS = [
@@ -148,7 +148,7 @@ export async function runGuest(options: RunOptions): Promise<number> {
       tlbEntries: options.tlbEntries, seed: options.seed, elf: options.elf, args: options.args,
     };
     if (statsJson !== null) {
-      // kernel/stats.ts labStats: instructions, tlb.*, flushes, shootdowns.latencyNs.p50/p99, faults, sanitizer.*, policy;
+      // kernel/lab/stats.ts labStats: instructions, tlb.*, flushes, shootdowns.latencyNs.p50/p99, faults, sanitizer.*, policy;
       // `scheduler` keeps the scheduler's raw per-hart counters.
       const stats = { ...labStats(m.ctl), config, wallMs: performance.now() - t0, exitStatus: status, scheduler: schedStats(m) };
       await writeFile(statsJson, JSON.stringify(stats, null, 2) + '\n');

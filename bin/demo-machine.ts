@@ -13,9 +13,9 @@
  * (a guest still running after `timeoutMs` counts as failed with status -1) and shuts down.
  */
 import { readFile } from 'node:fs/promises';
-import type { PolicyName } from '../kernel/lab-layout.ts';
-import { formatReport } from '../kernel/sanitizer.ts';
-import { labStats } from '../kernel/stats.ts';
+import type { PolicyName } from '../kernel/lab/layout.ts';
+import { formatReport } from '../kernel/lab/sanitizer.ts';
+import { labStats } from '../kernel/lab/stats.ts';
 import { bootScheduled, leakedFrames, spawn, wait } from '../scheduler/api.ts';
 import type { Machine } from '../scheduler/machine.ts';
 import { sampleMachine, type MachineSample } from './demo-stats.ts';
@@ -55,7 +55,7 @@ export interface DemoRunResult {
   /** Frames still in use beyond the kernel's own after every guest exited (0 = balanced). */
   leakedFrames: number;
   wallMs: number;
-  /** Sanitizer reports in total, and the first few (kernel/sanitizer.ts formatReport lines). */
+  /** Sanitizer reports in total, and the first few (kernel/lab/sanitizer.ts formatReport lines). */
   sanitizer: { violations: number; first: string[] };
 }
 

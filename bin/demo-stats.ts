@@ -2,7 +2,7 @@
  * What the demo shows, read from a running machine's shared memory: per hart the thread it
  * runs, its retired instructions, TLB hits and misses, shootdowns sent and received, and
  * interrupts served; and the machine totals. Every read is a racy snapshot of counters only
- * their owner writes (cpu/counters.ts HC_*, kernel/sched-layout.ts ST_*, the mailbox HEAD, the
+ * their owner writes (cpu/counters.ts HC_*, kernel/proc/layout.ts ST_*, the mailbox HEAD, the
  * sanitizer's report count) — good enough for a display, exact once the harts are quiet.
  *
  * Plain data only (no Machine inside), so a snapshot crosses the demo's IPC channel as is.
@@ -11,9 +11,9 @@ import {
   HC_INSTRET, HC_TLB_HIT_FETCH, HC_TLB_HIT_LOAD, HC_TLB_HIT_STORE, HC_TLB_MISS_FETCH, HC_TLB_MISS_LOAD, HC_TLB_MISS_STORE,
 } from '../cpu/counters.ts';
 import { MB_HEAD } from '../cpu/mailbox.ts';
-import { LH_REPORTS } from '../kernel/lab-layout.ts';
+import { LH_REPORTS } from '../kernel/lab/layout.ts';
 import { hartCounterIndex } from '../kernel/layout.ts';
-import { P_PID } from '../kernel/sched-layout.ts';
+import { P_PID } from '../kernel/proc/layout.ts';
 import { HartSchedBlock } from '../scheduler/asid.ts';
 import { schedStats, type SchedStats } from '../scheduler/api.ts';
 import type { Machine } from '../scheduler/machine.ts';
@@ -97,7 +97,7 @@ export function sampleMachine(m: Machine, elapsedMs: number): MachineSample {
       shootdowns: t['shootdown.sent'] ?? 0, shootdownIpis: t['shootdown.ipis'] ?? 0, shootdownsRecv: t['shootdown.recv'] ?? 0,
       interrupts, faults: t.faults ?? 0, syscalls: t.syscalls ?? 0,
       contextSwitches: (t['switch.newAsid'] ?? 0) + (t['switch.range'] ?? 0) + (t['switch.full'] ?? 0) + (t['switch.none'] ?? 0),
-      sanitizerReports: Atomics.load(ctl.i32, ctl.layout.lab / 4 + LH_REPORTS), // kernel/sanitizer.ts: reports ever
+      sanitizerReports: Atomics.load(ctl.i32, ctl.layout.lab / 4 + LH_REPORTS), // kernel/lab/sanitizer.ts: reports ever
       frames: stats.frames,
     },
   };

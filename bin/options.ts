@@ -6,7 +6,7 @@
  */
 import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { TRACE_EVENTS_DEFAULT, TRACE_EVENTS_MAX } from '../kernel/trace-layout.ts';
+import { TRACE_EVENTS_DEFAULT, TRACE_EVENTS_MAX } from '../kernel/lab/trace-layout.ts';
 
 /** A bad option value; the CLI turns it into a usage error (exit status 2). */
 export class OptionError extends Error {

@@ -283,7 +283,7 @@ export class Tlb {
     if (tagMatched || this.hasTagMatch4k(vaLo, vaHi, asid)) this.removeVa(vaLo, vaHi, asid, true);
 
     this.counters[HC_WALKS]++;
-    // The sanitizer's stamp is read BEFORE the walk (kernel/sanitizer.ts says why).
+    // The sanitizer's stamp is read BEFORE the walk (kernel/lab/sanitizer.ts says why).
     const obs = this.observer;
     const stamp = obs === null ? 0 : obs.onFill();
     const checked = obs === null ? 0 : obs.fillChecked;

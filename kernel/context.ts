@@ -2,18 +2,18 @@
  * KernelContext: what kernel code on one hart works with — the hart id, RAM, the ctl views,
  * the frame allocator (with this hart's cache), the local TLB to fence (the Hart itself, or
  * any object with its `sfenceVma`), the shootdown policy, the hart's trace writer, and the count of Stale records
- * this context created and has not completed (kernel/stale.ts).
+ * this context created and has not completed (kernel/mm/stale.ts).
  *
  * On a hart worker one context lives for the worker's life (scheduler/vm-commands.ts builds
  * it from the HartContext). Tests build one in the main thread with `KernelContext.forHost`
  * (hartId -1: no frame cache, no mailbox), single-hart, without workers.
  */
 import type { PhysicalMemory } from '../cpu/ram.ts';
-import { FrameAllocator } from './frames.ts';
+import { FrameAllocator } from './mm/frames.ts';
 import type { Ctl } from './layout.ts';
-import { LOCAL_ONLY, type ShootdownPolicy } from './shootdown.ts';
-import type { WhileWaiting } from './lock.ts';
-import type { TraceWriter } from './trace.ts';
+import { LOCAL_ONLY, type ShootdownPolicy } from './mm/shootdown.ts';
+import type { WhileWaiting } from './sync/lock.ts';
+import type { TraceWriter } from './lab/trace.ts';
 
 /** The one thing the kernel needs from its own hart's TLB: sfence.vma (cpu/hart.ts, cpu/tlb.ts). */
 export interface LocalTlb {
@@ -58,9 +58,9 @@ export class KernelContext {
   readonly frames: FrameAllocator;
   tlb: LocalTlb | null;
   readonly whileWaiting: WhileWaiting;
-  /** The shootdown policy's remote step (kernel/shootdown.ts); the scheduler replaces it. */
+  /** The shootdown policy's remote step (kernel/mm/shootdown.ts); the scheduler replaces it. */
   policy: ShootdownPolicy;
-  /** Where fault, syscall and flush events of this hart go (kernel/trace.ts); null = tracing off. */
+  /** Where fault, syscall and flush events of this hart go (kernel/lab/trace.ts); null = tracing off. */
   readonly trace: TraceWriter | null;
   /** Stale records created by this context and not yet passed to completeShootdown. */
   staleOutstanding = 0;

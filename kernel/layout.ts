@@ -26,7 +26,7 @@
  *   | hart counters    C x HART_COUNTER_BYTES    |  cpu/counters.ts HC_* float64 slots
  *   +--------------------------------------------+ scratch
  *   | scratch          SCRATCH_BYTES             |  lock tests and benchmarks only
- *   +--------------------------------------------+ vmHeader        (kernel/vm-layout.ts has the fields
+ *   +--------------------------------------------+ vmHeader        (kernel/mm/layout.ts has the fields
  *   | VM header        VM_HEADER_BYTES           |  kernel tables,   of the five VM regions and who
  *   +--------------------------------------------+ asTable          writes each, under what lock)
  *   | address spaces   S x AS_BYTES              |  VirtualAddressSpace descriptors (mmap lock, root, tlb_generation)
@@ -36,9 +36,9 @@
  *   | files            F x FILE_BYTES            |  page-cache file objects
  *   +--------------------------------------------+ pageCache
  *   | page cache       P x PC_BYTES              |  (file, page) -> frame hash table
- *   +--------------------------------------------+ traceRings      (kernel/trace-layout.ts has the
+ *   +--------------------------------------------+ traceRings      (kernel/lab/trace-layout.ts has the
  *   | trace rings      C x traceRingBytes(E)     |  per-hart event   record and ring-header fields)
- *   +--------------------------------------------+ schedHeader     (kernel/sched-layout.ts has the
+ *   +--------------------------------------------+ schedHeader     (kernel/proc/layout.ts has the
  *   | scheduler header SCHED_HEADER_BYTES        |  ids, config,     fields of the six scheduler
  *   +--------------------------------------------+ waitBuckets       regions and who writes each)
  *   | wait buckets     W x BUCKET_BYTES          |  wait-channel hash buckets (block/wake)
@@ -50,17 +50,17 @@
  *   | run queues       C x runQueueBytes(T)      |  per-hart ready rings under a SpinLock
  *   +--------------------------------------------+ hartSched
  *   | hart scheduler   C x HART_SCHED_BYTES      |  per-hart ASID table, statistics, latencies
- *   +--------------------------------------------+ fdTables        (kernel/sys-fs-layout.ts has the
+ *   +--------------------------------------------+ fdTables        (kernel/fs/layout.ts has the
  *   | file contexts    FD_TABLES x FDT_BYTES     |  fd tables, cwd,  fields of the three file
  *   +--------------------------------------------+ ofiles            regions and who writes each)
  *   | open files       OFILES x OFILE_BYTES      |  open file descriptions: kind, offset, refs
  *   +--------------------------------------------+ pipes
  *   | pipes            PIPES x PIPE_BYTES        |  64 KiB ring buffer per pipe
- *   +--------------------------------------------+ sigProcs        (kernel/signal-layout.ts has the
+ *   +--------------------------------------------+ sigProcs        (kernel/signal/layout.ts has the
  *   | signal processes P x SIGPROC_BYTES         |  action tables,   fields of the two signal
  *   +--------------------------------------------+ sigThreads        regions and who writes each)
  *   | signal threads   T x SIGTHREAD_BYTES       |  masks, pending sets, altstacks, siginfos
- *   +--------------------------------------------+ lab             (kernel/lab-layout.ts has the fields)
+ *   +--------------------------------------------+ lab             (kernel/lab/layout.ts has the fields)
  *   | coherence lab    labRegionBytes(C)         |  change seq + ring, sanitizer reports, epochs, stats
  *   +--------------------------------------------+ <- APPEND POINT: a new region goes here —
  *   |                                            |    add a field to CtlLayout, a region in
@@ -88,33 +88,33 @@
  * - VM regions (S, R, F, P = LayoutConfig.vm capacities, in header words H_VM_*): the mmap
  *   lock of each address space guards its descriptor's mapping fields and its region list;
  *   the page-cache SpinLock guards files and page cache; tlb_generation is Atomics-only.
- *   Field by field: kernel/vm-layout.ts.
+ *   Field by field: kernel/mm/layout.ts.
  * - trace rings (E = LayoutConfig.traceEvents records per hart, 0 = tracing off; header word
  *   H_TRACE_EVENTS): each ring's records and head are written only by its hart (single writer,
  *   no lock; the head is published with Atomics.store after the record); the host writes each
- *   ring header once before workers start. Field by field: kernel/trace-layout.ts.
+ *   ring header once before workers start. Field by field: kernel/lab/trace-layout.ts.
  * - scheduler regions (T, P = LayoutConfig.sched capacities, header words H_SCHED_*): wait
  *   buckets under their SpinLocks, run queues under theirs, threads and processes by the state
  *   protocols of scheduler/threads.ts and scheduler/process.ts, hartSched owner-only.
- *   Field by field: kernel/sched-layout.ts.
+ *   Field by field: kernel/proc/layout.ts.
  * - file regions (fixed capacities): each fd table under its own SpinLock (FDT_LOCK), each
  *   open file's offset under its OF_LOCK, each pipe under its PP_LOCK; reference counts and
- *   slot states Atomics-only. Field by field: kernel/sys-fs-layout.ts.
+ *   slot states Atomics-only. Field by field: kernel/fs/layout.ts.
  * - signal regions (same slots as the process and thread tables): each process's SpinLock
  *   SP_LOCK guards its record and its threads' records, except the Atomics-only wake-up words.
- *   Field by field: kernel/signal-layout.ts.
+ *   Field by field: kernel/signal/layout.ts.
  * - lab: change/report rings claimed by Atomics.add and published by a tag store; per-hart
- *   epochs Atomics by their owner; statistics owner-only. Field by field: kernel/lab-layout.ts.
+ *   epochs Atomics by their owner; statistics owner-only. Field by field: kernel/lab/layout.ts.
  */
 import { MAILBOX_BYTES } from '../cpu/mailbox.ts';
 import { HART_COUNTER_SLOTS } from '../cpu/counters.ts';
 import { FRAMES_PER_MEGAPAGE } from '../cpu/ram.ts';
-import { VM_DEFAULTS, validateVmConfig, vmRegionBytes, type VmConfig } from './vm-layout.ts';
-import { traceRingBytes, validateTraceEvents } from './trace-layout.ts';
-import { SCHED_DEFAULTS, schedRegionBytes, validateSchedConfig, type SchedConfig } from './sched-layout.ts';
-import { fsRegionBytes } from './sys-fs-layout.ts';
-import { labRegionBytes } from './lab-layout.ts';
-import { signalRegionBytes } from './signal-layout.ts';
+import { VM_DEFAULTS, validateVmConfig, vmRegionBytes, type VmConfig } from './mm/layout.ts';
+import { traceRingBytes, validateTraceEvents } from './lab/trace-layout.ts';
+import { SCHED_DEFAULTS, schedRegionBytes, validateSchedConfig, type SchedConfig } from './proc/layout.ts';
+import { fsRegionBytes } from './fs/layout.ts';
+import { labRegionBytes } from './lab/layout.ts';
+import { signalRegionBytes } from './signal/layout.ts';
 
 export const CTL_MAGIC = 0x43_4f_48_31; // "COH1"
 export const CTL_VERSION = 1;
@@ -207,7 +207,7 @@ export interface LayoutConfig {
   frames: number;
   /** VM capacities (address spaces, regions per space, files, page-cache entries); defaults VM_DEFAULTS. */
   vm?: Partial<VmConfig>;
-  /** Trace records per hart ring (kernel/trace.ts); default 0 = tracing off (rings are headers only). */
+  /** Trace records per hart ring (kernel/lab/trace.ts); default 0 = tracing off (rings are headers only). */
   traceEvents?: number;
   /** Scheduler capacities (threads, processes); defaults SCHED_DEFAULTS. */
   sched?: Partial<SchedConfig>;
@@ -251,7 +251,7 @@ export interface CtlLayout {
   readonly pipes: number;
   readonly sigProcs: number;
   readonly sigThreads: number;
-  /** Coherence lab: change ring, sanitizer reports, per-hart epochs and statistics (kernel/lab-layout.ts). */
+  /** Coherence lab: change ring, sanitizer reports, per-hart epochs and statistics (kernel/lab/layout.ts). */
   readonly lab: number;
   /** Total bytes of ctl. */
   readonly bytes: number;
@@ -373,7 +373,7 @@ export function layoutRegions(l: CtlLayout): Region[] {
   ];
 }
 
-/** The scheduler regions of `l` (kernel/sched-layout.ts sizes them). */
+/** The scheduler regions of `l` (kernel/proc/layout.ts sizes them). */
 function schedRegions(l: CtlLayout): Region[] {
   const sb = schedRegionBytes(l.sched, l.cpus);
   const at = { schedHeader: l.schedHeader, waitBuckets: l.waitBuckets, threads: l.threads, processes: l.processes, runQueues: l.runQueues, hartSched: l.hartSched };

@@ -17,12 +17,12 @@
  * scheduler implements SchedOps.
  */
 import type { KernelContext } from './context.ts';
-import type { VirtualAddressSpace } from './aspace.ts';
+import type { VirtualAddressSpace } from './mm/aspace.ts';
 import { EBADF, EFAULT, EINVAL, ENOSYS } from './errno.ts';
-import { brk, mmap, mprotect, munmap } from './mmap.ts';
-import { SH_ENOSYS, SYSCALL_SLOTS } from './sched-layout.ts';
-import { traceEmitSyscallBegin, traceEmitSyscallEnd } from './trace.ts';
-import { copyFromUser } from './uaccess.ts';
+import { brk, mmap, mprotect, munmap } from './mm/mmap.ts';
+import { SH_ENOSYS, SYSCALL_SLOTS } from './proc/layout.ts';
+import { traceEmitSyscallBegin, traceEmitSyscallEnd } from './lab/trace.ts';
+import { copyFromUser } from './mm/uaccess.ts';
 
 /** A handler's "no value to write": the thread blocked, exited, or the handler set a0 itself. */
 export const NO_RETURN: unique symbol = Symbol('syscall: no return');

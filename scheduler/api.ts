@@ -12,15 +12,15 @@
  * (that installs the scheduling loop) and the scheduler's boot words written into ctl before
  * any thread exists. spawn and wait run on the host thread (kernel work with hartId -1).
  */
-import { bootVm, kernelFrames } from '../kernel/aspace.ts';
+import { bootVm, kernelFrames } from '../kernel/mm/aspace.ts';
 import { KernelContext } from '../kernel/context.ts';
 import {
   P_EXIT, P_STATE, POLICY_IPI, POLICY_LOCAL, PS_FREE, PS_LIVE, SH_BATCH, SH_CEILING, SH_SEED, SH_TLB_ENTRIES, SH_POISON, SH_POLICY, SH_QUANTUM, SH_STARTED,
   STAT_NAMES,
-} from '../kernel/sched-layout.ts';
+} from '../kernel/proc/layout.ts';
 import { enosysCounts } from '../kernel/syscall.ts';
-import { POLICY_CODES, POLICY_NAMES, SAN_FATAL, SAN_OFF, SAN_REPORT, type PolicyName } from '../kernel/lab-layout.ts';
-import { setSanitizerMode } from '../kernel/sanitizer.ts';
+import { POLICY_CODES, POLICY_NAMES, SAN_FATAL, SAN_OFF, SAN_REPORT, type PolicyName } from '../kernel/lab/layout.ts';
+import { setSanitizerMode } from '../kernel/lab/sanitizer.ts';
 import { AsidTable, HartSchedBlock } from './asid.ts';
 import { Machine, type BootOptions } from './machine.ts';
 import { procOfPid, procWord, spawnProcess, type SpawnOptions, type Spawned } from './process.ts';
@@ -41,7 +41,7 @@ export interface SchedBootOptions extends BootOptions {
    * 'per-page', 'deferred' (safe), 'lazy', 'off' (unsafe), 'local' (local flush only: a negative control).
    */
   policy?: PolicyName;
-  /** Stale-translation sanitizer (kernel/sanitizer.ts): 'off' (default), 'report', 'fatal'. */
+  /** Stale-translation sanitizer (kernel/lab/sanitizer.ts): 'off' (default), 'report', 'fatal'. */
   sanitize?: 'off' | 'report' | 'fatal';
   /** Fill frames freed by shootdowns with POISON_WORD (tests). */
   poison?: boolean;
@@ -88,7 +88,7 @@ export async function bootScheduled(o: SchedBootOptions = {}): Promise<Machine> 
   i32[sh + SH_TLB_ENTRIES] = o.tlbEntries ?? 0;
   i32[sh + SH_SEED] = o.seed ?? 0;
   i32[sh + SH_CEILING] = o.ceilingPages ?? 0;
-  i32[sh + SH_POLICY] = POLICY_CODES[o.policy ?? 'ipi']; // POLICY_IPI / POLICY_LOCAL and the lab's (kernel/lab-layout.ts)
+  i32[sh + SH_POLICY] = POLICY_CODES[o.policy ?? 'ipi']; // POLICY_IPI / POLICY_LOCAL and the lab's (kernel/lab/layout.ts)
   setSanitizerMode(m.ctl, o.sanitize === 'fatal' ? SAN_FATAL : o.sanitize === 'report' ? SAN_REPORT : SAN_OFF);
   i32[sh + SH_POISON] = o.poison ? 1 : 0;
   Atomics.store(i32, sh + SH_STARTED, 1); // publishes the words above to every hart's scheduler

@@ -2,12 +2,12 @@
  * Per-hart ASID table, after Linux x86's cpu_tlbstate.ctxs[] (TLB_NR_DYN_ASIDS = 6): each hart
  * remembers, for ASID_SLOTS recently used address spaces, which hardware ASID it gave the
  * space (slot i uses ASID i + 1 in satp) and the tlb_generation its TLB has caught up to for
- * it. The table lives in ctl (kernel/sched-layout.ts HS_*) so statistics can read it; only its
+ * it. The table lives in ctl (kernel/proc/layout.ts HS_*) so statistics can read it; only its
  * hart writes it.
  *
  * ASIDs here are per hart and recycled round-robin: a space not in the table takes the next
  * slot and its ASID must be flushed first — the old owner's translations are still tagged
- * with it (Linux's choose_new_asid with need_flush). An AS slot of kernel/aspace.ts identifies
+ * with it (Linux's choose_new_asid with need_flush). An AS slot of kernel/mm/aspace.ts identifies
  * the space: its tlb_generation keeps growing across reuse of the slot (create bumps it with
  * "whole"), so an entry left over from the slot's previous life is simply behind and flushed.
  *
@@ -17,7 +17,7 @@ import type { Ctl } from '../kernel/layout.ts';
 import {
   ASID_SLOTS, HART_SCHED_BYTES, HS_CURRENT, HS_LAT, HS_LOADED, HS_NEXT_SLOT, HS_SLOT_AS, HS_SLOT_GASID, HS_SLOT_GEN,
   HS_SLOT_WORDS, HS_SLOTS, HS_STATS, LAT_RING, ST_SD_LAT_N, STAT_NAMES, STAT_SLOTS,
-} from '../kernel/sched-layout.ts';
+} from '../kernel/proc/layout.ts';
 
 /** Generation recorded for a slot just taken: unknown, so anything but a full flush is wrong. */
 export const GEN_UNKNOWN = -1;
@@ -47,7 +47,7 @@ export class AsidTable {
     return -1;
   }
 
-  /** ASID slot whose space has global ASID `gasid` (kernel/aspace.ts `asid`), or -1. */
+  /** ASID slot whose space has global ASID `gasid` (kernel/mm/aspace.ts `asid`), or -1. */
   findGlobal(gasid: number): number {
     for (let i = 0; i < ASID_SLOTS; i++) if (this.i32[this.w(i, HS_SLOT_AS)] !== 0 && this.i32[this.w(i, HS_SLOT_GASID)] === gasid) return i;
     return -1;

@@ -2,7 +2,7 @@
  * Blocking and waking threads on wait channels — what the ABI builds futex, wait4 and pipes on.
  *
  * A channel (kernel/syscall.ts WaitChannel) is a key plus a word. Keys hash to one of
- * WAIT_BUCKETS buckets in ctl (kernel/sched-layout.ts WB_*); each bucket is a SpinLock and a
+ * WAIT_BUCKETS buckets in ctl (kernel/proc/layout.ts WB_*); each bucket is a SpinLock and a
  * list of blocked threads linked through their records (T_WAIT_NEXT, index + 1; 0 ends).
  *
  * No lost wake-ups (Linux's futex hash-bucket argument):
@@ -28,10 +28,10 @@
  */
 import type { Hart } from '../cpu/hart.ts';
 import type { Ctl } from '../kernel/layout.ts';
-import { SpinLock, type WhileWaiting } from '../kernel/lock.ts';
+import { SpinLock, type WhileWaiting } from '../kernel/sync/lock.ts';
 import {
   BUCKET_BYTES, SH_TIMED, T_WAIT_BITSET, T_WAIT_KEY, TF_RESTART, TF_SLEEP, TS_BLOCKED, WAIT_BUCKETS, WB_HEAD, WB_LOCK,
-} from '../kernel/sched-layout.ts';
+} from '../kernel/proc/layout.ts';
 import { EAGAIN, EINTR } from '../kernel/errno.ts';
 import { NO_RETURN, type BlockOptions, type WaitChannel } from '../kernel/syscall.ts';
 import type { RunQueues } from './runqueue.ts';

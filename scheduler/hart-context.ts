@@ -9,11 +9,11 @@ import { PhysicalMemory } from '../cpu/ram.ts';
 import {
   InterruptPort, Mailboxes, MSG_KIND_COMMAND, MSG_KIND_NOP, type MailboxMessage,
 } from '../cpu/mailbox.ts';
-import { FrameAllocator } from '../kernel/frames.ts';
+import { FrameAllocator } from '../kernel/mm/frames.ts';
 import {
   attachCtl, hartStatusIndex, HS_STATE, H_STATE, MACHINE_RUNNING, type Ctl,
 } from '../kernel/layout.ts';
-import { openTraceWriter, type TraceWriter } from '../kernel/trace.ts';
+import { openTraceWriter, type TraceWriter } from '../kernel/lab/trace.ts';
 
 /** Thrown inside a hart to unwind when the machine stops (shutdown or halt); not a failure. */
 export class MachineStopped extends Error {
@@ -47,7 +47,7 @@ export class HartContext {
   readonly port: InterruptPort;
   readonly frames: FrameAllocator;
   /**
-   * This hart's trace writer (kernel/trace.ts), opened once here: null when the machine was
+   * This hart's trace writer (kernel/lab/trace.ts), opened once here: null when the machine was
    * booted without tracing. Every emitter on this hart — kernel (via KernelContext.trace),
    * scheduler, policies, sanitizer — uses this one: a second writer on the ring would corrupt it.
    */

@@ -8,21 +8,21 @@
  *     Atomics.wait on the mailbox WAKE word (read BEFORE looking at the queues, so an enqueue
  *     or interrupt in between is not lost), bounded by IDLE_SLICE_MS;
  *     switch in: restore registers, scheduler/switch.ts switchIn (satp + generation check);
- *   deliver its pending signals (kernel/signal-deliver.ts signalsBeforeRun: handler frames,
+ *   deliver its pending signals (kernel/signal/deliver.ts signalsBeforeRun: handler frames,
  *     or the process killed), then run it for one quantum (SH_QUANTUM instructions) and
  *     handle the exit:
  *     EXIT_INTERRUPT → serve the mailbox (shootdowns, reschedule kicks);
  *     EXIT_BUDGET    → preempt: requeue it when another thread waits here, else go on;
- *     EXIT_TRAP      → page fault via kernel/fault.ts (an unresolvable one forces SIGSEGV /
+ *     EXIT_TRAP      → page fault via kernel/mm/fault.ts (an unresolvable one forces SIGSEGV /
  *                      SIGBUS), ecall → kernel/syscall.ts, other traps force SIGILL / SIGTRAP /
- *                      SIGBUS / SIGSEGV (kernel/signal-deliver.ts trapSignal).
+ *                      SIGBUS / SIGSEGV (kernel/signal/deliver.ts trapSignal).
  * Traced on the hart's writer (hctx.trace): switch-in once a thread is picked, switch-out with
  * its reason (preempt, yield, block, exit).
  * Registers are saved into the thread record on switch-out; the hart keeps the last space
  * loaded while idle (lazy, as Linux), so it stays in that space's active mask until a
  * shootdown finds it elsewhere.
  *
- * The hart also wires the syscall layers to itself: the file syscalls (kernel/sys-fs-register.ts:
+ * The hart also wires the syscall layers to itself: the file syscalls (kernel/fs/sys-fs-register.ts:
  * fd table = the process's P_FDT, the machine's --root, and `waiter`, which parks a blocked
  * thread and re-runs its syscall when woken — a pipe's two ends may share one hart), futex,
  * process syscalls and execve (ProcOps: thread creation, exec's space switch).
@@ -30,42 +30,42 @@
 import { writeSync } from 'node:fs';
 import { Hart } from '../cpu/hart.ts';
 import type { TlbConfig } from '../cpu/tlb.ts';
-import { setRandomSeed } from '../kernel/sys-info.ts';
+import { setRandomSeed } from '../kernel/proc/sys-info.ts';
 import { MSG_KIND_USER } from '../cpu/mailbox.ts';
 import { HART_COUNTER_SLOTS } from '../cpu/counters.ts';
 import {
   ACCESS_FETCH, ACCESS_LOAD, ACCESS_STORE, CAUSE_ECALL_U, CAUSE_INSTRUCTION_PAGE_FAULT, CAUSE_LOAD_PAGE_FAULT,
   CAUSE_STORE_PAGE_FAULT, EXIT_BUDGET, EXIT_INTERRUPT,
 } from '../cpu/trap.ts';
-import { VirtualAddressSpace } from '../kernel/aspace.ts';
+import { VirtualAddressSpace } from '../kernel/mm/aspace.ts';
 import { KernelContext } from '../kernel/context.ts';
-import { handlePageFault } from '../kernel/fault.ts';
+import { handlePageFault } from '../kernel/mm/fault.ts';
 import { H_ICACHE_EPOCH, hartCounterIndex } from '../kernel/layout.ts';
-import { releaseAddressSpace } from '../kernel/mmap.ts';
-import { HostRoot } from '../kernel/hostfs.ts';
-import type { Waiter } from '../kernel/pipe.ts';
-import '../kernel/sys-fs-register.ts'; // file and information syscalls
-import '../kernel/futex.ts';
-import '../kernel/sys-proc-mm.ts'; // madvise, msync
-import '../kernel/sys-mremap.ts'; // mremap
-import '../kernel/exec.ts'; // execve
-import { setFdTableResolver, setHostRoot, setWaiterFactory } from '../kernel/sys-fs-env.ts';
-import { setProcOps, type ProcOps } from '../kernel/sys-proc.ts';
-import { threadGone } from '../kernel/sys-proc-table.ts';
-import '../kernel/sys-signal.ts'; // signal syscalls
-import { faultSignal, signalsBeforeRun, trapSignal } from '../kernel/signal-deliver.ts';
-import { bindSignalHost, type SignalHost } from '../kernel/signal-send.ts';
+import { releaseAddressSpace } from '../kernel/mm/mmap.ts';
+import { HostRoot } from '../kernel/fs/hostfs.ts';
+import type { Waiter } from '../kernel/fs/pipe.ts';
+import '../kernel/fs/sys-fs-register.ts'; // file and information syscalls
+import '../kernel/proc/futex.ts';
+import '../kernel/mm/sys-mm.ts'; // madvise, msync
+import '../kernel/mm/sys-mremap.ts'; // mremap
+import '../kernel/proc/exec.ts'; // execve
+import { setFdTableResolver, setHostRoot, setWaiterFactory } from '../kernel/fs/sys-fs-env.ts';
+import { setProcOps, type ProcOps } from '../kernel/proc/sys-proc.ts';
+import { threadGone } from '../kernel/proc/sys-proc-table.ts';
+import '../kernel/signal/sys-signal.ts'; // signal syscalls
+import { faultSignal, signalsBeforeRun, trapSignal } from '../kernel/signal/deliver.ts';
+import { bindSignalHost, type SignalHost } from '../kernel/signal/send.ts';
 import {
   SH_BATCH, SH_SEED, SH_TLB_ENTRIES, SH_POISON, SH_POLICY, SH_QUANTUM, SH_STARTED, ST_BLOCK, ST_FAULTS, ST_IDLE, ST_PREEMPT, ST_QUANTA, ST_STEAL,
   ST_SYSCALLS, ST_WAKE, ST_YIELD, TF_MIGRATE, TS_BLOCKED, TS_DEAD, TS_READY, TS_RUNNING, POLICY_LOCAL, P_AS, P_FDT, P_PID, T_AS,
-} from '../kernel/sched-layout.ts';
+} from '../kernel/proc/layout.ts';
 import {
   dispatchSyscall, NO_RETURN, type BlockOptions, type SchedOps, type SyscallEnv, type WaitChannel,
 } from '../kernel/syscall.ts';
 import { AsidTable, HartSchedBlock } from './asid.ts';
 import { WaitQueues } from './block.ts';
 import { EAGAIN } from '../kernel/errno.ts';
-import { PARKED } from '../kernel/sys-fs.ts';
+import { PARKED } from '../kernel/fs/sys-fs.ts';
 import { type HartContext } from './hart-context.ts';
 import { IDLE_SLICE_MS, setSchedulerStep } from './hart-worker.ts';
 import { isExiting, markExiting, procWord } from './process.ts';
@@ -74,7 +74,7 @@ import { installLab, type LabHooks } from './policy-select.ts';
 import { switchIn, unloadFreed } from './switch.ts';
 import {
   SWITCH_BLOCK, SWITCH_EXIT, SWITCH_PREEMPT, SWITCH_YIELD, traceEmitSwitchIn, traceEmitSwitchOut,
-} from '../kernel/trace.ts';
+} from '../kernel/lab/trace.ts';
 import { ThreadTable } from './threads.ts';
 
 /** Mailbox kind "look at your current thread" (its process may be exiting). No payload. */
@@ -163,7 +163,7 @@ export class HartScheduler implements SchedOps, ProcOps {
     // The shootdown policy chosen at boot, its interrupt handlers, the sanitizer (scheduler/policy-select.ts).
     this.lab = installLab({ hctx, hart, table, stats: this.stats, kctx: this.kctx, running: () => this.current >= 0 });
     hctx.onInterrupt(MSG_KIND_RESCHED, () => {});
-    // Signals (kernel/signal-send.ts): this hart's current thread, waking and kicking threads.
+    // Signals (kernel/signal/send.ts): this hart's current thread, waking and kicking threads.
     this.signals = {
       kctx: this.kctx, hart,
       get current() { return self.current; },
@@ -304,7 +304,7 @@ export class HartScheduler implements SchedOps, ProcOps {
       if (sig !== null) faultSignal(this.kctx, this.current, sig); // delivered before the thread runs again
       return;
     }
-    trapSignal(this.kctx, this.current, cause, h.tval, h.pc); // SIGILL, SIGTRAP, SIGBUS, SIGSEGV (kernel/signal-deliver.ts)
+    trapSignal(this.kctx, this.current, cause, h.tval, h.pc); // SIGILL, SIGTRAP, SIGBUS, SIGSEGV (kernel/signal/deliver.ts)
   }
 
   /** End the current thread (its registers are dropped). */
@@ -376,7 +376,7 @@ export class HartScheduler implements SchedOps, ProcOps {
     return n;
   }
 
-  // ---- ProcOps (kernel/sys-proc.ts) ----
+  // ---- ProcOps (kernel/proc/sys-proc.ts) ----
 
   currentThread(): number {
     return this.current;

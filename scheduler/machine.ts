@@ -18,14 +18,14 @@ import { MessageChannel, type MessagePort, type Worker } from 'node:worker_threa
 import { Piscina } from 'piscina';
 import { PhysicalMemory, RAM_DEFAULT_BYTES, validateRamSize } from '../cpu/ram.ts';
 import { Mailboxes, MAILBOX_SENDER_HOST, MSG_KIND_COMMAND } from '../cpu/mailbox.ts';
-import { FrameAllocator, type FrameStats } from '../kernel/frames.ts';
+import { FrameAllocator, type FrameStats } from '../kernel/mm/frames.ts';
 import {
   createCtl, hartStatusIndex, HALT_HART_EXCEPTION, HART_UP, HS_STATE, H_HALT_HART, H_HALT_REASON, H_STATE,
   MACHINE_HALTED, MACHINE_RUNNING, MACHINE_SHUTDOWN, type Ctl,
 } from '../kernel/layout.ts';
 import type { HartTask } from './hart-context.ts';
-import { initializeTrace } from '../kernel/trace.ts';
-import { validateTraceEvents } from '../kernel/trace-layout.ts';
+import { initializeTrace } from '../kernel/lab/trace.ts';
+import { validateTraceEvents } from '../kernel/lab/trace-layout.ts';
 import type { CommandRequest, HartReply } from './hart-worker.ts';
 
 export const MIN_CPUS = 1;
@@ -42,9 +42,9 @@ export interface BootOptions {
   memory?: number;
   /** URLs of modules every hart imports before it reports up (they register hart commands). */
   commandModules?: string[];
-  /** Trace records per hart ring (kernel/trace.ts); 0 (default) = tracing off. */
+  /** Trace records per hart ring (kernel/lab/trace.ts); 0 (default) = tracing off. */
   traceEvents?: number;
-  /** Host directory the guests' files live under (kernel/hostfs.ts HostRoot); default the current directory. */
+  /** Host directory the guests' files live under (kernel/fs/hostfs.ts HostRoot); default the current directory. */
   root?: string;
 }
 

@@ -7,16 +7,16 @@
 import { PTE_R, PTE_V, PTE_W, PTE_X } from '../cpu/pte.ts';
 import type { KernelContext } from '../kernel/context.ts';
 import type { Ctl } from '../kernel/layout.ts';
-import { findLeaf, found, loPpn } from '../kernel/pagetable.ts';
-import type { Stale } from '../kernel/stale.ts';
-import type { VirtualAddressSpace } from '../kernel/aspace.ts';
-import { ST_SD_LOCAL_FULL } from '../kernel/sched-layout.ts';
-import { AS_BYTES, AS_GEN } from '../kernel/vm-layout.ts';
+import { findLeaf, found, loPpn } from '../kernel/mm/pagetable.ts';
+import type { Stale } from '../kernel/mm/stale.ts';
+import type { VirtualAddressSpace } from '../kernel/mm/aspace.ts';
+import { ST_SD_LOCAL_FULL } from '../kernel/proc/layout.ts';
+import { AS_BYTES, AS_GEN } from '../kernel/mm/layout.ts';
 import { AsidTable, HartSchedBlock } from './asid.ts';
 import type { IpiHart } from './shootdown-ipi.ts';
 import { flushRange } from './switch.ts';
 import { PAGE_SIZE } from '../cpu/ram.ts';
-import { CAUSE_LOCAL, CAUSE_POLL, FLUSH_ASID, FLUSH_PAGE, FLUSH_RANGE, traceEmitFlush } from '../kernel/trace.ts';
+import { CAUSE_LOCAL, CAUSE_POLL, FLUSH_ASID, FLUSH_PAGE, FLUSH_RANGE, traceEmitFlush } from '../kernel/lab/trace.ts';
 
 /** Word index of address-space slot `slot`'s field `f`. */
 export function asWord(ctl: Ctl, slot: number, f: number): number {
@@ -24,7 +24,7 @@ export function asWord(ctl: Ctl, slot: number, f: number): number {
 }
 
 /**
- * After kernel/shootdown.ts flushed this hart's TLB for `stale`'s range: bring this hart's
+ * After kernel/mm/shootdown.ts flushed this hart's TLB for `stale`'s range: bring this hart's
  * ASID-table entry for the space up to the stale record's generation (exactly one behind →
  * caught up; further behind → flush the whole ASID now). Same rule as the ipi policy.
  */

@@ -2,7 +2,7 @@
  * Shootdown policy `deferred` — LATR-style (Kumar et al., ASPLOS 2018): no interrupts and no
  * synchronous wait for changes that only REMOVE translations (munmap, madvise DONTNEED, exit).
  *
- * Initiator (kernel/shootdown.ts has already bumped tlb_generation and flushed locally):
+ * Initiator (kernel/mm/shootdown.ts has already bumped tlb_generation and flushed locally):
  *   - targets = other harts running a thread of this space now (policy-common runningTargets;
  *     an idle hart, or one running another space, flushes at its next switch-in anyway);
  *     none → done, free the frames now;
@@ -13,7 +13,7 @@
  *   - else PARK the release: {frames, each target's quiescence epoch now}, and return at once.
  *     The parked frames stay allocated (frames in use counts them) until released.
  * Every hart, at each poll point (each return to the scheduler — quantum end, trap, syscall,
- * interrupt — and each switch-in; kernel/lab-layout.ts LHB_EPOCH):
+ * interrupt — and each switch-in; kernel/lab/layout.ts LHB_EPOCH):
  *   1. applies what it owes: the switch-time generation check for the space it has loaded
  *      (policy-common catchUpLoaded: the per-address-space generation is the queue);
  *   2. advances its epoch (Atomics.add) — after the flush;
@@ -25,7 +25,7 @@
  * complete when its frames are released, so it reports nothing for that window.
  * The reuse guard closes the window before the range can mean something else (LATR: a lazily
  * invalidated virtual range is not reused until its invalidation completed everywhere).
- * beforeReuse(as, vpn, npages), from kernel/mmap.ts guardReuse before a new region is
+ * beforeReuse(as, vpn, npages), from kernel/mm/mmap.ts guardReuse before a new region is
  * installed (mmap lock held exclusive):
  *   1. this hart catches up on `as` if it runs it and is behind (catchUpLoaded);
  *   2. owing = the other harts running `as` whose ASID-table generation is behind — except
@@ -42,17 +42,17 @@
  * skips step 3 only: the stale reads after reuse are then reported by the sanitizer.
  */
 import type { KernelContext } from '../kernel/context.ts';
-import type { VirtualAddressSpace } from '../kernel/aspace.ts';
-import { releaseFrames, type ShootdownPolicy } from '../kernel/shootdown.ts';
-import type { Stale, StaleRelease } from '../kernel/stale.ts';
-import { LS_DEFERRED, LS_DEFERRED_SYNC, LS_PARKED_NOW, LS_PARKED_TOTAL, LS_POLL_FLUSH_FULL, LS_POLL_FLUSH_RANGE, LHB_EPOCH } from '../kernel/lab-layout.ts';
-import { labHartWord, labStatIndex } from '../kernel/sanitizer.ts';
-import { POISON_WORD, ST_SD_IPIS, ST_SD_SENT } from '../kernel/sched-layout.ts';
+import type { VirtualAddressSpace } from '../kernel/mm/aspace.ts';
+import { releaseFrames, type ShootdownPolicy } from '../kernel/mm/shootdown.ts';
+import type { Stale, StaleRelease } from '../kernel/mm/stale.ts';
+import { LS_DEFERRED, LS_DEFERRED_SYNC, LS_PARKED_NOW, LS_PARKED_TOTAL, LS_POLL_FLUSH_FULL, LS_POLL_FLUSH_RANGE, LHB_EPOCH } from '../kernel/lab/layout.ts';
+import { labHartWord, labStatIndex } from '../kernel/lab/sanitizer.ts';
+import { POISON_WORD, ST_SD_IPIS, ST_SD_SENT } from '../kernel/proc/layout.ts';
 import { PAGE_SIZE } from '../cpu/ram.ts';
 import { AsidTable, HartSchedBlock } from './asid.ts';
 import { catchUpLocal, catchUpLoaded, onlyRemoved, POLL_FULL, POLL_RANGE, runningTargets } from './policy-common.ts';
 import { ackSpinNs, ackWait, ceilingPages, MSG_KIND_SHOOTDOWN, type IpiHart } from './shootdown-ipi.ts';
-import { AS_WHOLE } from '../kernel/vm-layout.ts';
+import { AS_WHOLE } from '../kernel/mm/layout.ts';
 
 const TWO32 = 4294967296;
 

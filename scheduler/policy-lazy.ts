@@ -1,8 +1,8 @@
 /**
  * Shootdown policies `lazy` and `off` — the unsafe ones, for showing what breaks.
  *
- * lazy: no interrupts. The change has bumped tlb_generation (kernel/stale.ts seal) and the
- *   initiator has flushed its own TLB (kernel/shootdown.ts); other harts catch up only at their
+ * lazy: no interrupts. The change has bumped tlb_generation (kernel/mm/stale.ts seal) and the
+ *   initiator has flushed its own TLB (kernel/mm/shootdown.ts); other harts catch up only at their
  *   next context switch, where scheduler/switch.ts flushes an address space they are behind
  *   on. Frames are freed at once. Correct while each address space runs on one hart at a time
  *   (single-threaded processes, even migrating ones); UNSAFE when threads of one process run
@@ -14,11 +14,11 @@
  *   space's generation WITHOUT flushing (`beforeSwitchIn`), so even a migrating
  *   single-threaded process runs on stale translations. Frames are freed at once.
  *   What remains (not the policy's to skip): the initiator's own sfence.vma in
- *   kernel/shootdown.ts step 2 (common to every policy), flushes of a recycled ASID (a fresh
+ *   kernel/mm/shootdown.ts step 2 (common to every policy), flushes of a recycled ASID (a fresh
  *   ASID-table slot), and TLB evictions — "what the hardware does".
  */
-import type { VirtualAddressSpace } from '../kernel/aspace.ts';
-import type { ShootdownPolicy } from '../kernel/shootdown.ts';
+import type { VirtualAddressSpace } from '../kernel/mm/aspace.ts';
+import type { ShootdownPolicy } from '../kernel/mm/shootdown.ts';
 import { GEN_UNKNOWN } from './asid.ts';
 import { catchUpLocal } from './policy-common.ts';
 import type { IpiHart } from './shootdown-ipi.ts';

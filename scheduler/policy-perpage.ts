@@ -24,17 +24,17 @@
  */
 import { MSG_KIND_USER, type MailboxMessage } from '../cpu/mailbox.ts';
 import type { KernelContext } from '../kernel/context.ts';
-import type { ShootdownPolicy } from '../kernel/shootdown.ts';
-import type { Stale } from '../kernel/stale.ts';
+import type { ShootdownPolicy } from '../kernel/mm/shootdown.ts';
+import type { Stale } from '../kernel/mm/stale.ts';
 import {
   ST_SD_IPIS, ST_SD_RECV, ST_SD_RECV_CURRENT, ST_SD_RECV_FULL, ST_SD_RECV_LAZY, ST_SD_RECV_RANGE, ST_SD_SENT,
-} from '../kernel/sched-layout.ts';
-import { AS_ACTIVE, AS_ASID } from '../kernel/vm-layout.ts';
+} from '../kernel/proc/layout.ts';
+import { AS_ACTIVE, AS_ASID } from '../kernel/mm/layout.ts';
 import { PAGE_SIZE } from '../cpu/ram.ts';
 import {
   CAUSE_SHOOTDOWN, FLUSH_ASID, FLUSH_PAGE, traceEmitFlush, traceEmitShootdownAck, traceEmitShootdownDone,
   traceEmitShootdownRecv, type TraceWriter,
-} from '../kernel/trace.ts';
+} from '../kernel/lab/trace.ts';
 import { AsidTable } from './asid.ts';
 import { asWord, AS_GEN, catchUpLocal } from './policy-common.ts';
 import { ackSpinNs, ackWait, MSG_KIND_SHOOTDOWN, traceShootdownStart, type IpiHart } from './shootdown-ipi.ts';

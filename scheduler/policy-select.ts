@@ -1,6 +1,6 @@
 /**
  * The coherence lab on one hart: pick the shootdown policy the host chose at boot (SH_POLICY,
- * kernel/lab-layout.ts POLICY_CODES), wrap it for poisoning and the sanitizer, install the
+ * kernel/lab/layout.ts POLICY_CODES), wrap it for poisoning and the sanitizer, install the
  * interrupt handlers and the sanitizer's TLB observer, and give the scheduling loop its hooks:
  *
  *   const lab = installLab({ hctx, hart, table, stats, kctx, running });
@@ -10,24 +10,24 @@
  *
  * Policies (DESIGN.md section 6): ipi (scheduler/shootdown-ipi.ts), local (its negative
  * control), per-page (policy-perpage.ts), lazy and off (policy-lazy.ts), deferred
- * (policy-deferred.ts). All sit behind kernel/shootdown.ts's one call site.
+ * (policy-deferred.ts). All sit behind kernel/mm/shootdown.ts's one call site.
  *
  * The sanitizing wrapper (sanitizer on): before the policy's remote step the change takes its
  * seq (its PTE edits are done); when the step returns the change is complete and recorded —
  * except a change `deferred` parked, recorded when its frames are released.
  */
 import type { Hart } from '../cpu/hart.ts';
-import type { VirtualAddressSpace } from '../kernel/aspace.ts';
+import type { VirtualAddressSpace } from '../kernel/mm/aspace.ts';
 import type { KernelContext } from '../kernel/context.ts';
 import {
   CHANGE_PROTECT, CHANGE_UNMAP, LH_POLICY, LS_CHANGES, LS_FAULT_COW_COPY, LS_FAULT_COW_REUSE, LS_FAULT_DEMAND,
   LS_FAULT_FILE, LS_FAULT_HUGE, LS_FAULT_SPURIOUS, LS_LOCAL_FLUSH_ASID, LS_LOCAL_FLUSH_PAGES, LS_PERPAGE_MSGS,
   POLICY_CODES, policyName, SAN_OFF,
-} from '../kernel/lab-layout.ts';
-import { beginChange, labStatIndex, recordCompletion, SanitizerObserver, sanitizerMode } from '../kernel/sanitizer.ts';
-import { SH_POISON, SH_POLICY } from '../kernel/sched-layout.ts';
-import type { ShootdownPolicy } from '../kernel/shootdown.ts';
-import type { Stale, StaleRelease } from '../kernel/stale.ts';
+} from '../kernel/lab/layout.ts';
+import { beginChange, labStatIndex, recordCompletion, SanitizerObserver, sanitizerMode } from '../kernel/lab/sanitizer.ts';
+import { SH_POISON, SH_POLICY } from '../kernel/proc/layout.ts';
+import type { ShootdownPolicy } from '../kernel/mm/shootdown.ts';
+import type { Stale, StaleRelease } from '../kernel/mm/stale.ts';
 import type { AsidTable, HartSchedBlock } from './asid.ts';
 import type { HartContext } from './hart-context.ts';
 import { readLeaf } from './policy-common.ts';
@@ -151,7 +151,7 @@ function sanitizing(inner: ShootdownPolicy, kctx: KernelContext, deferred: Defer
       }
       return now;
     },
-    // The reuse guard passes through (kernel/mmap.ts guardReuse); its sanitizer record is deferred.onReuse.
+    // The reuse guard passes through (kernel/mm/mmap.ts guardReuse); its sanitizer record is deferred.onReuse.
     beforeReuse: inner.beforeReuse?.bind(inner),
   };
 }

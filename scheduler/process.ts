@@ -1,5 +1,5 @@
 /**
- * Program loading from the host: a process (kernel/sys-proc-table.ts: the table, exit and
+ * Program loading from the host: a process (kernel/proc/sys-proc-table.ts: the table, exit and
  * reaping) made from an ELF file or an assembled image, with the host's stdio as fds 0-2.
  *
  * A process is an address space, an fd table and its threads; pid = tid of its first thread. Each thread
@@ -11,21 +11,21 @@
  * Loading runs on the caller's thread (the host, through scheduler/api.ts) with a KernelContext
  * of its own: the new space is active on no hart yet, so the local-only shootdown is exact.
  *   loadImage — an assembled program (cpu/asm): text RX at textBase, data RW at dataBase;
- *   loadElf   — a static riscv64 ELF (kernel/elf.ts): PT_LOAD segments, brk after the last;
- * both get a stack with the Linux initial layout (kernel/initstack.ts) and a first thread.
+ *   loadElf   — a static riscv64 ELF (kernel/proc/elf.ts): PT_LOAD segments, brk after the last;
+ * both get a stack with the Linux initial layout (kernel/proc/initstack.ts) and a first thread.
  */
 import type { AsmResult } from '../cpu/asm/assembler.ts';
 import { PAGE_SIZE } from '../cpu/ram.ts';
-import { VirtualAddressSpace } from '../kernel/aspace.ts';
+import { VirtualAddressSpace } from '../kernel/mm/aspace.ts';
 import type { KernelContext } from '../kernel/context.ts';
-import { parseElf } from '../kernel/elf.ts';
-import { DEFAULT_STACK_BYTES, loadElfInto, mapCopy, setUpStack, STACK_TOP } from '../kernel/exec.ts';
-import { initBrk, mmap, releaseAddressSpace } from '../kernel/mmap.ts';
-import { P_PID, P_THREADS, PARENT_HOST, TF_MIGRATE } from '../kernel/sched-layout.ts';
-import { fdTablePut } from '../kernel/fdtable.ts';
-import { fdTableWithStdio } from '../kernel/sys-fs-env.ts';
-import { procAlloc, procFree, procWord } from '../kernel/sys-proc-table.ts';
-import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, PROT_EXEC, PROT_READ, PROT_WRITE } from '../kernel/vm-abi.ts';
+import { parseElf } from '../kernel/proc/elf.ts';
+import { DEFAULT_STACK_BYTES, loadElfInto, mapCopy, setUpStack, STACK_TOP } from '../kernel/proc/exec.ts';
+import { initBrk, mmap, releaseAddressSpace } from '../kernel/mm/mmap.ts';
+import { P_PID, P_THREADS, PARENT_HOST, TF_MIGRATE } from '../kernel/proc/layout.ts';
+import { fdTablePut } from '../kernel/fs/fdtable.ts';
+import { fdTableWithStdio } from '../kernel/fs/sys-fs-env.ts';
+import { procAlloc, procFree, procWord } from '../kernel/proc/sys-proc-table.ts';
+import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, PROT_EXEC, PROT_READ, PROT_WRITE } from '../kernel/mm/abi.ts';
 import type { RunQueues } from './runqueue.ts';
 import { ThreadTable } from './threads.ts';
 
@@ -33,7 +33,7 @@ export { DEFAULT_STACK_BYTES, STACK_TOP };
 /** Extra thread stacks go below the main stack, this far apart. */
 const THREAD_STACK_STRIDE = 16 * 1024 * 1024;
 
-export { exitStatus, isExiting, markExiting, procOfPid, procWord } from '../kernel/sys-proc-table.ts';
+export { exitStatus, isExiting, markExiting, procOfPid, procWord } from '../kernel/proc/sys-proc-table.ts';
 
 /** A program assembled with cpu/asm. */
 export interface ProgramImage {

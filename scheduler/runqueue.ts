@@ -1,5 +1,5 @@
 /**
- * Per-hart run queues in ctl (kernel/sched-layout.ts RQ_*): a FIFO of ready thread indices per
+ * Per-hart run queues in ctl (kernel/proc/layout.ts RQ_*): a FIFO of ready thread indices per
  * hart under that hart's SpinLock; RQ_COUNT mirrors the length for racy reads by stealers.
  *
  * enqueue publishes a READY thread and then kicks the target hart's mailbox (WAKE +1, notify):
@@ -13,8 +13,8 @@
  */
 import type { Mailboxes } from '../cpu/mailbox.ts';
 import type { Ctl } from '../kernel/layout.ts';
-import { SpinLock, type WhileWaiting } from '../kernel/lock.ts';
-import { RQ_COUNT, RQ_LOCK, RQ_RING, runQueueBytes, TS_READY } from '../kernel/sched-layout.ts';
+import { SpinLock, type WhileWaiting } from '../kernel/sync/lock.ts';
+import { RQ_COUNT, RQ_LOCK, RQ_RING, runQueueBytes, TS_READY } from '../kernel/proc/layout.ts';
 import { ThreadTable } from './threads.ts';
 
 export class RunQueues {

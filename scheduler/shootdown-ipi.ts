@@ -1,6 +1,6 @@
 /**
  * Shootdown policy `ipi` (DESIGN.md section 6; the default and the safe reference), behind
- * kernel/shootdown.ts's ShootdownPolicy.
+ * kernel/mm/shootdown.ts's ShootdownPolicy.
  *
  * Initiator (completeShootdown has already edited the PTEs, bumped tlb_generation to G and
  * flushed this hart's TLB for the range):
@@ -34,20 +34,20 @@ import { MSG_KIND_USER, type MailboxMessage } from '../cpu/mailbox.ts';
 import type { Hart } from '../cpu/hart.ts';
 import { PAGE_SIZE } from '../cpu/ram.ts';
 import type { KernelContext } from '../kernel/context.ts';
-import { releaseFrames, type ShootdownPolicy } from '../kernel/shootdown.ts';
-import type { Stale, StaleRelease } from '../kernel/stale.ts';
+import { releaseFrames, type ShootdownPolicy } from '../kernel/mm/shootdown.ts';
+import type { Stale, StaleRelease } from '../kernel/mm/stale.ts';
 import {
   POISON_WORD, SH_CEILING, ST_SD_IPIS, ST_SD_LOCAL_FULL, ST_SD_RECV, ST_SD_RECV_CURRENT, ST_SD_RECV_FULL,
   ST_SD_RECV_LAZY, ST_SD_RECV_RANGE, ST_SD_SENT,
-} from '../kernel/sched-layout.ts';
-import { AS_ACTIVE, AS_ASID, AS_BYTES, AS_GEN } from '../kernel/vm-layout.ts';
+} from '../kernel/proc/layout.ts';
+import { AS_ACTIVE, AS_ASID, AS_BYTES, AS_GEN } from '../kernel/mm/layout.ts';
 import { AsidTable, type HartSchedBlock } from './asid.ts';
 import type { HartContext } from './hart-context.ts';
 import { flushRange } from './switch.ts';
 import {
   CAUSE_LOCAL, CAUSE_SHOOTDOWN, FLUSH_ASID, FLUSH_PAGE, FLUSH_RANGE, traceEmitFlush, traceEmitShootdownAck,
   traceEmitShootdownDone, traceEmitShootdownRecv, traceEmitShootdownStart, type TraceWriter,
-} from '../kernel/trace.ts';
+} from '../kernel/lab/trace.ts';
 
 /**
  * Mailbox kind of a shootdown request. Payload: AS slot, new generation, vpn lo, vpn hi,

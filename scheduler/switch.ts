@@ -25,9 +25,9 @@
 import type { Hart } from '../cpu/hart.ts';
 import { SATP_MODE_BARE, SATP_MODE_SV48 } from '../cpu/pte.ts';
 import { PAGE_SIZE } from '../cpu/ram.ts';
-import type { VirtualAddressSpace } from '../kernel/aspace.ts';
-import { ST_SWITCH_FULL, ST_SWITCH_NEW, ST_SWITCH_NONE, ST_SWITCH_RANGE } from '../kernel/sched-layout.ts';
-import { CAUSE_SWITCH, FLUSH_ASID, FLUSH_PAGE, FLUSH_RANGE, traceEmitFlush, type TraceWriter } from '../kernel/trace.ts';
+import type { VirtualAddressSpace } from '../kernel/mm/aspace.ts';
+import { ST_SWITCH_FULL, ST_SWITCH_NEW, ST_SWITCH_NONE, ST_SWITCH_RANGE } from '../kernel/proc/layout.ts';
+import { CAUSE_SWITCH, FLUSH_ASID, FLUSH_PAGE, FLUSH_RANGE, traceEmitFlush, type TraceWriter } from '../kernel/lab/trace.ts';
 import { AsidTable, GEN_UNKNOWN, type HartSchedBlock } from './asid.ts';
 
 /** How a switch-in treated the TLB. */

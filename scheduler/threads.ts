@@ -1,5 +1,5 @@
 /**
- * The thread table: one THREAD_BYTES record per thread in ctl (kernel/sched-layout.ts T_*),
+ * The thread table: one THREAD_BYTES record per thread in ctl (kernel/proc/layout.ts T_*),
  * so that any hart can run any thread — threads migrate between harts by their saved state.
  *
  * A thread is named by its index in the table (`tix`, what run queues and wait buckets hold)
@@ -18,7 +18,7 @@ import type { Ctl } from '../kernel/layout.ts';
 import {
   T_AFFINITY, T_AS, T_DEADLINE, T_EXIT, T_F, T_FCSR, T_FLAGS, T_LAST_HART, T_PC, T_PROC, T_STATE, T_SWITCHES, T_TID,
   T_WAIT_BUCKET, T_WAIT_NEXT, T_WAKE_RESULT, T_X, THREAD_BYTES, TS_EMBRYO, TS_FREE, SH_NEXT_TID,
-} from '../kernel/sched-layout.ts';
+} from '../kernel/proc/layout.ts';
 
 /** Word index of field `field` of thread `tix`. */
 export function threadWord(ctl: Ctl, tix: number, field: number): number {

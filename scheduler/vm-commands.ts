@@ -1,5 +1,5 @@
 /**
- * Hart commands of the VM (kernel/aspace.ts, mmap.ts, fault.ts): boot the kernel half, create
+ * Hart commands of the VM (kernel/mm/aspace.ts, mmap.ts, fault.ts): boot the kernel half, create
  * and release address spaces, map and unmap, and the racing probes the multi-hart tests use.
  * Load with Machine.boot({ commandModules: [VM_COMMANDS] }).
  *
@@ -14,14 +14,14 @@ import { HART_COUNTER_SLOTS } from '../cpu/counters.ts';
 import { SATP_MODE_SV48, vaLoHi } from '../cpu/pte.ts';
 import { Tlb } from '../cpu/tlb.ts';
 import { ACCESS_LOAD, ACCESS_STORE, type AccessKind } from '../cpu/trap.ts';
-import { bootVm, kernelFrames, VirtualAddressSpace } from '../kernel/aspace.ts';
+import { bootVm, kernelFrames, VirtualAddressSpace } from '../kernel/mm/aspace.ts';
 import { KernelContext } from '../kernel/context.ts';
-import { handlePageFault, type FaultSignal } from '../kernel/fault.ts';
-import { mmap, munmap, releaseAddressSpace } from '../kernel/mmap.ts';
-import { forkAddressSpace } from '../kernel/cow.ts';
-import { findLeaf } from '../kernel/pagetable.ts';
-import { LOCK_WAIT_SLICE_MS } from '../kernel/lock.ts';
-import type { ShootdownPolicy } from '../kernel/shootdown.ts';
+import { handlePageFault, type FaultSignal } from '../kernel/mm/fault.ts';
+import { mmap, munmap, releaseAddressSpace } from '../kernel/mm/mmap.ts';
+import { forkAddressSpace } from '../kernel/mm/cow.ts';
+import { findLeaf } from '../kernel/mm/pagetable.ts';
+import { LOCK_WAIT_SLICE_MS } from '../kernel/sync/lock.ts';
+import type { ShootdownPolicy } from '../kernel/mm/shootdown.ts';
 import { MSG_KIND_USER } from '../cpu/mailbox.ts';
 
 /** URL of this module, for Machine.boot({ commandModules }). */

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { ChromeTrace, ChromeTraceEvent } from '../../kernel/trace-export.ts';
+import type { ChromeTrace, ChromeTraceEvent } from '../../kernel/lab/trace-export.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const COHERENT = join(ROOT, 'bin/coherent');

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { hasTool } from '../helpers/tools.ts';
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 const GUESTS_DIR = join(ROOT, 'guests');
@@ -38,7 +39,7 @@ const manifest = JSON.parse(readFileSync(join(GUESTS_DIR, 'manifest.json'), 'utf
 };
 const entries = manifest.guests;
 
-const hasQemu = spawnSync('qemu-riscv64', ['--version'], { encoding: 'utf8' }).status === 0;
+const hasQemu = hasTool('qemu-riscv64');
 
 const SIGNAL_NUMBERS: Record<string, number> = { SIGSEGV: 11, SIGBUS: 7, SIGABRT: 6, SIGKILL: 9, SIGILL: 4 };
 

@@ -14,7 +14,7 @@ import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ElfError } from '../../kernel/elf.ts';
+import { ElfError } from '../../kernel/proc/elf.ts';
 import { bootScheduled, leakedFrames, spawn, wait } from '../../scheduler/api.ts';
 import type { Machine } from '../../scheduler/machine.ts';
 

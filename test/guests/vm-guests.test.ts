@@ -3,7 +3,7 @@
  * and 4 harts through the process API, every frame back afterwards. Both once failed on this
  * kernel and passed under qemu-user — not a kernel bug: each guest assumed that a window it had
  * munmapped stays free while it works, which holds for qemu-user's bottom-up allocator but not
- * for Linux's top-down search (kernel/mmap.ts findGap), which places the next non-fixed mmap
+ * for Linux's top-down search (kernel/mm/mmap.ts findGap), which places the next non-fixed mmap
  * in the highest free gap: that very window. `mmap`'s busy-hint mapping landed on window page
  * 30 ("busy hint moved: page 30"); `mix`'s race reservation landed in the churn window, so the
  * race writer's MAP_FIXED remaps resurrected pages the churn thread had unmapped ("unmapped
@@ -17,9 +17,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootScheduled, leakedFrames, spawn, wait } from '../../scheduler/api.ts';
 import type { Machine } from '../../scheduler/machine.ts';
-import { mmap, munmap } from '../../kernel/mmap.ts';
-import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, PROT_NONE, PROT_READ, PROT_WRITE } from '../../kernel/vm-abi.ts';
-import { bootTestVm, PAGE } from '../kernel/vm-harness.ts';
+import { mmap, munmap } from '../../kernel/mm/mmap.ts';
+import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, PROT_NONE, PROT_READ, PROT_WRITE } from '../../kernel/mm/abi.ts';
+import { bootTestVm, PAGE } from '../kernel/mm/harness.ts';
 
 interface Guest { name: string; binary: string; args: string[]; env: Record<string, string>; stdout: string; exitStatus: number }
 const ROOT = new URL('../../', import.meta.url).pathname;

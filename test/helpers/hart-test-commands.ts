@@ -5,10 +5,10 @@
  */
 import { registerHartCommand } from '../../scheduler/hart-commands.ts';
 import type { HartContext } from '../../scheduler/hart-context.ts';
-import { SpinLock } from '../../kernel/lock.ts';
-import { Mutex } from '../../kernel/mutex.ts';
-import { RwLock } from '../../kernel/rwlock.ts';
-import { NO_FRAME } from '../../kernel/frames.ts';
+import { SpinLock } from '../../kernel/sync/lock.ts';
+import { Mutex } from '../../kernel/sync/mutex.ts';
+import { RwLock } from '../../kernel/sync/rwlock.ts';
+import { NO_FRAME } from '../../kernel/mm/frames.ts';
 import { PAGE_SIZE } from '../../cpu/ram.ts';
 import { rng } from './rng.ts';
 

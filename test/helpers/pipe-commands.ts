@@ -1,11 +1,11 @@
 /**
  * Hart commands for the pipe tests: one hart pumps a deterministic byte stream into a pipe,
- * another drains it and checks every byte (kernel/pipe.ts across real workers).
+ * another drains it and checks every byte (kernel/fs/pipe.ts across real workers).
  */
 import { registerHartCommand } from '../../scheduler/hart-commands.ts';
 import type { HartContext } from '../../scheduler/hart-context.ts';
 import { KernelContext } from '../../kernel/context.ts';
-import { hartWaiter, pipeCloseEnd, pipeRead, pipeWrite } from '../../kernel/pipe.ts';
+import { hartWaiter, pipeCloseEnd, pipeRead, pipeWrite } from '../../kernel/fs/pipe.ts';
 
 /** Byte i of stream `seed`. */
 export const streamByte = (seed: number, i: number): number => (Math.imul(i, 31) + seed + (i >>> 9)) & 0xff;

@@ -12,7 +12,7 @@
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { labStats, type LabStats } from '../../kernel/stats.ts';
+import { labStats, type LabStats } from '../../kernel/lab/stats.ts';
 import { bootScheduled, spawn, wait, type SchedBootOptions } from '../../scheduler/api.ts';
 import { settledLeak } from './workloads.ts';
 

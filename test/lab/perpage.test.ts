@@ -12,7 +12,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { assemble } from '../../cpu/asm/assembler.ts';
-import { labStats } from '../../kernel/stats.ts';
+import { labStats } from '../../kernel/lab/stats.ts';
 import { bootScheduled, spawn, wait } from '../../scheduler/api.ts';
 import { PER_PAGE_MAX_PAGES } from '../../scheduler/policy-perpage.ts';
 import { SHARED_VA, TEXT_BASE } from '../helpers/sched-guests.ts';

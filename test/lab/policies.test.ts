@@ -5,7 +5,7 @@
  * guest's own check fails the sanitizer has reported. Frames balance under every policy.
  */
 import { describe, expect, it } from 'vitest';
-import { labStats } from '../../kernel/stats.ts';
+import { labStats } from '../../kernel/lab/stats.ts';
 import { bootScheduled, spawn, wait, type SchedBootOptions } from '../../scheduler/api.ts';
 import { raceWorkload, settledLeak } from './workloads.ts';
 

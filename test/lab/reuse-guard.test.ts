@@ -1,5 +1,5 @@
 /**
- * `deferred`'s reuse guard (scheduler/policy-deferred.ts beforeReuse, called by kernel/mmap.ts
+ * `deferred`'s reuse guard (scheduler/policy-deferred.ts beforeReuse, called by kernel/mm/mmap.ts
  * guardReuse): a range whose lazy invalidation is still pending is not mapped again before
  * that invalidation completed on every hart running the space (LATR's rule).
  *
@@ -19,7 +19,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { assemble } from '../../cpu/asm/assembler.ts';
-import { labStats } from '../../kernel/stats.ts';
+import { labStats } from '../../kernel/lab/stats.ts';
 import { bootScheduled, spawn, wait } from '../../scheduler/api.ts';
 import { HOT_VA, SHARED_VA, TEXT_BASE } from '../helpers/sched-guests.ts';
 import { settledLeak } from './workloads.ts';

@@ -5,7 +5,7 @@
  * policy (deferred's parked frames come back) and the statistics carry the documented fields.
  */
 import { describe, expect, it } from 'vitest';
-import { labStats } from '../../kernel/stats.ts';
+import { labStats } from '../../kernel/lab/stats.ts';
 import { bootScheduled, spawn, wait, type SchedBootOptions } from '../../scheduler/api.ts';
 import { migrateTouch, munmapWorkload, raceWorkload, settledLeak } from './workloads.ts';
 import { rng as seeded } from '../helpers/rng.ts';

@@ -11,8 +11,8 @@ import { closeSync, copyFileSync, mkdtempSync, openSync, readFileSync, rmSync } 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { P_STATE, PS_FREE } from '../../kernel/sched-layout.ts';
-import { procWord } from '../../kernel/sys-proc-table.ts';
+import { P_STATE, PS_FREE } from '../../kernel/proc/layout.ts';
+import { procWord } from '../../kernel/proc/sys-proc-table.ts';
 import { bootScheduled, leakedFrames, spawn, wait } from '../../scheduler/api.ts';
 import type { Machine } from '../../scheduler/machine.ts';
 

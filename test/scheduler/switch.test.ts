@@ -9,7 +9,7 @@
 import { describe, expect, it } from 'vitest';
 import { assemble, type AsmResult } from '../../cpu/asm/assembler.ts';
 import { bootScheduled, leakedFrames, schedStats, spawn, wait } from '../../scheduler/api.ts';
-import { ASID_SLOTS, PS_LIVE, P_STATE } from '../../kernel/sched-layout.ts';
+import { ASID_SLOTS, PS_LIVE, P_STATE } from '../../kernel/proc/layout.ts';
 import { procOfPid, procWord } from '../../scheduler/process.ts';
 import { asidProgram, migrateProgram, TEXT_BASE } from '../helpers/sched-guests.ts';
 import { rng } from '../helpers/rng.ts';

@@ -1,0 +1,270 @@
+/**
+ * Guest paths under a host root directory, with chroot semantics, plus the Linux ↔ Node
+ * translations a file syscall needs: open flags, struct stat, errno.
+ *
+ * Confinement — the guest behaves as a process chroot'ed into `root`:
+ * - `..` at the root stays at the root (as in a chroot); it can never name the root's parent.
+ * - Symbolic links are followed by this module, component by component, never by the host:
+ *   an absolute target restarts at the guest root and a relative one continues from the
+ *   link's directory, so `ln -s /etc/passwd x` names ROOT/etc/passwd and `ln -s ../../.. y`
+ *   names the root. Nothing a link says can lead outside; 40 links in one lookup is ELOOP.
+ * - As a second line, the host realpath of the deepest existing prefix of every result must
+ *   lie inside the root's realpath; if it does not (a host-side race or mount), EACCES.
+ * Results name the final component without following it when the caller asks not to
+ * (O_NOFOLLOW, AT_SYMLINK_NOFOLLOW, readlinkat, unlinkat); host calls on the result then act
+ * on the link itself, and intermediate components contain no links.
+ */
+
+import * as fs from 'node:fs';
+import * as nodePath from 'node:path';
+import { EACCES, EBADF, EBUSY, EEXIST, EFAULT, EFBIG, EINTR, EINVAL, EIO, ENAMETOOLONG, ENFILE, ENODEV, ENOENT, ENOMEM, ENOSPC, ENOSYS, EOPNOTSUPP, EOVERFLOW, EPERM, EAGAIN } from '../errno.ts';
+import {
+  O_ACCMODE, O_APPEND, O_CLOEXEC, O_CREAT, O_DIRECTORY, O_EXCL, O_NOFOLLOW, O_NONBLOCK, O_PATH, O_RDWR, O_TMPFILE, O_TRUNC, O_WRONLY,
+} from '../linux-flags.ts';
+
+// Errno values kernel/errno.ts does not (yet) export; asm-generic numbering.
+export const ENXIO = 6;
+export const EXDEV = 18;
+export const ENOTDIR = 20;
+export const EISDIR = 21;
+export const EMFILE = 24;
+export const ENOTTY = 25;
+export const ETXTBSY = 26;
+export const ESPIPE = 29;
+export const EROFS = 30;
+export const EMLINK = 31;
+export const EPIPE = 32;
+export const ENOTEMPTY = 39;
+export const ELOOP = 40;
+
+/** Linux PATH_MAX (bytes, NUL included) and NAME_MAX. */
+export const PATH_MAX = 4096;
+export const NAME_MAX = 255;
+/** Linux MAXSYMLINKS: links followed in one lookup before ELOOP. */
+export const MAX_SYMLINKS = 40;
+
+/** A resolved guest path. */
+export interface ResolvedPath {
+  /** Host path inside the root. */
+  hostPath: string;
+  /** Canonical absolute guest path ("/" for the root), links resolved except a kept final one. */
+  guestPath: string;
+}
+
+export interface ResolveOptions {
+  /** Directory a relative path starts from (a guest absolute path): the cwd or a dirfd's path. */
+  base?: string;
+  /** Follow a symlink in the final component (default true). */
+  followFinal?: boolean;
+}
+
+/** Guest root directory on the host. Construct once per machine (`--root DIR`). */
+export class HostRoot {
+  /** realpath of the root directory. */
+  readonly root: string;
+
+  /** Throws if `rootDir` does not exist or is not a directory. */
+  constructor(rootDir: string) {
+    const real = fs.realpathSync(rootDir);
+    if (!fs.statSync(real).isDirectory()) throw new Error(`HostRoot: ${rootDir} is not a directory`);
+    this.root = real;
+  }
+
+  /**
+   * Resolve guest `path` to a host path inside the root, as a chroot'ed Linux process would
+   * look it up. Returns a negative errno instead when Linux's lookup fails: -ENOENT (empty
+   * path, missing directory on the way), -ENOTDIR (a non-directory used as a directory, or a
+   * trailing slash on one), -ELOOP, -ENAMETOOLONG, -EACCES (the host view escapes the root).
+   * A missing final component is not an error: open(O_CREAT) and mkdir need its path.
+   */
+  resolve(path: string, options: ResolveOptions = {}): ResolvedPath | number {
+    if (path.length === 0) return -ENOENT;
+    if (Buffer.byteLength(path) >= PATH_MAX) return -ENAMETOOLONG;
+    const followFinal = options.followFinal ?? true;
+    const stack: string[] = path.startsWith('/') ? [] : splitGuest(options.base ?? '/');
+    const trailingSlash = /\/\.?$/.test(path) && path !== '/';
+    let pending = splitRaw(path).reverse(); // components still to walk, next one last
+    let links = 0;
+    while (pending.length > 0) {
+      const name = pending.pop()!;
+      if (name === '' || name === '.') continue;
+      if (name === '..') {
+        stack.pop(); // at the root, `..` stays at the root
+        continue;
+      }
+      if (Buffer.byteLength(name) > NAME_MAX) return -ENAMETOOLONG;
+      stack.push(name);
+      const isFinal = pending.every((c) => c === '' || c === '.');
+      const host = this.hostOf(stack);
+      let st: fs.Stats;
+      try {
+        st = fs.lstatSync(host);
+      } catch (e) {
+        const errno = errnoFromNode(e);
+        if (errno === ENOENT && isFinal) break;
+        return -errno;
+      }
+      if (st.isSymbolicLink() && (!isFinal || followFinal || trailingSlash)) {
+        if (++links > MAX_SYMLINKS) return -ELOOP;
+        const target = fs.readlinkSync(host);
+        stack.pop();
+        if (target.startsWith('/')) stack.length = 0;
+        pending = pending.concat(splitRaw(target).reverse());
+        continue;
+      }
+      if (!isFinal && !st.isDirectory()) return -ENOTDIR;
+      if (isFinal && trailingSlash && !st.isDirectory()) return -ENOTDIR;
+    }
+    const hostPath = this.hostOf(stack);
+    // The walk followed every link itself; re-check the directory the result lives in on the
+    // host (a kept final symlink may point anywhere — host calls act on the link, not through it).
+    if (!this.contains(stack.length === 0 ? hostPath : nodePath.dirname(hostPath))) return -EACCES;
+    return { hostPath, guestPath: '/' + stack.join('/') };
+  }
+
+  /** Host path of guest components (no checks). */
+  private hostOf(components: string[]): string {
+    return components.length === 0 ? this.root : this.root + '/' + components.join('/');
+  }
+
+  /** The host realpath of the deepest existing prefix of hostPath lies inside the root. */
+  contains(hostPath: string): boolean {
+    let p = hostPath;
+    for (;;) {
+      try {
+        const real = fs.realpathSync(p);
+        return real === this.root || real.startsWith(this.root.endsWith('/') ? this.root : this.root + '/');
+      } catch {
+        const parent = nodePath.dirname(p);
+        if (parent === p) return false;
+        p = parent;
+      }
+    }
+  }
+}
+
+function splitRaw(path: string): string[] {
+  return path.split('/');
+}
+function splitGuest(path: string): string[] {
+  return path.split('/').filter((c) => c !== '' && c !== '.');
+}
+
+/** How to open a host file for a Linux open(2) flag word. */
+export interface HostOpenFlags {
+  /** Flags for fs.openSync (fs.constants values of this host). */
+  nodeFlags: number;
+  readable: boolean;
+  writable: boolean;
+  append: boolean;
+  cloexec: boolean;
+  nonblock: boolean;
+  /** O_PATH: the descriptor only names the file (opened read-only on the host). */
+  pathOnly: boolean;
+}
+
+/**
+ * Translate Linux riscv64 open flags (asm-generic values) to the host's. Returns -EINVAL for
+ * O_ACCMODE = 3 with O_CREAT/O_TRUNC, and -EOPNOTSUPP for O_TMPFILE (not supported here).
+ * O_CLOEXEC and O_NONBLOCK are reported, not passed (Node opens close-on-exec already).
+ */
+export function openFlagsToHost(flags: number): HostOpenFlags | number {
+  const c = fs.constants;
+  if ((flags & O_TMPFILE) === O_TMPFILE) return -EOPNOTSUPP;
+  const pathOnly = (flags & O_PATH) !== 0;
+  const acc = flags & O_ACCMODE;
+  if (acc === O_ACCMODE && flags & (O_CREAT | O_TRUNC)) return -EINVAL;
+  const readable = !pathOnly && (acc === 0 || acc === O_RDWR);
+  const writable = !pathOnly && (acc === O_WRONLY || acc === O_RDWR);
+  let nodeFlags = readable && writable ? c.O_RDWR : writable ? c.O_WRONLY : c.O_RDONLY;
+  if (!pathOnly) {
+    if (flags & O_CREAT) nodeFlags |= c.O_CREAT;
+    if (flags & O_EXCL) nodeFlags |= c.O_EXCL;
+    if (flags & O_TRUNC) nodeFlags |= c.O_TRUNC;
+    if (flags & O_APPEND) nodeFlags |= c.O_APPEND;
+  }
+  if (flags & O_DIRECTORY) nodeFlags |= c.O_DIRECTORY;
+  if (flags & O_NOFOLLOW) nodeFlags |= c.O_NOFOLLOW;
+  return {
+    nodeFlags,
+    readable,
+    writable,
+    append: (flags & O_APPEND) !== 0,
+    cloexec: (flags & O_CLOEXEC) !== 0,
+    nonblock: (flags & O_NONBLOCK) !== 0,
+    pathOnly,
+  };
+}
+
+// struct stat for riscv64 (asm-generic/stat.h), 128 bytes.
+export const STAT_SIZE = 128;
+export const ST_DEV = 0; // u64
+export const ST_INO = 8; // u64
+export const ST_MODE = 16; // u32
+export const ST_NLINK = 20; // u32
+export const ST_UID = 24; // u32
+export const ST_GID = 28; // u32
+export const ST_RDEV = 32; // u64 (then __pad1 u64)
+export const ST_SIZE = 48; // i64
+export const ST_BLKSIZE = 56; // i32 (then __pad2 i32)
+export const ST_BLOCKS = 64; // i64 (512-byte units)
+export const ST_ATIME = 72; // i64 sec, u64 nsec at +8
+export const ST_MTIME = 88;
+export const ST_CTIME = 104;
+// 120: two unused u32
+
+/** Fields of a stat, from Node's Stats or BigIntStats (bigint gives exact nanoseconds). */
+type AnyStats = fs.Stats | fs.BigIntStats;
+
+/**
+ * Encode host stats as riscv64 Linux `struct stat` (newfstatat / fstat), 128 bytes.
+ * Modes use the POSIX type bits (S_IFREG ...), identical on Linux and macOS hosts.
+ */
+export function statToLinux(st: AnyStats, out = new Uint8Array(STAT_SIZE), offset = 0): Uint8Array {
+  const dv = new DataView(out.buffer, out.byteOffset + offset, STAT_SIZE);
+  out.fill(0, offset, offset + STAT_SIZE);
+  const big = (v: number | bigint) => BigInt.asUintN(64, BigInt(v));
+  dv.setBigUint64(ST_DEV, big(st.dev), true);
+  dv.setBigUint64(ST_INO, big(st.ino), true);
+  dv.setUint32(ST_MODE, Number(st.mode) >>> 0, true);
+  dv.setUint32(ST_NLINK, Number(st.nlink) >>> 0, true);
+  dv.setUint32(ST_UID, Number(st.uid) >>> 0, true);
+  dv.setUint32(ST_GID, Number(st.gid) >>> 0, true);
+  dv.setBigUint64(ST_RDEV, big(st.rdev), true);
+  dv.setBigInt64(ST_SIZE, BigInt(st.size), true);
+  dv.setInt32(ST_BLKSIZE, Number(st.blksize) || 4096, true);
+  dv.setBigInt64(ST_BLOCKS, BigInt(st.blocks), true);
+  const times: [number, 'atime' | 'mtime' | 'ctime'][] = [[ST_ATIME, 'atime'], [ST_MTIME, 'mtime'], [ST_CTIME, 'ctime']];
+  for (const [off, which] of times) {
+    const [sec, nsec] = timeOf(st, which);
+    dv.setBigInt64(off, sec, true);
+    dv.setBigUint64(off + 8, nsec, true);
+  }
+  return out;
+}
+
+function timeOf(st: AnyStats, which: 'atime' | 'mtime' | 'ctime'): [bigint, bigint] {
+  if (typeof st.size === 'bigint') {
+    const ns = (st as fs.BigIntStats)[`${which}Ns`];
+    const sec = ns >= 0n ? ns / 1_000_000_000n : -((-ns + 999_999_999n) / 1_000_000_000n);
+    return [sec, ns - sec * 1_000_000_000n];
+  }
+  const ms = (st as fs.Stats)[`${which}Ms`];
+  const sec = Math.floor(ms / 1000);
+  return [BigInt(sec), BigInt(Math.round((ms - sec * 1000) * 1e6))];
+}
+
+const NODE_ERRNO: Readonly<Record<string, number>> = {
+  EPERM, ENOENT, EINTR, EIO, ENXIO, EBADF, EAGAIN, ENOMEM, EACCES, EFAULT, EBUSY, EEXIST, EXDEV, ENODEV,
+  ENOTDIR, EISDIR, EINVAL, ENFILE, EMFILE, ENOTTY, ETXTBSY, EFBIG, ENOSPC, ESPIPE, EROFS, EMLINK, EPIPE,
+  ENAMETOOLONG, ENOSYS, ENOTEMPTY, ELOOP, EOVERFLOW, EOPNOTSUPP, ENOTSUP: EOPNOTSUPP, EWOULDBLOCK: EAGAIN,
+};
+
+/**
+ * The positive Linux errno for an error thrown by a Node fs call (by its `code`, so the
+ * host's own numbering does not matter). Anything unrecognised is EIO.
+ */
+export function errnoFromNode(err: unknown): number {
+  const code = (err as { code?: unknown } | null)?.code;
+  return (typeof code === 'string' && NODE_ERRNO[code]) || EIO;
+}

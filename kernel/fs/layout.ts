@@ -1,0 +1,92 @@
+/**
+ * Inside the file regions of ctl (kernel/layout.ts places them; this file says what is in
+ * them, like kernel/mm/layout.ts for the VM regions). Word indices are Int32 offsets from the
+ * start of their record; fields marked f64 are Float64 slots (8-aligned word pairs).
+ *
+ *   fdTables  FD_TABLES x FDT_BYTES    per-process file context: fd table, cwd, umask, rlimits
+ *   ofiles    OFILES x OFILE_BYTES     open file descriptions (refcounted)
+ *   pipes     PIPES x PIPE_BYTES       pipe ring buffers (PIPE_CAPACITY bytes each)
+ *
+ * Who writes what, and what guards it:
+ * - fd table: FDT_STATE by compareExchange (FREE -> LIVE when created, LIVE -> FREE by the
+ *   last put); FDT_REFS Atomics.add/sub (threads sharing the table, CLONE_FILES). The fd
+ *   entries, FDT_CWD*, FDT_UMASK and the rlimits change only under the SpinLock FDT_LOCK.
+ * - ofile: OF_STATE compareExchange (FREE -> LIVE by the creator); OF_REFS Atomics.add/sub
+ *   (fd-table entries and in-flight syscalls each hold one); OF_KIND, OF_HOSTFD, OF_PATH*, OF_DEV/INO
+ *   written once by the creator before the ofile is installed in any fd table (the install
+ *   under FDT_LOCK publishes them). OF_FLAGS (status flags: F_SETFL) Atomics.store/load.
+ *   OF_OFFSET and OF_PCFILE only under the SpinLock OF_LOCK (Linux's f_pos_lock).
+ * - pipe: PP_STATE compareExchange; everything else under the SpinLock PP_LOCK, except
+ *   PP_SEQ, which is Atomics.add'ed after every change (data in or out, an end closed) and is
+ *   the word a blocked reader or writer waits on (kernel/fs/pipe.ts).
+ */
+
+// ---- capacities (fixed; the machine's boot config does not change them) ----
+/** File contexts (processes that do not share a table); RLIMIT_NOFILE's hard cap is FDT_FDS. */
+export const FD_TABLES = 64;
+/** Open file descriptions machine-wide (Linux's file-max, much smaller). */
+export const OFILES = 1024;
+/** Pipes machine-wide. */
+export const PIPES = 16;
+
+// ---- file context / fd table (words) ----
+export const FDT_FDS = 1024; // descriptors per table (Linux's default RLIMIT_NOFILE)
+export const FDT_STATE = 0;
+export const FDT_REFS = 1;
+export const FDT_LOCK = 2; // SpinLock
+export const FDT_UMASK = 3;
+export const FDT_CWD_LEN = 4; // bytes of the cwd guest path at FDT_CWD_BYTE
+export const FDT_OWNER = 5; // pid that created it (the default resolver of kernel/fs/sys-fs-env.ts)
+export const FDT_RLIMITS = 16; // f64 pairs [cur, max] x RLIM_NLIMITS; Infinity = RLIM_INFINITY
+export const RLIM_NLIMITS = 16;
+export const FDT_CWD_BYTE = (FDT_RLIMITS + RLIM_NLIMITS * 4) * 4; // 320
+export const FDT_CWD_MAX = 1024 - FDT_CWD_BYTE; // cwd guest path bytes (longer chdir: ENAMETOOLONG)
+export const FDT_ENTRIES = 256; // word index of fd 0's entry (byte 1024)
+export const FDT_BYTES = (FDT_ENTRIES + FDT_FDS) * 4;
+/** An fd entry: 0 = free, else ofile id (1-based) | FDE_CLOEXEC. */
+export const FDE_CLOEXEC = 1 << 30;
+export const FDE_OFILE_MASK = FDE_CLOEXEC - 1;
+
+// ---- open file description (words) ----
+export const OFILE_BYTES = 512;
+export const OF_STATE = 0;
+export const OF_REFS = 1;
+export const OF_KIND = 2; // OK_*
+export const OF_FLAGS = 3; // Linux open flags: access mode | status flags (O_APPEND, O_NONBLOCK, ...)
+export const OF_HOSTFD = 4; // host fd (OK_HOST_*, OK_STDIO) or pipe index (OK_PIPE_*)
+export const OF_LOCK = 5; // SpinLock over OF_OFFSET, OF_PCFILE
+export const OF_PCFILE = 6; // page-cache file id for mmap (kernel/mm/pagecache.ts), 0 = none yet
+export const OF_PATH_LEN = 7;
+export const OF_OFFSET = 8; // f64: file position (bytes; for a directory, the next entry index)
+export const OF_DEV = 10; // f64: host st_dev of a host file (finds its page-cache file)
+export const OF_INO = 12; // f64: host st_ino of a host file
+export const OF_PATH_BYTE = 64; // canonical guest path (UTF-8)
+export const OF_PATH_MAX = OFILE_BYTES - OF_PATH_BYTE;
+/** OF_KIND values. */
+export const OK_HOST_FILE = 1; // a host file other than a directory: positional I/O, seekable
+export const OK_HOST_DIR = 2; // a host directory: getdents64, fchdir, *at base
+export const OK_STDIO = 3; // the host's own stdin/stdout/stderr (never closed on the host)
+export const OK_PIPE_READ = 4;
+export const OK_PIPE_WRITE = 5;
+
+// ---- pipe (words; the ring follows the header) ----
+export const PIPE_CAPACITY = 65536; // Linux's default pipe capacity (16 pages)
+export const PIPE_BUF = 4096; // writes up to this size are atomic
+export const PP_STATE = 0;
+export const PP_LOCK = 1; // SpinLock over everything but PP_STATE and PP_SEQ
+export const PP_READERS = 2; // open read-end descriptions
+export const PP_WRITERS = 3; // open write-end descriptions
+export const PP_HEAD = 4; // ring index of the next byte to read
+export const PP_COUNT = 5; // bytes in the ring
+export const PP_SEQ = 16; // own cache line: bumped on every change; waiters wait on it
+export const PP_DATA_BYTE = 128;
+export const PIPE_BYTES = PP_DATA_BYTE + PIPE_CAPACITY;
+
+/** Record states shared by the three tables. */
+export const SLOT_FREE = 0;
+export const SLOT_LIVE = 1;
+
+/** Bytes of each file region (layout.ts sizes the regions with these). */
+export function fsRegionBytes(): { fdTables: number; ofiles: number; pipes: number } {
+  return { fdTables: FD_TABLES * FDT_BYTES, ofiles: OFILES * OFILE_BYTES, pipes: PIPES * PIPE_BYTES };
+}

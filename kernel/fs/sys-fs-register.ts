@@ -1,0 +1,73 @@
+/**
+ * Registers the file and information syscalls (kernel/sys-fs*.ts, kernel/proc/sys-info.ts) in the
+ * dispatcher (kernel/syscall.ts) at import time. The hart loop imports this module once.
+ * `write` replaces the dispatcher's core stdout-only write; `mmap` replaces the core
+ * anonymous-only mmap with one that also maps open host files through the page cache.
+ */
+import { EACCES, ENODEV } from '../errno.ts';
+import { MAP_ANONYMOUS, MAP_SHARED, MAP_TYPE, PROT_WRITE } from '../linux-flags.ts';
+import { mmap } from '../mm/mmap.ts';
+import { ofileKind, ofileMmapFile, ofileReadable, ofileWritable } from './ofile.ts';
+import * as N from '../syscalls-table.ts';
+import { OK_HOST_FILE } from './layout.ts';
+import { fsEnvOf, type FsEnv } from './sys-fs-env.ts';
+import {
+  sysChdir, sysDup, sysDup3, sysFaccessat, sysFchdir, sysFcntl, sysFstat, sysFtruncate, sysGetcwd, sysGetdents64, sysIoctl,
+  sysMkdirat, sysNewfstatat, sysPipe2, sysReadlinkat, sysUnlinkat,
+} from './sys-fs-meta.ts';
+import {
+  PARKED, sysClose, sysLseek, sysOpenat, sysPread, sysPwrite, sysRead, sysReadv, sysWrite, sysWritev, withFd,
+} from './sys-fs.ts';
+import {
+  sysClockGetres, sysClockGettime, sysGetId, sysGetrandom, sysGettimeofday, sysPrlimit64, sysSysinfo, sysUmask, sysUname,
+} from '../proc/sys-info.ts';
+import { argInt, argU, NO_RETURN, registerSyscall, replaceSyscall, type SyscallHandler } from '../syscall.ts';
+
+type FsHandler = (f: FsEnv, a: readonly bigint[]) => number;
+
+/** The dispatcher handler running `fn` with the caller's FsEnv (PARKED → NO_RETURN). */
+export function fsHandler(fn: FsHandler): SyscallHandler {
+  return (env, a) => {
+    const f = fsEnvOf(env);
+    if (typeof f === 'number') return f;
+    const r = fn(f, a);
+    return r === PARKED ? NO_RETURN : r;
+  };
+}
+
+/** mmap(addr, len, prot, flags, fd, off): anonymous, or a host file open for reading. */
+export function sysMmap(f: FsEnv, a: readonly bigint[]): number {
+  const addr = argU(a[0]!), len = argU(a[1]!), prot = argInt(a[2]!), flags = argInt(a[3]!), off = argU(a[5]!);
+  if (flags & MAP_ANONYMOUS) return mmap(f.kctx, f.as, addr, len, prot, flags, 0, off);
+  return withFd(f, argInt(a[4]!), (id) => {
+    if (ofileKind(f.kctx, id) !== OK_HOST_FILE) return -ENODEV;
+    if (!ofileReadable(f.kctx, id)) return -EACCES;
+    if ((flags & MAP_TYPE) !== 2 && flags & MAP_SHARED && prot & PROT_WRITE && !ofileWritable(f.kctx, id)) return -EACCES;
+    const pc = ofileMmapFile(f.kctx, id, f.root);
+    if (pc < 0) return pc;
+    return mmap(f.kctx, f.as, addr, len, prot, flags, pc, off);
+  });
+}
+
+const FS: Array<[number, string, FsHandler]> = [
+  [N.SYS_read, 'read', sysRead], [N.SYS_readv, 'readv', sysReadv], [N.SYS_writev, 'writev', sysWritev],
+  [N.SYS_pread64, 'pread64', sysPread], [N.SYS_pwrite64, 'pwrite64', sysPwrite], [N.SYS_lseek, 'lseek', sysLseek],
+  [N.SYS_openat, 'openat', sysOpenat], [N.SYS_close, 'close', sysClose], [N.SYS_dup, 'dup', sysDup],
+  [N.SYS_dup3, 'dup3', sysDup3], [N.SYS_fcntl, 'fcntl', sysFcntl], [N.SYS_pipe2, 'pipe2', sysPipe2],
+  [N.SYS_ioctl, 'ioctl', sysIoctl], [N.SYS_fstat, 'fstat', sysFstat], [N.SYS_newfstatat, 'newfstatat', sysNewfstatat],
+  [N.SYS_readlinkat, 'readlinkat', sysReadlinkat], [N.SYS_unlinkat, 'unlinkat', sysUnlinkat],
+  [N.SYS_mkdirat, 'mkdirat', sysMkdirat], [N.SYS_ftruncate, 'ftruncate', sysFtruncate],
+  [N.SYS_faccessat, 'faccessat', sysFaccessat], [N.SYS_faccessat2, 'faccessat2', sysFaccessat],
+  [N.SYS_getcwd, 'getcwd', sysGetcwd], [N.SYS_chdir, 'chdir', sysChdir], [N.SYS_fchdir, 'fchdir', sysFchdir],
+  [N.SYS_getdents64, 'getdents64', sysGetdents64],
+  [N.SYS_uname, 'uname', sysUname], [N.SYS_getrandom, 'getrandom', sysGetrandom], [N.SYS_prlimit64, 'prlimit64', sysPrlimit64],
+  [N.SYS_clock_gettime, 'clock_gettime', sysClockGettime], [N.SYS_clock_getres, 'clock_getres', sysClockGetres],
+  [N.SYS_gettimeofday, 'gettimeofday', sysGettimeofday], [N.SYS_umask, 'umask', sysUmask], [N.SYS_sysinfo, 'sysinfo', sysSysinfo],
+  [N.SYS_getuid, 'getuid', sysGetId], [N.SYS_geteuid, 'geteuid', sysGetId], [N.SYS_getgid, 'getgid', sysGetId],
+  [N.SYS_getegid, 'getegid', sysGetId],
+];
+
+for (const [nr, name, fn] of FS) registerSyscall(nr, name, fsHandler(fn));
+replaceSyscall(N.SYS_write, 'write', fsHandler(sysWrite));
+replaceSyscall(N.SYS_mmap, 'mmap', fsHandler(sysMmap));
+

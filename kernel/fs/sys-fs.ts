@@ -1,0 +1,364 @@
+/**
+ * File syscalls, part 1: data movement — read write readv writev pread64 pwrite64 lseek,
+ * open and close — over the open file descriptions of kernel/fs/ofile.ts. Linux riscv64
+ * semantics and errnos; every user buffer goes through kernel/mm/uaccess.ts (a wild or
+ * kernel-half pointer is -EFAULT, never a host exception).
+ *
+ * Handlers take an FsEnv (kernel/fs/sys-fs-env.ts) and the raw argument registers; they return
+ * a count or -errno, or PARKED when the Waiter parked the thread (the dispatcher's NO_RETURN).
+ * Registration with the dispatcher: kernel/fs/sys-fs-register.ts.
+ *
+ * Host I/O is positional (pread/pwrite on the host fd at the description's offset, under
+ * its offset lock), so the host fd's own position never matters and two harts sharing a
+ * description see one offset. O_APPEND writes append on the host, then the offset is the
+ * new end. stdio descriptions read and write the host's own fds as streams (ESPIPE on seek).
+ *
+ * The page cache (kernel/mm/pagecache.ts) is the truth for the pages it holds: when the inode of
+ * a host file has a cache file (someone mapped it), read() overlays the cached pages on the
+ * host's bytes and write() updates them after writing the host; O_TRUNC truncates them.
+ */
+import * as fs from 'node:fs';
+import { argInt, argU } from '../syscall.ts';
+import { EBADF, EFAULT, EINVAL, EOVERFLOW } from '../errno.ts';
+import { fdClose, fdGet, fdInstall, fdTableCwd, fdTableUmask } from './fdtable.ts';
+import { EISDIR, ENOTDIR, ENXIO, errnoFromNode, ESPIPE, openFlagsToHost, PATH_MAX } from './hostfs.ts';
+import {
+  AT_FDCWD, O_APPEND, O_CLOEXEC, O_CREAT, O_EXCL, O_LARGEFILE, O_NOCTTY, O_NOFOLLOW, O_NONBLOCK, O_PATH, O_TRUNC,
+  SEEK_CUR, SEEK_DATA, SEEK_END, SEEK_HOLE, SEEK_SET,
+} from '../linux-flags.ts';
+import {
+  ofileCreate, ofileFlags, ofileHostFd, ofileKind, ofileLock, ofileOffset, ofilePath, ofilePut, ofileReadable,
+  ofileCachedFile, ofileSetOffset, ofileWritable,
+} from './ofile.ts';
+import { fileRefDelta, overlayCached, writeThrough } from '../mm/pagecache.ts';
+import { truncateCached } from './sys-fs-truncate.ts';
+import { pipeRead, pipeWrite } from './pipe.ts';
+import { OK_HOST_DIR, OK_HOST_FILE, OK_PIPE_READ, OK_PIPE_WRITE, OK_STDIO } from './layout.ts';
+import type { FsEnv } from './sys-fs-env.ts';
+import { accessOk, copyFromUser, copyToUser, strncpyFromUser } from '../mm/uaccess.ts';
+
+/** Returned by a handler whose thread the Waiter parked (becomes NO_RETURN). */
+export const PARKED = -0x7fff_0000;
+/** Bytes moved between host and user per step (bounds the bounce buffer, not the request). */
+const IO_CHUNK = 1 << 16;
+/** Linux MAX_RW_COUNT: one read/write moves at most this many bytes. */
+const MAX_RW_COUNT = 0x7ffff000;
+/** Linux UIO_MAXIOV. */
+const UIO_MAXIOV = 1024;
+
+/** Run `fn` with the description at `fd` (one reference held throughout), or -EBADF. */
+export function withFd(f: FsEnv, fd: number, fn: (id: number) => number): number {
+  const id = fdGet(f.kctx, f.fdt, fd);
+  if (id < 0) return id;
+  try {
+    return fn(id);
+  } finally {
+    ofilePut(f.kctx, id, f.waiter);
+  }
+}
+
+/**
+ * Read from a host fd into user va; `pos` null = the host fd's stream position. `pc`: the
+ * page-cache file whose cached pages overlay the host's bytes (0: none). Count or -errno.
+ */
+function hostRead(f: FsEnv, hostFd: number, va: number, len: number, pos: number | null, pc = 0): number {
+  let done = 0;
+  while (done < len) {
+    const k = Math.min(IO_CHUNK, len - done);
+    const buf = Buffer.alloc(k);
+    let got: number;
+    try {
+      got = fs.readSync(hostFd, buf, 0, k, pos === null ? null : pos + done);
+    } catch (e) {
+      return done > 0 ? done : -errnoFromNode(e);
+    }
+    if (got === 0) break;
+    if (pc > 0 && pos !== null) overlayCached(f.kctx, pc, pos + done, buf.subarray(0, got));
+    if (copyToUser(f.kctx, f.as, va + done, buf.subarray(0, got)) < 0) return done > 0 ? done : -EFAULT;
+    done += got;
+    if (got < k || pos === null) break; // a stream returns what it has
+  }
+  return done;
+}
+
+/**
+ * Write user bytes [va, va + len) to a host fd (`pos` null: stream / O_APPEND). `pc`: the
+ * page-cache file to update, the bytes landing at file position `at` (pc 0: none). Count or -errno.
+ */
+function hostWrite(f: FsEnv, hostFd: number, va: number, len: number, pos: number | null, pc = 0, at = 0): number {
+  let done = 0;
+  while (done < len) {
+    const k = Math.min(IO_CHUNK, len - done);
+    const bytes = copyFromUser(f.kctx, f.as, va + done, k);
+    if (typeof bytes === 'number') return done > 0 ? done : -EFAULT;
+    try {
+      if ((hostFd === 1 || hostFd === 2) && pos === null && f.sched) f.sched.hostWrite(hostFd, bytes);
+      else {
+        let off = 0;
+        while (off < k) off += fs.writeSync(hostFd, bytes, off, k - off, pos === null ? null : pos + done + off);
+      }
+    } catch (e) {
+      return done > 0 ? done : -errnoFromNode(e);
+    }
+    if (pc > 0) writeThrough(f.kctx, pc, at + done, bytes);
+    done += k;
+  }
+  return done;
+}
+
+/**
+ * read/pread core on description `id`: `pos` null = at (and advancing) the shared offset.
+ * Count, 0 at EOF, -errno or PARKED.
+ */
+export function readAt(f: FsEnv, id: number, va: number, len: number, pos: number | null): number {
+  const { kctx } = f;
+  const flags = ofileFlags(kctx, id);
+  if (flags & O_PATH || !ofileReadable(kctx, id)) return -EBADF;
+  len = Math.min(len, MAX_RW_COUNT);
+  switch (ofileKind(kctx, id)) {
+    case OK_HOST_DIR:
+      return -EISDIR;
+    case OK_HOST_FILE:
+      return withCache(f, id, (pc) => {
+        if (pos !== null) return hostRead(f, ofileHostFd(kctx, id), va, len, pos, pc);
+        const lock = ofileLock(kctx, id);
+        return lock.with(() => {
+          const at = ofileOffset(kctx, id);
+          const n = hostRead(f, ofileHostFd(kctx, id), va, len, at, pc);
+          if (n > 0) ofileSetOffset(kctx, id, at + n);
+          return n;
+        });
+      });
+    case OK_STDIO:
+      if (pos !== null) return -ESPIPE;
+      return len === 0 ? 0 : hostRead(f, ofileHostFd(kctx, id), va, len, null);
+    case OK_PIPE_READ: {
+      if (pos !== null) return -ESPIPE;
+      const r = pipeRead(kctx, ofileHostFd(kctx, id), len, (flags & O_NONBLOCK) !== 0, f.waiter,
+        (n) => (accessOk(f.as, va, n, true) ? 0 : -EFAULT),
+        (bytes) => { copyToUser(kctx, f.as, va, bytes); });
+      return r;
+    }
+    default:
+      return -EBADF;
+  }
+}
+
+/** write/pwrite core on description `id` (see readAt). */
+export function writeAt(f: FsEnv, id: number, va: number, len: number, pos: number | null): number {
+  const { kctx } = f;
+  const flags = ofileFlags(kctx, id);
+  if (flags & O_PATH || !ofileWritable(kctx, id)) return -EBADF;
+  len = Math.min(len, MAX_RW_COUNT);
+  switch (ofileKind(kctx, id)) {
+    case OK_HOST_FILE:
+      return withCache(f, id, (pc) => {
+        const hfd = ofileHostFd(kctx, id);
+        if (pos !== null && !(flags & O_APPEND)) return hostWrite(f, hfd, va, len, pos, pc, pos);
+        const lock = ofileLock(kctx, id);
+        return lock.with(() => {
+          if (flags & O_APPEND) { // the host fd has O_APPEND: appends (pwrite too, as on Linux)
+            let end = 0;
+            try { end = fs.fstatSync(hfd).size; } catch (e) { return -errnoFromNode(e); }
+            const n = hostWrite(f, hfd, va, len, null, pc, end);
+            if (pos === null) ofileSetOffset(kctx, id, end + Math.max(n, 0));
+            return n;
+          }
+          const at = ofileOffset(kctx, id);
+          const n = hostWrite(f, hfd, va, len, at, pc, at);
+          if (n > 0) ofileSetOffset(kctx, id, at + n);
+          return n;
+        });
+      });
+    case OK_STDIO:
+      if (pos !== null) return -ESPIPE;
+      return hostWrite(f, ofileHostFd(kctx, id), va, len, null);
+    case OK_PIPE_WRITE:
+      if (pos !== null) return -ESPIPE;
+      return pipeWrite(kctx, ofileHostFd(kctx, id), len, (flags & O_NONBLOCK) !== 0, f.waiter,
+        (off, n) => {
+          const b = copyFromUser(kctx, f.as, va + off, n);
+          return typeof b === 'number' ? -EFAULT : b;
+        });
+    default:
+      return -EBADF;
+  }
+}
+
+/** Run `fn` with the page-cache file of host file `id` (0 when its inode has none), referenced throughout. */
+function withCache(f: FsEnv, id: number, fn: (pc: number) => number): number {
+  const pc = ofileCachedFile(f.kctx, id);
+  try {
+    return fn(pc);
+  } finally {
+    if (pc > 0) fileRefDelta(f.kctx, pc, -1);
+  }
+}
+
+/** read(fd, buf, count). */
+export function sysRead(f: FsEnv, a: readonly bigint[]): number {
+  return withFd(f, argInt(a[0]!), (id) => readAt(f, id, argU(a[1]!), argU(a[2]!), null));
+}
+/** write(fd, buf, count). */
+export function sysWrite(f: FsEnv, a: readonly bigint[]): number {
+  return withFd(f, argInt(a[0]!), (id) => writeAt(f, id, argU(a[1]!), argU(a[2]!), null));
+}
+/** pread64(fd, buf, count, offset): -EINVAL for a negative offset, -ESPIPE on pipes and ttys. */
+export function sysPread(f: FsEnv, a: readonly bigint[]): number {
+  const pos = Number(a[3]!);
+  return withFd(f, argInt(a[0]!), (id) => (pos < 0 ? -EINVAL : readAt(f, id, argU(a[1]!), argU(a[2]!), pos)));
+}
+/** pwrite64(fd, buf, count, offset). */
+export function sysPwrite(f: FsEnv, a: readonly bigint[]): number {
+  const pos = Number(a[3]!);
+  return withFd(f, argInt(a[0]!), (id) => (pos < 0 ? -EINVAL : writeAt(f, id, argU(a[1]!), argU(a[2]!), pos)));
+}
+
+/** The iovecs at va: [base, len] pairs, or -EFAULT / -EINVAL. */
+function readIovecs(f: FsEnv, va: number, cnt: number): [number, number][] | number {
+  if (cnt < 0 || cnt > UIO_MAXIOV) return -EINVAL;
+  const raw = copyFromUser(f.kctx, f.as, va, cnt * 16);
+  if (typeof raw === 'number') return -EFAULT;
+  const dv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+  const out: [number, number][] = [];
+  let total = 0;
+  for (let i = 0; i < cnt; i++) {
+    const len = dv.getBigInt64(i * 16 + 8, true);
+    if (len < 0n) return -EINVAL;
+    total += Number(len);
+    if (total > 0x7fffffffffff) return -EINVAL; // ssize_t overflow in any realistic sense
+    out.push([Number(dv.getBigUint64(i * 16, true)), Number(len)]);
+  }
+  return out;
+}
+
+function vectored(f: FsEnv, a: readonly bigint[], write: boolean): number {
+  return withFd(f, argInt(a[0]!), (id) => {
+    const iov = readIovecs(f, argU(a[1]!), argInt(a[2]!));
+    if (typeof iov === 'number') return iov;
+    let total = 0;
+    for (const [base, len] of iov) {
+      if (len === 0) continue;
+      const n = write ? writeAt(f, id, base, len, null) : readAt(f, id, base, len, null);
+      if (n < 0) return total > 0 ? total : n;
+      total += n;
+      if (n < len) break;
+    }
+    return total;
+  });
+}
+/** readv(fd, iov, iovcnt). */
+export const sysReadv = (f: FsEnv, a: readonly bigint[]): number => vectored(f, a, false);
+/** writev(fd, iov, iovcnt). */
+export const sysWritev = (f: FsEnv, a: readonly bigint[]): number => vectored(f, a, true);
+
+/** lseek(fd, offset, whence): the new offset, -ESPIPE (pipe, tty), -EINVAL, -ENXIO (SEEK_DATA/HOLE past end). */
+export function sysLseek(f: FsEnv, a: readonly bigint[]): number {
+  const off = Number(a[1]!);
+  const whence = argInt(a[2]!);
+  const { kctx } = f;
+  return withFd(f, argInt(a[0]!), (id) => {
+    const kind = ofileKind(kctx, id);
+    if (kind !== OK_HOST_FILE && kind !== OK_HOST_DIR) return -ESPIPE;
+    const lock = ofileLock(kctx, id);
+    return lock.with(() => {
+      const cur = ofileOffset(kctx, id);
+      let size = 0;
+      if (whence === SEEK_END || whence === SEEK_DATA || whence === SEEK_HOLE) {
+        try { size = fs.fstatSync(ofileHostFd(kctx, id)).size; } catch (e) { return -errnoFromNode(e); }
+      }
+      let next: number;
+      switch (whence) {
+        case SEEK_SET: next = off; break;
+        case SEEK_CUR: next = cur + off; break;
+        case SEEK_END: next = size + off; break;
+        case SEEK_DATA: if (off < 0) return -ENXIO; if (off >= size) return -ENXIO; next = off; break; // no holes here
+        case SEEK_HOLE: if (off < 0) return -ENXIO; if (off >= size) return -ENXIO; next = size; break;
+        default: return -EINVAL;
+      }
+      if (next < 0) return -EINVAL;
+      if (next > Number.MAX_SAFE_INTEGER) return -EOVERFLOW;
+      ofileSetOffset(kctx, id, next);
+      return next;
+    });
+  });
+}
+
+/**
+ * Directory a *at() path starts from: undefined for an absolute path, the cwd for AT_FDCWD,
+ * else the guest path of directory fd `dirfd` (-EBADF, -ENOTDIR).
+ */
+export function atBase(f: FsEnv, dirfd: number, path: string): string | undefined | number {
+  if (path.startsWith('/')) return undefined;
+  if (dirfd === AT_FDCWD) return fdTableCwd(f.kctx, f.fdt);
+  return withFdValue(f, dirfd, (id) => (ofileKind(f.kctx, id) === OK_HOST_DIR ? ofilePath(f.kctx, id) : -ENOTDIR));
+}
+
+function withFdValue<T>(f: FsEnv, fd: number, fn: (id: number) => T | number): T | number {
+  const id = fdGet(f.kctx, f.fdt, fd);
+  if (id < 0) return id;
+  try {
+    return fn(id);
+  } finally {
+    ofilePut(f.kctx, id, f.waiter);
+  }
+}
+
+/** A user path argument: the string, or -EFAULT / -ENAMETOOLONG. */
+export function userPath(f: FsEnv, va: number): string | number {
+  return strncpyFromUser(f.kctx, f.as, va, PATH_MAX - 1);
+}
+
+/** Flags an open file description keeps (F_GETFL shows them); creation-only flags drop out. */
+const KEPT = ~(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_CLOEXEC);
+
+/**
+ * openat(dirfd, path, flags, mode): the new fd (lowest free), or -errno as Linux: ENOENT,
+ * EEXIST (O_CREAT|O_EXCL), ENOTDIR, EISDIR (writing a directory), ELOOP (O_NOFOLLOW on a
+ * link), EACCES, EMFILE, ENFILE, EFAULT, ENAMETOOLONG, EINVAL.
+ */
+export function sysOpenat(f: FsEnv, a: readonly bigint[]): number {
+  const { kctx } = f;
+  const path = userPath(f, argU(a[1]!));
+  if (typeof path === 'number') return path;
+  const flags = argInt(a[2]!);
+  const hf = openFlagsToHost(flags);
+  if (typeof hf === 'number') return hf;
+  const base = atBase(f, argInt(a[0]!), path);
+  if (typeof base === 'number') return base;
+  const excl = (flags & (O_CREAT | O_EXCL)) === (O_CREAT | O_EXCL);
+  const res = f.root.resolve(path, { base, followFinal: !(flags & O_NOFOLLOW) && !excl });
+  if (typeof res === 'number') return res;
+  const mode = argInt(a[3]!) & 0o7777 & ~fdTableUmask(kctx, f.fdt, null);
+  let hostFd: number;
+  let st: fs.Stats;
+  try {
+    hostFd = fs.openSync(res.hostPath, hf.nodeFlags, mode);
+  } catch (e) {
+    return -errnoFromNode(e);
+  }
+  try {
+    st = fs.fstatSync(hostFd);
+  } catch (e) {
+    fs.closeSync(hostFd);
+    return -errnoFromNode(e);
+  }
+  const isDir = st.isDirectory();
+  const id = ofileCreate(kctx, {
+    kind: isDir ? OK_HOST_DIR : OK_HOST_FILE, flags: (flags & KEPT) | O_LARGEFILE, hostFd, path: res.guestPath,
+    dev: st.dev, ino: st.ino,
+  });
+  if (id < 0) {
+    fs.closeSync(hostFd);
+    return id;
+  }
+  if (flags & O_TRUNC && !isDir) truncateCached(kctx, id, 0); // the host truncated it: so do its cached pages
+  const fd = fdInstall(kctx, f.fdt, id, hf.cloexec);
+  if (fd < 0) ofilePut(kctx, id, f.waiter);
+  return fd;
+}
+
+/** close(fd): 0 or -EBADF. */
+export function sysClose(f: FsEnv, a: readonly bigint[]): number {
+  return fdClose(f.kctx, f.fdt, argInt(a[0]!), f.waiter);
+}

@@ -1,0 +1,111 @@
+/**
+ * Inside the coherence-lab region of ctl (kernel/layout.ts places it at `lab`; this file says
+ * what is in it, like kernel/proc/layout.ts for the scheduler regions). Word indices are Int32
+ * offsets from the start of their record; fields marked f64 are Float64 slots (8-aligned pairs).
+ *
+ *   labHeader   LAB_HEADER_BYTES                 seq, change/report counters, sanitizer mode
+ *   changes     CHANGE_SLOTS x CHANGE_BYTES       ring of completed page-table changes
+ *   reports     REPORT_SLOTS x REPORT_BYTES       ring of sanitizer reports (the first ones kept too)
+ *   labHarts    C x LAB_HART_BYTES                per-hart: quiescence epoch, lab statistics
+ *
+ * Who writes what, and what guards it:
+ * - LH_SEQ: Atomics.add by any hart when a change is handed to the shootdown policy (after
+ *   its PTE edits: kernel/lab/sanitizer.ts explains why the order matters).
+ * - LH_CHANGES: Atomics.add by the hart completing a change (claims the ring position);
+ *   the record is filled, then its CH_TAG is Atomics.store'd = position + 1 (the store that
+ *   publishes it). Readers skip a record whose tag is not yet theirs.
+ * - LH_REPORTS likewise for the report ring (RP_TAG); LH_FATAL compareExchange'd once.
+ * - LH_MODE, LH_POLICY: written by the host before any thread runs (read-only afterwards).
+ * - LH_STDERR: Atomics.add (rate limit of the stderr lines).
+ * - labHarts: LHB_EPOCH Atomics.add by its own hart only (read by every hart: deferred
+ *   policy); statistics slots written by the owner only (plain stores; racy reads are fine).
+ */
+
+export const LAB_HEADER_BYTES = 256;
+export const LH_SEQ = 0; // change sequence number (Atomics.add)
+export const LH_CHANGES = 16; // own cache line: completed changes ever (ring position)
+export const LH_REPORTS = 32; // own cache line: sanitizer reports ever
+export const LH_MODE = 48; // SAN_OFF / SAN_REPORT / SAN_FATAL
+export const LH_POLICY = 49; // POLICY_* code the harts installed
+export const LH_FATAL = 50; // first fatal report position + 1, 0 none
+export const LH_STDERR = 51; // stderr lines printed
+export const SAN_OFF = 0;
+export const SAN_REPORT = 1;
+export const SAN_FATAL = 2;
+
+// ---- completed-change ring ----
+export const CHANGE_SLOTS = 4096; // power of two
+export const CHANGE_BYTES = 64;
+export const CH_TAG = 0; // position + 1 once published
+export const CH_AS = 1; // address-space slot
+export const CH_SEQ = 2; // LH_SEQ value of the change
+export const CH_KIND = 3; // CHANGE_*
+export const CH_NPAGES = 4; // pages, -1 = the whole space
+export const CH_HART = 5; // hart that completed it
+export const CH_VPN = 6; // f64: first vpn
+export const CH_TIME = 8; // f64: completion time (ns, process.hrtime: one clock for every worker)
+/** What a change did (as far as the Stale record tells: frames released or not). */
+export const CHANGE_UNMAP = 1; // released frames (removed or re-pointed translations)
+export const CHANGE_PROTECT = 2; // released nothing (permissions changed)
+
+// ---- report ring ----
+export const REPORT_SLOTS = 256; // power of two
+export const REPORT_BYTES = 64;
+export const RP_TAG = 0;
+export const RP_HART = 1;
+export const RP_PID = 2;
+export const RP_TID = 3;
+export const RP_ACCESS = 4; // cpu/trap.ts ACCESS_*
+export const RP_WHAT = 5; // STALE_*
+export const RP_VA = 6; // f64
+export const RP_STALE_PPN = 8; // f64
+export const RP_CURRENT_PPN = 10; // f64, -1 = nothing mapped now
+export const RP_SINCE_NS = 12; // f64: ns since the change completed (-1: unknown, ring wrapped)
+/** How a reported translation was stale. */
+export const STALE_REMOVED = 1; // nothing is mapped at va now
+export const STALE_REPOINTED = 2; // va maps another frame now
+export const STALE_PROTECTED = 3; // same frame, but the access is no longer permitted
+
+// ---- per-hart block ----
+export const LAB_HART_BYTES = 512;
+export const LHB_EPOCH = 0; // quiescence epoch (Atomics.add by the owner at every poll point)
+export const LHB_STATS = 16; // f64 slots from this word
+export const LS_REPORTS = 0; // sanitizer reports made on this hart
+export const LS_SLOW_CHECKS = 1; // TLB hits that needed the ring scan
+export const LS_PARKED_NOW = 2; // deferred: frames parked by this hart, not yet released
+export const LS_PARKED_TOTAL = 3; // deferred: frames ever parked
+export const LS_DEFERRED = 4; // deferred: changes parked (no synchronous wait)
+export const LS_DEFERRED_SYNC = 5; // deferred: changes that went synchronously (not pure removals)
+export const LS_POLL_FLUSH_RANGE = 6; // deferred: range flushes applied at a poll point
+export const LS_POLL_FLUSH_FULL = 7; // deferred: ASID flushes applied at a poll point
+export const LS_PERPAGE_MSGS = 8; // per-page: page messages sent
+export const LS_FAULT_DEMAND = 9; // kernel/context.ts VmCounters, published at poll points
+export const LS_FAULT_FILE = 10;
+export const LS_FAULT_COW_COPY = 11;
+export const LS_FAULT_COW_REUSE = 12;
+export const LS_FAULT_SPURIOUS = 13;
+export const LS_FAULT_HUGE = 14;
+export const LS_LOCAL_FLUSH_PAGES = 15;
+export const LS_LOCAL_FLUSH_ASID = 16;
+export const LS_CHANGES = 17; // shootdowns (non-empty Stale records) completed by this hart's kernel
+export const LS_SLOTS = 24;
+
+/** Bytes of the lab region for `cpus` harts. */
+export function labRegionBytes(cpus: number): number {
+  return LAB_HEADER_BYTES + CHANGE_SLOTS * CHANGE_BYTES + REPORT_SLOTS * REPORT_BYTES + cpus * LAB_HART_BYTES;
+}
+/** Byte offsets inside the region. */
+export const LAB_CHANGES_AT = LAB_HEADER_BYTES;
+export const LAB_REPORTS_AT = LAB_CHANGES_AT + CHANGE_SLOTS * CHANGE_BYTES;
+export const LAB_HARTS_AT = LAB_REPORTS_AT + REPORT_SLOTS * REPORT_BYTES;
+
+/** Policy codes (written to sched-layout SH_POLICY; 0 and 1 are its POLICY_IPI / POLICY_LOCAL). */
+export const POLICY_CODES = { ipi: 0, local: 1, 'per-page': 2, lazy: 3, deferred: 4, off: 5 } as const;
+export type PolicyName = keyof typeof POLICY_CODES;
+export const POLICY_NAMES = Object.keys(POLICY_CODES) as PolicyName[];
+/** Name of policy code `c`. */
+export function policyName(c: number): PolicyName {
+  const n = POLICY_NAMES.find((k) => POLICY_CODES[k] === c);
+  if (n === undefined) throw new Error(`policyName: unknown policy code ${c}`);
+  return n;
+}

@@ -1,0 +1,274 @@
+/**
+ * The stale-translation sanitizer (DESIGN.md section 6; `--sanitize`, `--sanitize=fatal`).
+ *
+ * It reports every access made through a TLB entry that a page-table change the kernel had
+ * already COMPLETED made stale: the translation was removed, re-pointed to another frame, or
+ * lost the permission the access needs. Shared state: kernel/lab/layout.ts.
+ *
+ * Kernel side (every hart, kernel/lab/sanitizer.ts beginChange / recordCompletion, called by the
+ * policy wrapper in scheduler/policy-select.ts around ShootdownPolicy.invalidate):
+ *   1. when completeShootdown hands a change to the policy — AFTER its PTE edits — the change
+ *      takes seq = ++LH_SEQ;
+ *   2. when the kernel considers the change complete (invalidate returned; for `deferred`, when
+ *      its parked frames are released: every hart that may cache them passed a flush point),
+ *      a record {address-space slot, vpn range or whole, kind, seq, time} is appended to the
+ *      bounded change ring (LH_CHANGES counts them).
+ * Hart side (SanitizerObserver, a cpu/tlb.ts TlbObserver; the hart bypasses its micro-TLBs
+ * while it is set, so every access reaches tlb.translate):
+ *   - a fill stores stamp = LH_SEQ read BEFORE the walk, and checked = LH_CHANGES read before that;
+ *   - a hit whose entry has checked === LH_CHANGES is fine (the fast path: one Atomics.load);
+ *   - else the records [checked, LH_CHANGES) are scanned for one of this address space, with
+ *     seq > stamp, covering va. None: checked := LH_CHANGES. One: the entry may be stale —
+ *     confirmed against the page table NOW: if the current leaf maps the same frame and grants
+ *     the access, the entry is not stale (it was filled by a walk that raced with the edit and
+ *     already saw the new PTE, or the page was mapped back to the same frame); otherwise a
+ *     report (removed: nothing mapped now; re-pointed: another frame; protected: same frame,
+ *     access no longer allowed).
+ *   - ring wrapped past `checked` (more than CHANGE_SLOTS changes since): the entry is compared
+ *     with the current PTE only (an approximation: a change undone since is not seen, and the
+ *     time since the change is unknown: -1).
+ * Why seq after the edit and the stamp before the walk: an entry filled from the OLD PTE was
+ * filled by a walk that read the PTE before the edit, so its stamp (read before that walk) is
+ * below the change's seq (taken after the edit) — it is always examined. An entry whose
+ * stamp is >= seq was walked after the edit and cannot be stale w.r.t. it.
+ * Each stale entry is reported once per change it violates (its first access after the
+ * change completed); later accesses through it are counted once, not again and again.
+ *
+ * Reports: a shared ring of REPORT_SLOTS (the latest kept) + totals per hart; one line on
+ * stderr each, at most STDERR_LINES lines per machine; the trace (traceEmitSanitizer); and
+ * in fatal mode the first report throws SanitizerFatal on the hart, which halts the machine.
+ */
+import { writeSync } from 'node:fs';
+import type { AccessKind, } from '../../cpu/trap.ts';
+import type { TlbObserver } from '../../cpu/tlb.ts';
+import { PAGE_SIZE } from '../../cpu/ram.ts';
+import type { Ctl } from '../layout.ts';
+import {
+  CH_AS, CH_HART, CH_KIND, CH_NPAGES, CH_SEQ, CH_TAG, CH_TIME, CH_VPN, CHANGE_BYTES, CHANGE_SLOTS, LAB_CHANGES_AT,
+  LAB_HART_BYTES, LAB_HARTS_AT, LAB_REPORTS_AT, LH_CHANGES, LH_FATAL, LH_MODE, LH_REPORTS, LH_SEQ, LH_STDERR,
+  LHB_STATS, LS_REPORTS, LS_SLOW_CHECKS, REPORT_BYTES, REPORT_SLOTS, RP_ACCESS, RP_CURRENT_PPN, RP_HART, RP_PID,
+  RP_SINCE_NS, RP_STALE_PPN, RP_TAG, RP_TID, RP_VA, RP_WHAT, SAN_FATAL, SAN_OFF, STALE_PROTECTED, STALE_REMOVED,
+  STALE_REPOINTED,
+} from './layout.ts';
+import { traceEmitSanitizer, type TraceWriter } from './trace.ts';
+
+/** stderr lines the sanitizer prints per machine before it only counts. */
+export const STDERR_LINES = 20;
+const TWO32 = 4294967296;
+const ACCESS_NAMES = ['', 'load', 'store', 'fetch'];
+const WHAT_NAMES = ['', 'removed', 're-pointed', 'write-protected'];
+
+/** Word index of lab header word `w`. */
+function hw(ctl: Ctl, w: number): number {
+  return ctl.layout.lab / 4 + w;
+}
+/** Word index of hart `h`'s lab block word `w`. */
+export function labHartWord(ctl: Ctl, h: number, w: number): number {
+  return (ctl.layout.lab + LAB_HARTS_AT + h * LAB_HART_BYTES) / 4 + w;
+}
+/** Float64 index of hart `h`'s lab statistic `slot` (LS_*). */
+export function labStatIndex(ctl: Ctl, h: number, slot: number): number {
+  return labHartWord(ctl, h, LHB_STATS) / 2 + slot;
+}
+
+/** The sanitizer mode the host configured (SAN_*). */
+export function sanitizerMode(ctl: Ctl): number {
+  return Atomics.load(ctl.i32, hw(ctl, LH_MODE));
+}
+/** Set the mode (host, before any thread runs). */
+export function setSanitizerMode(ctl: Ctl, mode: number): void {
+  Atomics.store(ctl.i32, hw(ctl, LH_MODE), mode);
+}
+
+/** Time on the one clock every worker shares (ns, monotonic). */
+export function nowNs(): number {
+  return Number(process.hrtime.bigint());
+}
+
+/** Step 1: a change whose PTE edits are done takes its sequence number. */
+export function beginChange(ctl: Ctl): number {
+  return Atomics.add(ctl.i32, hw(ctl, LH_SEQ), 1) + 1;
+}
+
+/** Step 2: the kernel considers change `seq` complete; publish it in the change ring. */
+export function recordCompletion(
+  ctl: Ctl, hartId: number, asSlot: number, vpnStart: number, npages: number, kind: number, seq: number,
+): void {
+  const pos = Atomics.add(ctl.i32, hw(ctl, LH_CHANGES), 1);
+  const at = ctl.layout.lab + LAB_CHANGES_AT + (pos & (CHANGE_SLOTS - 1)) * CHANGE_BYTES;
+  const i = at / 4;
+  const i32 = ctl.i32;
+  i32[i + CH_AS] = asSlot;
+  i32[i + CH_SEQ] = seq;
+  i32[i + CH_KIND] = kind;
+  i32[i + CH_NPAGES] = npages;
+  i32[i + CH_HART] = hartId;
+  ctl.f64[(i + CH_VPN) / 2] = vpnStart;
+  ctl.f64[(i + CH_TIME) / 2] = nowNs();
+  Atomics.store(i32, i + CH_TAG, pos + 1); // publishes the record
+}
+
+/** One sanitizer report, as the API and --stats-json give it. */
+export interface SanitizerReport {
+  hart: number;
+  pid: number;
+  tid: number;
+  va: number;
+  /** Frame the stale entry pointed to, and the one mapped now (-1: none). */
+  staleFrame: number;
+  currentFrame: number;
+  access: string;
+  what: string;
+  /** ns since the change completed (-1 unknown). */
+  sinceNs: number;
+  policy: string;
+}
+
+/** Thrown on the hart at the first report in fatal mode (halts the machine). */
+export class SanitizerFatal extends Error {
+  constructor(readonly report: SanitizerReport) {
+    super(`sanitizer: ${formatReport(report)}`);
+    this.name = 'SanitizerFatal';
+  }
+}
+
+/** One line describing `r`. */
+export function formatReport(r: SanitizerReport): string {
+  const since = r.sinceNs < 0 ? 'unknown time' : `${(r.sinceNs / 1000).toFixed(1)} us`;
+  const cur = r.currentFrame < 0 ? 'none' : `0x${r.currentFrame.toString(16)}`;
+  return `stale ${r.access} at va 0x${r.va.toString(16)} on hart ${r.hart} (pid ${r.pid} tid ${r.tid}): ` +
+    `translation ${r.what} ${since} ago, stale frame 0x${r.staleFrame.toString(16)}, current ${cur}, policy ${r.policy}`;
+}
+
+/** Read the surviving reports (the latest REPORT_SLOTS), oldest first, and the total. */
+export function readReports(ctl: Ctl, policy: string): { total: number; reports: SanitizerReport[] } {
+  const total = Atomics.load(ctl.i32, hw(ctl, LH_REPORTS));
+  const reports: SanitizerReport[] = [];
+  for (let pos = Math.max(0, total - REPORT_SLOTS); pos < total; pos++) {
+    const i = (ctl.layout.lab + LAB_REPORTS_AT + (pos & (REPORT_SLOTS - 1)) * REPORT_BYTES) / 4;
+    if (Atomics.load(ctl.i32, i + RP_TAG) !== pos + 1) continue;
+    reports.push(decodeReport(ctl, i, policy));
+  }
+  return { total, reports };
+}
+
+function decodeReport(ctl: Ctl, i: number, policy: string): SanitizerReport {
+  const f = ctl.f64;
+  return {
+    hart: ctl.i32[i + RP_HART]!, pid: ctl.i32[i + RP_PID]!, tid: ctl.i32[i + RP_TID]!, va: f[(i + RP_VA) / 2]!,
+    staleFrame: f[(i + RP_STALE_PPN) / 2]!, currentFrame: f[(i + RP_CURRENT_PPN) / 2]!,
+    access: ACCESS_NAMES[ctl.i32[i + RP_ACCESS]!] ?? '?', what: WHAT_NAMES[ctl.i32[i + RP_WHAT]!] ?? '?',
+    sinceNs: f[(i + RP_SINCE_NS) / 2]!, policy,
+  };
+}
+
+/** Reads a leaf PTE for the observer: (rootPpn, vpn) → low PTE word with ppn of the 4 KiB page, or 0. */
+export type LeafReader = (rootPpn: number, vpn: number) => { ppn: number; flags: number } | null;
+
+/**
+ * One hart's TlbObserver. The scheduler calls `setSpace` at every switch-in (address-space
+ * slot, root, pid, tid), then installs it with hart.setTlbObserver when the mode is not off.
+ */
+export class SanitizerObserver implements TlbObserver {
+  fillChecked = 0;
+  private asSlot = -1;
+  private rootPpn = 0;
+  private pid = 0;
+  private tid = 0;
+  private readonly i32: Int32Array;
+  private readonly f64: Float64Array;
+  private readonly seqWord: number;
+  private readonly changesWord: number;
+  private readonly changes: number;
+  private readonly fatal: boolean;
+
+  constructor(
+    private readonly ctl: Ctl, private readonly hartId: number, private readonly policy: string,
+    private readonly readLeaf: LeafReader, private readonly trace: () => TraceWriter | null,
+  ) {
+    this.i32 = ctl.i32;
+    this.f64 = ctl.f64;
+    this.seqWord = hw(ctl, LH_SEQ);
+    this.changesWord = hw(ctl, LH_CHANGES);
+    this.changes = (ctl.layout.lab + LAB_CHANGES_AT) / 4;
+    this.fatal = sanitizerMode(ctl) === SAN_FATAL;
+    if (sanitizerMode(ctl) === SAN_OFF) throw new Error('SanitizerObserver: the sanitizer is off');
+  }
+
+  /** The thread now running on this hart and its address space. */
+  setSpace(asSlot: number, rootPpn: number, pid: number, tid: number): void {
+    this.asSlot = asSlot;
+    this.rootPpn = rootPpn;
+    this.pid = pid;
+    this.tid = tid;
+  }
+
+  onFill(): number {
+    this.fillChecked = Atomics.load(this.i32, this.changesWord);
+    return Atomics.load(this.i32, this.seqWord);
+  }
+
+  onHit(vaLo: number, vaHi: number, kind: AccessKind, pageBase: number, _perm: number, stamp: number, checked: number): number {
+    const n = Atomics.load(this.i32, this.changesWord);
+    if (checked === n) return n; // the fast path: no change completed since this entry was checked
+    return this.check(vaLo, vaHi, kind, pageBase, stamp, checked, n);
+  }
+
+  /** The slow path of onHit: scan the completed changes [checked, n). Returns the new checked value. */
+  private check(vaLo: number, vaHi: number, kind: AccessKind, pageBase: number, stamp: number, checked: number, n: number): number {
+    this.f64[labStatIndex(this.ctl, this.hartId, LS_SLOW_CHECKS)]++;
+    const va = vaHi * TWO32 + (vaLo >>> 0);
+    const vpn = Math.floor(va / PAGE_SIZE);
+    let upTo = n;
+    let sinceNs = -2; // -2: no covering change found
+    if (n - checked > CHANGE_SLOTS) {
+      sinceNs = -1; // wrapped: compare with the current PTE only
+    } else {
+      for (let pos = checked; pos < n; pos++) {
+        const i = this.changes + (pos & (CHANGE_SLOTS - 1)) * (CHANGE_BYTES / 4);
+        if (Atomics.load(this.i32, i + CH_TAG) !== pos + 1) {
+          if (pos < upTo) upTo = pos; // not published yet: look again next time
+          continue;
+        }
+        if (this.i32[i + CH_AS] !== this.asSlot || this.i32[i + CH_SEQ]! <= stamp) continue;
+        const np = this.i32[i + CH_NPAGES]!;
+        const v0 = this.f64[(i + CH_VPN) / 2]!;
+        if (np >= 0 && (vpn < v0 || vpn >= v0 + np)) continue;
+        sinceNs = nowNs() - this.f64[(i + CH_TIME) / 2]!;
+      }
+    }
+    if (sinceNs === -2) return upTo;
+    const stalePpn = Math.floor(pageBase / PAGE_SIZE);
+    const leaf = this.readLeaf(this.rootPpn, vpn);
+    let what = 0;
+    if (leaf === null) what = STALE_REMOVED;
+    else if (leaf.ppn !== stalePpn) what = STALE_REPOINTED;
+    else if (((leaf.flags >> kind) & 1) === 0) what = STALE_PROTECTED;
+    if (what !== 0) this.report(va, kind, stalePpn, leaf === null ? -1 : leaf.ppn, what, sinceNs);
+    return upTo;
+  }
+
+  private report(va: number, kind: number, stalePpn: number, currentPpn: number, what: number, sinceNs: number): void {
+    const ctl = this.ctl;
+    this.f64[labStatIndex(ctl, this.hartId, LS_REPORTS)]++;
+    const pos = Atomics.add(this.i32, hw(ctl, LH_REPORTS), 1);
+    const i = (ctl.layout.lab + LAB_REPORTS_AT + (pos & (REPORT_SLOTS - 1)) * REPORT_BYTES) / 4;
+    const i32 = this.i32, f64 = this.f64;
+    i32[i + RP_HART] = this.hartId;
+    i32[i + RP_PID] = this.pid;
+    i32[i + RP_TID] = this.tid;
+    i32[i + RP_ACCESS] = kind;
+    i32[i + RP_WHAT] = what;
+    f64[(i + RP_VA) / 2] = va;
+    f64[(i + RP_STALE_PPN) / 2] = stalePpn;
+    f64[(i + RP_CURRENT_PPN) / 2] = currentPpn;
+    f64[(i + RP_SINCE_NS) / 2] = sinceNs;
+    Atomics.store(i32, i + RP_TAG, pos + 1); // publishes the report
+    traceEmitSanitizer(this.trace(), va, kind, stalePpn, currentPpn, sinceNs);
+    const r = decodeReport(ctl, i, this.policy);
+    const line = Atomics.add(i32, hw(ctl, LH_STDERR), 1);
+    if (line < STDERR_LINES) writeSync(2, `coherent: sanitizer: ${formatReport(r)}\n`);
+    else if (line === STDERR_LINES) writeSync(2, 'coherent: sanitizer: further reports are counted, not printed\n');
+    if (this.fatal && Atomics.compareExchange(i32, hw(ctl, LH_FATAL), 0, pos + 1) === 0) throw new SanitizerFatal(r);
+  }
+}

@@ -1,0 +1,29 @@
+/**
+ * The Linux riscv64 user ABI of the memory syscalls, as the VM code uses it: the PROT_*,
+ * MAP_*, MADV_* and MS_* values (defined once, in kernel/linux-flags.ts, which the
+ * cross-toolchain fixture test/fixtures/linux-abi.json checks) plus the derived masks and
+ * address-space facts user space sees.
+ */
+import {
+  MAP_ANONYMOUS, MAP_DENYWRITE, MAP_EXECUTABLE, MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_GROWSDOWN,
+  MAP_HUGETLB, MAP_LOCKED, MAP_NONBLOCK, MAP_NORESERVE, MAP_POPULATE, MAP_STACK, MAP_TYPE,
+  PROT_EXEC, PROT_READ, PROT_WRITE,
+} from '../linux-flags.ts';
+
+export {
+  PROT_NONE, PROT_READ, PROT_WRITE, PROT_EXEC, PROT_SEM, PROT_GROWSDOWN, PROT_GROWSUP,
+  MAP_SHARED, MAP_PRIVATE, MAP_SHARED_VALIDATE, MAP_TYPE, MAP_FIXED, MAP_ANONYMOUS, MAP_GROWSDOWN,
+  MAP_DENYWRITE, MAP_EXECUTABLE, MAP_LOCKED, MAP_NORESERVE, MAP_POPULATE, MAP_NONBLOCK, MAP_STACK,
+  MAP_HUGETLB, MAP_SYNC, MAP_FIXED_NOREPLACE,
+  MADV_NORMAL, MADV_RANDOM, MADV_SEQUENTIAL, MADV_WILLNEED, MADV_DONTNEED, MADV_HUGEPAGE,
+  MADV_NOHUGEPAGE, MS_ASYNC, MS_INVALIDATE, MS_SYNC,
+} from '../linux-flags.ts';
+
+export const PROT_RWX = PROT_READ | PROT_WRITE | PROT_EXEC;
+
+/** Flags MAP_SHARED_VALIDATE accepts (others: EOPNOTSUPP). */
+export const MAP_KNOWN = MAP_TYPE | MAP_FIXED | MAP_ANONYMOUS | MAP_GROWSDOWN | MAP_DENYWRITE | MAP_EXECUTABLE |
+  MAP_LOCKED | MAP_NORESERVE | MAP_POPULATE | MAP_NONBLOCK | MAP_STACK | MAP_HUGETLB | MAP_FIXED_NOREPLACE;
+
+/** Lowest address a MAP_FIXED mapping may use (vm.mmap_min_addr; below it: EPERM). */
+export const MMAP_MIN_ADDR = 4096;

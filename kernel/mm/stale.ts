@@ -1,0 +1,198 @@
+/**
+ * Stale: what a page-table change left behind in TLBs — KeOS's StaleTLBEntry, done so it
+ * cannot be skipped.
+ *
+ * Every function that edits a PTE returns a Stale (or adds to the one it is given): the
+ * address space, the vpn range touched (or the whole ASID), the tlb_generation bumped for
+ * it, the frames whose references the removed PTEs held, 2 MiB blocks likewise, and
+ * page-table frames that were unlinked. Those frames are still reachable through TLBs (and,
+ * for tables, through walks in flight) until the change is invalidated everywhere, so:
+ *  - the lists are private (#fields); the only code that can take them is the holder of the
+ *    drain right, claimed once at load time by kernel/mm/shootdown.ts — completeShootdown
+ *    invalidates, then releases them;
+ *  - every Stale counts in its context's `staleOutstanding` from creation until
+ *    completeShootdown; the fault and syscall exit paths assert it is zero;
+ *  - with COHERENT_STALE_TRACK=1 in the environment, a Stale garbage-collected unflushed is
+ *    reported (console.error + `leakedStaleCount`); off by default because a
+ *    FinalizationRegistry entry costs more than the rest of a fault.
+ *
+ * Life: OPEN (PTE edits add to it) → seal() (bumps tlb_generation once when anything changed;
+ * idempotent) → DONE (completeShootdown). Empty records (nothing changed) are legal and cheap.
+ */
+import type { KernelContext } from '../context.ts';
+import type { VirtualAddressSpace } from './aspace.ts';
+
+const OPEN = 0;
+const SEALED = 1;
+const DONE = 2;
+
+/** Above this many pages a range flush becomes a whole-ASID flush (DESIGN.md section 6). */
+export const FLUSH_CEILING_PAGES = 33;
+
+let leaked = 0;
+const track = typeof process !== 'undefined' && process.env.COHERENT_STALE_TRACK === '1';
+const registry = new FinalizationRegistry<string>((what) => {
+  leaked++;
+  console.error(`stale: a Stale record was dropped without completeShootdown (${what})`);
+});
+/** Stale records garbage-collected without completeShootdown in this thread. */
+export function leakedStaleCount(): number {
+  return leaked;
+}
+
+/** What completeShootdown releases. */
+export interface StaleRelease {
+  frames: number[];
+  hugeFrames: number[];
+  tables: number[];
+}
+
+let drainRight: symbol | null = null;
+/**
+ * Claim the right to drain Stale records. kernel/mm/shootdown.ts calls it once at load; any
+ * later call throws — there is exactly one place that releases stale frames.
+ */
+export function claimDrainRight(): symbol {
+  if (drainRight !== null) throw new Error('stale: the drain right is already claimed (by kernel/mm/shootdown.ts)');
+  drainRight = Symbol('stale drain right');
+  return drainRight;
+}
+
+export class Stale {
+  readonly ctx: KernelContext;
+  readonly as: VirtualAddressSpace;
+  #state = OPEN;
+  #vpnStart = Infinity;
+  #vpnEnd = -Infinity;
+  #whole = false;
+  #generation = 0;
+  #frames: number[] = [];
+  #huge: number[] = [];
+  #tables: number[] = [];
+  private readonly token = {};
+
+  /** A new, empty, open record for `as`, counted in ctx.staleOutstanding. */
+  constructor(ctx: KernelContext, as: VirtualAddressSpace) {
+    this.ctx = ctx;
+    this.as = as;
+    ctx.staleOutstanding++;
+    if (track) registry.register(this, `address space ${as.slot}`, this.token);
+  }
+
+  private checkOpen(fn: string): void {
+    if (this.#state !== OPEN) throw new Error(`Stale.${fn}: record is ${this.#state === SEALED ? 'sealed' : 'completed'}`);
+  }
+
+  /** Record that translations of pages [vpnStart, vpnEnd) changed. */
+  addRange(vpnStart: number, vpnEnd: number): void {
+    this.checkOpen('addRange');
+    if (vpnStart < this.#vpnStart) this.#vpnStart = vpnStart;
+    if (vpnEnd > this.#vpnEnd) this.#vpnEnd = vpnEnd;
+  }
+  /** Record that every translation of the address space may have changed. */
+  addWhole(): void {
+    this.checkOpen('addWhole');
+    this.#whole = true;
+  }
+  /** A reference on frame `ppn` to drop after invalidation (frames.put). */
+  addFrame(ppn: number): void {
+    this.checkOpen('addFrame');
+    this.#frames.push(ppn);
+  }
+  /** A 2 MiB block (first ppn) whose reference to drop after invalidation. */
+  addHugeFrame(ppn: number): void {
+    this.checkOpen('addHugeFrame');
+    this.#huge.push(ppn);
+  }
+  /** A page-table frame unlinked from the tree, to free after invalidation. */
+  addTable(ppn: number): void {
+    this.checkOpen('addTable');
+    this.#tables.push(ppn);
+  }
+  /** Move everything of `other` (same address space, still open or sealed) into this one; `other` is done. */
+  absorb(other: Stale): this {
+    this.checkOpen('absorb');
+    if (other === this) return this;
+    if (other.as !== this.as) throw new Error('Stale.absorb: records of different address spaces');
+    if (other.#state === DONE) throw new Error('Stale.absorb: record already completed');
+    if (!other.empty) {
+      if (other.#whole) this.#whole = true;
+      else this.addRange(other.#vpnStart, other.#vpnEnd);
+    }
+    this.#frames.push(...other.#frames);
+    this.#huge.push(...other.#huge);
+    this.#tables.push(...other.#tables);
+    if (other.#generation > this.#generation) this.#generation = other.#generation;
+    other.finish();
+    return this;
+  }
+
+  /** True when no translation changed (no flush needed). */
+  get empty(): boolean {
+    return !this.#whole && this.#vpnEnd <= this.#vpnStart;
+  }
+  /** True when the whole ASID must be flushed. */
+  get whole(): boolean {
+    return this.#whole;
+  }
+  get vpnStart(): number {
+    return this.#vpnStart;
+  }
+  get vpnEnd(): number {
+    return this.#vpnEnd;
+  }
+  /** Pages in the range (0 when empty; meaningless when whole). */
+  get npages(): number {
+    return this.empty ? 0 : this.#vpnEnd - this.#vpnStart;
+  }
+  /** tlb_generation after this record's bump (0 until sealed with a change). */
+  get generation(): number {
+    return this.#generation;
+  }
+  get sealed(): boolean {
+    return this.#state !== OPEN;
+  }
+  get done(): boolean {
+    return this.#state === DONE;
+  }
+  /** Counts of what waits for release (tests, statistics). */
+  get pendingCounts(): { frames: number; hugeFrames: number; tables: number } {
+    return { frames: this.#frames.length, hugeFrames: this.#huge.length, tables: this.#tables.length };
+  }
+
+  /**
+   * Close the record: when anything changed, bump the address space's tlb_generation once
+   * (recording this range, or the whole ASID, as the latest bump). Idempotent.
+   */
+  seal(): this {
+    if (this.#state !== OPEN) return this;
+    if (this.empty && (this.#frames.length || this.#huge.length || this.#tables.length)) {
+      throw new Error('Stale.seal: frames to release but no translation recorded as stale');
+    }
+    this.#state = SEALED;
+    if (!this.empty) {
+      const whole = this.#whole || this.#vpnEnd - this.#vpnStart > FLUSH_CEILING_PAGES;
+      this.#generation = this.as.bumpGeneration(whole ? 0 : this.#vpnStart, whole ? -1 : this.#vpnEnd - this.#vpnStart);
+    }
+    return this;
+  }
+
+  /** For kernel/mm/shootdown.ts only (the drain right): take the lists and mark the record done. */
+  drain(right: symbol): StaleRelease {
+    if (right !== drainRight || drainRight === null) throw new Error('Stale.drain: only completeShootdown may release stale frames');
+    if (this.#state === DONE) throw new Error('Stale.drain: record already completed');
+    this.seal();
+    const out = { frames: this.#frames, hugeFrames: this.#huge, tables: this.#tables };
+    this.#frames = [];
+    this.#huge = [];
+    this.#tables = [];
+    this.finish();
+    return out;
+  }
+
+  private finish(): void {
+    this.#state = DONE;
+    this.ctx.staleOutstanding--;
+    if (track) registry.unregister(this.token);
+  }
+}

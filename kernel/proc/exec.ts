@@ -1,0 +1,167 @@
+/**
+ * Program loading into an address space (shared by the host's spawn, scheduler/process.ts,
+ * and execve) and the execve syscall.
+ *
+ * loadElfInto: every PT_LOAD segment mapped private at its va (anonymous, filled with the
+ * file bytes, the bss zero, then the segment's protection), the break after the last one.
+ * setUpStack: the main stack (STACK_TOP down) with Linux's initial layout (kernel/proc/initstack.ts).
+ * The kernel writes those frames, so the icache epoch is bumped before the program can run
+ * (no hart may run decoded instructions of a frame's earlier life).
+ *
+ * execve(path, argv, envp): the path is looked up under the machine's root from the fd
+ * table's cwd, the file read and parsed (kernel/proc/elf.ts: a refused file is -ENOEXEC); a fresh
+ * address space is loaded, then — past the point of no return — the scheduler swaps it in
+ * (ProcOps.replaceSpace: the old one is released, freeing its frames after the shootdown),
+ * FD_CLOEXEC fds are closed, clear_child_tid and the robust list are forgotten, the signal
+ * layer resets handlers (setExecSignalHook), and the thread starts at the entry with every
+ * integer register zero but sp. The pid stays. A process with other threads gets -EBUSY (Linux
+ * would end them first; not done here).
+ */
+import * as fs from 'node:fs';
+import { PAGE_SIZE } from '../../cpu/ram.ts';
+import { VirtualAddressSpace } from '../mm/aspace.ts';
+import type { KernelContext } from '../context.ts';
+import { EACCES, EFAULT, ENOMEM } from '../errno.ts';
+import { ElfError, parseElf, type ElfImage } from './elf.ts';
+import { fdCloseOnExec, fdTableCwd } from '../fs/fdtable.ts';
+import { errnoFromNode } from '../fs/hostfs.ts';
+import { buildInitialStack, HWCAP_RV64IMAFDC, InitStackError, type AuxValues } from './initstack.ts';
+import { H_ICACHE_EPOCH } from '../layout.ts';
+import { initBrk, mmap, mprotect, releaseAddressSpace } from '../mm/mmap.ts';
+import { P_THREADS, T_CLEAR_TID, T_ROBUST, THREAD_BYTES } from './layout.ts';
+import { fsEnvOf } from '../fs/sys-fs-env.ts';
+import { procOps } from './sys-proc.ts';
+import { procWord } from './sys-proc-table.ts';
+import * as N from '../syscalls-table.ts';
+import { argU, NO_RETURN, registerSyscall, type SyscallEnv, type SyscallResult } from '../syscall.ts';
+import { copyFromUser, copyToUser, strncpyFromUser } from '../mm/uaccess.ts';
+import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, PROT_READ, PROT_WRITE } from '../mm/abi.ts';
+
+/** Top of the main stack (one page of guard below USER_TOP is not mapped). */
+export const STACK_TOP = 0x3f_f000_0000;
+export const DEFAULT_STACK_BYTES = 256 * 1024;
+const ENOEXEC = 8;
+const E2BIG = 7;
+const EBUSY = 16;
+/** Most argv + envp strings execve takes (Linux bounds them by bytes; this bounds the scan). */
+const MAX_STRINGS = 1 << 16;
+const PATH_MAX = 4096;
+
+function check(r: number, what: string): number {
+  if (r < 0) throw new Error(`exec: ${what} failed (${r})`);
+  return r;
+}
+
+const pageDown = (n: number): number => Math.floor(n / PAGE_SIZE) * PAGE_SIZE;
+const pageUp = (n: number): number => Math.ceil(n / PAGE_SIZE) * PAGE_SIZE;
+
+/** Map [va, va + len) anonymous RW (fixed), copy `bytes` to `at`, then set `prot`. Throws naming `what`. */
+export function mapCopy(kctx: KernelContext, as: VirtualAddressSpace, va: number, len: number, at: number, bytes: Uint8Array, prot: number, what: string): void {
+  const s = pageDown(va), e = pageUp(va + len);
+  if (e <= s) return;
+  check(mmap(kctx, as, s, e - s, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED), `mmap of ${what}`);
+  if (bytes.length) check(copyToUser(kctx, as, at, bytes), `copy of ${what}`);
+  if (prot !== (PROT_READ | PROT_WRITE)) check(mprotect(kctx, as, s, e - s, prot), `mprotect of ${what}`);
+}
+
+/** Load the PT_LOAD segments of parsed `img` (file bytes `elf`) into empty `as`; the break follows. Throws on failure. */
+export function loadElfInto(kctx: KernelContext, as: VirtualAddressSpace, elf: Uint8Array, img: ElfImage): void {
+  for (const s of img.segments) {
+    mapCopy(kctx, as, s.va, s.memSize, s.va, elf.subarray(s.fileOffset, s.fileOffset + s.fileSize), s.prot, `segment at ${s.va.toString(16)}`);
+  }
+  initBrk(kctx, as, img.brkStart);
+}
+
+/** Map the main stack of `as` and build the initial stack; returns sp. Bumps the icache epoch. Throws on failure. */
+export function setUpStack(
+  kctx: KernelContext, as: VirtualAddressSpace, argv: readonly (string | Uint8Array)[], envp: readonly (string | Uint8Array)[],
+  execfn: string | Uint8Array, aux: Omit<AuxValues, 'hwcap'>, stackBytes = DEFAULT_STACK_BYTES,
+): number {
+  check(mmap(kctx, as, STACK_TOP - stackBytes, stackBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED), 'mmap of the stack');
+  const random = new Uint8Array(16).map((_, i) => (i * 37 + 11) & 0xff);
+  const st = buildInitialStack({ stackTop: STACK_TOP, argv, envp, execfn, random, aux: { ...aux, hwcap: HWCAP_RV64IMAFDC } });
+  check(copyToUser(kctx, as, st.base, st.bytes), 'copy of the initial stack');
+  Atomics.add(kctx.ctl.i32, H_ICACHE_EPOCH, 1); // the kernel wrote the text frames
+  return Number(st.sp);
+}
+
+/** Called at exec on the calling thread (the signal layer resets handlers to SIG_DFL there). */
+export type ExecSignalHook = (env: SyscallEnv) => void;
+let execSignalHook: ExecSignalHook = () => {};
+/** Install the signal layer's exec reset (per worker, at import time). */
+export function setExecSignalHook(fn: ExecSignalHook): void {
+  execSignalHook = fn;
+}
+
+/** A NULL-terminated user array of string pointers at `va` (NULL va: empty). The strings as bytes, or -errno. */
+function userStrings(env: SyscallEnv, va: number): Uint8Array[] | number {
+  const out: Uint8Array[] = [];
+  if (va === 0) return out;
+  for (let i = 0; ; i++) {
+    if (i >= MAX_STRINGS) return -E2BIG;
+    const p = copyFromUser(env.kctx, env.as, va + 8 * i, 8);
+    if (typeof p === 'number') return -EFAULT;
+    const ptr = Number(new DataView(p.buffer).getBigUint64(0, true));
+    if (ptr === 0) return out;
+    const s = strncpyFromUser(env.kctx, env.as, ptr, 32 * PAGE_SIZE);
+    if (typeof s === 'number') return s === -EFAULT ? -EFAULT : -E2BIG;
+    out.push(new TextEncoder().encode(s));
+  }
+}
+
+/** execve(path, argv, envp): NO_RETURN on success (the new program runs), else -errno. */
+export function sysExecve(env: SyscallEnv, a: readonly bigint[]): SyscallResult {
+  const kctx = env.kctx;
+  const ops = procOps();
+  const f = fsEnvOf(env);
+  if (typeof f === 'number') return f;
+  const path = strncpyFromUser(kctx, env.as, argU(a[0]!), PATH_MAX - 1);
+  if (typeof path === 'number') return path;
+  const argv = userStrings(env, argU(a[1]!));
+  if (typeof argv === 'number') return argv;
+  const envp = userStrings(env, argU(a[2]!));
+  if (typeof envp === 'number') return envp;
+  const res = f.root.resolve(path, { base: path.startsWith('/') ? undefined : fdTableCwd(kctx, f.fdt) });
+  if (typeof res === 'number') return res;
+  let bytes: Uint8Array;
+  try {
+    if (!fs.statSync(res.hostPath).isFile()) return -EACCES;
+    bytes = new Uint8Array(fs.readFileSync(res.hostPath));
+  } catch (e) {
+    return -errnoFromNode(e);
+  }
+  let img: ElfImage;
+  try {
+    img = parseElf(bytes);
+  } catch (e) {
+    if (e instanceof ElfError) return -ENOEXEC;
+    throw e;
+  }
+  const ctl = kctx.ctl;
+  if (Atomics.load(ctl.i32, procWord(ctl, ops.currentProc(), P_THREADS)) > 1) return -EBUSY;
+  const created = VirtualAddressSpace.create(kctx);
+  if (typeof created === 'number') return created;
+  let sp: number;
+  try {
+    loadElfInto(kctx, created, bytes, img);
+    sp = setUpStack(kctx, created, argv, envp, new TextEncoder().encode(path), {
+      phdr: img.phdrVa, phent: img.phent, phnum: img.phnum, entry: img.entry,
+    });
+  } catch (e) {
+    releaseAddressSpace(kctx, created);
+    return e instanceof InitStackError ? -E2BIG : -ENOMEM;
+  }
+  // Point of no return.
+  ops.replaceSpace(created);
+  fdCloseOnExec(kctx, f.fdt, f.waiter);
+  const tw = (ctl.layout.threads + ops.currentThread() * THREAD_BYTES) / 4;
+  ctl.f64[(tw + T_CLEAR_TID) / 2] = 0;
+  ctl.f64[(tw + T_ROBUST) / 2] = 0;
+  execSignalHook(env);
+  for (let i = 1; i < 32; i++) env.setReg(i, 0n);
+  env.setReg(2, BigInt(sp));
+  env.pc = img.entry;
+  return NO_RETURN;
+}
+
+registerSyscall(N.SYS_execve, 'execve', sysExecve);

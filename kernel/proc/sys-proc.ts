@@ -1,0 +1,266 @@
+/**
+ * Process and thread syscalls: clone (fork-style and thread-style), exit with
+ * CLONE_CHILD_CLEARTID, wait4, getppid, set_tid_address, set_robust_list/get_robust_list,
+ * sched_getaffinity/sched_setaffinity, nanosleep/clock_nanosleep, riscv_flush_icache.
+ * (futex: kernel/proc/futex.ts; execve: kernel/proc/exec.ts; the process table: kernel/proc/sys-proc-table.ts.)
+ *
+ * clone(flags, newsp, ptid, tls, ctid) — riscv64's argument order (glibc's __clone passes tls
+ * in a3 and ctid in a4):
+ *   CLONE_VM    share the address space (else a copy-on-write fork, kernel/mm/cow.ts);
+ *   CLONE_FILES share the fd table (else a copy, kernel/fs/fdtable.ts fdTableFork);
+ *   CLONE_THREAD a thread of the caller's process (needs CLONE_VM|CLONE_SIGHAND|CLONE_FILES
+ *     here), else a new process whose parent is the caller and whose exit signal is the low byte;
+ *   CLONE_SETTLS tp := tls; CLONE_PARENT_SETTID *ptid := tid (caller's memory);
+ *   CLONE_CHILD_SETTID *ctid := tid (child's memory, before it runs); CLONE_CHILD_CLEARTID:
+ *   at the child's exit *ctid := 0 and a futex wake on it (pthread_join).
+ *   CLONE_FS, CLONE_SIGHAND, CLONE_SYSVSEM, CLONE_DETACHED are accepted (one cwd per fd
+ *   table, one signal table per process). CLONE_VFORK, namespaces, pidfds, ptrace: -EINVAL /
+ *   -ENOSYS (glibc 2.36 uses vfork only in posix_spawn/system, which then fail cleanly).
+ *   clone3 is not registered (-ENOSYS); glibc 2.36 on riscv64 calls clone directly.
+ *
+ * The scheduler half (threads, run queues, the caller's identity) comes through ProcOps,
+ * installed by scheduler/hart-loop.ts with setProcOps: kernel/ never imports scheduler/.
+ */
+import type { VirtualAddressSpace } from '../mm/aspace.ts';
+import { forkAddressSpace } from '../mm/cow.ts';
+import { EAGAIN, EFAULT, EINVAL, ENOSYS } from '../errno.ts';
+import { fdTableFork, fdTablePut, fdTableShare } from '../fs/fdtable.ts';
+import { futexWake, readTimespec } from './futex.ts';
+import { H_ICACHE_EPOCH } from '../layout.ts';
+import {
+  CLONE_CHILD_CLEARTID, CLONE_CHILD_SETTID, CLONE_DETACHED, CLONE_FILES, CLONE_FS, CLONE_PARENT_SETTID, CLONE_SETTLS,
+  CLONE_SIGHAND, CLONE_SYSVSEM, CLONE_THREAD, CLONE_VFORK, CLONE_VM, WNOHANG,
+} from '../linux-flags.ts';
+import { releaseAddressSpace } from '../mm/mmap.ts';
+import {
+  P_FDT, P_PID, P_THREADS, T_CLEAR_TID, T_ROBUST, T_ROBUST_LEN, T_SLEEP, T_TID, THREAD_BYTES,
+} from './layout.ts';
+import { clockNs } from './sys-info.ts';
+import { childChannel, parentPidOf, procAlloc, procFree, procWord, reapChild } from './sys-proc-table.ts';
+import * as N from '../syscalls-table.ts';
+import { argInt, argU, NO_RETURN, registerSyscall, replaceSyscall, type SyscallEnv, type SyscallResult } from '../syscall.ts';
+import { copyToUser } from '../mm/uaccess.ts';
+
+const ECHILD = 10;
+const ESRCH = 3;
+const TIMER_ABSTIME = 1;
+const ROBUST_HEAD_BYTES = 24; // sizeof(struct robust_list_head)
+const RUSAGE_BYTES = 144; // sizeof(struct rusage): reported all zero
+
+/** What the scheduler provides to the process syscalls (scheduler/hart-loop.ts). */
+export interface ProcOps {
+  /** Thread index (scheduler/threads.ts) of the calling thread. */
+  currentThread(): number;
+  /** Process slot of the calling thread. */
+  currentProc(): number;
+  /** Harts of the machine. */
+  readonly cpus: number;
+  /**
+   * A new EMBRYO thread in process slot `proc` and address-space slot `asSlot` whose
+   * registers are the caller's live ones (pc after the ecall) with a0 := 0, sp := `sp` and
+   * tp := `tp` when not null. Its index, or -EAGAIN when the thread table is full.
+   */
+  newThread(proc: number, asSlot: number, sp: number | null, tp: number | null): number;
+  /** Publish EMBRYO thread `tix` to a run queue. */
+  startThread(tix: number): void;
+  /** Free EMBRYO thread `tix` (creation failed). */
+  dropThread(tix: number): void;
+  /**
+   * execve's switch: the calling thread and its process move to address space `as` (its one
+   * reference is taken over) and the old space's reference is released (freed when last).
+   */
+  replaceSpace(as: VirtualAddressSpace): void;
+}
+
+let ops: ProcOps | null = null;
+/** Install this worker's scheduler half. */
+export function setProcOps(o: ProcOps): void {
+  ops = o;
+}
+/** This worker's ProcOps (throws when the scheduler is not loaded). */
+export function procOps(): ProcOps {
+  if (ops === null) throw new Error('sys-proc: no ProcOps installed (import scheduler/hart-loop.ts)');
+  return ops;
+}
+
+const SUPPORTED = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_SYSVSEM | CLONE_THREAD | CLONE_SETTLS
+  | CLONE_PARENT_SETTID | CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID | CLONE_DETACHED | 0xff;
+
+/** Word index of field `f` of thread `tix`. */
+function tw(env: SyscallEnv, tix: number, f: number): number {
+  return (env.kctx.ctl.layout.threads + tix * THREAD_BYTES) / 4 + f;
+}
+
+function putU32(env: SyscallEnv, as: VirtualAddressSpace, va: number, v: number): number {
+  const b = new Uint8Array(4);
+  new DataView(b.buffer).setInt32(0, v, true);
+  return copyToUser(env.kctx, as, va, b);
+}
+
+/** clone(flags, newsp, ptid, tls, ctid): the child's tid, or -errno. */
+export function sysClone(env: SyscallEnv, a: readonly bigint[]): SyscallResult {
+  const o = procOps();
+  const flags = argInt(a[0]!);
+  const sp = argU(a[1]!), ptid = argU(a[2]!), tls = argU(a[3]!), ctid = argU(a[4]!);
+  if (flags & CLONE_VFORK) return -ENOSYS;
+  if (flags & ~SUPPORTED) return -EINVAL;
+  const thread = (flags & CLONE_THREAD) !== 0;
+  if (flags & CLONE_SIGHAND && !(flags & CLONE_VM)) return -EINVAL; // Linux's rule
+  if (thread && (flags & (CLONE_VM | CLONE_SIGHAND | CLONE_FILES)) !== (CLONE_VM | CLONE_SIGHAND | CLONE_FILES)) return -EINVAL;
+  const kctx = env.kctx, ctl = kctx.ctl;
+  const self = o.currentProc();
+  // The child's address space and fd table: one reference each, given back on failure.
+  let as: VirtualAddressSpace;
+  if (flags & CLONE_VM) {
+    as = env.as;
+    as.get();
+  } else {
+    const f = forkAddressSpace(kctx, env.as);
+    if (typeof f === 'number') return f;
+    as = f;
+  }
+  const parentFdt = ctl.i32[procWord(ctl, self, P_FDT)]!;
+  let fdt = parentFdt;
+  if (!thread) {
+    if (flags & CLONE_FILES) fdTableShare(kctx, parentFdt);
+    else fdt = fdTableFork(kctx, parentFdt);
+  }
+  let proc = self;
+  let tix = -1;
+  const undo = (err: number): number => {
+    if (tix >= 0) o.dropThread(tix);
+    if (!thread) {
+      if (proc !== self) procFree(ctl, proc);
+      if (fdt >= 0) fdTablePut(kctx, fdt);
+    }
+    releaseAddressSpace(kctx, as);
+    return err;
+  };
+  if (fdt < 0) return undo(fdt);
+  if (!thread) {
+    proc = procAlloc(ctl, as.slot, fdt, env.pid, flags & 0xff);
+    if (proc < 0) { proc = self; return undo(-EAGAIN); }
+  }
+  tix = o.newThread(proc, as.slot, sp !== 0 ? sp : null, flags & CLONE_SETTLS ? tls : null);
+  if (tix < 0) return undo(tix);
+  const tid = ctl.i32[tw(env, tix, T_TID)]!;
+  if (flags & CLONE_CHILD_SETTID && putU32(env, as, ctid, tid) < 0) return undo(-EFAULT);
+  if (flags & CLONE_PARENT_SETTID && putU32(env, env.as, ptid, tid) < 0) return undo(-EFAULT);
+  ctl.f64[tw(env, tix, T_CLEAR_TID) / 2] = flags & CLONE_CHILD_CLEARTID ? ctid : 0;
+  if (thread) {
+    Atomics.add(ctl.i32, procWord(ctl, proc, P_THREADS), 1);
+  } else {
+    ctl.i32[procWord(ctl, proc, P_PID)] = tid;
+    Atomics.store(ctl.i32, procWord(ctl, proc, P_THREADS), 1);
+  }
+  o.startThread(tix);
+  return tid;
+}
+
+/**
+ * What a thread does before it ends by exit(2) (not exit_group): CLONE_CHILD_CLEARTID /
+ * set_tid_address — store 0 at the address and wake one futex waiter there (pthread_join).
+ */
+export function clearChildTid(env: SyscallEnv): void {
+  const tix = procOps().currentThread();
+  const f = tw(env, tix, T_CLEAR_TID) / 2;
+  const va = env.kctx.ctl.f64[f]!;
+  if (va === 0) return;
+  env.kctx.ctl.f64[f] = 0;
+  if (putU32(env, env.as, va, 0) === 0) futexWake(env, va, 1);
+}
+
+/** wait4(pid, wstatus, options, rusage). */
+export function sysWait4(env: SyscallEnv, a: readonly bigint[]): SyscallResult {
+  const pid = argInt(a[0]!), statusVa = argU(a[1]!), options = argInt(a[2]!), rusageVa = argU(a[3]!);
+  if (options & ~(WNOHANG | 0x2 /* WUNTRACED */ | 0x8 /* WCONTINUED */ | 0x40000000 /* __WALL */ | 0x80000000 | 0x20000000)) return -EINVAL;
+  const self = procOps().currentProc();
+  const seq = { value: 0 };
+  for (;;) {
+    const r = reapChild(env.kctx, self, env.pid, pid, seq);
+    if (r === -1) return -ECHILD;
+    if (r !== 0) {
+      if (statusVa !== 0 && putU32(env, env.as, statusVa, r.wstatus) < 0) return -EFAULT;
+      if (rusageVa !== 0 && copyToUser(env.kctx, env.as, rusageVa, new Uint8Array(RUSAGE_BYTES)) < 0) return -EFAULT;
+      return r.pid;
+    }
+    if (options & WNOHANG) return 0;
+    // Sleep until a child dies, then run wait4 again (its scan finds the new zombie).
+    const b = env.sched.block(childChannel(env.kctx.ctl, self), seq.value, undefined, { restart: true });
+    if (b !== -EAGAIN) return b; // NO_RETURN (parked), or an errno; -EAGAIN: a child died meanwhile, scan again
+  }
+}
+
+/** nanosleep(req, rem). */
+export function sysNanosleep(env: SyscallEnv, a: readonly bigint[]): SyscallResult {
+  const t = readTimespec(env, argU(a[0]!));
+  if (typeof t === 'number') return t;
+  return sleepNs(env, Number(t));
+}
+
+/** clock_nanosleep(clockid, flags, req, rem): relative, or TIMER_ABSTIME (flags bit 0). */
+export function sysClockNanosleep(env: SyscallEnv, a: readonly bigint[]): SyscallResult {
+  const clock = argInt(a[0]!), flags = argInt(a[1]!);
+  const now = clockNs(clock);
+  if (now === null || clock === 2 || clock === 3) return -EINVAL; // unknown, or a CPU-time clock
+  const t = readTimespec(env, argU(a[2]!));
+  if (typeof t === 'number') return t;
+  return sleepNs(env, flags & TIMER_ABSTIME ? Math.max(0, Number(t - now)) : Number(t));
+}
+/** Park the caller for `ns` (a channel on its own thread record that nobody wakes). */
+function sleepNs(env: SyscallEnv, ns: number): SyscallResult {
+  if (ns <= 0) {
+    env.sched.yieldAfter();
+    return 0;
+  }
+  const ctl = env.kctx.ctl;
+  const index = tw(env, procOps().currentThread(), T_SLEEP);
+  return env.sched.block({ key: -1 - index, i32: ctl.i32, index }, ctl.i32[index]!, ns, { sleep: true });
+}
+
+/** sched_getaffinity(pid, len, mask): every hart of the machine. */
+export function sysSchedGetaffinity(env: SyscallEnv, a: readonly bigint[]): SyscallResult {
+  const len = argU(a[1]!);
+  const cpus = procOps().cpus;
+  const bytes = Math.ceil(cpus / 64) * 8;
+  if (len < bytes || len % 8 !== 0) return -EINVAL;
+  const m = new Uint8Array(bytes);
+  for (let c = 0; c < cpus; c++) m[c >> 3]! |= 1 << (c & 7);
+  return copyToUser(env.kctx, env.as, argU(a[2]!), m) < 0 ? -EFAULT : bytes;
+}
+
+registerSyscall(N.SYS_clone, 'clone', sysClone);
+registerSyscall(N.SYS_wait4, 'wait4', sysWait4);
+replaceSyscall(N.SYS_exit, 'exit', (env, a) => {
+  clearChildTid(env);
+  return env.sched.exitThread(argInt(a[0]!) & 0xff);
+});
+registerSyscall(N.SYS_getppid, 'getppid', (env) => parentPidOf(env.kctx.ctl, procOps().currentProc()));
+registerSyscall(N.SYS_set_tid_address, 'set_tid_address', (env, a) => {
+  env.kctx.ctl.f64[tw(env, procOps().currentThread(), T_CLEAR_TID) / 2] = argU(a[0]!);
+  return env.tid;
+});
+registerSyscall(N.SYS_set_robust_list, 'set_robust_list', (env, a) => {
+  if (argU(a[1]!) !== ROBUST_HEAD_BYTES) return -EINVAL;
+  const tix = procOps().currentThread();
+  env.kctx.ctl.f64[tw(env, tix, T_ROBUST) / 2] = argU(a[0]!);
+  env.kctx.ctl.i32[tw(env, tix, T_ROBUST_LEN)] = ROBUST_HEAD_BYTES;
+  return 0;
+});
+registerSyscall(N.SYS_get_robust_list, 'get_robust_list', (env, a) => {
+  if (argInt(a[0]!) !== 0 && argInt(a[0]!) !== env.tid) return -ESRCH;
+  const tix = procOps().currentThread();
+  const head = new Uint8Array(8), len = new Uint8Array(8);
+  new DataView(head.buffer).setBigUint64(0, BigInt(env.kctx.ctl.f64[tw(env, tix, T_ROBUST) / 2]!), true);
+  new DataView(len.buffer).setBigUint64(0, BigInt(env.kctx.ctl.i32[tw(env, tix, T_ROBUST_LEN)]!), true);
+  if (copyToUser(env.kctx, env.as, argU(a[1]!), head) < 0 || copyToUser(env.kctx, env.as, argU(a[2]!), len) < 0) return -EFAULT;
+  return 0;
+});
+registerSyscall(N.SYS_sched_getaffinity, 'sched_getaffinity', sysSchedGetaffinity);
+registerSyscall(N.SYS_sched_setaffinity, 'sched_setaffinity', () => 0);
+registerSyscall(N.SYS_nanosleep, 'nanosleep', sysNanosleep);
+registerSyscall(N.SYS_clock_nanosleep, 'clock_nanosleep', sysClockNanosleep);
+registerSyscall(N.SYS_riscv_flush_icache, 'riscv_flush_icache', (env) => {
+  Atomics.add(env.kctx.ctl.i32, H_ICACHE_EPOCH, 1); // every hart drops its decode cache at its next batch
+  return 0;
+});
