@@ -8,7 +8,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import {
-  OptionError, parseCpus, parseFlushCeiling, parseMemory, parseOutputFile, parseQuantum, parseRoot, parseSeed,
+  OptionError, parseCpus, parseFlushCeiling, parseMemory, parseOutputFile, parseQuantum, parseRoot, parseSeed, parseInject,
   parseShootdown, parseTlbEntries, parseTraceBuffer, resolveRunOptions, RUN_DEFAULTS, SHOOTDOWN_POLICIES,
   type RunOptions, type SanitizeMode,
 } from './options.ts';
@@ -21,7 +21,7 @@ import { writeChromeTrace } from '../kernel/lab/trace-export.ts';
 /** Flags of the run option set that take a value (the argv pre-pass must skip their values). */
 export const RUN_VALUE_FLAGS = [
   '--cpus', '--memory', '--root', '--quantum', '--stats-json', '--shootdown', '--flush-ceiling', '--trace',
-  '--trace-buffer', '--tlb-entries', '--seed', '--sanitize-mode', '-o', '--output',
+  '--trace-buffer', '--tlb-entries', '--seed', '--inject', '--sanitize-mode', '-o', '--output',
 ];
 
 /**
@@ -97,7 +97,9 @@ export function addRunOptions(cmd: Command, withTrace = true): Command {
     .addOption(new Option('--tlb-entries <n>', 'TLB entries per hart: a power of two, 8-65536').default(d.tlbEntries)
       .argParser(p(parseTlbEntries)))
     .addOption(new Option('--seed <n>', 'seed of every random choice (TLB replacement, AT_RANDOM), 0-4294967295')
-      .default(d.seed).argParser(p(parseSeed)));
+      .default(d.seed).argParser(p(parseSeed)))
+    .addOption(new Option('--inject <point=us,...>', 'fault injection: sleep µs at named protocol points to widen race windows (see docs/coherence.md)')
+      .argParser(p(parseInject)));
 }
 
 /** The typed RunOptions of a parsed run/trace command line (`trace` overrides `--trace`). */
@@ -109,7 +111,7 @@ export function runOptionsFrom(elf: string, args: string[], o: Record<string, un
     statsJson: (o.statsJson as string | undefined) ?? null, shootdown: o.shootdown as RunOptions['shootdown'],
     flushCeiling: o.flushCeiling as number, sanitize,
     trace: trace ?? (o.trace as string | undefined) ?? null, traceBuffer: o.traceBuffer as number,
-    tlbEntries: o.tlbEntries as number, seed: o.seed as number,
+    tlbEntries: o.tlbEntries as number, seed: o.seed as number, inject: (o.inject as RunOptions['inject'] | undefined) ?? {},
   });
 }
 
@@ -136,7 +138,7 @@ export async function runGuest(options: RunOptions): Promise<number> {
     root: options.root,
     cpus: options.cpus, memory: options.memory, quantum: options.quantum, ceilingPages: options.flushCeiling,
     policy, sanitize: options.sanitize, traceEvents: traceFile === null ? 0 : options.traceBuffer,
-    tlbEntries: options.tlbEntries, seed: options.seed,
+    tlbEntries: options.tlbEntries, seed: options.seed, inject: options.inject,
   });
   const t0 = performance.now();
   try {

@@ -7,6 +7,7 @@
 import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { TRACE_EVENTS_DEFAULT, TRACE_EVENTS_MAX } from '../kernel/lab/trace-layout.ts';
+import { parseInjection, validateInjection, type InjectConfig } from '../kernel/lab/inject.ts';
 
 /** A bad option value; the CLI turns it into a usage error (exit status 2). */
 export class OptionError extends Error {
@@ -56,6 +57,8 @@ export interface RunOptions {
   traceBuffer: number;
   tlbEntries: number;
   seed: number;
+  /** Fault injection: delays (µs) at named protocol points (kernel/lab/inject.ts). */
+  inject: InjectConfig;
 }
 
 /** Defaults of every option but `elf`, `args` and `root` (root defaults to the cwd). */
@@ -71,6 +74,7 @@ export const RUN_DEFAULTS = {
   traceBuffer: TRACE_EVENTS_DEFAULT,
   tlbEntries: 1024,
   seed: 1,
+  inject: {},
 } as const satisfies Omit<RunOptions, 'elf' | 'args' | 'root'>;
 
 const fail = (flag: string, given: string, allowed: string): never => {
@@ -129,6 +133,15 @@ export function parseTlbEntries(text: string): number {
   return n;
 }
 
+/** Parse `--inject point=us[,point=us...]` (kernel/lab/inject.ts INJECT_POINTS). */
+export function parseInject(text: string): InjectConfig {
+  try {
+    return parseInjection(text);
+  } catch (e) {
+    return fail('--inject', text, (e as Error).message);
+  }
+}
+
 /** Resolve `--root` against the cwd; it must name an existing directory. */
 export function parseRoot(text: string, cwd = process.cwd()): string {
   const dir = resolve(cwd, text);
@@ -168,6 +181,11 @@ export function resolveRunOptions(input: Partial<RunOptions> & { elf: string }):
   parseTlbEntries(String(o.tlbEntries));
   parseShootdown(o.shootdown);
   if (o.sanitize !== 'off') parseSanitize(o.sanitize);
+  try {
+    validateInjection(o.inject);
+  } catch (e) {
+    fail('--inject', JSON.stringify(o.inject), (e as Error).message);
+  }
   o.root = parseRoot(o.root);
   return o;
 }

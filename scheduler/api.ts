@@ -21,6 +21,7 @@ import {
 import { enosysCounts } from '../kernel/syscall.ts';
 import { POLICY_CODES, POLICY_NAMES, SAN_FATAL, SAN_OFF, SAN_REPORT, type PolicyName } from '../kernel/lab/layout.ts';
 import { setSanitizerMode } from '../kernel/lab/sanitizer.ts';
+import { setInjection, validateInjection, type InjectConfig } from '../kernel/lab/inject.ts';
 import { AsidTable, HartSchedBlock } from './asid.ts';
 import { Machine, type BootOptions } from './machine.ts';
 import { procOfPid, procWord, spawnProcess, type SpawnOptions, type Spawned } from './process.ts';
@@ -47,6 +48,8 @@ export interface SchedBootOptions extends BootOptions {
   poison?: boolean;
   /** TLB entries per hart: a power of two from 8 to 65536 (default: cpu/tlb.ts TLB_DEFAULTS). */
   tlbEntries?: number;
+  /** Fault injection (kernel/lab/inject.ts): delay in µs at named protocol points, to widen race windows. */
+  inject?: InjectConfig;
   /** Seed of the machine's random choices: TLB replacement (per hart) and getrandom. */
   seed?: number;
 }
@@ -79,6 +82,7 @@ export async function bootScheduled(o: SchedBootOptions = {}): Promise<Machine> 
   if (o.seed !== undefined && !(Number.isInteger(o.seed) && o.seed >= 0 && o.seed <= 0xffffffff)) throw new RangeError(`bootScheduled: seed ${o.seed} must be an integer from 0 to 2^32-1`);
   if (o.policy !== undefined && !(o.policy in POLICY_CODES)) throw new RangeError(`bootScheduled: unknown policy ${o.policy} (${POLICY_NAMES.join(', ')})`);
   if (o.sanitize !== undefined && !['off', 'report', 'fatal'].includes(o.sanitize)) throw new RangeError(`bootScheduled: sanitize ${o.sanitize} must be off, report or fatal`);
+  validateInjection(o.inject ?? {});
   const m = await Machine.boot({ ...o, commandModules: [SCHEDULER_MODULE, ...(o.commandModules ?? [])] });
   const sh = m.ctl.layout.schedHeader / 4;
   const i32 = m.ctl.i32;
@@ -91,6 +95,7 @@ export async function bootScheduled(o: SchedBootOptions = {}): Promise<Machine> 
   i32[sh + SH_POLICY] = POLICY_CODES[o.policy ?? 'ipi']; // POLICY_IPI / POLICY_LOCAL and the lab's (kernel/lab/layout.ts)
   setSanitizerMode(m.ctl, o.sanitize === 'fatal' ? SAN_FATAL : o.sanitize === 'report' ? SAN_REPORT : SAN_OFF);
   i32[sh + SH_POISON] = o.poison ? 1 : 0;
+  setInjection(m.ctl, o.inject ?? {});
   Atomics.store(i32, sh + SH_STARTED, 1); // publishes the words above to every hart's scheduler
   for (let h = 0; h < m.cpus; h++) m.mailboxes.kick(h);
   host(m);

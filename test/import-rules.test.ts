@@ -27,7 +27,7 @@ const PUBLIC: Record<string, string[]> = {
   proc: ['elf.ts', 'exec.ts', 'initstack.ts', 'futex.ts', 'sys-proc.ts', 'sys-proc-table.ts', 'sys-info.ts', 'layout.ts'],
   signal: ['signals.ts', 'state.ts', 'send.ts', 'deliver.ts', 'sigframe.ts', 'sys-signal.ts', 'layout.ts'],
   sync: ['lock.ts', 'mutex.ts', 'rwlock.ts'],
-  lab: ['sanitizer.ts', 'stats.ts', 'trace.ts', 'trace-export.ts', 'trace-layout.ts', 'layout.ts'],
+  lab: ['inject.ts', 'sanitizer.ts', 'stats.ts', 'trace.ts', 'trace-export.ts', 'trace-layout.ts', 'layout.ts'],
 };
 
 /** Known crossings of rule 5, each with its reason. */

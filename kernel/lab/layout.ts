@@ -3,7 +3,7 @@
  * what is in it, like kernel/proc/layout.ts for the scheduler regions). Word indices are Int32
  * offsets from the start of their record; fields marked f64 are Float64 slots (8-aligned pairs).
  *
- *   labHeader   LAB_HEADER_BYTES                 seq, change/report counters, sanitizer mode
+ *   labHeader   LAB_HEADER_BYTES                 seq, change/report counters, sanitizer mode, fault injection
  *   changes     CHANGE_SLOTS x CHANGE_BYTES       ring of completed page-table changes
  *   reports     REPORT_SLOTS x REPORT_BYTES       ring of sanitizer reports (the first ones kept too)
  *   labHarts    C x LAB_HART_BYTES                per-hart: quiescence epoch, lab statistics
@@ -16,12 +16,14 @@
  *   publishes it). Readers skip a record whose tag is not yet theirs.
  * - LH_REPORTS likewise for the report ring (RP_TAG); LH_FATAL compareExchange'd once.
  * - LH_MODE, LH_POLICY: written by the host before any thread runs (read-only afterwards).
+ * - LH_INJECT: written by the host at boot (or by a test between runs); read by every hart
+ *   with a plain load at each injection point. LH_INJECT_HITS: Atomics.add by the delaying hart.
  * - LH_STDERR: Atomics.add (rate limit of the stderr lines).
  * - labHarts: LHB_EPOCH Atomics.add by its own hart only (read by every hart: deferred
  *   policy); statistics slots written by the owner only (plain stores; racy reads are fine).
  */
 
-export const LAB_HEADER_BYTES = 256;
+export const LAB_HEADER_BYTES = 512;
 export const LH_SEQ = 0; // change sequence number (Atomics.add)
 export const LH_CHANGES = 16; // own cache line: completed changes ever (ring position)
 export const LH_REPORTS = 32; // own cache line: sanitizer reports ever
@@ -29,6 +31,9 @@ export const LH_MODE = 48; // SAN_OFF / SAN_REPORT / SAN_FATAL
 export const LH_POLICY = 49; // POLICY_* code the harts installed
 export const LH_FATAL = 50; // first fatal report position + 1, 0 none
 export const LH_STDERR = 51; // stderr lines printed
+export const LH_INJECT = 64; // INJECT_SLOTS words: delay in µs per fault-injection point (kernel/lab/inject.ts), 0 = off
+export const LH_INJECT_HITS = 96; // INJECT_SLOTS words: times each point delayed (Atomics.add)
+export const INJECT_SLOTS = 32;
 export const SAN_OFF = 0;
 export const SAN_REPORT = 1;
 export const SAN_FATAL = 2;

@@ -19,6 +19,7 @@ import { PAGE_SIZE } from '../../cpu/ram.ts';
 import type { VirtualAddressSpace } from './aspace.ts';
 import type { KernelContext } from '../context.ts';
 import { CAUSE_LOCAL, FLUSH_ASID, FLUSH_PAGE, FLUSH_RANGE, traceEmitFlush } from '../lab/trace.ts';
+import { inject, INJ } from '../lab/inject.ts';
 import { claimDrainRight, FLUSH_CEILING_PAGES, type Stale, type StaleRelease } from './stale.ts';
 
 const right = claimDrainRight();
@@ -91,7 +92,15 @@ export function completeShootdown(ctx: KernelContext, stale: Stale): void {
     ctx.counters.shootdowns++;
     localInvalidate(ctx, stale);
   }
+  if (stale.empty) {
+    releaseFrames(ctx, release);
+    return;
+  }
+  inject(ctx.ctl, INJ['shootdown.before-remote']);
   // THE remote step (scheduler issue: IPIs to the active-hart mask, per-page, lazy, deferred, off).
-  const now = stale.empty ? true : ctx.policy.invalidate(ctx, stale, release);
-  if (now) releaseFrames(ctx, release);
+  const now = ctx.policy.invalidate(ctx, stale, release);
+  if (now) {
+    inject(ctx.ctl, INJ['shootdown.before-release']);
+    releaseFrames(ctx, release);
+  }
 }

@@ -15,6 +15,7 @@ import { join } from 'node:path';
 import { labStats, type LabStats } from '../../kernel/lab/stats.ts';
 import { bootScheduled, spawn, wait, type SchedBootOptions } from '../../scheduler/api.ts';
 import { settledLeak } from './workloads.ts';
+import { injectHits as injectHitsOf, type InjectConfig, type InjectPoint } from '../../kernel/lab/inject.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const MiB = 2 ** 20;
@@ -28,6 +29,8 @@ export interface GuestRunOptions {
   sanitize?: 'off' | 'report';
   /** A guest still running after this many ms rejects (default 60 s). */
   timeoutMs?: number;
+  /** Fault injection: delays (µs) at protocol points (kernel/lab/inject.ts). */
+  inject?: InjectConfig;
 }
 
 export interface GuestRun {
@@ -39,6 +42,8 @@ export interface GuestRun {
   /** Frames leaked after it exited (deferred's parked frames waited for). */
   leaked: number;
   wallMs: number;
+  /** Times each configured injection point delayed a hart. */
+  injectHits: Partial<Record<InjectPoint, number>>;
 }
 
 const elfCache = new Map<string, Uint8Array>();
@@ -51,7 +56,7 @@ export async function runGuest(o: GuestRunOptions): Promise<GuestRun> {
   const outPath = join(dir, 'stdout');
   const fd = openSync(outPath, 'w');
   const nul = openSync('/dev/null', 'r+');
-  const m = await bootScheduled({ cpus: o.cpus ?? 4, memory: 128 * MiB, policy: o.policy, sanitize: o.sanitize ?? 'report', root: dir });
+  const m = await bootScheduled({ cpus: o.cpus ?? 4, memory: 128 * MiB, policy: o.policy, sanitize: o.sanitize ?? 'report', root: dir, inject: o.inject });
   try {
     const t0 = performance.now();
     const { pid } = spawn(m, { elf, argv: [o.guest, ...o.args], envp: [], stdio: [nul, fd, nul] });
@@ -59,7 +64,8 @@ export async function runGuest(o: GuestRunOptions): Promise<GuestRun> {
     const wallMs = performance.now() - t0;
     const leaked = await settledLeak(m);
     const stdout = readFileSync(outPath, 'utf8');
-    return { status, stdout, guestFailed: status !== 0 || /: FAIL/.test(stdout), stats: labStats(m.ctl), leaked, wallMs };
+    const injectHits = Object.fromEntries(Object.keys(o.inject ?? {}).map((k) => [k, injectHitsOf(m.ctl, k as InjectPoint)]));
+    return { status, stdout, guestFailed: status !== 0 || /: FAIL/.test(stdout), stats: labStats(m.ctl), leaked, wallMs, injectHits };
   } finally {
     await m.shutdown();
     closeSync(fd);

@@ -1,0 +1,101 @@
+/**
+ * Fault injection: a configurable delay at named points of the coherence protocol, so a test
+ * can widen a race window (the time between a page-table change and the moment every hart is
+ * flushed, say) instead of hoping the host's scheduler hits it. Off in normal runs: each point
+ * costs one array read.
+ *
+ * Configure at boot (`bootScheduled({ inject: { 'shootdown.before-remote': 2000 } })`, CLI
+ * `--inject shootdown.before-remote=2000`), delays in microseconds. The delay sleeps the hart's
+ * worker (Atomics.wait with a timeout): bounded, so a hart waiting for this one's
+ * acknowledgement only waits longer. Each delay is counted (injectHits) so a test can prove the
+ * point was reached.
+ *
+ * Shared state: kernel/lab/layout.ts LH_INJECT (delays, host-written) and LH_INJECT_HITS.
+ */
+import type { Ctl } from '../layout.ts';
+import { INJECT_SLOTS, LH_INJECT, LH_INJECT_HITS } from './layout.ts';
+
+/**
+ * The injection points, in slot order (append only). Each names where the hart sleeps:
+ * - shootdown.before-remote: completeShootdown, after the PTE edits and the local flush, before
+ *   the policy's remote step (other harts still hold the old translation).
+ * - shootdown.before-release: completeShootdown, after the remote step, before frames are freed.
+ * - writeback.before: before dirty MAP_SHARED file pages are written back to the page cache/file.
+ * - cow.before-install: a COW break, after the copy, before the new PTE is installed.
+ * - cow.after-install: a COW break, after the new PTE is installed, before returning to the guest.
+ * - deferred.before-epoch: the deferred policy's poll point, between reading what to flush and
+ *   announcing the flush point (epoch).
+ * - fault.before-install: any page fault, before its PTE is installed.
+ * - exec.before-switch: execve, after the new address space is built, before the hart switches to it.
+ */
+export const INJECT_POINTS = [
+  'shootdown.before-remote',
+  'shootdown.before-release',
+  'writeback.before',
+  'cow.before-install',
+  'cow.after-install',
+  'deferred.before-epoch',
+  'fault.before-install',
+  'exec.before-switch',
+] as const;
+export type InjectPoint = (typeof INJECT_POINTS)[number];
+/** Delays in microseconds by point name. */
+export type InjectConfig = Partial<Record<InjectPoint, number>>;
+
+if (INJECT_POINTS.length > INJECT_SLOTS) throw new Error('inject: more points than INJECT_SLOTS');
+
+/** Slot of a point name; throws RangeError naming the known points for an unknown one. */
+export function injectSlot(name: string): number {
+  const i = (INJECT_POINTS as readonly string[]).indexOf(name);
+  if (i < 0) throw new RangeError(`unknown fault-injection point '${name}' (known: ${INJECT_POINTS.join(', ')})`);
+  return i;
+}
+
+/** Maximum delay (1 s): a delay is a widened window, never a hang. */
+export const INJECT_MAX_US = 1_000_000;
+
+/** Check names and delays of `config`; RangeError naming the bad entry. */
+export function validateInjection(config: InjectConfig): void {
+  for (const [name, us] of Object.entries(config)) {
+    injectSlot(name);
+    if (!(Number.isInteger(us) && us! >= 0 && us! <= INJECT_MAX_US)) throw new RangeError(`inject ${name}=${us}: the delay must be an integer from 0 to ${INJECT_MAX_US} µs`);
+  }
+}
+
+/** Write `config` into ctl (host, at boot or between runs; points not named keep their delay). Validates first. */
+export function setInjection(ctl: Ctl, config: InjectConfig): void {
+  validateInjection(config);
+  const base = ctl.layout.lab / 4 + LH_INJECT;
+  for (const [name, us] of Object.entries(config)) Atomics.store(ctl.i32, base + injectSlot(name), us!);
+}
+
+/** Parse `name=us[,name=us...]` (the CLI's --inject). */
+export function parseInjection(text: string): InjectConfig {
+  const out: Record<string, number> = {};
+  for (const part of text.split(',').filter(Boolean)) {
+    const m = /^([a-z.-]+)=(\d+)$/.exec(part.trim());
+    if (!m) throw new RangeError(`--inject '${part}': use point=microseconds (points: ${INJECT_POINTS.join(', ')})`);
+    injectSlot(m[1]!);
+    out[m[1]!] = Number(m[2]);
+  }
+  return out as InjectConfig;
+}
+
+/** How many times `point` delayed a hart so far. */
+export function injectHits(ctl: Ctl, point: InjectPoint): number {
+  return Atomics.load(ctl.i32, ctl.layout.lab / 4 + LH_INJECT_HITS + injectSlot(point));
+}
+
+const sleeper = new Int32Array(new SharedArrayBuffer(4));
+
+/** The injection point `point` (slot from injectSlot, resolved once by the caller's module). Sleeps when configured. */
+export function inject(ctl: Ctl, slot: number): void {
+  const base = ctl.layout.lab / 4;
+  const us = ctl.i32[base + LH_INJECT + slot]!;
+  if (us === 0) return;
+  Atomics.add(ctl.i32, base + LH_INJECT_HITS + slot, 1);
+  Atomics.wait(sleeper, 0, 0, us / 1000);
+}
+
+/** Slot constants for the call sites (one lookup at load time). */
+export const INJ = Object.fromEntries(INJECT_POINTS.map((n, i) => [n, i])) as Record<InjectPoint, number>;
