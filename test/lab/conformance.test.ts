@@ -1,0 +1,36 @@
+/**
+ * The coherence conformance suite (test/lab/conformance.ts): every case under every policy on
+ * 2 and 4 harts, the sanitizer on. Safe policies: correct result, 0 reports, frames balanced.
+ * Unsafe policies: a guest-visible failure always comes with a report.
+ */
+import { describe, expect, it } from 'vitest';
+import { CONFORMANCE, SAFE_POLICIES, UNSAFE_POLICIES } from './conformance.ts';
+import { runGuest } from './guest-runs.ts';
+
+describe('coherence conformance', () => {
+  it('covers the operations of issue 12', () => {
+    const all = CONFORMANCE.map((c) => c.what).join(' | ');
+    for (const op of ['munmap', 'msync', 'madvise', 'exit', 'COW', 'mprotect', 'DONTNEED', 'mremap', 'ftruncate', 'exec', 'ABA']) {
+      expect(all, `a conformance case for ${op}`).toContain(op);
+    }
+  });
+
+  for (const c of CONFORMANCE) {
+    for (const cpus of [2, 4]) {
+      for (const policy of SAFE_POLICIES) {
+        it(`${c.guest} (${c.what}) under ${policy} on ${cpus} harts: correct, no report, frames balanced`, async () => {
+          const r = await runGuest({ policy, guest: c.guest, args: c.args, cpus, inject: c.inject, timeoutMs: 60_000 });
+          expect({ status: r.status, violations: r.stats.sanitizer.violations, leaked: r.leaked, stdout: r.stdout })
+            .toEqual({ status: 0, violations: 0, leaked: 0, stdout: expect.stringMatching(new RegExp(`^${c.guest}: OK`, 'm')) });
+        }, 90_000);
+      }
+      for (const policy of UNSAFE_POLICIES) {
+        it(`${c.guest} (${c.what}) under ${policy} on ${cpus} harts: every failure the guest sees is reported`, async () => {
+          const r = await runGuest({ policy, guest: c.guest, args: c.args, cpus, inject: c.inject, timeoutMs: 60_000 });
+          if (r.guestFailed) expect(r.stats.sanitizer.violations, r.stdout).toBeGreaterThan(0);
+          expect(r.leaked).toBe(0);
+        }, 90_000);
+      }
+    }
+  }
+});
