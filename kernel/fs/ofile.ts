@@ -108,7 +108,7 @@ export function ofileRefs(ctx: KernelContext, id: number): number {
 /** Descriptions live now (leak checks). */
 export function ofilesLive(ctx: KernelContext): number {
   let n = 0;
-  for (let id = 1, n = ctx.ctl.layout.fs.ofiles; id <= n; id++) if (Atomics.load(ctx.ctl.i32, ofileWord(ctx, id, OF_STATE)) === SLOT_LIVE) n++;
+  for (let id = 1, max = ctx.ctl.layout.fs.ofiles; id <= max; id++) if (Atomics.load(ctx.ctl.i32, ofileWord(ctx, id, OF_STATE)) === SLOT_LIVE) n++;
   return n;
 }
 
