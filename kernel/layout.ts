@@ -1,7 +1,12 @@
 /**
  * Layout of the control SharedArrayBuffer ("ctl"): every piece of kernel and hardware
  * state that two harts can touch, except RAM itself (cpu/ram.ts) and what lives in RAM
- * frames (page tables). This module is the only place that knows where things are.
+ * frames (page tables, region lists). This module is the only place that knows where things are.
+ *
+ * Capacities are sized from --memory (frames F) at boot, never fixed small constants
+ * (DESIGN.md 9): vmConfigFor, schedConfigFor and fsConfigFor give each table's default for F
+ * (4,096 processes, threads, address spaces and fd tables at 256 MiB); LayoutConfig may
+ * override them. Per-process limits (RLIMIT_*) live in each file context (kernel/fs/layout.ts).
  *
  *   offset (computed from cpus C and frames F; B = F / 512 blocks)
  *   +--------------------------------------------+ 0
@@ -29,10 +34,8 @@
  *   +--------------------------------------------+ vmHeader        (kernel/mm/layout.ts has the fields
  *   | VM header        VM_HEADER_BYTES           |  kernel tables,   of the five VM regions and who
  *   +--------------------------------------------+ asTable          writes each, under what lock)
- *   | address spaces   S x AS_BYTES              |  VirtualAddressSpace descriptors (mmap lock, root, tlb_generation)
- *   +--------------------------------------------+ vmRegions
- *   | region lists     S x R x REGION_BYTES      |  each address space's sorted regions
- *   +--------------------------------------------+ files
+ *   | address spaces   S x AS_BYTES              |  VirtualAddressSpace descriptors (mmap lock, root, tlb_generation,
+ *   +--------------------------------------------+ files             region-list header; the records are in RAM frames)
  *   | files            F x FILE_BYTES            |  page-cache file objects
  *   +--------------------------------------------+ pageCache
  *   | page cache       P x PC_BYTES              |  (file, page) -> frame hash table
@@ -51,11 +54,11 @@
  *   +--------------------------------------------+ hartSched
  *   | hart scheduler   C x HART_SCHED_BYTES      |  per-hart ASID table, statistics, latencies
  *   +--------------------------------------------+ fdTables        (kernel/fs/layout.ts has the
- *   | file contexts    FD_TABLES x FDT_BYTES     |  fd tables, cwd,  fields of the three file
+ *   | file contexts    D x FDT_BYTES             |  fd tables, cwd,  fields of the three file
  *   +--------------------------------------------+ ofiles            regions and who writes each)
- *   | open files       OFILES x OFILE_BYTES      |  open file descriptions: kind, offset, refs
+ *   | open files       O x OFILE_BYTES           |  open file descriptions: kind, offset, refs
  *   +--------------------------------------------+ pipes
- *   | pipes            PIPES x PIPE_BYTES        |  64 KiB ring buffer per pipe
+ *   | pipes            N x PIPE_BYTES            |  64 KiB ring buffer per pipe
  *   +--------------------------------------------+ sigProcs        (kernel/signal/layout.ts has the
  *   | signal processes P x SIGPROC_BYTES         |  action tables,   fields of the two signal
  *   +--------------------------------------------+ sigThreads        regions and who writes each)
@@ -97,7 +100,7 @@
  *   buckets under their SpinLocks, run queues under theirs, threads and processes by the state
  *   protocols of scheduler/threads.ts and scheduler/process.ts, hartSched owner-only.
  *   Field by field: kernel/proc/layout.ts.
- * - file regions (fixed capacities): each fd table under its own SpinLock (FDT_LOCK), each
+ * - file regions (D, O, N = LayoutConfig.fs capacities, header words H_FS_*): each fd table under its own SpinLock (FDT_LOCK), each
  *   open file's offset under its OF_LOCK, each pipe under its PP_LOCK; reference counts and
  *   slot states Atomics-only. Field by field: kernel/fs/layout.ts.
  * - signal regions (same slots as the process and thread tables): each process's SpinLock
@@ -109,10 +112,10 @@
 import { MAILBOX_BYTES } from '../cpu/mailbox.ts';
 import { HART_COUNTER_SLOTS } from '../cpu/counters.ts';
 import { FRAMES_PER_MEGAPAGE } from '../cpu/ram.ts';
-import { VM_DEFAULTS, validateVmConfig, vmRegionBytes, type VmConfig } from './mm/layout.ts';
+import { validateVmConfig, vmConfigFor, vmRegionBytes, type VmConfig } from './mm/layout.ts';
 import { traceRingBytes, validateTraceEvents } from './lab/trace-layout.ts';
-import { SCHED_DEFAULTS, schedRegionBytes, validateSchedConfig, type SchedConfig } from './proc/layout.ts';
-import { fsRegionBytes } from './fs/layout.ts';
+import { schedConfigFor, schedRegionBytes, validateSchedConfig, type SchedConfig } from './proc/layout.ts';
+import { fsConfigFor, fsRegionBytes, validateFsConfig, type FsConfig } from './fs/layout.ts';
 import { labRegionBytes } from './lab/layout.ts';
 import { signalRegionBytes } from './signal/layout.ts';
 
@@ -134,6 +137,9 @@ export const H_VM_PC_ENTRIES = 8;
 export const H_TRACE_EVENTS = 9; // trace records per hart ring (LayoutConfig.traceEvents), written once like H_CPUS
 export const H_SCHED_MAX_THREADS = 10; // scheduler capacities (LayoutConfig.sched), written once like H_CPUS
 export const H_SCHED_MAX_PROCS = 11;
+export const H_FS_FD_TABLES = 12; // file capacities (LayoutConfig.fs), written once like H_CPUS
+export const H_FS_OFILES = 13;
+export const H_FS_PIPES = 14;
 export const H_STATE = 16; // own cache line: polled by every hart
 export const H_HALT_HART = 17;
 export const H_HALT_REASON = 18;
@@ -205,12 +211,14 @@ export const SCRATCH_BYTES = 1024;
 export interface LayoutConfig {
   cpus: number;
   frames: number;
-  /** VM capacities (address spaces, regions per space, files, page-cache entries); defaults VM_DEFAULTS. */
+  /** VM capacities (address spaces, regions per space, files, page-cache entries); defaults vmConfigFor(frames). */
   vm?: Partial<VmConfig>;
   /** Trace records per hart ring (kernel/lab/trace.ts); default 0 = tracing off (rings are headers only). */
   traceEvents?: number;
-  /** Scheduler capacities (threads, processes); defaults SCHED_DEFAULTS. */
+  /** Scheduler capacities (threads, processes); defaults schedConfigFor(frames). */
   sched?: Partial<SchedConfig>;
+  /** File capacities (fd tables, open file descriptions, pipes); defaults fsConfigFor(frames). */
+  fs?: Partial<FsConfig>;
 }
 
 /** Byte offsets of every region of ctl for one machine configuration. */
@@ -232,7 +240,6 @@ export interface CtlLayout {
   readonly vm: VmConfig;
   readonly vmHeader: number;
   readonly asTable: number;
-  readonly vmRegions: number;
   readonly files: number;
   readonly pageCache: number;
   /** Trace records per hart ring (configuration, non-enumerable like `vm`). */
@@ -240,6 +247,8 @@ export interface CtlLayout {
   readonly traceRings: number;
   /** Scheduler capacities (configuration, non-enumerable like `vm`). */
   readonly sched: SchedConfig;
+  /** File capacities (configuration, non-enumerable like `vm`). */
+  readonly fs: FsConfig;
   readonly schedHeader: number;
   readonly waitBuckets: number;
   readonly threads: number;
@@ -273,7 +282,7 @@ const alignUp = (n: number, a: number): number => Math.ceil(n / a) * a;
  * Compute the ctl layout for `cpus` harts and `frames` RAM frames (a multiple of 512).
  * Pure; every thread computes the same layout from the header's config.
  */
-export function computeLayout({ cpus, frames, vm: vmPart, traceEvents = 0, sched: schedPart }: LayoutConfig): CtlLayout {
+export function computeLayout({ cpus, frames, vm: vmPart, traceEvents = 0, sched: schedPart, fs: fsPart }: LayoutConfig): CtlLayout {
   if (!(Number.isInteger(cpus) && cpus >= 1)) throw new RangeError(`computeLayout: cpus ${cpus} must be >= 1`);
   if (!(Number.isInteger(frames) && frames > 0 && frames % FRAMES_PER_MEGAPAGE === 0)) {
     throw new RangeError(`computeLayout: frames ${frames} must be a positive multiple of ${FRAMES_PER_MEGAPAGE}`);
@@ -296,17 +305,16 @@ export function computeLayout({ cpus, frames, vm: vmPart, traceEvents = 0, sched
   const hartStatus = take(cpus * HART_STATUS_BYTES);
   const hartCounters = take(cpus * HART_COUNTER_BYTES);
   const scratch = take(SCRATCH_BYTES);
-  const vm: VmConfig = { ...VM_DEFAULTS, ...vmPart };
+  const vm: VmConfig = { ...vmConfigFor(frames), ...vmPart };
   validateVmConfig(vm);
   const vb = vmRegionBytes(vm);
   const vmHeader = take(vb.vmHeader);
   const asTable = take(vb.asTable);
-  const vmRegions = take(vb.regions);
   const files = take(vb.files);
   const pageCache = take(vb.pageCache);
   validateTraceEvents(traceEvents);
   const traceRings = take(cpus * traceRingBytes(traceEvents));
-  const sched: SchedConfig = { ...SCHED_DEFAULTS, ...schedPart };
+  const sched: SchedConfig = { ...schedConfigFor(frames), ...schedPart };
   validateSchedConfig(sched);
   const sb = schedRegionBytes(sched, cpus);
   const schedHeader = take(sb.schedHeader);
@@ -315,7 +323,9 @@ export function computeLayout({ cpus, frames, vm: vmPart, traceEvents = 0, sched
   const processes = take(sb.processes);
   const runQueues = take(sb.runQueues);
   const hartSched = take(sb.hartSched);
-  const fb = fsRegionBytes();
+  const fs: FsConfig = { ...fsConfigFor(frames), ...fsPart };
+  validateFsConfig(fs);
+  const fb = fsRegionBytes(fs);
   const fdTables = take(fb.fdTables);
   const ofiles = take(fb.ofiles);
   const pipes = take(fb.pipes);
@@ -327,7 +337,7 @@ export function computeLayout({ cpus, frames, vm: vmPart, traceEvents = 0, sched
   const bytes = alignUp(at, CACHE_LINE);
   const layout = {
     cpus, frames, blocks, header, frameRefcount, frameNext, frameState, blockTable, allocator,
-    hartCaches, mailboxes, hartStatus, hartCounters, scratch, vmHeader, asTable, vmRegions, files, pageCache,
+    hartCaches, mailboxes, hartStatus, hartCounters, scratch, vmHeader, asTable, files, pageCache,
     traceRings, schedHeader, waitBuckets, threads, processes, runQueues, hartSched,
     fdTables, ofiles, pipes, sigProcs, sigThreads, lab, bytes,
   } as CtlLayout;
@@ -336,6 +346,7 @@ export function computeLayout({ cpus, frames, vm: vmPart, traceEvents = 0, sched
   Object.defineProperty(layout, 'vm', { value: Object.freeze(vm), enumerable: false });
   Object.defineProperty(layout, 'traceEvents', { value: traceEvents, enumerable: false });
   Object.defineProperty(layout, 'sched', { value: Object.freeze(sched), enumerable: false });
+  Object.defineProperty(layout, 'fs', { value: Object.freeze(fs), enumerable: false });
   return layout;
 }
 
@@ -354,8 +365,8 @@ export function layoutRegions(l: CtlLayout): Region[] {
     { name: 'hartCounters', offset: l.hartCounters, bytes: l.cpus * HART_COUNTER_BYTES, align: CACHE_LINE, stride: HART_COUNTER_BYTES },
     { name: 'scratch', offset: l.scratch, bytes: SCRATCH_BYTES, align: CACHE_LINE },
     ...Object.entries(vmRegionBytes(l.vm)).map(([name, bytes]) => ({
-      name: name === 'regions' ? 'vmRegions' : name,
-      offset: { vmHeader: l.vmHeader, asTable: l.asTable, regions: l.vmRegions, files: l.files, pageCache: l.pageCache }[name]!,
+      name,
+      offset: { vmHeader: l.vmHeader, asTable: l.asTable, files: l.files, pageCache: l.pageCache }[name]!,
       bytes, align: CACHE_LINE,
     })),
     {
@@ -363,7 +374,7 @@ export function layoutRegions(l: CtlLayout): Region[] {
       stride: traceRingBytes(l.traceEvents),
     },
     ...schedRegions(l),
-    ...Object.entries(fsRegionBytes()).map(([name, bytes]) => ({
+    ...Object.entries(fsRegionBytes(l.fs)).map(([name, bytes]) => ({
       name, offset: { fdTables: l.fdTables, ofiles: l.ofiles, pipes: l.pipes }[name]!, bytes, align: CACHE_LINE,
     })),
     ...Object.entries(signalRegionBytes(l.sched.maxProcesses, l.sched.maxThreads)).map(([name, bytes]) => ({
@@ -422,6 +433,9 @@ export function createCtl(config: LayoutConfig): Ctl {
   i32[H_TRACE_EVENTS] = layout.traceEvents;
   i32[H_SCHED_MAX_THREADS] = layout.sched.maxThreads;
   i32[H_SCHED_MAX_PROCS] = layout.sched.maxProcesses;
+  i32[H_FS_FD_TABLES] = layout.fs.fdTables;
+  i32[H_FS_OFILES] = layout.fs.ofiles;
+  i32[H_FS_PIPES] = layout.fs.pipes;
   Atomics.store(i32, H_STATE, MACHINE_BOOTING);
   return ctl;
 }
@@ -435,6 +449,7 @@ export function attachCtl(sab: SharedArrayBuffer): Ctl {
     vm: { maxSpaces: i32[H_VM_MAX_SPACES]!, regionsPerSpace: i32[H_VM_REGIONS]!, maxFiles: i32[H_VM_MAX_FILES]!, pageCacheEntries: i32[H_VM_PC_ENTRIES]! },
     traceEvents: i32[H_TRACE_EVENTS]!,
     sched: { maxThreads: i32[H_SCHED_MAX_THREADS]!, maxProcesses: i32[H_SCHED_MAX_PROCS]! },
+    fs: { fdTables: i32[H_FS_FD_TABLES]!, ofiles: i32[H_FS_OFILES]!, pipes: i32[H_FS_PIPES]! },
   });
   if (layout.bytes !== sab.byteLength) throw new Error(`attachCtl: buffer is ${sab.byteLength} bytes, layout needs ${layout.bytes}`);
   return { sab, layout, i32, f64: new Float64Array(sab) };

@@ -19,7 +19,7 @@ import { ofileGet, ofilePut } from './ofile.ts';
 import type { Waiter } from './pipe.ts';
 import {
   FDE_CLOEXEC, FDE_OFILE_MASK, FDT_BYTES, FDT_CWD_BYTE, FDT_CWD_LEN, FDT_CWD_MAX, FDT_ENTRIES, FDT_FDS, FDT_LOCK,
-  FDT_OWNER, FDT_REFS, FDT_RLIMITS, FDT_STATE, FDT_UMASK, FD_TABLES, RLIM_NLIMITS, SLOT_FREE, SLOT_LIVE,
+  FDT_OWNER, FDT_REFS, FDT_RLIMITS, FDT_STATE, FDT_UMASK, RLIM_NLIMITS, SLOT_FREE, SLOT_LIVE,
 } from './layout.ts';
 import {
   RLIMIT_CORE, RLIMIT_MEMLOCK, RLIMIT_NOFILE, RLIMIT_NPROC, RLIMIT_STACK,
@@ -54,13 +54,13 @@ const lockOf = (ctx: KernelContext, t: number): SpinLock => new SpinLock(ctx.ctl
 const entry = (ctx: KernelContext, t: number, fd: number): number => tw(ctx, t, FDT_ENTRIES + fd);
 
 function checkTable(ctx: KernelContext, t: number, fn: string): void {
-  if (!(Number.isInteger(t) && t >= 0 && t < FD_TABLES) || Atomics.load(ctx.ctl.i32, tw(ctx, t, FDT_STATE)) !== SLOT_LIVE) {
+  if (!(Number.isInteger(t) && t >= 0 && t < ctx.ctl.layout.fs.fdTables) || Atomics.load(ctx.ctl.i32, tw(ctx, t, FDT_STATE)) !== SLOT_LIVE) {
     throw new Error(`${fn}: no fd table ${t}`);
   }
 }
 
 function allocTable(ctx: KernelContext): number {
-  for (let t = 0; t < FD_TABLES; t++) {
+  for (let t = 0; t < ctx.ctl.layout.fs.fdTables; t++) {
     if (Atomics.compareExchange(ctx.ctl.i32, tw(ctx, t, FDT_STATE), SLOT_FREE, SLOT_LIVE) === SLOT_FREE) return t;
   }
   return -ENOMEM;
@@ -260,7 +260,7 @@ export function fdList(ctx: KernelContext, t: number): [number, number, boolean]
 /** Fd tables in use (leak checks). */
 export function fdTablesLive(ctx: KernelContext): number {
   let n = 0;
-  for (let t = 0; t < FD_TABLES; t++) if (Atomics.load(ctx.ctl.i32, tw(ctx, t, FDT_STATE)) === SLOT_LIVE) n++;
+  for (let t = 0; t < ctx.ctl.layout.fs.fdTables; t++) if (Atomics.load(ctx.ctl.i32, tw(ctx, t, FDT_STATE)) === SLOT_LIVE) n++;
   return n;
 }
 

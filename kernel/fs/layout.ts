@@ -3,9 +3,11 @@
  * them, like kernel/mm/layout.ts for the VM regions). Word indices are Int32 offsets from the
  * start of their record; fields marked f64 are Float64 slots (8-aligned word pairs).
  *
- *   fdTables  FD_TABLES x FDT_BYTES    per-process file context: fd table, cwd, umask, rlimits
- *   ofiles    OFILES x OFILE_BYTES     open file descriptions (refcounted)
- *   pipes     PIPES x PIPE_BYTES       pipe ring buffers (PIPE_CAPACITY bytes each)
+ *   fdTables  D x FDT_BYTES            per-process file context: fd table, cwd, umask, rlimits
+ *   ofiles    O x OFILE_BYTES          open file descriptions (refcounted)
+ *   pipes     N x PIPE_BYTES           pipe ring buffers (PIPE_CAPACITY bytes each)
+ *   (D = fdTables, O = ofiles, N = pipes: FsConfig, sized from --memory by fsConfigFor,
+ *   header words H_FS_*; ctl pages are committed by the host only when first written)
  *
  * Who writes what, and what guards it:
  * - fd table: FDT_STATE by compareExchange (FREE -> LIVE when created, LIVE -> FREE by the
@@ -21,13 +23,39 @@
  *   the word a blocked reader or writer waits on (kernel/fs/pipe.ts).
  */
 
-// ---- capacities (fixed; the machine's boot config does not change them) ----
-/** File contexts (processes that do not share a table); RLIMIT_NOFILE's hard cap is FDT_FDS. */
-export const FD_TABLES = 64;
-/** Open file descriptions machine-wide (Linux's file-max, much smaller). */
-export const OFILES = 1024;
-/** Pipes machine-wide. */
-export const PIPES = 16;
+// ---- capacities (boot config: FsConfig) ----
+export interface FsConfig {
+  /** File contexts (processes that do not share a table); RLIMIT_NOFILE's hard cap is FDT_FDS. */
+  fdTables: number;
+  /** Open file descriptions machine-wide (Linux's file-max); per process, RLIMIT_NOFILE bounds the fds. */
+  ofiles: number;
+  /** Pipes machine-wide. */
+  pipes: number;
+}
+/** The smallest capacities (a 16 MiB machine still gets these). */
+export const FS_DEFAULTS: FsConfig = { fdTables: 64, ofiles: 1024, pipes: 16 };
+
+/**
+ * Capacities for a machine of `frames` RAM frames (DESIGN.md 9: limits sized from --memory):
+ * a file context per 16 frames (one per process: 4,096 at 256 MiB), an open file description
+ * per 8 frames (8,192), a pipe per 64 frames (1,024: a full pipe holds 16 frames' worth).
+ */
+export function fsConfigFor(frames: number): FsConfig {
+  const clamp = (v: number, lo: number, hi: number): number => Math.min(hi, Math.max(lo, Math.floor(v)));
+  return {
+    fdTables: clamp(frames / 16, FS_DEFAULTS.fdTables, 1 << 16),
+    ofiles: clamp(frames / 8, FS_DEFAULTS.ofiles, 1 << 20),
+    pipes: clamp(frames / 64, FS_DEFAULTS.pipes, 1 << 14),
+  };
+}
+
+/** Throws a RangeError naming the field unless the capacities are sane. */
+export function validateFsConfig(c: FsConfig): void {
+  for (const [k, lim] of [['fdTables', 1 << 16], ['ofiles', 1 << 20], ['pipes', 1 << 14]] as const) {
+    const v = c[k];
+    if (!(Number.isInteger(v) && v >= 1 && v <= lim)) throw new RangeError(`fs config: ${k} ${v} must be an integer from 1 to ${lim}`);
+  }
+}
 
 // ---- file context / fd table (words) ----
 export const FDT_FDS = 1024; // descriptors per table (Linux's default RLIMIT_NOFILE)
@@ -87,6 +115,6 @@ export const SLOT_FREE = 0;
 export const SLOT_LIVE = 1;
 
 /** Bytes of each file region (layout.ts sizes the regions with these). */
-export function fsRegionBytes(): { fdTables: number; ofiles: number; pipes: number } {
-  return { fdTables: FD_TABLES * FDT_BYTES, ofiles: OFILES * OFILE_BYTES, pipes: PIPES * PIPE_BYTES };
+export function fsRegionBytes(c: FsConfig): { fdTables: number; ofiles: number; pipes: number } {
+  return { fdTables: c.fdTables * FDT_BYTES, ofiles: c.ofiles * OFILE_BYTES, pipes: c.pipes * PIPE_BYTES };
 }

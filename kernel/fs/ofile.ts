@@ -21,7 +21,7 @@ import { SpinLock } from '../sync/lock.ts';
 import { fileRefDelta, findHostFile, openHostFile } from '../mm/pagecache.ts';
 import { pipeCloseEnd, type Waiter } from './pipe.ts';
 import {
-  OFILES, OFILE_BYTES, OF_DEV, OF_FLAGS, OF_INO, OF_HOSTFD, OF_KIND, OF_LOCK, OF_OFFSET, OF_PATH_BYTE, OF_PATH_LEN, OF_PATH_MAX,
+  OFILE_BYTES, OF_DEV, OF_FLAGS, OF_INO, OF_HOSTFD, OF_KIND, OF_LOCK, OF_OFFSET, OF_PATH_BYTE, OF_PATH_LEN, OF_PATH_MAX,
   OF_PCFILE, OF_REFS, OF_STATE, OK_HOST_DIR, OK_HOST_FILE, OK_PIPE_READ, OK_PIPE_WRITE, SLOT_FREE, SLOT_LIVE,
 } from './layout.ts';
 import { O_ACCMODE, O_RDONLY, O_WRONLY } from '../linux-flags.ts';
@@ -54,7 +54,7 @@ export function ofileCreate(ctx: KernelContext, init: OfileInit): number {
   const path = new TextEncoder().encode(init.path ?? '');
   if (path.length > OF_PATH_MAX) return -ENAMETOOLONG;
   const i32 = ctx.ctl.i32;
-  for (let id = 1; id <= OFILES; id++) {
+  for (let id = 1, n = ctx.ctl.layout.fs.ofiles; id <= n; id++) {
     const w = ofileWord(ctx, id, 0);
     if (Atomics.compareExchange(i32, w + OF_STATE, SLOT_FREE, SLOT_LIVE) !== SLOT_FREE) continue;
     i32[w + OF_KIND] = init.kind;
@@ -108,7 +108,7 @@ export function ofileRefs(ctx: KernelContext, id: number): number {
 /** Descriptions live now (leak checks). */
 export function ofilesLive(ctx: KernelContext): number {
   let n = 0;
-  for (let id = 1; id <= OFILES; id++) if (Atomics.load(ctx.ctl.i32, ofileWord(ctx, id, OF_STATE)) === SLOT_LIVE) n++;
+  for (let id = 1, max = ctx.ctl.layout.fs.ofiles; id <= max; id++) if (Atomics.load(ctx.ctl.i32, ofileWord(ctx, id, OF_STATE)) === SLOT_LIVE) n++;
   return n;
 }
 

@@ -18,7 +18,7 @@ import { EAGAIN, ENFILE } from '../errno.ts';
 import { EPIPE } from './hostfs.ts';
 import { SpinLock, waitSlice, type WhileWaiting } from '../sync/lock.ts';
 import {
-  PIPES, PIPE_BUF, PIPE_BYTES, PIPE_CAPACITY, PP_COUNT, PP_DATA_BYTE, PP_HEAD, PP_LOCK, PP_READERS, PP_SEQ, PP_STATE,
+  PIPE_BUF, PIPE_BYTES, PIPE_CAPACITY, PP_COUNT, PP_DATA_BYTE, PP_HEAD, PP_LOCK, PP_READERS, PP_SEQ, PP_STATE,
   PP_WRITERS, SLOT_FREE, SLOT_LIVE,
 } from './layout.ts';
 
@@ -80,7 +80,7 @@ function bump(ctx: KernelContext, p: number, waiter: Waiter | null): void {
 /** Create a pipe with one reader and one writer; its index, or -ENFILE when all are in use. */
 export function pipeCreate(ctx: KernelContext): number {
   const i32 = ctx.ctl.i32;
-  for (let p = 0; p < PIPES; p++) {
+  for (let p = 0, n = ctx.ctl.layout.fs.pipes; p < n; p++) {
     if (Atomics.compareExchange(i32, word(ctx, p, PP_STATE), SLOT_FREE, SLOT_LIVE) !== SLOT_FREE) continue;
     lockOf(ctx, p).with(() => {
       i32[word(ctx, p, PP_READERS)] = 1;

@@ -21,7 +21,7 @@ import { O_LARGEFILE, O_RDONLY, O_WRONLY } from '../linux-flags.ts';
 import { ofileCreate } from './ofile.ts';
 import { hartWaiter, type Waiter } from './pipe.ts';
 import type { SchedOps, SyscallEnv } from '../syscall.ts';
-import { FD_TABLES, FDT_BYTES, FDT_OWNER, FDT_STATE, OK_STDIO, SLOT_LIVE } from './layout.ts';
+import { FDT_BYTES, FDT_OWNER, FDT_STATE, OK_STDIO, SLOT_LIVE } from './layout.ts';
 
 /** The file syscalls' view of the calling thread. */
 export interface FsEnv {
@@ -80,7 +80,7 @@ export function fdTableWithStdio(kctx: KernelContext, pid: number, hostFds: read
 /** Default resolver: the live table whose FDT_OWNER is `pid`, created on first use. */
 function tableByOwner(env: SyscallEnv): number {
   const { i32, layout } = env.kctx.ctl;
-  for (let t = 0; t < FD_TABLES; t++) {
+  for (let t = 0; t < layout.fs.fdTables; t++) {
     const w = (layout.fdTables + t * FDT_BYTES) / 4;
     if (Atomics.load(i32, w + FDT_STATE) === SLOT_LIVE && i32[w + FDT_OWNER] === env.pid) return t;
   }

@@ -49,7 +49,7 @@ export function unmapFileBeyond(ctx: KernelContext, pc: number, keep: number): v
       const stale = new Stale(ctx, as);
       try {
         const rl = as.regions;
-        for (let i = 0; i < rl.count; i++) {
+        for (let i = rl.first(); i >= 0; i = rl.next(i)) {
           const r = rl.get(i);
           if (r.file !== pc) continue;
           const from = r.start + Math.max(0, keep - r.pgoff);

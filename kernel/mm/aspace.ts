@@ -26,8 +26,8 @@ import { RegionList } from './regions.ts';
 import { fileRefDelta } from './pagecache.ts';
 import {
   AS_ACTIVE, AS_ASID, AS_BRK, AS_BRK_START, AS_BYTES, AS_FREE, AS_GEN, AS_GEN_LOCK, AS_LAST_GEN, AS_LAST_NPAGES,
-  AS_LAST_VPN, AS_LIVE, AS_LOCK, AS_MMAP_BASE, AS_NREGIONS, AS_REFCOUNT, AS_ROOT, AS_STATE, AS_WHOLE,
-  REGION_BYTES, VMH_BOOTED, VMH_KPAGE, VMH_KROOT, VMH_KTABLES,
+  AS_LAST_VPN, AS_LIVE, AS_LOCK, AS_MMAP_BASE, AS_REFCOUNT, AS_RL, AS_ROOT, AS_STATE, AS_WHOLE,
+  RL_WORDS, VMH_BOOTED, VMH_KPAGE, VMH_KROOT, VMH_KTABLES,
 } from './layout.ts';
 
 /** The kernel page every address space maps with U=0 (va bits 63:48 set: kernel half). */
@@ -105,8 +105,9 @@ export class VirtualAddressSpace {
     this.w = (layout.asTable + slot * AS_BYTES) / 4;
     this.lock = new RwLock(i32, this.w + AS_LOCK, ctx.whileWaiting);
     this.genLock = new SpinLock(i32, this.w + AS_GEN_LOCK, ctx.whileWaiting);
-    const per = layout.vm.regionsPerSpace;
-    this.regions = new RegionList(i32, f64, layout.vmRegions + slot * per * REGION_BYTES, this.w + AS_NREGIONS, per);
+    const frames = ctx.frames, ram = ctx.ram;
+    const mem = { i32: ram.i32, f64: ram.f64, alloc: () => frames.alloc(), free: (ppn: number) => frames.free(ppn) };
+    this.regions = new RegionList(i32, this.w + AS_RL, mem, layout.vm.regionsPerSpace);
     this.regions.fileRef = (file, delta) => fileRefDelta(ctx, file, delta);
   }
 
@@ -141,7 +142,7 @@ export class VirtualAddressSpace {
       }
       RwLock.initialize(i32, w + AS_LOCK);
       SpinLock.initialize(i32, w + AS_GEN_LOCK);
-      Atomics.store(i32, w + AS_NREGIONS, 0);
+      i32.fill(0, w + AS_RL, w + AS_RL + RL_WORDS); // an empty region list (the last owner's clear freed its frames)
       Atomics.store(i32, w + AS_ACTIVE, 0);
       Atomics.store(i32, w + AS_ACTIVE + 1, 0);
       Atomics.store(i32, w + AS_ASID, s + 1);

@@ -46,7 +46,7 @@ function copySpace(ctx: KernelContext, parent: VirtualAddressSpace, deep: boolea
   const stale = new Stale(ctx, parent);
   try {
     for (const r of parent.regions.all()) {
-      if (child.regions.insert(r) < 0) throw new Error('fork: child region table smaller than the parent');
+      if (child.regions.insert(r) < 0) { failed = true; break; } // out of RAM for the child's region chunks
       if (r.file !== 0) fileRefDelta(ctx, r.file, +1);
     }
     child.brkStart = parent.brkStart;

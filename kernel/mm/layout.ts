@@ -5,11 +5,18 @@
  * integers up to 2^53 (vpns, byte sizes).
  *
  *   vmHeader   VM_HEADER_BYTES        boot facts: kernel level-2 tables, file/page-cache lock
- *   asTable    S x AS_BYTES           one VirtualAddressSpace descriptor per slot
- *   regions    S x R x REGION_BYTES   each slot's region list: R sorted records
+ *   asTable    S x AS_BYTES           one VirtualAddressSpace descriptor per slot (with its
+ *                                     region list's header, RL_* from word AS_RL)
  *   files      F x FILE_BYTES         page-cache file objects
  *   pageCache  P x PC_BYTES           hash table (file, page index) -> frame
- *   (S = maxSpaces, R = regionsPerSpace, F = maxFiles, P = pageCacheEntries: boot config)
+ *   (S = maxSpaces, F = maxFiles, P = pageCacheEntries: boot config, sized from --memory by
+ *   vmConfigFor; R = regionsPerSpace is max_map_count, a limit that costs no ctl space)
+ *
+ * Region records live in RAM frames, not in ctl (kernel/mm/regions.ts draws the structure):
+ *   directory frame  DIR_PER_FRAME x DIR_ENTRY_BYTES     [chunk ppn | count | max gap f64],
+ *                    + 15 group entries, 1 frame entry   [- | - | max gap of its 16 chunks / of the frame]
+ *   chunk frame      CHUNK_CAP x CHUNK_RECORD_BYTES      [start f64 | npages f64 | pgoff f64 |
+ *                                                         prot | flags << 16 | file]
  *
  * Who writes what, and what guards it:
  * - vmHeader: VMH_KROOT*, VMH_KPAGE written once by bootVm (hart 0 or the host) before any
@@ -19,9 +26,9 @@
  *   Atomics.load (satp). AS_GEN Atomics.add, only grows, and only together with the
  *   AS_LAST_* record under the AS_GEN_LOCK spinlock (so the range of the latest bump is
  *   never torn). AS_ACTIVE* Atomics.or/and by the scheduler. AS_LOCK is the mmap lock
- *   (kernel/sync/rwlock.ts): the region list, AS_NREGIONS, AS_BRK*, AS_MMAP_BASE change only
- *   under it held exclusive; faults read them holding it shared.
- * - region records: only under the owning slot's mmap lock (exclusive to write).
+ *   (kernel/sync/rwlock.ts): the region list (its RL_* header, directory and chunk frames),
+ *   AS_BRK*, AS_MMAP_BASE change only under it held exclusive; faults read them holding it
+ *   shared. RL_COUNT is Atomics.store'd so statistics may read it racily.
  * - files and pageCache: under the SpinLock at VMH_PC_LOCK, except F_REFS (Atomics).
  */
 
@@ -36,13 +43,13 @@ export const VMH_ASID_NEXT = 18; // reserved for the scheduler's ASID allocator 
 export const VMH_KROOT = 256; // 256 words: ppn of the level-2 table of root entry 256 + i
 
 // ---- address-space descriptor (words) ----
-export const AS_BYTES = 128;
+export const AS_BYTES = 256;
 export const AS_STATE = 0;
 export const AS_REFCOUNT = 1;
 export const AS_ROOT = 2; // root table ppn (what goes into satp)
 export const AS_ASID = 3;
 export const AS_GEN = 4; // tlb_generation
-export const AS_NREGIONS = 5;
+// word 5: free (was the region count, now RL_COUNT)
 export const AS_ACTIVE = 6; // 2 words: bit h of word h >> 5 = hart h may cache translations
 export const AS_LOCK = 8; // RwLock, 3 words: the mmap lock
 export const AS_GEN_LOCK = 11; // SpinLock over AS_GEN + AS_LAST_*
@@ -54,20 +61,31 @@ export const AS_LAST_VPN = 16; // f64: first vpn of the latest bump
 export const AS_BRK_START = 18; // f64 (bytes)
 export const AS_BRK = 20; // f64 (bytes)
 export const AS_MMAP_BASE = 22; // f64 (bytes): top of the top-down mmap search
+export const AS_RL = 32; // region-list header (RL_* words below), up to word 63
 /** AS_STATE values. */
 export const AS_FREE = 0;
 export const AS_LIVE = 1;
 /** AS_LAST_NPAGES value meaning "flush the whole ASID". */
 export const AS_WHOLE = -1;
 
-// ---- region record (words) ----
-export const REGION_BYTES = 48;
-export const RG_START = 0; // f64: first vpn
-export const RG_NPAGES = 2; // f64
-export const RG_PGOFF = 4; // f64: file page offset of the first page
-export const RG_PROT = 6; // PROT_* bits
-export const RG_FLAGS = 7; // RF_* bits
-export const RG_FILE = 8; // file id (0 = none)
+// ---- region-list header (words from AS_RL; kernel/mm/regions.ts) ----
+export const RL_COUNT = 0; // records (Atomics.store; max_map_count checks read it)
+export const RL_NCHUNKS = 1; // chunk frames in use = directory entries
+export const RL_NSPARE = 2; // frames reserved by the operation in progress (0 between operations)
+export const RL_HOLD = 3; // non-zero: keep reserved frames across operations (RegionList.hold)
+export const RL_SPARE = 4; // RL_SPARE_MAX ppns
+export const RL_SPARE_MAX = 6;
+export const RL_DIR = 10; // RL_DIR_MAX ppns of the directory frames, in order
+export const RL_DIR_MAX = 16;
+export const RL_WORDS = RL_DIR + RL_DIR_MAX; // 26: AS_RL + RL_WORDS <= AS_BYTES / 4
+// ---- region records in RAM ----
+export const CHUNK_RECORD_BYTES = 32; // start f64, npages f64, pgoff f64, prot | flags << 16 i32, file i32
+export const CHUNK_CAP = 128; // records per chunk frame (PAGE_SIZE / CHUNK_RECORD_BYTES)
+export const DIR_ENTRY_BYTES = 16; // chunk ppn i32, record count i32, max gap f64 (-1 = not known)
+export const DIR_PER_FRAME = 240; // chunk entries per directory frame; entries 240..254 hold its groups' max gaps, 255 the frame's (f64 at the second slot)
+export const DIR_GROUP = 16; // chunks per group (DIR_PER_FRAME / DIR_GROUP groups per frame)
+/** Linux's default vm.max_map_count. */
+export const MAX_MAP_COUNT = 65530;
 /** Region flags. */
 export const RF_SHARED = 1 << 0; // else private
 export const RF_FILE = 1 << 1; // file-backed (else anonymous; anonymous shared uses an anon file)
@@ -110,14 +128,33 @@ export interface VmConfig {
   maxFiles: number;
   pageCacheEntries: number;
 }
-export const VM_DEFAULTS: VmConfig = { maxSpaces: 64, regionsPerSpace: 256, maxFiles: 64, pageCacheEntries: 8192 };
+/** The smallest capacities (a 16 MiB machine still gets these). */
+export const VM_DEFAULTS: VmConfig = { maxSpaces: 64, regionsPerSpace: MAX_MAP_COUNT, maxFiles: 64, pageCacheEntries: 8192 };
+
+/**
+ * Capacities for a machine of `frames` RAM frames (DESIGN.md 9: limits sized from --memory):
+ * an address space and a page-cache file per 16 frames (4,096 each at 256 MiB), a page-cache
+ * slot per frame (the cache may fill RAM), max_map_count mappings per process (their records
+ * live in RAM frames, so the limit costs no ctl space). Never below VM_DEFAULTS.
+ */
+export function vmConfigFor(frames: number): VmConfig {
+  const per16 = Math.min(VM_LIMITS.maxSpaces, Math.max(VM_DEFAULTS.maxSpaces, Math.floor(frames / 16)));
+  return {
+    maxSpaces: per16,
+    regionsPerSpace: MAX_MAP_COUNT,
+    maxFiles: Math.min(VM_LIMITS.maxFiles, Math.max(VM_DEFAULTS.maxFiles, Math.floor(frames / 16))),
+    pageCacheEntries: Math.min(VM_LIMITS.pageCacheEntries, Math.max(VM_DEFAULTS.pageCacheEntries, frames)),
+  };
+}
+
+/** Upper bounds of each capacity (ASIDs are 16 bits: slot + 1). */
+const VM_LIMITS: VmConfig = { maxSpaces: 65535, regionsPerSpace: RL_DIR_MAX * DIR_PER_FRAME * (CHUNK_CAP / 4), maxFiles: 65536, pageCacheEntries: 1 << 22 };
 
 /** Bytes of each VM region for `c` (layout.ts sizes the regions with these). */
-export function vmRegionBytes(c: VmConfig): { vmHeader: number; asTable: number; regions: number; files: number; pageCache: number } {
+export function vmRegionBytes(c: VmConfig): { vmHeader: number; asTable: number; files: number; pageCache: number } {
   return {
     vmHeader: VM_HEADER_BYTES,
     asTable: c.maxSpaces * AS_BYTES,
-    regions: c.maxSpaces * c.regionsPerSpace * REGION_BYTES,
     files: c.maxFiles * FILE_BYTES,
     pageCache: c.pageCacheEntries * PC_BYTES,
   };
@@ -125,7 +162,7 @@ export function vmRegionBytes(c: VmConfig): { vmHeader: number; asTable: number;
 
 /** Throws a RangeError naming the field unless every capacity is a sane positive integer. */
 export function validateVmConfig(c: VmConfig): void {
-  const lim: Record<keyof VmConfig, number> = { maxSpaces: 4096, regionsPerSpace: 65536, maxFiles: 65536, pageCacheEntries: 1 << 22 };
+  const lim: Record<keyof VmConfig, number> = VM_LIMITS;
   for (const k of Object.keys(lim) as (keyof VmConfig)[]) {
     const v = c[k];
     if (!(Number.isInteger(v) && v >= 1 && v <= lim[k])) throw new RangeError(`vm config: ${k} ${v} must be an integer from 1 to ${lim[k]}`);

@@ -92,23 +92,7 @@ function unmapPieces(ctx: KernelContext, as: VirtualAddressSpace, pieces: Region
  * munmap left it (a freed window at the top is the first candidate).
  */
 export function findGap(as: VirtualAddressSpace, npages: number, align: number): number {
-  const rl = as.regions;
-  let top = Math.floor(as.mmapBase / PAGE_SIZE);
-  const floorVpn = MMAP_MIN_ADDR / PAGE_SIZE;
-  // A region may straddle the base (MAP_FIXED across it, an mremap grown in place past it).
-  const first = rl.lowerBound(top);
-  if (first < rl.count) top = Math.min(top, rl.get(first).start);
-  for (let i = first - 1; ; i--) {
-    const r = i >= 0 ? rl.get(i) : null;
-    const below = r ? regionEnd(r) : floorVpn;
-    if (below < top) {
-      let start = top - npages;
-      start -= ((start % align) + align) % align;
-      if (start >= below) return start;
-    }
-    if (!r) return -1;
-    top = Math.min(top, r.start);
-  }
+  return as.regions.findGapTopDown(Math.floor(as.mmapBase / PAGE_SIZE), MMAP_MIN_ADDR / PAGE_SIZE, npages, align);
 }
 
 export interface MmapFile {
@@ -155,7 +139,7 @@ export function mmap(
       if (rl.overlaps(start, start + npages)) {
         if (flags & MAP_FIXED_NOREPLACE) return -EEXIST;
         // The replacement must fit before anything is unmapped (splits + the new record).
-        const inside = rl.all().filter((x) => x.start >= start && regionEnd(x) <= start + npages).length;
+        const inside = rl.countInside(start, start + npages);
         if (rl.count + rl.splitsNeeded(start, start + npages) - inside + 1 > rl.capacity) return -ENOMEM;
         const r = unmapLocked(ctx, as, start, start + npages);
         if (r < 0) return r;
@@ -233,7 +217,7 @@ export function mprotect(ctx: KernelContext, as: VirtualAddressSpace, addr: numb
     const rl = as.regions;
     // The covered prefix [s, pe): Linux changes it even when a hole follows.
     let pe = s;
-    for (let i = rl.lowerBound(s); i < rl.count; i++) {
+    for (let i = rl.lowerBound(s); i >= 0; i = rl.next(i)) {
       const r = rl.get(i);
       if (r.start > pe || pe >= e) break;
       pe = Math.min(e, regionEnd(r));
@@ -243,7 +227,7 @@ export function mprotect(ctx: KernelContext, as: VirtualAddressSpace, addr: numb
     try {
       if (rl.count + rl.splitsNeeded(s, pe) > rl.capacity) return -ENOMEM;
       if (!splitHugeAt(ctx, as, s, stale) || !splitHugeAt(ctx, as, pe, stale)) return -ENOMEM;
-      for (let i = rl.lowerBound(s); i < rl.count; i++) {
+      for (let i = rl.lowerBound(s); i >= 0; i = rl.next(i)) {
         const r = rl.get(i);
         if (r.start >= pe) break;
         const shared = (r.flags & RF_SHARED) !== 0;
@@ -327,7 +311,7 @@ export function madvise(ctx: KernelContext, as: VirtualAddressSpace, addr: numbe
       try {
         if (!splitHugeAt(ctx, as, s, stale) || !splitHugeAt(ctx, as, e, stale)) return -ENOMEM;
         const pieces: Region[] = [];
-        for (let i = rl.lowerBound(s); i < rl.count; i++) {
+        for (let i = rl.lowerBound(s); i >= 0; i = rl.next(i)) {
           const r = rl.get(i);
           if (r.start >= e) break;
           if (r.flags & RF_DEVICE) continue;
@@ -357,7 +341,7 @@ export function msync(ctx: KernelContext, as: VirtualAddressSpace, addr: number,
     const rl = as.regions;
     const stale = new Stale(ctx, as);
     try {
-      for (let i = rl.lowerBound(s); i < rl.count; i++) {
+      for (let i = rl.lowerBound(s); i >= 0; i = rl.next(i)) {
         const r = rl.get(i);
         if (r.start >= e) break;
         if (!(r.flags & RF_SHARED) || r.file === 0) continue;

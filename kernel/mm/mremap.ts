@@ -144,6 +144,7 @@ function moveLocked(
   const rl = as.regions;
   const removes = os > 0 && !keepOld;
   if (rl.count + (removes ? rl.splitsNeeded(s, s + os) : 1) > rl.capacity) return -ENOMEM;
+  if (!rl.hold()) return -ENOMEM; // RAM for the region records, so that the insert below cannot fail
   const stale = new Stale(ctx, as);
   try {
     const big: { pa: number; vpn: number }[] = [];
@@ -185,6 +186,7 @@ function moveLocked(
     rl.mergeRange(t, t + ns);
     return t * PAGE_SIZE;
   } finally {
+    rl.unhold();
     completeShootdown(ctx, stale);
   }
 }

@@ -30,7 +30,7 @@ export function accessOk(as: VirtualAddressSpace, va: number, len: number, write
     const s = Math.floor(va / PAGE_SIZE), e = Math.ceil((va + len) / PAGE_SIZE);
     const rl = as.regions;
     let at = s;
-    for (let i = rl.lowerBound(s); i < rl.count && at < e; i++) {
+    for (let i = rl.lowerBound(s); i >= 0 && at < e; i = rl.next(i)) {
       const r = rl.get(i);
       if (r.start > at || !protAllows(r.prot, write ? ACCESS_STORE : ACCESS_LOAD)) return false;
       at = r.start + r.npages;

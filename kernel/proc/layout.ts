@@ -176,7 +176,21 @@ export interface SchedConfig {
   maxThreads: number;
   maxProcesses: number;
 }
+/** The smallest capacities (a 16 MiB machine still gets these). */
 export const SCHED_DEFAULTS: SchedConfig = { maxThreads: 256, maxProcesses: 64 };
+
+/**
+ * Capacities for a machine of `frames` RAM frames (DESIGN.md 9: limits sized from --memory):
+ * a thread and a process per 16 frames — 4,096 of each at the default 256 MiB (Linux's
+ * threads-max is one per 32 frames). Never below SCHED_DEFAULTS.
+ */
+export function schedConfigFor(frames: number): SchedConfig {
+  const n = Math.floor(frames / 16);
+  return {
+    maxThreads: Math.min(1 << 16, Math.max(SCHED_DEFAULTS.maxThreads, n)),
+    maxProcesses: Math.min(1 << 16, Math.max(SCHED_DEFAULTS.maxProcesses, n)),
+  };
+}
 
 /** Bytes of each scheduler region for `c` and `cpus` harts (layout.ts sizes the regions with these). */
 export function schedRegionBytes(c: SchedConfig, cpus: number): {

@@ -65,12 +65,32 @@ describe('frame exhaustion', () => {
   it('no frame for a page table: the fault is SIGBUS, not a crash', () => {
     const vm = bootTestVm(16);
     const as = vm.newSpace();
+    const a = mmap(vm.ctx, as, 0, PAGE, RW, ANON); // its region record takes a frame (a chunk): map before RAM runs out
     const held: number[] = [];
     for (let f = vm.ctx.frames.alloc(); f !== NO_FRAME; f = vm.ctx.frames.alloc()) held.push(f);
-    const a = mmap(vm.ctx, as, 0, PAGE, RW, ANON);
     expect(load(vm, as, a)).toMatchObject({ signo: SIGBUS, oom: true });
+    // a new mapping needs a frame for its region record's chunk only when its chunk is full:
+    // the first chunk has room, so mmap still works without a free frame ...
+    const b = mmap(vm.ctx, as, 0, PAGE, RW, ANON);
+    expect(b).toBeGreaterThan(0);
     for (const f of held) vm.ctx.frames.free(f);
     expect(load(vm, as, a)).toBe(0);
     releaseAddressSpace(vm.ctx, as);
+  });
+
+  it('no frame for a region chunk: mmap is ENOMEM and changes nothing (Linux: no memory for the VMA)', () => {
+    const vm = bootTestVm(16);
+    const as = vm.newSpace();
+    const free0 = vm.free();
+    const held: number[] = [];
+    for (let f = vm.ctx.frames.alloc(); f !== NO_FRAME; f = vm.ctx.frames.alloc()) held.push(f);
+    expect(mmap(vm.ctx, as, 0, PAGE, RW, ANON)).toBe(-ENOMEM);
+    expect(as.regions.count).toBe(0);
+    for (const f of held) vm.ctx.frames.free(f);
+    const a = mmap(vm.ctx, as, 0, PAGE, RW, ANON);
+    expect(a).toBeGreaterThan(0);
+    expect(load(vm, as, a)).toBe(0);
+    releaseAddressSpace(vm.ctx, as);
+    expect(vm.free()).toBe(free0 + 1); // the root table too: every frame is back
   });
 });

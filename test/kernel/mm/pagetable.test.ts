@@ -1,7 +1,7 @@
 /**
  * Page-table edits and the region list, unit by unit: walk-and-create, the final D bit learned
  * on clear, A/D kept by protect, table frames unlinked and freed after a covering clear, 2 MiB
- * split, the generation record, and RegionList splits/merges/capacity.
+ * split, the generation record (RegionList: regions.test.ts).
  */
 import { describe, expect, it } from 'vitest';
 import { bootTestVm, store, PAGE } from './harness.ts';
@@ -10,7 +10,6 @@ import {
 } from '../../../kernel/mm/pagetable.ts';
 import { completeShootdown } from '../../../kernel/mm/shootdown.ts';
 import { Stale, FLUSH_CEILING_PAGES } from '../../../kernel/mm/stale.ts';
-import { RegionList } from '../../../kernel/mm/regions.ts';
 import { mmap } from '../../../kernel/mm/mmap.ts';
 import { ENOMEM } from '../../../kernel/errno.ts';
 import { PTE_A, PTE_D, PTE_R, PTE_U, PTE_V, PTE_W } from '../../../cpu/pte.ts';
@@ -39,8 +38,9 @@ describe('page-table edits', () => {
     expect(info).toEqual({ pages: 1, dirty: [vpn] });
     expect(s.pendingCounts).toEqual({ frames: 1, hugeFrames: 0, tables: 1 }); // the level-0 table spanned exactly the range
     completeShootdown(vm.ctx, s);
-    // the level-2 and level-1 tables stay (partly covered); everything else is back
-    expect(vm.free()).toBe(free0 - 2);
+    // the level-2 and level-1 tables stay (partly covered), and the region list's frames; everything else is back
+    expect(as.regions.frames).toBe(2); // one chunk and one directory frame
+    expect(vm.free()).toBe(free0 - 2 - as.regions.frames);
   });
 
   it('walkCreate reports a 2 MiB leaf in the way; splitHugeLeaf keeps frames, flags and A/D', () => {
@@ -67,47 +67,5 @@ describe('page-table edits', () => {
     completeShootdown(vm.ctx, c);
     expect(readPte(vm.ctx, l1)).toBe(0);
     expect(vm.ctx.frames.stats().wholeBlocks).toBeGreaterThan(0);
-  });
-});
-
-describe('RegionList', () => {
-  const make = (cap: number): RegionList => {
-    const sab = new SharedArrayBuffer(64 + cap * 48);
-    return new RegionList(new Int32Array(sab), new Float64Array(sab), 64, 0, cap);
-  };
-  const r = (start: number, npages: number, prot = 3, file = 0, pgoff = 0) => ({ start, npages, prot, flags: 0, file, pgoff });
-
-  it('splits, removes pieces, merges neighbours with identical attributes, and counts file references', () => {
-    const rl = make(8);
-    const refs: number[] = [];
-    rl.fileRef = (f, d) => refs.push(f * d);
-    expect(rl.insert(r(10, 10, 3, 7, 100))).toBe(0);
-    expect(rl.insert(r(30, 5))).toBe(0);
-    const removed = rl.removeRange(12, 32);
-    expect(removed).toEqual([r(12, 8, 3, 7, 102), r(30, 2)]);
-    expect(rl.all()).toEqual([r(10, 2, 3, 7, 100), r(32, 3, 3, 0, 2)]); // pgoff follows a split, like vm_pgoff
-    expect(refs).toEqual([7]); // the split at 12 duplicated the file reference
-    expect(rl.insert(r(12, 3, 3, 7, 102))).toBe(0);
-    rl.mergeRange(10, 15);
-    expect(rl.all()[0]).toEqual(r(10, 5, 3, 7, 100));
-    expect(refs).toEqual([7, -7]);
-    expect(rl.insert(r(15, 1, 3, 7, 999))).toBe(0); // pgoff not contiguous: never merged
-    rl.mergeRange(10, 16);
-    expect(rl.count).toBe(3);
-    expect(rl.find(15)).toBe(1);
-    expect(rl.find(16)).toBe(-1);
-    expect(rl.covers(10, 16)).toBe(true);
-    expect(rl.covers(10, 17)).toBe(false);
-  });
-
-  it('is ENOMEM when full (max_map_count), and a failed hole punch changes nothing', () => {
-    const rl = make(4);
-    for (let i = 0; i < 4; i++) expect(rl.insert(r(i * 10, 5, i))).toBe(0);
-    expect(rl.insert(r(100, 1))).toBe(-ENOMEM);
-    const before = JSON.stringify(rl.all());
-    expect(rl.removeRange(1, 2)).toBe(-ENOMEM);
-    expect(rl.setProt(1, 2, 1)).toBe(-ENOMEM);
-    expect(JSON.stringify(rl.all())).toBe(before);
-    expect(rl.removeRange(0, 5)).toEqual([r(0, 5, 0)]);
   });
 });
