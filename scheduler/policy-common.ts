@@ -1,8 +1,7 @@
 /**
  * Pieces the lab's shootdown policies share (scheduler/policy-*.ts): the initiator's catch-up
  * of its own ASID-table entry, the generation check a hart runs at a poll point, the harts
- * that are running an address space right now, and the PTE lookup the sanitizer and the
- * deferred policy use.
+ * that are running an address space right now, and the PTE lookup the sanitizer uses.
  */
 import { PTE_R, PTE_V, PTE_W, PTE_X } from '../cpu/pte.ts';
 import type { KernelContext } from '../kernel/context.ts';
@@ -102,13 +101,6 @@ export function readLeaf(kctx: KernelContext, rootPpn: number, vpn: number): { p
   if ((lo & PTE_V) === 0) return null;
   const span = found.level === 0 ? 1 : 512 ** found.level;
   return { ppn: loPpn(lo) + (vpn % span), flags: lo & (PTE_R | PTE_W | PTE_X) };
-}
-
-/** True when no page of [vpnStart, vpnEnd) has a valid leaf now (the change only removed translations). */
-export function onlyRemoved(kctx: KernelContext, as: VirtualAddressSpace, vpnStart: number, vpnEnd: number): boolean {
-  const root = as.rootPpn;
-  for (let vpn = vpnStart; vpn < vpnEnd; vpn++) if (readLeaf(kctx, root, vpn) !== null) return false;
-  return true;
 }
 
 export { AS_GEN };

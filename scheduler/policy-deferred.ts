@@ -1,27 +1,54 @@
 /**
  * Shootdown policy `deferred` — LATR-style (Kumar et al., ASPLOS 2018): no interrupts and no
- * synchronous wait for changes that only REMOVE translations (munmap, madvise DONTNEED, exit).
+ * synchronous wait for changes that only REMOVE a range that goes away (munmap of private memory).
  *
  * Initiator (kernel/mm/shootdown.ts has already bumped tlb_generation and flushed locally):
  *   - targets = other harts running a thread of this space now (policy-common runningTargets;
  *     an idle hart, or one running another space, flushes at its next switch-in anyway);
  *     none → done, free the frames now;
- *   - a change that left a valid PTE in its range (re-point: COW break, fixed remap;
- *     write-protect: mprotect, fork) or covers the whole space with harts still running it goes
- *     synchronously through the `ipi` policy — as LATR keeps IPIs for mprotect: a permission
- *     change must hold when the system call returns;
+ *   - a change the kernel did not declare a pure removal (kernel/mm/stale.ts declareRemoval:
+ *     only munmap's body, kernel/mm/mmap.ts unmapLocked, for private memory), or one that
+ *     covers the whole space with harts still running it, goes synchronously through the `ipi`
+ *     policy. The kind comes from the operation, never from the PTEs: mprotect(PROT_NONE),
+ *     madvise(DONTNEED), mremap (moves, MREMAP_DONTUNMAP) and ftruncate leave no valid PTE in
+ *     their range, yet the range stays mapped (or its frames live on elsewhere) and the
+ *     caller may rely on the new meaning as soon as the call returns — LATR keeps IPIs for
+ *     these; deferring them let writes complete after mprotect returned, old data be read
+ *     after madvise/ftruncate returned and stores be lost (issue 12, bug 4);
  *   - else PARK the release: {frames, each target's quiescence epoch now}, and return at once.
  *     The parked frames stay allocated (frames in use counts them) until released.
  * Every hart, at each poll point (each return to the scheduler — quantum end, trap, syscall,
  * interrupt — and each switch-in; kernel/lab/layout.ts LHB_EPOCH):
- *   1. applies what it owes: the switch-time generation check for the space it has loaded
- *      (policy-common catchUpLoaded: the per-address-space generation is the queue);
- *   2. advances its epoch (Atomics.add) — after the flush;
+ *   1. ANNOUNCES the flush point: advances its epoch (Atomics.add);
+ *   2. then applies what it owes: the switch-time generation check for the space it has loaded
+ *      (policy-common catchUpLoaded: the per-address-space generation is the queue), reading
+ *      tlb_generation after step 1;
  *   3. releases its own parked changes whose targets have all advanced past their snapshot,
  *      or are idle, or no longer run that space (they flush at switch-in).
+ *
+ * Why the epoch comes first (issue 12, bug 3). All the words involved — tlb_generation, the
+ * epochs, the active mask — are accessed with Atomics, which are sequentially consistent: one
+ * total order S of these accesses that agrees with each hart's program order.
+ *   Initiator A: (a1) bump tlb_generation to G → (a2) read target B's epoch: snapshot e.
+ *   Later A releases only after (a3) reading B's epoch ≠ e.
+ *   Target B at a poll point: (b1) epoch += 1 → (b2) read tlb_generation → flush if behind
+ *   → run guest code.
+ * a3 read a value other than e, so some increment b1 of B's came after a2 in S (a2 read e,
+ * and the epoch only grows). The poll that did that b1 reads the generation at b2, after b1,
+ * hence after a2 and after a1 in S: it reads G or newer, so B flushes the change (range or
+ * ASID) before it runs guest code again. Between b1 and that flush, A may free the frames, but
+ * B executes only kernel code there, which never translates through its TLB. In the old order
+ * (b2, flush, then b1) a bump landing between b2 and b1 was missed by that poll while b1 still
+ * counted as its flush: A freed frames B kept caching and B read them (a freed page-table page
+ * likewise could be walked through its cached upper-level entries). The fault-injection points
+ * `deferred.before-epoch` and `deferred.after-epoch` sleep before and after b1
+ * (test/lab/deferred.test.ts: with the old order the first one made readers read poisoned
+ * freed frames; with this order neither does).
+ *
  * Unsafe window, by design: between munmap's return and each target's next poll point, a
  * thread on a target hart may still read or write the unmapped pages' OLD frames — never a
- * reused frame, since the frames are parked. The sanitizer counts a deferred change as
+ * reused frame, since the frames are parked, and never a frame another mapping can see, since
+ * only private memory's removals are deferred. The sanitizer counts a deferred change as
  * complete when its frames are released, so it reports nothing for that window.
  * The reuse guard closes the window before the range can mean something else (LATR: a lazily
  * invalidated virtual range is not reused until its invalidation completed everywhere).
@@ -50,9 +77,10 @@ import { labHartWord, labStatIndex } from '../kernel/lab/sanitizer.ts';
 import { POISON_WORD, ST_SD_IPIS, ST_SD_SENT } from '../kernel/proc/layout.ts';
 import { PAGE_SIZE } from '../cpu/ram.ts';
 import { AsidTable, HartSchedBlock } from './asid.ts';
-import { catchUpLocal, catchUpLoaded, onlyRemoved, POLL_FULL, POLL_RANGE, runningTargets } from './policy-common.ts';
+import { catchUpLocal, catchUpLoaded, POLL_FULL, POLL_RANGE, runningTargets } from './policy-common.ts';
 import { ackSpinNs, ackWait, ceilingPages, MSG_KIND_SHOOTDOWN, type IpiHart } from './shootdown-ipi.ts';
 import { AS_WHOLE } from '../kernel/mm/layout.ts';
+import { inject, INJ } from '../kernel/lab/inject.ts';
 
 const TWO32 = 4294967296;
 
@@ -109,7 +137,7 @@ export class DeferredPolicy implements ShootdownPolicy {
       catchUpLocal(h, stale);
       return true;
     }
-    if (stale.whole || !onlyRemoved(kctx, as, stale.vpnStart, stale.vpnEnd)) {
+    if (stale.whole || !stale.removal) {
       this.bumpStat(LS_DEFERRED_SYNC, 1);
       return this.sync.invalidate(kctx, stale, release);
     }
@@ -188,14 +216,24 @@ export class DeferredPolicy implements ShootdownPolicy {
     this.kctx.ctl.f64[labStatIndex(this.kctx.ctl, this.h.hctx.hartId, slot)] += n;
   }
 
-  /** A poll point on this hart: apply owed flushes for `as` (the loaded space, or null), advance the epoch, release. */
+  /**
+   * A poll point on this hart: announce the flush point (advance the epoch), THEN apply the
+   * flushes owed for `as` (the loaded space, or null), then release what became quiescent.
+   * The order is the proof that a parked change is never released while this hart still
+   * caches it — see "Why the epoch comes first" in the file comment.
+   */
   poll(as: VirtualAddressSpace | null): void {
+    const ctl = this.kctx.ctl;
+    inject(ctl, INJ['deferred.before-epoch']);
+    // Announce: every translation this hart uses from here on is checked against a generation
+    // read AFTER this increment (sequentially consistent Atomics on both sides).
+    Atomics.add(ctl.i32, this.epochWord, 1);
+    inject(ctl, INJ['deferred.after-epoch']);
     if (as !== null && this.h.running()) {
-      const k = catchUpLoaded(this.h, as);
+      const k = catchUpLoaded(this.h, as); // reads tlb_generation after the announcement
       if (k === POLL_RANGE) this.bumpStat(LS_POLL_FLUSH_RANGE, 1);
       else if (k === POLL_FULL) this.bumpStat(LS_POLL_FLUSH_FULL, 1);
     }
-    Atomics.add(this.kctx.ctl.i32, this.epochWord, 1); // after the flush above
     if (this.parked.length !== 0) this.releaseQuiescent();
   }
 

@@ -23,8 +23,11 @@ import { INJECT_SLOTS, LH_INJECT, LH_INJECT_HITS } from './layout.ts';
  * - writeback.before: before dirty MAP_SHARED file pages are written back to the page cache/file.
  * - cow.before-install: a COW break, after the copy, before the new PTE is installed.
  * - cow.after-install: a COW break, after the new PTE is installed, before returning to the guest.
- * - deferred.before-epoch: the deferred policy's poll point, between reading what to flush and
- *   announcing the flush point (epoch).
+ * - deferred.before-epoch: the deferred policy's poll point, just before the hart announces its
+ *   flush point (advances its epoch). Before issue 12's fix the hart had already read what to
+ *   flush there, so a change landing during the delay was counted as flushed (bug 3).
+ * - deferred.after-epoch: the deferred policy's poll point, after the epoch is announced and
+ *   before the hart reads tlb_generation and flushes what it owes (the window of the fixed order).
  * - fault.before-install: any page fault, before its PTE is installed.
  * - exec.before-switch: execve, after the new address space is built, before the hart switches to it.
  */
@@ -37,6 +40,7 @@ export const INJECT_POINTS = [
   'deferred.before-epoch',
   'fault.before-install',
   'exec.before-switch',
+  'deferred.after-epoch',
 ] as const;
 export type InjectPoint = (typeof INJECT_POINTS)[number];
 /** Delays in microseconds by point name. */

@@ -172,7 +172,11 @@ export function mmap(
   });
 }
 
-/** munmap body (lock held): regions removed, PTEs cleared, shootdown completed. 0 or -errno. */
+/**
+ * munmap body (lock held): regions removed, PTEs cleared, shootdown completed. 0 or -errno.
+ * The change is declared a removal (Stale.declareRemoval) when every removed piece is private:
+ * the one change a lazy policy may complete after munmap returns.
+ */
 export function unmapLocked(ctx: KernelContext, as: VirtualAddressSpace, s: number, e: number): number {
   const rl = as.regions;
   if (rl.count + rl.splitsNeeded(s, e) > rl.capacity) return -ENOMEM;
@@ -183,6 +187,9 @@ export function unmapLocked(ctx: KernelContext, as: VirtualAddressSpace, s: numb
     if (typeof removed === 'number') return removed;
     unmapPieces(ctx, as, removed, stale);
     dropRegionRefs(ctx, removed);
+    // The range goes away with its records (reuse goes through guardReuse). Private memory only:
+    // a store through a stale entry to a shared or device frame would be seen by other mappers.
+    if (removed.every((r) => (r.flags & (RF_SHARED | RF_DEVICE)) === 0)) stale.declareRemoval();
     return 0;
   } finally {
     completeShootdown(ctx, stale);

@@ -16,6 +16,12 @@
  *    reported (console.error + `leakedStaleCount`); off by default because a
  *    FinalizationRegistry entry costs more than the rest of a fault.
  *
+ * What KIND of change a record is, is the operation's to say, never the policy's to guess from
+ * the PTEs: by default a change may alter what a still-mapped address means (mprotect,
+ * madvise(DONTNEED), a move, a truncation, COW, write-protect) and must be complete on every
+ * hart before the operation returns; only an operation that removes a range which goes away
+ * calls declareRemoval(), which lets a lazy policy (`deferred`) finish the invalidation later.
+ *
  * Life: OPEN (PTE edits add to it) → seal() (bumps tlb_generation once when anything changed;
  * idempotent) → DONE (completeShootdown). Empty records (nothing changed) are legal and cheap.
  */
@@ -69,6 +75,7 @@ export class Stale {
   #frames: number[] = [];
   #huge: number[] = [];
   #tables: number[] = [];
+  #removal = false;
   private readonly token = {};
 
   /** A new, empty, open record for `as`, counted in ctx.staleOutstanding. */
@@ -109,6 +116,24 @@ export class Stale {
     this.checkOpen('addTable');
     this.#tables.push(ppn);
   }
+  /**
+   * The operation declares this change a pure REMOVAL of a range that goes away: every
+   * translation in the range is removed together with the range's region records (so the range
+   * can be mapped again only through kernel/mm/mmap.ts guardReuse, which completes a pending
+   * invalidation first), and every frame it drops belonged to private memory (no other mapping
+   * sees a store made through a stale entry; a shared or device mapping's removal is not one).
+   * Only such a change may be invalidated lazily (ShootdownPolicy `deferred`); without this
+   * call — the default — the change must be complete on every hart when the operation returns.
+   * Call once every edit is in the record (absorbing a non-removal afterwards cancels it).
+   */
+  declareRemoval(): void {
+    this.checkOpen('declareRemoval');
+    this.#removal = true;
+  }
+  /** True when the operation declared the change a pure removal (declareRemoval). */
+  get removal(): boolean {
+    return this.#removal;
+  }
   /** Move everything of `other` (same address space, still open or sealed) into this one; `other` is done. */
   absorb(other: Stale): this {
     this.checkOpen('absorb');
@@ -116,6 +141,7 @@ export class Stale {
     if (other.as !== this.as) throw new Error('Stale.absorb: records of different address spaces');
     if (other.#state === DONE) throw new Error('Stale.absorb: record already completed');
     if (!other.empty) {
+      if (!other.#removal) this.#removal = false; // a record is a removal only if all of it is
       if (other.#whole) this.#whole = true;
       else this.addRange(other.#vpnStart, other.#vpnEnd);
     }

@@ -27,6 +27,16 @@ export interface ConformanceCase {
 
 /** Every case; each issue-12 fix adds the guest that failed before it. */
 export const CONFORMANCE: ConformanceCase[] = [
+  // guests/coh-deferred.c (issue 12, bugs 3 and 4): each check is an access made after the
+  // operation returned (happens-before through the guest's `phase` word).
+  { guest: 'coh-deferred', what: 'mprotect(PROT_NONE) vs writers', args: ['mprotect', '6', '3'], stressArgs: ['mprotect', '200', '3'] },
+  { guest: 'coh-deferred', what: 'madvise(DONTNEED) vs readers and writers', args: ['dontneed', '6', '3'], stressArgs: ['dontneed', '200', '3'] },
+  { guest: 'coh-deferred', what: 'mremap(MREMAP_DONTUNMAP) vs readers and writers', args: ['dontunmap', '6', '3'], stressArgs: ['dontunmap', '200', '3'] },
+  { guest: 'coh-deferred', what: 'ftruncate of a mapped file vs readers', args: ['ftruncate', '6', '3'], stressArgs: ['ftruncate', '200', '3'] },
+  {
+    guest: 'coh-deferred', what: 'munmap vs readers (no freed frame read; deferred epoch order)', args: ['munmap', '10', '2'],
+    stressArgs: ['munmap', '200', '2'], inject: { 'deferred.before-epoch': 1000 },
+  },
 ];
 
 export const SAFE_POLICIES = ['ipi', 'per-page', 'deferred'] as const;

@@ -31,6 +31,8 @@ export interface GuestRunOptions {
   timeoutMs?: number;
   /** Fault injection: delays (µs) at protocol points (kernel/lab/inject.ts). */
   inject?: InjectConfig;
+  /** Fill freed frames with POISON_WORD (bootScheduled `poison`): a read of a freed frame shows. */
+  poison?: boolean;
 }
 
 export interface GuestRun {
@@ -56,7 +58,7 @@ export async function runGuest(o: GuestRunOptions): Promise<GuestRun> {
   const outPath = join(dir, 'stdout');
   const fd = openSync(outPath, 'w');
   const nul = openSync('/dev/null', 'r+');
-  const m = await bootScheduled({ cpus: o.cpus ?? 4, memory: 128 * MiB, policy: o.policy, sanitize: o.sanitize ?? 'report', root: dir, inject: o.inject });
+  const m = await bootScheduled({ cpus: o.cpus ?? 4, memory: 128 * MiB, policy: o.policy, sanitize: o.sanitize ?? 'report', root: dir, inject: o.inject, poison: o.poison });
   try {
     const t0 = performance.now();
     const { pid } = spawn(m, { elf, argv: [o.guest, ...o.args], envp: [], stdio: [nul, fd, nul] });
