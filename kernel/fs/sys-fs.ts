@@ -21,7 +21,7 @@ import * as fs from 'node:fs';
 import { argInt, argU } from '../syscall.ts';
 import { EBADF, EFAULT, EINVAL, EOVERFLOW } from '../errno.ts';
 import { fdClose, fdGet, fdInstall, fdTableCwd, fdTableUmask } from './fdtable.ts';
-import { EISDIR, ENOTDIR, ENXIO, errnoFromNode, ESPIPE, openFlagsToHost, PATH_MAX } from './hostfs.ts';
+import { EISDIR, ENOTDIR, ENXIO, EPIPE, errnoFromNode, ESPIPE, openFlagsToHost, PATH_MAX } from './hostfs.ts';
 import {
   AT_FDCWD, O_APPEND, O_CLOEXEC, O_CREAT, O_EXCL, O_LARGEFILE, O_NOCTTY, O_NOFOLLOW, O_NONBLOCK, O_PATH, O_TRUNC,
   SEEK_CUR, SEEK_DATA, SEEK_END, SEEK_HOLE, SEEK_SET,
@@ -32,7 +32,7 @@ import {
 } from './ofile.ts';
 import { fileRefDelta, overlayCached, writeThrough } from '../mm/pagecache.ts';
 import { truncateCached } from './sys-fs-truncate.ts';
-import { pipeRead, pipeWrite } from './pipe.ts';
+import { pipeRead, pipeWrite, raiseSigpipe } from './pipe.ts';
 import { OK_HOST_DIR, OK_HOST_FILE, OK_PIPE_READ, OK_PIPE_WRITE, OK_STDIO } from './layout.ts';
 import type { FsEnv } from './sys-fs-env.ts';
 import { accessOk, copyFromUser, copyToUser, strncpyFromUser } from '../mm/uaccess.ts';
@@ -98,7 +98,9 @@ function hostWrite(f: FsEnv, hostFd: number, va: number, len: number, pos: numbe
         while (off < k) off += fs.writeSync(hostFd, bytes, off, k - off, pos === null ? null : pos + done + off);
       }
     } catch (e) {
-      return done > 0 ? done : -errnoFromNode(e);
+      const err = errnoFromNode(e);
+      if (err === EPIPE) raiseSigpipe(); // the host's reader went away: as Linux, SIGPIPE with the EPIPE
+      return done > 0 ? done : -err;
     }
     if (pc > 0) writeThrough(f.kctx, pc, at + done, bytes);
     done += k;
