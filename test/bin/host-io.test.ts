@@ -31,10 +31,10 @@ function runChild(cmd: string, args: string[], o: { cwd?: string; closeAfter?: n
     const c = spawn(cmd, args, { cwd: o.cwd ?? ROOT, stdio: [o.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
     if (o.stdin !== undefined) c.stdin!.end(o.stdin);
     let stdout = '', stderr = '', timedOut = false;
-    c.stderr.on('data', (d) => { stderr += d; });
-    c.stdout.on('data', (d) => {
+    c.stderr!.on('data', (d) => { stderr += d; });
+    c.stdout!.on('data', (d) => {
       stdout += d;
-      if (o.closeAfter !== undefined && stdout.length >= o.closeAfter) c.stdout.destroy();
+      if (o.closeAfter !== undefined && stdout.length >= o.closeAfter) c.stdout!.destroy();
     });
     const t = setTimeout(() => { timedOut = true; c.kill('SIGKILL'); }, o.timeoutMs ?? 30_000);
     c.on('exit', (code, signal) => { clearTimeout(t); resolve({ code, signal, stdout, stderr, timedOut }); });
