@@ -27,6 +27,13 @@ export interface ConformanceCase {
 
 /** Every case; each issue-12 fix adds the guest that failed before it. */
 export const CONFORMANCE: ConformanceCase[] = [
+  {
+    guest: 'truncrace',
+    what: 'ftruncate of a MAP_SHARED file against fork/exit of its mappers (address-space slots freed and reused under the walk)',
+    args: ['30', '30'],
+    stressArgs: ['400', '400'],
+    inject: { 'truncate.before-lock': 2000, 'truncate.locked': 2000 },
+  },
 ];
 
 export const SAFE_POLICIES = ['ipi', 'per-page', 'deferred'] as const;
