@@ -32,6 +32,7 @@ import {
 } from './ofile.ts';
 import { fileRefDelta, overlayCached, writeThrough } from '../mm/pagecache.ts';
 import { truncateCached } from './sys-fs-truncate.ts';
+import { hostStreamRead } from './host-stdin.ts';
 import { pipeRead, pipeWrite, raiseSigpipe } from './pipe.ts';
 import { OK_HOST_DIR, OK_HOST_FILE, OK_PIPE_READ, OK_PIPE_WRITE, OK_STDIO } from './layout.ts';
 import type { FsEnv } from './sys-fs-env.ts';
@@ -131,9 +132,9 @@ export function readAt(f: FsEnv, id: number, va: number, len: number, pos: numbe
           return n;
         });
       });
-    case OK_STDIO:
+    case OK_STDIO: // the host's stdin may block: never on the hart (kernel/fs/host-stdin.ts)
       if (pos !== null) return -ESPIPE;
-      return len === 0 ? 0 : hostRead(f, ofileHostFd(kctx, id), va, len, null);
+      return len === 0 ? 0 : hostStreamRead(f, id, ofileHostFd(kctx, id), va, len, (flags & O_NONBLOCK) !== 0);
     case OK_PIPE_READ: {
       if (pos !== null) return -ESPIPE;
       const r = pipeRead(kctx, ofileHostFd(kctx, id), len, (flags & O_NONBLOCK) !== 0, f.waiter,
