@@ -48,6 +48,12 @@ export interface BlockOptions {
   restart?: boolean;
   /** The timeout is the purpose (nanosleep): a0 := 0 when it expires. */
   sleep?: boolean;
+  /**
+   * With `restart`: the timeout is a poll interval (host I/O that has no wake-up, such as the
+   * host's stdin): when it expires the syscall re-runs, as after a wake; a signal still
+   * interrupts it (-EINTR).
+   */
+  poll?: boolean;
   /** Futex bitset: only wakes whose bitset shares a bit with it wake the thread (default: all ones). */
   bitset?: number;
 }

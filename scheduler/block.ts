@@ -20,7 +20,8 @@
  * back on its ecall and its argument registers untouched; a plain wake re-runs the whole
  * syscall with the original arguments, which re-checks its condition (pipes, wait4). Being
  * cancelled (-EINTR, -ETIMEDOUT) instead returns that errno from the ecall. A sleep
- * (BlockOptions.sleep: nanosleep) turns its timeout into success (a0 := 0).
+ * (BlockOptions.sleep: nanosleep) turns its timeout into success (a0 := 0); a poll
+ * (BlockOptions.poll, restartable: the host's stdin) turns it into a re-run of the syscall.
  *
  * Timeouts: a thread blocked with a deadline is counted in SH_TIMED; harts call
  * expireTimeouts() when idle and between quanta; an expired thread gets -ETIMEDOUT.
@@ -30,7 +31,7 @@ import type { Hart } from '../cpu/hart.ts';
 import type { Ctl } from '../kernel/layout.ts';
 import { SpinLock, type WhileWaiting } from '../kernel/sync/lock.ts';
 import {
-  BUCKET_BYTES, SH_TIMED, T_WAIT_BITSET, T_WAIT_KEY, TF_RESTART, TF_SLEEP, TS_BLOCKED, WAIT_BUCKETS, WB_HEAD, WB_LOCK,
+  BUCKET_BYTES, SH_TIMED, T_WAIT_BITSET, T_WAIT_KEY, TF_POLL, TF_RESTART, TF_SLEEP, TS_BLOCKED, WAIT_BUCKETS, WB_HEAD, WB_LOCK,
 } from '../kernel/proc/layout.ts';
 import { EAGAIN, EINTR } from '../kernel/errno.ts';
 import { NO_RETURN, type BlockOptions, type WaitChannel } from '../kernel/syscall.ts';
@@ -100,7 +101,7 @@ export class WaitQueues {
     const deadline = timeoutNs !== undefined && timeoutNs >= 0 ? nowMs() + timeoutNs / 1e6 : 0;
     t.setDeadline(tix, deadline);
     if (o.restart) t.setPc(tix, hart.pc - 4); // back on the ecall (always 4 bytes)
-    const mode = (o.restart ? TF_RESTART : 0) | (o.sleep ? TF_SLEEP : 0);
+    const mode = (o.restart ? TF_RESTART : 0) | (o.sleep ? TF_SLEEP : 0) | (o.restart && o.poll ? TF_POLL : 0);
     if (mode) t.setFlags(tix, t.flags(tix) | mode);
     this.i32[t.w(tix, T_WAIT_BITSET)] = o.bitset ?? -1;
     this.ctl.f64[t.w(tix, T_WAIT_KEY) / 2] = chan.key;
@@ -201,9 +202,10 @@ export class WaitQueues {
   private ready(tix: number, a0: number, hartId: number): void {
     const t = this.threads;
     const f = t.flags(tix);
-    if (f & (TF_RESTART | TF_SLEEP)) t.setFlags(tix, f & ~(TF_RESTART | TF_SLEEP));
+    if (f & (TF_RESTART | TF_SLEEP | TF_POLL)) t.setFlags(tix, f & ~(TF_RESTART | TF_SLEEP | TF_POLL));
     if (f & TF_RESTART) {
-      if (a0 !== 0) { // cancelled: the ecall returns the errno instead of running again
+      // Cancelled: the ecall returns the errno instead of running again — but a poll's timeout re-runs it.
+      if (a0 !== 0 && !(f & TF_POLL && a0 === -ETIMEDOUT)) {
         t.setPc(tix, t.pc(tix) + 4);
         t.setReg(tix, A0, BigInt(a0));
       }

@@ -9,13 +9,18 @@
  *     or interrupt in between is not lost), bounded by IDLE_SLICE_MS;
  *     switch in: restore registers, scheduler/switch.ts switchIn (satp + generation check);
  *   deliver its pending signals (kernel/signal/deliver.ts signalsBeforeRun: handler frames,
- *     or the process killed), then run it for one quantum (SH_QUANTUM instructions) and
- *     handle the exit:
+ *     or the process killed), then run it for what is left of its quantum and handle the exit:
  *     EXIT_INTERRUPT → serve the mailbox (shootdowns, reschedule kicks);
- *     EXIT_BUDGET    → preempt: requeue it when another thread waits here, else go on;
+ *     EXIT_BUDGET    → quantum end: requeue it when another thread waits here, else go on;
  *     EXIT_TRAP      → page fault via kernel/mm/fault.ts (an unresolvable one forces SIGSEGV /
  *                      SIGBUS), ecall → kernel/syscall.ts, other traps force SIGILL / SIGTRAP /
  *                      SIGBUS / SIGSEGV (kernel/signal/deliver.ts trapSignal).
+ * The quantum (SH_QUANTUM instruction-equivalents) is accounted from switch-in ACROSS traps, as
+ * Linux's tick preempts a thread whatever it does: every retired instruction costs 1 and every
+ * trap (system call, page fault, other exception) TRAP_COST. A thread that traps all the time
+ * (a loop on getppid or clock_gettime, a fault its SIGSEGV handler resolves) therefore reaches
+ * the quantum end like any other and is preempted when another thread waits — without this, N
+ * such threads froze an N-hart machine: nothing else ran, sleepers never woke, SIGKILL never came.
  * Traced on the hart's writer (hctx.trace): switch-in once a thread is picked, switch-out with
  * its reason (preempt, yield, block, exit).
  * Registers are saved into the thread record on switch-out; the hart keeps the last space
@@ -81,6 +86,13 @@ import { ThreadTable } from './threads.ts';
 export const MSG_KIND_RESCHED = MSG_KIND_USER + 1;
 export const DEFAULT_QUANTUM = 200_000;
 /**
+ * What one trap (ecall, page fault, other exception) costs of the quantum, in instructions: about
+ * the host time the kernel spends on a cheap system call (getppid, clock_gettime: a few µs)
+ * at the interpreter's 50-100 MIPS. Deterministic on purpose (no host clock): a quantum of a
+ * given program ends at the same point every run.
+ */
+export const TRAP_COST = 256;
+/**
  * Instructions between two polls of the mailbox's pending word while guest code runs: the
  * delay before a running hart sees a shootdown. 64 is ~0.5-0.8 µs at 80-130 MIPS; the extra
  * poll costs ~1.5% of MIPS against 512 (bench/shootdown.ts, issue 5).
@@ -118,6 +130,8 @@ export class HartScheduler implements SchedOps, ProcOps {
   /** Policy hooks: poll points and switch-in (scheduler/policy-select.ts). */
   private readonly lab: LabHooks;
   private yieldRequested = false;
+  /** What the current thread has left of its quantum (instruction-equivalents; reset at switch-in). */
+  private budgetLeft = 0;
   private readonly env: SyscallEnv;
   private readonly signals: SignalHost;
   /** How file syscalls block here: park the thread, re-run the syscall when woken. */
@@ -242,6 +256,7 @@ export class HartScheduler implements SchedOps, ProcOps {
       return false;
     }
     this.threads.restore(tix, this.hart, this.hartId);
+    this.budgetLeft = this.quantum;
     this.lab.beforeSwitchIn(as);
     switchIn(this.hart, this.table, this.stats, as, this.hctx.trace);
     this.lab.afterSwitchIn(as, this.pidOf(tix), this.threads.tid(tix));
@@ -251,20 +266,18 @@ export class HartScheduler implements SchedOps, ProcOps {
   private runQuantum(): void {
     const tix = this.current;
     if (!signalsBeforeRun(this.signals, tix, this.as!)) return; // pending signals: handler frames, or killed
-    const exit = this.hart.run(this.quantum);
+    const before = this.hart.instret;
+    const exit = this.hart.run(this.budgetLeft);
+    this.budgetLeft -= this.hart.instret - before;
     this.stats.bump(ST_QUANTA);
     if (exit === EXIT_INTERRUPT) {
       this.hctx.port.poll();
-    } else if (exit === EXIT_BUDGET) {
-      this.waits.expireTimeouts(this.hartId); // a busy hart still ends sleeps and timed waits
-      if (this.rq.length(this.hartId) > 0) {
-        this.stats.bump(ST_PREEMPT);
-        this.switchOut(this.hartId, SWITCH_PREEMPT);
-        return;
-      }
-    } else {
+    } else if (exit !== EXIT_BUDGET) {
+      this.budgetLeft -= TRAP_COST;
       this.trap();
     }
+    // The quantum is over, whether it ended in guest code or in the kernel (a trap).
+    if (this.current === tix && this.budgetLeft <= 0 && this.quantumEnd()) return;
     if (this.current === tix && isExiting(this.hctx.ctl, this.threads.proc(tix))) this.exitCurrent(0);
     if (this.current === tix && this.yieldRequested) {
       this.yieldRequested = false;
@@ -274,6 +287,21 @@ export class HartScheduler implements SchedOps, ProcOps {
       if (migrate) this.threads.setAffinity(tix, to);
       this.switchOut(to, SWITCH_YIELD);
     }
+  }
+
+  /**
+   * The current thread used up its quantum: end due sleeps and timed waits, then preempt it
+   * (true) when another thread waits on this hart's queue; else it starts a fresh quantum here.
+   */
+  private quantumEnd(): boolean {
+    this.waits.expireTimeouts(this.hartId); // a busy hart still ends sleeps and timed waits
+    if (this.rq.length(this.hartId) > 0) {
+      this.stats.bump(ST_PREEMPT);
+      this.switchOut(this.hartId, SWITCH_PREEMPT);
+      return true;
+    }
+    this.budgetLeft = this.quantum;
+    return false;
   }
 
   /** Save the current thread and queue it on hart `to`; `reason` SWITCH_PREEMPT or SWITCH_YIELD (traced). */

@@ -103,6 +103,11 @@ export class Machine {
       // Workers would inherit the host's loader flags (under `tsx`, a second loader thread per
       // worker); hart-entry.mjs registers the one loader a hart needs.
       execArgv: [],
+      // The kernel owns every host fd it opens and closes it on whichever hart the guest's
+      // close runs: a worker must not track "its" fds (Node would print "File descriptor N
+      // closed but not opened in unmanaged mode" into the guest's stderr, and close them all
+      // when the worker exits).
+      trackUnmanagedFds: false,
     });
     for (const w of this.pool.threads) {
       liveWorkers.add(w);

@@ -65,6 +65,13 @@ let sigpipeHook: SigpipeHook = () => {};
 export function setSigpipeHook(fn: SigpipeHook): void {
   sigpipeHook = fn;
 }
+/**
+ * Raise SIGPIPE on the calling thread: a write found no reader — in a pipe here, or on a host
+ * fd (the host's stdout behind `| head`, a FIFO) that failed with EPIPE (kernel/fs/sys-fs.ts).
+ */
+export function raiseSigpipe(): void {
+  sigpipeHook();
+}
 
 const word = (ctx: KernelContext, p: number, f: number): number => (ctx.ctl.layout.pipes + p * PIPE_BYTES) / 4 + f;
 const dataAt = (ctx: KernelContext, p: number): number => ctx.ctl.layout.pipes + p * PIPE_BYTES + PP_DATA_BYTE;

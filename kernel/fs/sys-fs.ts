@@ -21,7 +21,7 @@ import * as fs from 'node:fs';
 import { argInt, argU } from '../syscall.ts';
 import { EBADF, EFAULT, EINVAL, EOVERFLOW } from '../errno.ts';
 import { fdClose, fdGet, fdInstall, fdTableCwd, fdTableUmask } from './fdtable.ts';
-import { EISDIR, ENOTDIR, ENXIO, errnoFromNode, ESPIPE, openFlagsToHost, PATH_MAX } from './hostfs.ts';
+import { EISDIR, ENOTDIR, ENXIO, EPIPE, errnoFromNode, ESPIPE, openFlagsToHost, PATH_MAX } from './hostfs.ts';
 import {
   AT_FDCWD, O_APPEND, O_CLOEXEC, O_CREAT, O_EXCL, O_LARGEFILE, O_NOCTTY, O_NOFOLLOW, O_NONBLOCK, O_PATH, O_TRUNC,
   SEEK_CUR, SEEK_DATA, SEEK_END, SEEK_HOLE, SEEK_SET,
@@ -32,7 +32,8 @@ import {
 } from './ofile.ts';
 import { fileRefDelta, overlayCached, writeThrough } from '../mm/pagecache.ts';
 import { truncateCached } from './sys-fs-truncate.ts';
-import { pipeRead, pipeWrite } from './pipe.ts';
+import { hostStreamRead } from './host-stdin.ts';
+import { pipeRead, pipeWrite, raiseSigpipe } from './pipe.ts';
 import { OK_HOST_DIR, OK_HOST_FILE, OK_PIPE_READ, OK_PIPE_WRITE, OK_STDIO } from './layout.ts';
 import type { FsEnv } from './sys-fs-env.ts';
 import { accessOk, copyFromUser, copyToUser, strncpyFromUser } from '../mm/uaccess.ts';
@@ -98,7 +99,9 @@ function hostWrite(f: FsEnv, hostFd: number, va: number, len: number, pos: numbe
         while (off < k) off += fs.writeSync(hostFd, bytes, off, k - off, pos === null ? null : pos + done + off);
       }
     } catch (e) {
-      return done > 0 ? done : -errnoFromNode(e);
+      const err = errnoFromNode(e);
+      if (err === EPIPE) raiseSigpipe(); // the host's reader went away: as Linux, SIGPIPE with the EPIPE
+      return done > 0 ? done : -err;
     }
     if (pc > 0) writeThrough(f.kctx, pc, at + done, bytes);
     done += k;
@@ -129,9 +132,9 @@ export function readAt(f: FsEnv, id: number, va: number, len: number, pos: numbe
           return n;
         });
       });
-    case OK_STDIO:
+    case OK_STDIO: // the host's stdin may block: never on the hart (kernel/fs/host-stdin.ts)
       if (pos !== null) return -ESPIPE;
-      return len === 0 ? 0 : hostRead(f, ofileHostFd(kctx, id), va, len, null);
+      return len === 0 ? 0 : hostStreamRead(f, id, ofileHostFd(kctx, id), va, len, (flags & O_NONBLOCK) !== 0);
     case OK_PIPE_READ: {
       if (pos !== null) return -ESPIPE;
       const r = pipeRead(kctx, ofileHostFd(kctx, id), len, (flags & O_NONBLOCK) !== 0, f.waiter,

@@ -30,6 +30,10 @@ import { INJECT_SLOTS, LH_INJECT, LH_INJECT_HITS } from './layout.ts';
  *   before the hart reads tlb_generation and flushes what it owes (the window of the fixed order).
  * - fault.before-install: any page fault, before its PTE is installed.
  * - exec.before-switch: execve, after the new address space is built, before the hart switches to it.
+ * - truncate.before-lock: truncation's walk over every address space mapping the file
+ *   (kernel/mm/file-unmap.ts), after picking a space, before taking its mmap lock (the space's
+ *   process may exit and its slot be reused meanwhile).
+ * - truncate.locked: the same walk, with the space's mmap lock held, before its regions are scanned.
  */
 export const INJECT_POINTS = [
   'shootdown.before-remote',
@@ -41,6 +45,8 @@ export const INJECT_POINTS = [
   'fault.before-install',
   'exec.before-switch',
   'deferred.after-epoch',
+  'truncate.before-lock',
+  'truncate.locked',
 ] as const;
 export type InjectPoint = (typeof INJECT_POINTS)[number];
 /** Delays in microseconds by point name. */

@@ -229,6 +229,21 @@ export class VirtualAddressSpace {
   get(): void {
     if (Atomics.add(this.i32, this.w + AS_REFCOUNT, 1) <= 0) throw new Error(`VirtualAddressSpace.get: slot ${this.slot} is dead`);
   }
+  /**
+   * Take a reference unless the space is dying or not yet created (reference count 0, or the
+   * slot not live): true when taken. For code that reaches spaces it does not own — a walk over
+   * every slot — and must lock one across harts: with the reference held the slot cannot be
+   * freed and re-created (its mmap lock re-initialized) under the locker. The CAS may land on a
+   * later life of the slot; that is a live, fully created space too. Drop it with
+   * kernel/mm/mmap.ts releaseAddressSpace (which frees the space if this was the last one).
+   */
+  tryGet(): boolean {
+    for (;;) {
+      const n = Atomics.load(this.i32, this.w + AS_REFCOUNT);
+      if (n <= 0 || Atomics.load(this.i32, this.w + AS_STATE) !== AS_LIVE) return false;
+      if (Atomics.compareExchange(this.i32, this.w + AS_REFCOUNT, n, n + 1) === n) return true;
+    }
+  }
   /** Drop a reference; returns the new count (0: the caller frees the space, kernel/mm/mmap.ts freeAddressSpace). */
   dropRef(): number {
     const n = Atomics.sub(this.i32, this.w + AS_REFCOUNT, 1) - 1;

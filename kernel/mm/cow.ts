@@ -1,7 +1,7 @@
 /**
  * fork: copy-on-write (forkAddressSpace) and, for comparison, a deep copy (cloneFrom).
  *
- * COW fork, holding the parent's mmap lock exclusive: the child gets a copy of the region
+ * COW fork, holding the parent's mmap lock exclusive (and the child's): the child gets a copy of the region
  * list and of every resident PTE. Private pages: the PTE loses W and gains PTE_COW in parent
  * AND child (the parent's change is a page-table change: Stale → shootdown before the lock is
  * dropped), and the frame gains a reference per sharer (kernel/mm/frames.ts refcounts: any number
@@ -42,6 +42,10 @@ function copySpace(ctx: KernelContext, parent: VirtualAddressSpace, deep: boolea
   if (typeof child === 'number') return child;
   let failed = false;
   let childSlot: (vpn: number) => number = () => -1;
+  // The child is live (and referenced) from create on: a walk over every space
+  // (kernel/mm/file-unmap.ts) may lock it meanwhile, so it is filled under its own lock too.
+  // Order: child, then parent; nobody else can wait for the child's lock while holding another.
+  child.lock.writeLock();
   parent.lock.writeLock();
   const stale = new Stale(ctx, parent);
   try {
@@ -104,6 +108,7 @@ function copySpace(ctx: KernelContext, parent: VirtualAddressSpace, deep: boolea
   } finally {
     completeShootdown(ctx, stale);
     parent.lock.writeUnlock();
+    child.lock.writeUnlock();
   }
   if (failed) {
     releaseAddressSpace(ctx, child);

@@ -244,7 +244,7 @@ function copyCached(ctx: KernelContext, id: number, pos: number, buf: Uint8Array
 
 /**
  * Set the size of file `id` to `len` (ftruncate): pages wholly past the new end leave the
- * cache (frames still mapped live on through their mappings' references; kernel/fs/sys-fs-truncate.ts
+ * cache (frames still mapped live on through their mappings' references; kernel/mm/file-unmap.ts
  * removes those mappings), and the bytes of the last page past `len` become zero.
  */
 export function truncateFile(ctx: KernelContext, id: number, len: number): void {

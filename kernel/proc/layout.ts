@@ -93,6 +93,7 @@ export const TS_EMBRYO = 5; // being created
 export const TF_MIGRATE = 1 << 0; // test mode: every yield moves it to the next hart
 export const TF_RESTART = 1 << 1; // blocked in a restartable syscall: a plain wake re-runs the ecall (scheduler/block.ts)
 export const TF_SLEEP = 1 << 2; // blocked in nanosleep: the timeout is success (a0 := 0)
+export const TF_POLL = 1 << 3; // blocked polling the host (restartable): the timeout re-runs the ecall like a wake
 
 // ---- process record (words) ----
 export const PROC_BYTES = 64;

@@ -37,6 +37,13 @@ export const CONFORMANCE: ConformanceCase[] = [
     guest: 'coh-deferred', what: 'munmap vs readers (no freed frame read; deferred epoch order)', args: ['munmap', '10', '2'],
     stressArgs: ['munmap', '200', '2'], inject: { 'deferred.before-epoch': 1000 },
   },
+  {
+    guest: 'truncrace',
+    what: 'ftruncate of a MAP_SHARED file against fork/exit of its mappers (address-space slots freed and reused under the walk)',
+    args: ['30', '30'],
+    stressArgs: ['400', '400'],
+    inject: { 'truncate.before-lock': 2000, 'truncate.locked': 2000 },
+  },
 ];
 
 export const SAFE_POLICIES = ['ipi', 'per-page', 'deferred'] as const;
