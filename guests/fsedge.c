@@ -17,7 +17,10 @@
  *  6. execve of 2 GiB sparse files is refused at once: garbage header → ENOEXEC; a valid-looking
  *     riscv64 header with a 64 TiB segment → ENOEXEC or ENOMEM (the host kernel under qemu
  *     says ENOEXEC for a foreign machine, Linux on riscv64 refuses the mapping).
- * Args: [section...] — offsets paths maywrite pipes names exec (default: all, in that order).
+ * Args: [section...] — offsets paths maywrite pipes names exec (default: all, in that order);
+ * or a mode: "argv-parent SELF" re-executes SELF (this guest's path) with argv and envp strings
+ * that are not UTF-8, and the child ("argv-child") checks them byte for byte; "execfile PATH"
+ * prints what execve(PATH) said.
  * Expected final line: "fsedge: OK".
  */
 #include "guest.h"
@@ -300,17 +303,47 @@ static int wanted(int argc, char **argv, const char *name)
     return 0;
 }
 
+static const char ARG_BYTES[] = "\xff\xfe-\xc3(";
+static const char ENV_BYTES[] = "FSEDGE=\xfe\xff";
+
+/* Modes with a path: the guest's own copy (argv-parent) or a file to execve (execfile). */
+static void modes(int argc, char **argv)
+{
+    if (argc >= 2 && strcmp(argv[1], "argv-child") == 0) {
+        CHECK(argc == 3 && strcmp(argv[2], ARG_BYTES) == 0, "argv bytes changed across execve (argc %d)", argc);
+        const char *v = getenv("FSEDGE");
+        CHECK(v != NULL && strcmp(v, ENV_BYTES + 7) == 0, "envp bytes changed across execve");
+        printf("fsedge: argv and envp bytes survive execve unchanged\n");
+        ok();
+    }
+    if (argc == 3 && strcmp(argv[1], "argv-parent") == 0) {
+        char *cargv[] = {"fsedge", "argv-child", (char *)ARG_BYTES, NULL}, *cenv[] = {(char *)ENV_BYTES, NULL};
+        execve(argv[2], cargv, cenv);
+        fail("execve %s: %s", argv[2], strerror(errno));
+    }
+    if (argc == 3 && strcmp(argv[1], "execfile") == 0) {
+        char *cargv[] = {"x", NULL}, *cenv[] = {NULL};
+        execve(argv[2], cargv, cenv);
+        printf("fsedge: execve %s: %s\n", argv[2], strerror(errno));
+        ok();
+    }
+}
+
 int main(int argc, char **argv)
 {
     guest_start("fsedge");
     probe_install();
+    modes(argc, argv);
     if (wanted(argc, argv, "offsets"))
         huge_offsets();
     if (wanted(argc, argv, "paths"))
         long_paths();
     if (wanted(argc, argv, "maywrite")) {
-        if (!wanted(argc, argv, "offsets"))
-            huge_offsets(); /* creates the file */
+        if (!wanted(argc, argv, "offsets")) { /* the file huge_offsets leaves */
+            int fd = open(DAT, O_RDWR | O_CREAT | O_TRUNC, 0644);
+            CHECK(fd >= 0 && write(fd, "ABCD", 4) == 4, "create %s: %s", DAT, strerror(errno));
+            close(fd);
+        }
         readonly_shared();
     }
     if (access(DAT, F_OK) == 0)
