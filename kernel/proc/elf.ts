@@ -1,7 +1,8 @@
 /**
  * ELF64 RISC-V executables: parse and validate a static executable (ET_EXEC, or a static-pie
  * ET_DYN) into what the loader maps — PT_LOAD segments with protections, PT_TLS, the entry
- * point and the program-header address for AT_PHDR. Pure: no memory is touched here.
+ * point and the program-header address for AT_PHDR. Pure: no memory is touched here (hostElfSource
+ * reads a host file for the parser, piece by piece).
  *
  * A file the kernel must not run is refused with an ElfError whose `reason` says which rule
  * it broke and whose message names the detail, the way Linux's load_elf_binary refuses
@@ -29,6 +30,7 @@
  * shared page, as Linux's MAP_FIXED elf_map does. Then brk starts at `brkStart`.
  */
 
+import * as fs from 'node:fs';
 import { PAGE_SIZE } from '../../cpu/ram.ts';
 import { PROT_EXEC, PROT_READ, PROT_WRITE } from '../linux-flags.ts';
 
@@ -192,6 +194,26 @@ export interface ElfSource {
  */
 export function parseElf(file: Uint8Array, options: ParseElfOptions = {}): ElfImage {
   return parseElfFrom({ length: file.length, read: (o, n) => file.subarray(o, o + n) }, options);
+}
+
+/**
+ * A host file as an ElfSource: positional reads of open host fd `fd` of `length` bytes
+ * (short only at the end of file; host errors are thrown as Node's).
+ */
+export function hostElfSource(fd: number, length: number): ElfSource {
+  return {
+    length,
+    read(offset, len) {
+      const buf = Buffer.alloc(Math.max(0, Math.min(len, length - offset)));
+      let got = 0;
+      while (got < buf.length) {
+        const n = fs.readSync(fd, buf, got, buf.length - got, offset + got);
+        if (n === 0) break;
+        got += n;
+      }
+      return buf.subarray(0, got);
+    },
+  };
 }
 
 /**

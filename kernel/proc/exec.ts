@@ -25,7 +25,7 @@ import { PAGE_SIZE } from '../../cpu/ram.ts';
 import { VirtualAddressSpace } from '../mm/aspace.ts';
 import type { KernelContext } from '../context.ts';
 import { EACCES, EFAULT, ENOMEM } from '../errno.ts';
-import { ElfError, parseElfFrom, type ElfImage, type ElfSource } from './elf.ts';
+import { ElfError, hostElfSource, parseElfFrom, type ElfImage, type ElfSource } from './elf.ts';
 import { fdCloseOnExec, fdTableCwd } from '../fs/fdtable.ts';
 import { errnoFromNode } from '../fs/hostfs.ts';
 import { buildInitialStack, HWCAP_RV64IMAFDC, InitStackError, type AuxValues } from './initstack.ts';
@@ -85,22 +85,6 @@ export function loadElfInto(kctx: KernelContext, as: VirtualAddressSpace, elf: U
   initBrk(kctx, as, img.brkStart);
 }
 
-/** A host file as an ElfSource: positional reads of an open fd (short only at the end of file). */
-function hostElfSource(fd: number, length: number): ElfSource {
-  return {
-    length,
-    read(offset, len) {
-      const buf = Buffer.alloc(Math.max(0, Math.min(len, length - offset)));
-      let got = 0;
-      while (got < buf.length) {
-        const n = fs.readSync(fd, buf, got, buf.length - got, offset + got);
-        if (n === 0) break;
-        got += n;
-      }
-      return buf.subarray(0, got);
-    },
-  };
-}
 
 /** Map the main stack of `as` and build the initial stack; returns sp. Bumps the icache epoch. Throws on failure. */
 export function setUpStack(

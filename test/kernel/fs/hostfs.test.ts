@@ -4,7 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { readFileSync } from 'node:fs';
 import {
-  EISDIR, ELOOP, ENOTDIR, ENOTEMPTY, HostRoot, STAT_SIZE, errnoFromNode, openFlagsToHost, statToLinux, type ResolvedPath,
+  EISDIR, ELOOP, ENOTDIR, ENOTEMPTY, HostRoot, PATH_MAX, STAT_SIZE, errnoFromNode, openFlagsToHost, statToLinux, type ResolvedPath,
 } from '../../../kernel/fs/hostfs.ts';
 import { EACCES, EEXIST, EINVAL, EIO, ENOENT, ENAMETOOLONG, EOPNOTSUPP } from '../../../kernel/errno.ts';
 import * as lf from '../../../kernel/linux-flags.ts';
@@ -200,5 +200,37 @@ describe('errnoFromNode', () => {
     expect(errnoFromNode(null)).toBe(EIO);
     expect(errnoFromNode({ code: 'EACCES' })).toBe(EACCES);
     expect(errnoFromNode({ code: 'ENOTSUP' })).toBe(95);
+  });
+});
+
+describe('HostRoot.resolve: names are bytes', () => {
+  const B = (s: string): string => Buffer.from(s, 'latin1').toString('latin1'); // a byte string
+  it('a non-UTF-8 name and the name its UTF-8 decoding gives are two host files', () => {
+    const raw = B('\xff\xfe'); // bytes ff fe
+    const decoded = Buffer.from('\ufffd\ufffd').toString('latin1'); // bytes ef bf bd ef bf bd
+    const a = ok(hr.resolve('/' + raw)), b = ok(hr.resolve('/' + decoded));
+    expect([...a.hostPath.subarray(-2)]).toEqual([0xff, 0xfe]);
+    expect(Buffer.compare(a.hostPath, b.hostPath)).not.toBe(0);
+    fs.writeFileSync(a.hostPath, 'raw');
+    fs.writeFileSync(b.hostPath, 'decoded');
+    expect(fs.readFileSync(a.hostPath, 'utf8')).toBe('raw');
+    const names = fs.readdirSync(rootDir, { encoding: 'buffer' }).map((n) => n.toString('latin1'));
+    expect(names).toContain(raw);
+    expect(names).toContain(decoded);
+    expect(ok(hr.resolve('/' + raw)).guestPath).toBe('/' + raw);
+    fs.unlinkSync(a.hostPath);
+    fs.unlinkSync(b.hostPath);
+  });
+  it('a link whose target is not UTF-8 is followed byte for byte', () => {
+    fs.mkdirSync(Buffer.from(path.join(rootDir, 'caf\xe9'), 'latin1'));
+    fs.symlinkSync(Buffer.from('caf\xe9', 'latin1'), path.join(rootDir, 'to-cafe'));
+    expect(ok(hr.resolve('/to-cafe/.')).guestPath).toBe(B('/caf\xe9'));
+    fs.unlinkSync(path.join(rootDir, 'to-cafe'));
+    fs.rmdirSync(Buffer.from(path.join(rootDir, 'caf\xe9'), 'latin1'));
+  });
+  it('lengths count bytes: NAME_MAX is 255 bytes, however they would decode', () => {
+    expect(typeof hr.resolve('/' + B('\xe9').repeat(255))).toBe('object'); // 255 bytes: a legal (missing) name
+    expect(hr.resolve('/' + B('\xe9').repeat(256))).toBe(-ENAMETOOLONG);
+    expect(hr.resolve('/' + B('\xe9').repeat(PATH_MAX))).toBe(-ENAMETOOLONG);
   });
 });
