@@ -3,7 +3,7 @@
  * parse into a RunOptions (bin/options.ts), run the guest through the process API, and exit
  * with the guest's status (128+N when signal N killed it).
  */
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, statSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import { Command, Option } from 'commander';
@@ -12,7 +12,7 @@ import {
   parseShootdown, parseTlbEntries, parseTraceBuffer, resolveRunOptions, RUN_DEFAULTS, SHOOTDOWN_POLICIES,
   type RunOptions, type SanitizeMode,
 } from './options.ts';
-import { ElfError, parseElf } from '../kernel/proc/elf.ts';
+import { ElfError, hostElfSource, parseElfFrom } from '../kernel/proc/elf.ts';
 import { readTrace } from '../kernel/lab/trace.ts';
 import { labStats } from '../kernel/lab/stats.ts';
 import type { PolicyName } from '../kernel/lab/layout.ts';
@@ -173,11 +173,14 @@ export function checkElf(cmd: Command, elf: string): void {
     cmd.error(`error: <elf> '${elf}' is not a file; give the path of a static riscv64 Linux executable (e.g. guests/bin/hello)`,
       { exitCode: 2, code: 'coherent.invalidValue' });
   }
+  const fd = openSync(path, 'r');
   try {
-    parseElf(new Uint8Array(readFileSync(path)));
+    parseElfFrom(hostElfSource(fd, fstatSync(fd).size)); // the headers only, whatever the file's size
   } catch (e) {
     if (!(e instanceof ElfError)) throw e;
     cmd.error(`error: <elf> '${elf}' cannot run: ${e.message}`, { exitCode: 2, code: 'coherent.invalidValue' });
+  } finally {
+    closeSync(fd);
   }
 }
 

@@ -143,7 +143,11 @@ export class WaitQueues {
     return woken;
   }
 
-  /** Take blocked thread `tix` off its bucket with a0 := `a0` and queue it; false if it was not blocked. */
+  /**
+   * Take blocked thread `tix` off its bucket with a0 := `a0` and queue it; false if it was not
+   * blocked. A restartable syscall that recorded progress (ThreadTable.setRestartDone) returns
+   * that count instead, whatever `a0` says.
+   */
   cancel(tix: number, a0: number, hartId: number): boolean {
     const b = this.threads.waitBucket(tix);
     if (b < 0) return false;
@@ -155,7 +159,10 @@ export class WaitQueues {
       for (let cur = this.i32[this.bw(b) + WB_HEAD]! - 1; cur >= 0; prev = cur, cur = this.threads.waitNext(cur) - 1) {
         if (cur !== tix) continue;
         this.unlink(b, prev, cur, this.threads.waitNext(cur) - 1);
-        this.ready(cur, a0, hartId);
+        // A restartable syscall that already moved bytes returns them when interrupted
+        // (Linux pipe_write: a signal after progress gives the partial count, SA_RESTART or not).
+        const done = this.threads.takeAnyRestartDone(cur);
+        this.ready(cur, done > 0 ? done : a0, hartId);
         return true;
       }
       return false;

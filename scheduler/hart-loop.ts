@@ -200,11 +200,16 @@ export class HartScheduler implements SchedOps, ProcOps {
     };
     this.waiter = {
       restarts: true,
-      wait: (i32, index, seen) => {
+      wait: (i32, index, seen, done = 0) => {
+        const tix = this.current;
+        // Before the block: once parked, the thread may already run elsewhere.
+        if (done > 0) this.threads.setRestartDone(tix, done, hart.pc, Number(hart.getX(2)));
         const r = this.block({ key: -1 - index, i32, index }, seen, undefined, { restart: true });
         if (r === NO_RETURN) return PARKED;
+        if (done > 0) this.threads.setRestartDone(tix, 0, 0, 0);
         return 0; // the word moved already (-EAGAIN): the caller re-checks
       },
+      resumed: () => this.threads.takeRestartDone(this.current, hart.pc, Number(hart.getX(2))),
       wake: (_i32, index) => { this.wake(-1 - index, Infinity); },
     };
     // Wire the file layer and the process syscalls to this hart's scheduler.

@@ -17,7 +17,8 @@ import type { Hart } from '../cpu/hart.ts';
 import type { Ctl } from '../kernel/layout.ts';
 import {
   T_AFFINITY, T_AS, T_DEADLINE, T_EXIT, T_F, T_FCSR, T_FLAGS, T_LAST_HART, T_PC, T_PROC, T_STATE, T_SWITCHES, T_TID,
-  T_WAIT_BUCKET, T_WAIT_NEXT, T_WAKE_RESULT, T_X, THREAD_BYTES, TS_EMBRYO, TS_FREE, SH_NEXT_TID,
+  T_WAIT_BUCKET, T_WAIT_NEXT, T_WAKE_RESULT, T_X, THREAD_BYTES, TS_EMBRYO, TS_FREE, SH_NEXT_TID, T_RESTART_DONE, T_RESTART_PC,
+  T_RESTART_SP,
 } from '../kernel/proc/layout.ts';
 
 /** Word index of field `field` of thread `tix`. */
@@ -112,6 +113,31 @@ export class ThreadTable {
   setWakeResult(tix: number, a0: number): void { this.i32[this.w(tix, T_WAKE_RESULT)] = a0; }
   wakeResult(tix: number): number { return this.i32[this.w(tix, T_WAKE_RESULT)]!; }
   deadline(tix: number): number { return this.f64[this.w(tix, T_DEADLINE) / 2]!; }
+  /**
+   * Record that the syscall at (`pc` after its ecall, `sp`) moved `done` bytes before it parks
+   * (0 clears). The pair names the call: every libc write() shares one ecall, but a signal
+   * handler's call runs on a lower stack.
+   */
+  setRestartDone(tix: number, done: number, pc: number, sp: number): void {
+    this.i32[this.w(tix, T_RESTART_DONE)] = done;
+    this.f64[this.w(tix, T_RESTART_PC) / 2] = pc;
+    this.f64[this.w(tix, T_RESTART_SP) / 2] = sp;
+  }
+  /** Bytes recorded for the syscall at (`pc`, `sp`) (0 for any other), cleared: its re-run takes them once. */
+  takeRestartDone(tix: number, pc: number, sp: number): number {
+    const w = this.w(tix, T_RESTART_DONE);
+    const done = this.i32[w]!;
+    if (done === 0 || this.f64[this.w(tix, T_RESTART_PC) / 2] !== pc || this.f64[this.w(tix, T_RESTART_SP) / 2] !== sp) return 0;
+    this.i32[w] = 0;
+    return done;
+  }
+  /** Bytes recorded for whatever syscall `tix` parked in, cleared (an interruption returns them). */
+  takeAnyRestartDone(tix: number): number {
+    const w = this.w(tix, T_RESTART_DONE);
+    const done = this.i32[w]!;
+    this.i32[w] = 0;
+    return done;
+  }
   setDeadline(tix: number, ms: number): void { this.f64[this.w(tix, T_DEADLINE) / 2] = ms; }
   waitNext(tix: number): number { return this.i32[this.w(tix, T_WAIT_NEXT)]!; }
   setWaitNext(tix: number, v: number): void { this.i32[this.w(tix, T_WAIT_NEXT)] = v; }

@@ -266,18 +266,18 @@ export function fdTablesLive(ctx: KernelContext): number {
 
 // ---- cwd, umask, rlimits ----
 
-/** The cwd of `t` as a canonical guest path. */
+/** The cwd of `t` as a canonical guest path (a byte string, kernel/fs/hostfs.ts ByteString). */
 export function fdTableCwd(ctx: KernelContext, t: number): string {
   return lockOf(ctx, t).with(() => {
     const n = ctx.ctl.i32[tw(ctx, t, FDT_CWD_LEN)]!;
     const at = ctx.ctl.layout.fdTables + t * FDT_BYTES + FDT_CWD_BYTE;
-    return new TextDecoder().decode(new Uint8Array(ctx.ctl.sab, at, n).slice());
+    return Buffer.from(new Uint8Array(ctx.ctl.sab, at, n)).toString('latin1');
   });
 }
 
-/** Set the cwd (a canonical guest path the caller checked is a directory): 0 or -ENAMETOOLONG. */
+/** Set the cwd (a canonical guest path, byte string, the caller checked is a directory): 0 or -ENAMETOOLONG. */
 export function fdTableSetCwd(ctx: KernelContext, t: number, guestPath: string): number {
-  const b = new TextEncoder().encode(guestPath);
+  const b = Buffer.from(guestPath, 'latin1');
   if (b.length > FDT_CWD_MAX) return -ENAMETOOLONG;
   lockOf(ctx, t).with(() => {
     new Uint8Array(ctx.ctl.sab, ctx.ctl.layout.fdTables + t * FDT_BYTES + FDT_CWD_BYTE, b.length).set(b);

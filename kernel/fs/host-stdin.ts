@@ -24,7 +24,7 @@ import { errnoFromNode } from './hostfs.ts';
 import { copyToUser } from '../mm/uaccess.ts';
 import { ofileWord } from './ofile.ts';
 import { OF_OFFSET } from './layout.ts';
-import { PARKED } from './sys-fs.ts'; // used at call time only: the import cycle is harmless
+import { PARKED } from './pipe.ts';
 
 /** How often a parked reader of the host's stdin looks again (ms). */
 export const POLL_MS = 5;

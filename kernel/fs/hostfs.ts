@@ -13,6 +13,11 @@
  * Results name the final component without following it when the caller asks not to
  * (O_NOFOLLOW, AT_SYMLINK_NOFOLLOW, readlinkat, unlinkat); host calls on the result then act
  * on the link itself, and intermediate components contain no links.
+ *
+ * Names are bytes, as in Linux: a guest path is a ByteString (one char per byte, never
+ * decoded as UTF-8), host calls get Buffers, and link targets and directory entries are read
+ * as Buffers — so two different byte names never alias one host file, and a name comes back
+ * from readdir exactly as it was created.
  */
 
 import * as fs from 'node:fs';
@@ -43,17 +48,32 @@ export const NAME_MAX = 255;
 /** Linux MAXSYMLINKS: links followed in one lookup before ELOOP. */
 export const MAX_SYMLINKS = 40;
 
+/**
+ * A Linux file name or path: its bytes held as a JS string of char codes 0–255 ("latin1"),
+ * one char per byte. Never UTF-8 decoded; string operations (split on '/', length = bytes)
+ * work on it as on the bytes. Convert at the host boundary with bytesOf / byteString.
+ */
+export type ByteString = string;
+/** The bytes of byte string `s` (for host calls: Node's fs takes Buffer paths as bytes). */
+export function bytesOf(s: ByteString): Buffer {
+  return Buffer.from(s, 'latin1');
+}
+/** The byte string of `b`. */
+export function byteString(b: Uint8Array): ByteString {
+  return Buffer.from(b.buffer, b.byteOffset, b.byteLength).toString('latin1');
+}
+
 /** A resolved guest path. */
 export interface ResolvedPath {
-  /** Host path inside the root. */
-  hostPath: string;
+  /** Host path inside the root, as bytes (what Node's fs calls take). */
+  hostPath: Buffer;
   /** Canonical absolute guest path ("/" for the root), links resolved except a kept final one. */
-  guestPath: string;
+  guestPath: ByteString;
 }
 
 export interface ResolveOptions {
   /** Directory a relative path starts from (a guest absolute path): the cwd or a dirfd's path. */
-  base?: string;
+  base?: ByteString;
   /** Follow a symlink in the final component (default true). */
   followFinal?: boolean;
 }
@@ -62,24 +82,34 @@ export interface ResolveOptions {
 export class HostRoot {
   /** realpath of the root directory. */
   readonly root: string;
+  /** The same as a byte string (the host's bytes of it). */
+  readonly rootBytes: ByteString;
 
   /** Throws if `rootDir` does not exist or is not a directory. */
   constructor(rootDir: string) {
     const real = fs.realpathSync(rootDir);
     if (!fs.statSync(real).isDirectory()) throw new Error(`HostRoot: ${rootDir} is not a directory`);
     this.root = real;
+    this.rootBytes = byteString(fs.realpathSync(rootDir, { encoding: 'buffer' }));
+  }
+
+  /** Host path (bytes) of canonical guest path `guestPath` (no checks: it came from resolve). */
+  hostOfGuest(guestPath: ByteString): Buffer {
+    return bytesOf(guestPath === '/' ? this.rootBytes : this.rootBytes + guestPath);
   }
 
   /**
    * Resolve guest `path` to a host path inside the root, as a chroot'ed Linux process would
    * look it up. Returns a negative errno instead when Linux's lookup fails: -ENOENT (empty
    * path, missing directory on the way), -ENOTDIR (a non-directory used as a directory, or a
-   * trailing slash on one), -ELOOP, -ENAMETOOLONG, -EACCES (the host view escapes the root).
+   * trailing slash on one), -ELOOP, -ENAMETOOLONG (the path, a component, or the canonical
+   * result reaching PATH_MAX), -EACCES (the host view escapes the root).
    * A missing final component is not an error: open(O_CREAT) and mkdir need its path.
+   * `path` is a ByteString (kernel/mm/uaccess.ts strncpyFromUser gives one).
    */
-  resolve(path: string, options: ResolveOptions = {}): ResolvedPath | number {
+  resolve(path: ByteString, options: ResolveOptions = {}): ResolvedPath | number {
     if (path.length === 0) return -ENOENT;
-    if (Buffer.byteLength(path) >= PATH_MAX) return -ENAMETOOLONG;
+    if (path.length >= PATH_MAX) return -ENAMETOOLONG;
     const followFinal = options.followFinal ?? true;
     const stack: string[] = path.startsWith('/') ? [] : splitGuest(options.base ?? '/');
     const trailingSlash = /\/\.?$/.test(path) && path !== '/';
@@ -92,13 +122,13 @@ export class HostRoot {
         stack.pop(); // at the root, `..` stays at the root
         continue;
       }
-      if (Buffer.byteLength(name) > NAME_MAX) return -ENAMETOOLONG;
+      if (name.length > NAME_MAX) return -ENAMETOOLONG;
       stack.push(name);
       const isFinal = pending.every((c) => c === '' || c === '.');
       const host = this.hostOf(stack);
       let st: fs.Stats;
       try {
-        st = fs.lstatSync(host);
+        st = fs.lstatSync(bytesOf(host));
       } catch (e) {
         const errno = errnoFromNode(e);
         if (errno === ENOENT && isFinal) break;
@@ -106,7 +136,7 @@ export class HostRoot {
       }
       if (st.isSymbolicLink() && (!isFinal || followFinal || trailingSlash)) {
         if (++links > MAX_SYMLINKS) return -ELOOP;
-        const target = fs.readlinkSync(host);
+        const target = byteString(fs.readlinkSync(bytesOf(host), { encoding: 'buffer' }));
         stack.pop();
         if (target.startsWith('/')) stack.length = 0;
         pending = pending.concat(splitRaw(target).reverse());
@@ -115,25 +145,30 @@ export class HostRoot {
       if (!isFinal && !st.isDirectory()) return -ENOTDIR;
       if (isFinal && trailingSlash && !st.isDirectory()) return -ENOTDIR;
     }
+    const guestPath = '/' + stack.join('/');
+    // Every canonical path fits a description and a cwd record (PATH_MAX): a long relative
+    // path under a long cwd, or a link expanding past it, is refused before any host call.
+    if (guestPath.length >= PATH_MAX) return -ENAMETOOLONG;
     const hostPath = this.hostOf(stack);
     // The walk followed every link itself; re-check the directory the result lives in on the
     // host (a kept final symlink may point anywhere — host calls act on the link, not through it).
     if (!this.contains(stack.length === 0 ? hostPath : nodePath.dirname(hostPath))) return -EACCES;
-    return { hostPath, guestPath: '/' + stack.join('/') };
+    return { hostPath: bytesOf(hostPath), guestPath };
   }
 
-  /** Host path of guest components (no checks). */
-  private hostOf(components: string[]): string {
-    return components.length === 0 ? this.root : this.root + '/' + components.join('/');
+  /** Host path (byte string) of guest components (no checks). */
+  private hostOf(components: ByteString[]): ByteString {
+    return components.length === 0 ? this.rootBytes : this.rootBytes + '/' + components.join('/');
   }
 
-  /** The host realpath of the deepest existing prefix of hostPath lies inside the root. */
-  contains(hostPath: string): boolean {
+  /** The host realpath of the deepest existing prefix of hostPath (a byte string) lies inside the root. */
+  contains(hostPath: ByteString): boolean {
+    const root = this.rootBytes;
     let p = hostPath;
     for (;;) {
       try {
-        const real = fs.realpathSync(p);
-        return real === this.root || real.startsWith(this.root.endsWith('/') ? this.root : this.root + '/');
+        const real = byteString(fs.realpathSync(bytesOf(p), { encoding: 'buffer' }));
+        return real === root || real.startsWith(root.endsWith('/') ? root : root + '/');
       } catch {
         const parent = nodePath.dirname(p);
         if (parent === p) return false;

@@ -68,15 +68,15 @@ export const FDT_OWNER = 5; // pid that created it (the default resolver of kern
 export const FDT_RLIMITS = 16; // f64 pairs [cur, max] x RLIM_NLIMITS; Infinity = RLIM_INFINITY
 export const RLIM_NLIMITS = 16;
 export const FDT_CWD_BYTE = (FDT_RLIMITS + RLIM_NLIMITS * 4) * 4; // 320
-export const FDT_CWD_MAX = 1024 - FDT_CWD_BYTE; // cwd guest path bytes (longer chdir: ENAMETOOLONG)
-export const FDT_ENTRIES = 256; // word index of fd 0's entry (byte 1024)
+export const FDT_CWD_MAX = 4096; // cwd guest path bytes: up to Linux PATH_MAX (longer chdir: ENAMETOOLONG)
+export const FDT_ENTRIES = (FDT_CWD_BYTE + FDT_CWD_MAX) / 4; // word index of fd 0's entry (byte 4416)
 export const FDT_BYTES = (FDT_ENTRIES + FDT_FDS) * 4;
 /** An fd entry: 0 = free, else ofile id (1-based) | FDE_CLOEXEC. */
 export const FDE_CLOEXEC = 1 << 30;
 export const FDE_OFILE_MASK = FDE_CLOEXEC - 1;
 
 // ---- open file description (words) ----
-export const OFILE_BYTES = 512;
+export const OFILE_BYTES = 64 + 4096; // header, then a path of up to Linux PATH_MAX bytes
 export const OF_STATE = 0;
 export const OF_REFS = 1;
 export const OF_KIND = 2; // OK_*
@@ -88,7 +88,7 @@ export const OF_PATH_LEN = 7;
 export const OF_OFFSET = 8; // f64: file position (bytes; for a directory, the next entry index)
 export const OF_DEV = 10; // f64: host st_dev of a host file (finds its page-cache file)
 export const OF_INO = 12; // f64: host st_ino of a host file
-export const OF_PATH_BYTE = 64; // canonical guest path (UTF-8)
+export const OF_PATH_BYTE = 64; // canonical guest path (its bytes, as the guest named it)
 export const OF_PATH_MAX = OFILE_BYTES - OF_PATH_BYTE;
 /** OF_KIND values. */
 export const OK_HOST_FILE = 1; // a host file other than a directory: positional I/O, seekable

@@ -33,7 +33,7 @@ export interface OfileInit {
   flags: number;
   /** Host fd, or pipe index for pipe ends. */
   hostFd: number;
-  /** Canonical guest path (host files and directories), for *at() bases, fchdir and mmap. */
+  /** Canonical guest path (host files and directories; a byte string), for *at() bases, fchdir and mmap. */
   path?: string;
   /** Host st_dev / st_ino of a host file: how read/write find its page-cache pages. */
   dev?: number;
@@ -51,7 +51,7 @@ export function ofileWord(ctx: KernelContext, id: number, f: number): number {
  * still owns `hostFd` when this fails.
  */
 export function ofileCreate(ctx: KernelContext, init: OfileInit): number {
-  const path = new TextEncoder().encode(init.path ?? '');
+  const path = Buffer.from(init.path ?? '', 'latin1');
   if (path.length > OF_PATH_MAX) return -ENAMETOOLONG;
   const i32 = ctx.ctl.i32;
   for (let id = 1, n = ctx.ctl.layout.fs.ofiles; id <= n; id++) {
@@ -137,11 +137,11 @@ export function ofileWritable(ctx: KernelContext, id: number): boolean {
   return acc === O_WRONLY || acc === 2;
 }
 
-/** Canonical guest path of a host file or directory ('' for other kinds). */
+/** Canonical guest path of a host file or directory, a byte string ('' for other kinds). */
 export function ofilePath(ctx: KernelContext, id: number): string {
   const w = ofileWord(ctx, id, 0);
   const n = ctx.ctl.i32[w + OF_PATH_LEN]!;
-  return new TextDecoder().decode(new Uint8Array(ctx.ctl.sab, w * 4 + OF_PATH_BYTE, n).slice());
+  return Buffer.from(new Uint8Array(ctx.ctl.sab, w * 4 + OF_PATH_BYTE, n)).toString('latin1');
 }
 
 /** The offset lock of `id` (Linux's f_pos_lock): hold it across read-modify-write of the offset. */
@@ -169,7 +169,7 @@ export function ofileMmapFile(ctx: KernelContext, id: number, root: HostRoot): n
   return lock.with(() => {
     const have = ctx.ctl.i32[w]!;
     if (have !== 0) return have;
-    const pc = openHostFile(ctx, { hostPath: root.root + ofilePath(ctx, id), hostFd: ofileHostFd(ctx, id) });
+    const pc = openHostFile(ctx, { hostPath: root.hostOfGuest(ofilePath(ctx, id)), hostFd: ofileHostFd(ctx, id) });
     if (pc > 0) ctx.ctl.i32[w] = pc;
     return pc;
   });

@@ -31,16 +31,31 @@ export interface Waiter {
   /**
    * Block until i32[index] !== seen (spurious returns are allowed; callers re-check).
    * Returns 0, or a negative errno (-EINTR: a signal is pending) that the syscall returns.
+   * `done`: bytes the syscall already moved. A restarting waiter records them: the re-run
+   * gets them from resumed() and carries on after them, and an interruption makes the
+   * syscall return them (Linux's partial count) instead of an errno.
    */
-  wait(i32: Int32Array, index: number, seen: number): number;
+  wait(i32: Int32Array, index: number, seen: number, done?: number): number;
+  /**
+   * Restarting waiters: the bytes this syscall moved before it last parked (see wait), 0 on
+   * a fresh call. Taking them clears them; a syscall asks once, at its start.
+   */
+  resumed?(): number;
   /** Wake every thread blocked on i32[index] (called after the word was changed and Atomics.notify'd). */
   wake(i32: Int32Array, index: number): void;
   /**
    * True when wait() parks the thread and re-runs the whole syscall when woken (the
-   * scheduler's waiter): a caller that already made progress returns it instead of waiting.
+   * scheduler's waiter): a caller that already made progress passes it to wait() and asks
+   * resumed() when it runs again.
    */
   readonly restarts?: boolean;
 }
+
+/**
+ * What a restarting Waiter's wait() returns when it parked the thread: the syscall handler
+ * passes it up unchanged (the dispatcher's NO_RETURN), whatever it had done so far.
+ */
+export const PARKED = -0x7fff_0000;
 
 /** A Waiter that blocks this worker in Atomics.wait slices, running `whileWaiting` between them. */
 export function hartWaiter(whileWaiting: WhileWaiting): Waiter {
@@ -181,19 +196,22 @@ export function pipeRead(
 
 /**
  * Write `len` bytes to pipe `p`. `source(off, n)` gives bytes [off, off + n) of the user
- * buffer, or -EFAULT. Returns `len`, a partial count (a later piece faulted, nonblock ran out
- * of room, the reader went away, or the waiter was interrupted after some bytes), or -EPIPE,
- * -EAGAIN, -EFAULT, -EINTR when nothing was written.
+ * buffer, or -EFAULT. A blocking write transfers everything before it returns `len`, unless
+ * a later piece faults, the reader goes away or a signal interrupts it after some bytes (then
+ * the partial count); nonblock returns what fitted. Nothing written: -EPIPE, -EAGAIN,
+ * -EFAULT, -EINTR. `resume`: bytes [0, resume) were written by this syscall before it parked
+ * (a restarting waiter's re-run); `base`: bytes the whole syscall moved before this buffer
+ * (writev), reported with them to the waiter. Counts returned include `resume`.
  */
 export function pipeWrite(
   ctx: KernelContext, p: number, len: number, nonblock: boolean, waiter: Waiter,
-  source: (off: number, n: number) => Uint8Array | number,
+  source: (off: number, n: number) => Uint8Array | number, resume = 0, base = 0,
 ): number {
   if (len === 0) return 0;
   const i32 = ctx.ctl.i32;
   const lock = lockOf(ctx, p);
   const seqIndex = word(ctx, p, PP_SEQ);
-  let written = 0;
+  let written = resume;
   let chunk: Uint8Array | null = null; // user bytes [written, written + chunk.length) copied in
   while (written < len) {
     if (chunk === null || chunk.length === 0) {
@@ -230,8 +248,8 @@ export function pipeWrite(
     }
     lock.unlock();
     if (nonblock) return written > 0 ? written : -EAGAIN;
-    if (written > 0 && waiter.restarts) return written; // a re-run would write these bytes twice
-    const r = waiter.wait(i32, seqIndex, seen);
+    const r = waiter.wait(i32, seqIndex, seen, base + written); // a restart carries on after these bytes
+    if (r === PARKED) return r;
     if (r < 0) return written > 0 ? written : r;
   }
   return written;

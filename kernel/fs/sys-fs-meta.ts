@@ -5,11 +5,11 @@
  */
 import * as fs from 'node:fs';
 import * as tty from 'node:tty';
-import { EBADF, EBUSY, EFAULT, EINVAL, ERANGE } from '../errno.ts';
+import { EBADF, EBUSY, EFAULT, EFBIG, EINVAL, ERANGE } from '../errno.ts';
 import {
   fdClose, fdDupTo, fdGet, fdGetCloexec, fdInstall, fdSetCloexec, fdTableCwd, fdTableRlimit, fdTableSetCwd, fdTableUmask,
 } from './fdtable.ts';
-import { EISDIR, ENOTDIR, ENOTTY, errnoFromNode, statToLinux, STAT_SIZE } from './hostfs.ts';
+import { EISDIR, ENOTDIR, ENOTTY, errnoFromNode, statToLinux, STAT_SIZE, type ResolvedPath } from './hostfs.ts';
 import {
   AT_EMPTY_PATH, AT_REMOVEDIR, AT_SYMLINK_NOFOLLOW, FD_CLOEXEC, FIONREAD, F_DUPFD, F_DUPFD_CLOEXEC, F_GETFD, F_GETFL,
   F_GETLK, F_SETFD, F_SETFL, F_SETLK, F_SETLKW, O_APPEND, O_CLOEXEC, O_DIRECT, O_LARGEFILE, O_NOATIME, O_NONBLOCK,
@@ -22,7 +22,7 @@ import {
 import { pipeAvailable, pipeCloseEnd, pipeCreate } from './pipe.ts';
 import { FDT_FDS, OK_HOST_DIR, OK_HOST_FILE, OK_PIPE_READ, OK_PIPE_WRITE, OK_STDIO, PIPE_CAPACITY } from './layout.ts';
 import type { FsEnv } from './sys-fs-env.ts';
-import { atBase, userPath, withFd } from './sys-fs.ts';
+import { atBase, FILE_BYTES_MAX, userPath, withFd } from './sys-fs.ts';
 import { truncateCached } from './sys-fs-truncate.ts';
 import { argInt, argU } from '../syscall.ts';
 import { copyToUser } from '../mm/uaccess.ts';
@@ -249,7 +249,7 @@ export function sysNewfstatat(f: FsEnv, a: readonly bigint[]): number {
 }
 
 /** Resolve a *at() path argument (final link kept when `follow` is false). */
-function resolveAt(f: FsEnv, dirfd: number, va: number, follow: boolean): { hostPath: string; guestPath: string } | number {
+function resolveAt(f: FsEnv, dirfd: number, va: number, follow: boolean): ResolvedPath | number {
   const path = userPath(f, va);
   if (typeof path === 'number') return path;
   const base = atBase(f, dirfd, path);
@@ -302,14 +302,19 @@ export function sysMkdirat(f: FsEnv, a: readonly bigint[]): number {
 }
 
 /**
- * ftruncate(fd, length): EINVAL for a negative length or a description not writable / not a
- * file. The page cache follows (kernel/fs/sys-fs-truncate.ts): mapped pages past the new end are
- * unmapped everywhere, so touching them raises SIGBUS as on Linux.
+ * ftruncate(fd, length): EINVAL for a negative length (before the fd is looked up, as Linux)
+ * or a description not writable / not a file; EFBIG past FILE_BYTES_MAX (this filesystem's
+ * s_maxbytes, kernel/fs/sys-fs.ts) without touching the host. The page cache follows
+ * (kernel/fs/sys-fs-truncate.ts): mapped pages past the new end are unmapped everywhere, so
+ * touching them raises SIGBUS as on Linux.
  */
 export function sysFtruncate(f: FsEnv, a: readonly bigint[]): number {
-  const len = Number(a[1]!);
+  const length = BigInt.asIntN(64, a[1]!);
+  if (length < 0n) return -EINVAL;
   return withFd(f, argInt(a[0]!), (id) => {
-    if (len < 0 || ofileKind(f.kctx, id) !== OK_HOST_FILE || !ofileWritable(f.kctx, id)) return -EINVAL;
+    if (ofileKind(f.kctx, id) !== OK_HOST_FILE || !ofileWritable(f.kctx, id)) return -EINVAL;
+    if (length > BigInt(FILE_BYTES_MAX)) return -EFBIG;
+    const len = Number(length);
     try {
       fs.ftruncateSync(ofileHostFd(f.kctx, id), len);
     } catch (e) {
@@ -336,7 +341,7 @@ export function sysFaccessat(f: FsEnv, a: readonly bigint[]): number {
 
 /** getcwd(buf, size): the length including the NUL (the raw syscall's value), ERANGE when too small. */
 export function sysGetcwd(f: FsEnv, a: readonly bigint[]): number {
-  const cwd = new TextEncoder().encode(fdTableCwd(f.kctx, f.fdt) + '\0');
+  const cwd = Buffer.from(fdTableCwd(f.kctx, f.fdt) + '\0', 'latin1'); // a byte string: its bytes as they are
   if (argU(a[1]!) < cwd.length) return -ERANGE;
   return copyToUser(f.kctx, f.as, argU(a[0]!), cwd) < 0 ? -EFAULT : cwd.length;
 }
@@ -359,7 +364,8 @@ export function sysFchdir(f: FsEnv, a: readonly bigint[]): number {
     ofileKind(f.kctx, id) === OK_HOST_DIR ? fdTableSetCwd(f.kctx, f.fdt, ofilePath(f.kctx, id)) : -ENOTDIR);
 }
 
-const DT: Array<[(d: fs.Dirent) => boolean, number]> = [
+const DOT = Buffer.from('.'), DOTDOT = Buffer.from('..'), SLASH = Buffer.from('/'), DOTDOT_SUFFIX = Buffer.from('/..');
+const DT: Array<[(d: fs.Dirent<Buffer>) => boolean, number]> = [
   [(d) => d.isFIFO(), 1], [(d) => d.isCharacterDevice(), 2], [(d) => d.isDirectory(), 4], [(d) => d.isBlockDevice(), 6],
   [(d) => d.isFile(), 8], [(d) => d.isSymbolicLink(), 10], [(d) => d.isSocket(), 12],
 ];
@@ -375,10 +381,10 @@ export function sysGetdents64(f: FsEnv, a: readonly bigint[]): number {
   return withFd(f, argInt(a[0]!), (id) => {
     if (ofileKind(kctx, id) !== OK_HOST_DIR) return -ENOTDIR;
     const guest = ofilePath(kctx, id);
-    const host = f.root.root + (guest === '/' ? '' : guest);
-    let names: fs.Dirent[];
+    const host = f.root.hostOfGuest(guest);
+    let names: fs.Dirent<Buffer>[];
     try {
-      names = fs.readdirSync(host, { withFileTypes: true });
+      names = fs.readdirSync(host, { withFileTypes: true, encoding: 'buffer' }); // names as bytes
     } catch (e) {
       return -errnoFromNode(e);
     }
@@ -389,12 +395,11 @@ export function sysGetdents64(f: FsEnv, a: readonly bigint[]): number {
       const dv = new DataView(out.buffer);
       let at = 0;
       for (; idx < names.length + 2; idx++) {
-        const name = idx === 0 ? '.' : idx === 1 ? '..' : names[idx - 2]!.name;
-        const nb = new TextEncoder().encode(name);
+        const nb = idx === 0 ? DOT : idx === 1 ? DOTDOT : names[idx - 2]!.name;
         const reclen = Math.ceil((19 + nb.length + 1) / 8) * 8;
         if (at + reclen > out.length) break;
         let ino = 0n;
-        const p = idx === 0 ? host : idx === 1 ? (guest === '/' ? host : host + '/..') : host + '/' + name;
+        const p = idx === 0 ? host : idx === 1 ? (guest === '/' ? host : Buffer.concat([host, DOTDOT_SUFFIX])) : Buffer.concat([host, SLASH, nb]);
         try { ino = fs.lstatSync(p, { bigint: true }).ino; } catch { /* vanished: inode 0 */ }
         const type = idx < 2 ? 4 : DT.find(([is]) => is(names[idx - 2]!))?.[1] ?? 0;
         dv.setBigUint64(at, ino, true);

@@ -5,7 +5,8 @@
  * anonymous-only mmap with one that also maps open host files through the page cache.
  */
 import { EACCES, ENODEV } from '../errno.ts';
-import { MAP_ANONYMOUS, MAP_SHARED, MAP_TYPE, PROT_WRITE } from '../linux-flags.ts';
+import { MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED, MAP_TYPE, PROT_WRITE } from '../linux-flags.ts';
+import { RF_NO_MAYWRITE } from '../mm/layout.ts';
 import { mmap } from '../mm/mmap.ts';
 import { ofileKind, ofileMmapFile, ofileReadable, ofileWritable } from './ofile.ts';
 import * as N from '../syscalls-table.ts';
@@ -35,17 +36,23 @@ export function fsHandler(fn: FsHandler): SyscallHandler {
   };
 }
 
-/** mmap(addr, len, prot, flags, fd, off): anonymous, or a host file open for reading. */
+/**
+ * mmap(addr, len, prot, flags, fd, off): anonymous, or a host file open for reading. A shared
+ * mapping of a description not open for writing never becomes writable (RF_NO_MAYWRITE:
+ * PROT_WRITE now is EACCES, and so is a later mprotect(PROT_WRITE), as Linux's VM_MAYWRITE).
+ */
 export function sysMmap(f: FsEnv, a: readonly bigint[]): number {
   const addr = argU(a[0]!), len = argU(a[1]!), prot = argInt(a[2]!), flags = argInt(a[3]!), off = argU(a[5]!);
   if (flags & MAP_ANONYMOUS) return mmap(f.kctx, f.as, addr, len, prot, flags, 0, off);
   return withFd(f, argInt(a[4]!), (id) => {
     if (ofileKind(f.kctx, id) !== OK_HOST_FILE) return -ENODEV;
     if (!ofileReadable(f.kctx, id)) return -EACCES;
-    if ((flags & MAP_TYPE) !== 2 && flags & MAP_SHARED && prot & PROT_WRITE && !ofileWritable(f.kctx, id)) return -EACCES;
+    const shared = (flags & MAP_TYPE) !== MAP_PRIVATE && (flags & MAP_SHARED) !== 0;
+    const mayWrite = !shared || ofileWritable(f.kctx, id);
+    if (!mayWrite && prot & PROT_WRITE) return -EACCES;
     const pc = ofileMmapFile(f.kctx, id, f.root);
     if (pc < 0) return pc;
-    return mmap(f.kctx, f.as, addr, len, prot, flags, pc, off);
+    return mmap(f.kctx, f.as, addr, len, prot, flags, pc, off, mayWrite ? 0 : RF_NO_MAYWRITE);
   });
 }
 

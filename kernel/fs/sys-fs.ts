@@ -19,7 +19,7 @@
  */
 import * as fs from 'node:fs';
 import { argInt, argU } from '../syscall.ts';
-import { EBADF, EFAULT, EINVAL, EOVERFLOW } from '../errno.ts';
+import { EBADF, EFAULT, EFBIG, EINVAL } from '../errno.ts';
 import { fdClose, fdGet, fdInstall, fdTableCwd, fdTableUmask } from './fdtable.ts';
 import { EISDIR, ENOTDIR, ENXIO, EPIPE, errnoFromNode, ESPIPE, openFlagsToHost, PATH_MAX } from './hostfs.ts';
 import {
@@ -33,19 +33,30 @@ import {
 import { fileRefDelta, overlayCached, writeThrough } from '../mm/pagecache.ts';
 import { truncateCached } from './sys-fs-truncate.ts';
 import { hostStreamRead } from './host-stdin.ts';
-import { pipeRead, pipeWrite, raiseSigpipe } from './pipe.ts';
+import { PARKED, pipeRead, pipeWrite, raiseSigpipe } from './pipe.ts';
 import { OK_HOST_DIR, OK_HOST_FILE, OK_PIPE_READ, OK_PIPE_WRITE, OK_STDIO } from './layout.ts';
 import type { FsEnv } from './sys-fs-env.ts';
 import { accessOk, copyFromUser, copyToUser, strncpyFromUser } from '../mm/uaccess.ts';
 
-/** Returned by a handler whose thread the Waiter parked (becomes NO_RETURN). */
-export const PARKED = -0x7fff_0000;
+/** Returned by a handler whose thread the Waiter parked (becomes NO_RETURN); kernel/fs/pipe.ts. */
+export { PARKED } from './pipe.ts';
 /** Bytes moved between host and user per step (bounds the bounce buffer, not the request). */
 const IO_CHUNK = 1 << 16;
 /** Linux MAX_RW_COUNT: one read/write moves at most this many bytes. */
 const MAX_RW_COUNT = 0x7ffff000;
 /** Linux UIO_MAXIOV. */
 const UIO_MAXIOV = 1024;
+/**
+ * Largest size a host file reaches here (the s_maxbytes of this "filesystem"): Node takes
+ * file positions and lengths as safe integers only (below 2^53) and treats a position it
+ * cannot take as "the current position". So positions at or past it never reach the host: a
+ * write there is -EFBIG, a read returns 0, a write crossing it is cut short at it, ftruncate
+ * past it is -EFBIG — what Linux does at s_maxbytes (generic_write_check_limits,
+ * inode_newsize_ok). Host filesystems with a smaller limit (ext4: 16 TiB) say so themselves.
+ */
+export const FILE_BYTES_MAX = Number.MAX_SAFE_INTEGER; // 2^53 - 1
+/** Linux loff_t's largest value: pos + count beyond it is -EINVAL (rw_verify_area). */
+const LOFF_MAX = 2n ** 63n - 1n;
 
 /** Run `fn` with the description at `fd` (one reference held throughout), or -EBADF. */
 export function withFd(f: FsEnv, fd: number, fn: (id: number) => number): number {
@@ -122,6 +133,7 @@ export function readAt(f: FsEnv, id: number, va: number, len: number, pos: numbe
     case OK_HOST_DIR:
       return -EISDIR;
     case OK_HOST_FILE:
+      if (pos !== null && pos >= FILE_BYTES_MAX) return 0; // at or past s_maxbytes: end of file
       return withCache(f, id, (pc) => {
         if (pos !== null) return hostRead(f, ofileHostFd(kctx, id), va, len, pos, pc);
         const lock = ofileLock(kctx, id);
@@ -147,14 +159,22 @@ export function readAt(f: FsEnv, id: number, va: number, len: number, pos: numbe
   }
 }
 
-/** write/pwrite core on description `id` (see readAt). */
-export function writeAt(f: FsEnv, id: number, va: number, len: number, pos: number | null): number {
+/**
+ * write/pwrite core on description `id` (see readAt). `resume` and `base` (pipes): bytes of
+ * this buffer already written before the syscall parked, and bytes the syscall moved before
+ * this buffer (kernel/fs/pipe.ts pipeWrite); the count returned includes `resume`.
+ */
+export function writeAt(f: FsEnv, id: number, va: number, len: number, pos: number | null, resume = 0, base = 0): number {
   const { kctx } = f;
   const flags = ofileFlags(kctx, id);
   if (flags & O_PATH || !ofileWritable(kctx, id)) return -EBADF;
   len = Math.min(len, MAX_RW_COUNT);
   switch (ofileKind(kctx, id)) {
     case OK_HOST_FILE:
+      if (pos !== null && !(flags & O_APPEND)) {
+        if (pos >= FILE_BYTES_MAX) return -EFBIG;
+        len = Math.min(len, FILE_BYTES_MAX - pos);
+      }
       return withCache(f, id, (pc) => {
         const hfd = ofileHostFd(kctx, id);
         if (pos !== null && !(flags & O_APPEND)) return hostWrite(f, hfd, va, len, pos, pc, pos);
@@ -168,7 +188,8 @@ export function writeAt(f: FsEnv, id: number, va: number, len: number, pos: numb
             return n;
           }
           const at = ofileOffset(kctx, id);
-          const n = hostWrite(f, hfd, va, len, at, pc, at);
+          if (at >= FILE_BYTES_MAX) return -EFBIG;
+          const n = hostWrite(f, hfd, va, Math.min(len, FILE_BYTES_MAX - at), at, pc, at);
           if (n > 0) ofileSetOffset(kctx, id, at + n);
           return n;
         });
@@ -182,7 +203,7 @@ export function writeAt(f: FsEnv, id: number, va: number, len: number, pos: numb
         (off, n) => {
           const b = copyFromUser(kctx, f.as, va + off, n);
           return typeof b === 'number' ? -EFAULT : b;
-        });
+        }, resume, base);
     default:
       return -EBADF;
   }
@@ -202,19 +223,33 @@ function withCache(f: FsEnv, id: number, fn: (pc: number) => number): number {
 export function sysRead(f: FsEnv, a: readonly bigint[]): number {
   return withFd(f, argInt(a[0]!), (id) => readAt(f, id, argU(a[1]!), argU(a[2]!), null));
 }
-/** write(fd, buf, count). */
+/** write(fd, buf, count); a re-run after a pipe write parked resumes after what it wrote. */
 export function sysWrite(f: FsEnv, a: readonly bigint[]): number {
-  return withFd(f, argInt(a[0]!), (id) => writeAt(f, id, argU(a[1]!), argU(a[2]!), null));
+  const resume = f.waiter.resumed?.() ?? 0;
+  return withFd(f, argInt(a[0]!), (id) => writeAt(f, id, argU(a[1]!), argU(a[2]!), null, resume));
 }
-/** pread64(fd, buf, count, offset): -EINVAL for a negative offset, -ESPIPE on pipes and ttys. */
+/**
+ * pread64 / pwrite64 (fd, buf, count, offset): -EINVAL for a negative offset (before the fd
+ * is looked up, as Linux) or, on a file, for offset + count past loff_t; -ESPIPE on pipes and
+ * ttys; at or past FILE_BYTES_MAX a read returns 0 and a write -EFBIG (see there).
+ */
+function positional(f: FsEnv, a: readonly bigint[], write: boolean): number {
+  const pos = BigInt.asIntN(64, a[3]!);
+  if (pos < 0n) return -EINVAL;
+  const va = argU(a[1]!), len = argU(a[2]!);
+  return withFd(f, argInt(a[0]!), (id) => {
+    if (ofileKind(f.kctx, id) === OK_HOST_FILE && pos + BigInt(len) > LOFF_MAX) return -EINVAL;
+    const at = pos >= BigInt(FILE_BYTES_MAX) ? FILE_BYTES_MAX : Number(pos);
+    return write ? writeAt(f, id, va, len, at) : readAt(f, id, va, len, at);
+  });
+}
+/** pread64(fd, buf, count, offset): see positional. */
 export function sysPread(f: FsEnv, a: readonly bigint[]): number {
-  const pos = Number(a[3]!);
-  return withFd(f, argInt(a[0]!), (id) => (pos < 0 ? -EINVAL : readAt(f, id, argU(a[1]!), argU(a[2]!), pos)));
+  return positional(f, a, false);
 }
-/** pwrite64(fd, buf, count, offset). */
+/** pwrite64(fd, buf, count, offset): see positional. */
 export function sysPwrite(f: FsEnv, a: readonly bigint[]): number {
-  const pos = Number(a[3]!);
-  return withFd(f, argInt(a[0]!), (id) => (pos < 0 ? -EINVAL : writeAt(f, id, argU(a[1]!), argU(a[2]!), pos)));
+  return positional(f, a, true);
 }
 
 /** The iovecs at va: [base, len] pairs, or -EFAULT / -EINVAL. */
@@ -235,14 +270,23 @@ function readIovecs(f: FsEnv, va: number, cnt: number): [number, number][] | num
   return out;
 }
 
+/** readv/writev: buffer after buffer; a writev re-run after a pipe write parked skips what it wrote. */
 function vectored(f: FsEnv, a: readonly bigint[], write: boolean): number {
+  let resume = write ? f.waiter.resumed?.() ?? 0 : 0;
   return withFd(f, argInt(a[0]!), (id) => {
     const iov = readIovecs(f, argU(a[1]!), argInt(a[2]!));
     if (typeof iov === 'number') return iov;
     let total = 0;
     for (const [base, len] of iov) {
       if (len === 0) continue;
-      const n = write ? writeAt(f, id, base, len, null) : readAt(f, id, base, len, null);
+      if (resume >= len) { // written before the syscall parked
+        resume -= len;
+        total += len;
+        continue;
+      }
+      const n = write ? writeAt(f, id, base, len, null, resume, total) : readAt(f, id, base, len, null);
+      resume = 0;
+      if (n === PARKED) return n; // the re-run resumes (the waiter recorded total + progress)
       if (n < 0) return total > 0 ? total : n;
       total += n;
       if (n < len) break;
@@ -257,7 +301,7 @@ export const sysWritev = (f: FsEnv, a: readonly bigint[]): number => vectored(f,
 
 /** lseek(fd, offset, whence): the new offset, -ESPIPE (pipe, tty), -EINVAL, -ENXIO (SEEK_DATA/HOLE past end). */
 export function sysLseek(f: FsEnv, a: readonly bigint[]): number {
-  const off = Number(a[1]!);
+  const off = Number(BigInt.asIntN(64, a[1]!));
   const whence = argInt(a[2]!);
   const { kctx } = f;
   return withFd(f, argInt(a[0]!), (id) => {
@@ -279,8 +323,7 @@ export function sysLseek(f: FsEnv, a: readonly bigint[]): number {
         case SEEK_HOLE: if (off < 0) return -ENXIO; if (off >= size) return -ENXIO; next = size; break;
         default: return -EINVAL;
       }
-      if (next < 0) return -EINVAL;
-      if (next > Number.MAX_SAFE_INTEGER) return -EOVERFLOW;
+      if (next < 0 || next > FILE_BYTES_MAX) return -EINVAL; // Linux vfs_setpos: past s_maxbytes is EINVAL
       ofileSetOffset(kctx, id, next);
       return next;
     });
@@ -319,6 +362,8 @@ const KEPT = ~(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_CLOEXEC);
  * openat(dirfd, path, flags, mode): the new fd (lowest free), or -errno as Linux: ENOENT,
  * EEXIST (O_CREAT|O_EXCL), ENOTDIR, EISDIR (writing a directory), ELOOP (O_NOFOLLOW on a
  * link), EACCES, EMFILE, ENFILE, EFAULT, ENAMETOOLONG, EINVAL.
+ * Nothing is lost on failure: the host file is opened without O_TRUNC, and truncated only
+ * once its description and fd exist (Linux allocates both before it truncates).
  */
 export function sysOpenat(f: FsEnv, a: readonly bigint[]): number {
   const { kctx } = f;
@@ -333,10 +378,11 @@ export function sysOpenat(f: FsEnv, a: readonly bigint[]): number {
   const res = f.root.resolve(path, { base, followFinal: !(flags & O_NOFOLLOW) && !excl });
   if (typeof res === 'number') return res;
   const mode = argInt(a[3]!) & 0o7777 & ~fdTableUmask(kctx, f.fdt, null);
+  const trunc = (hf.nodeFlags & fs.constants.O_TRUNC) !== 0;
   let hostFd: number;
   let st: fs.Stats;
   try {
-    hostFd = fs.openSync(res.hostPath, hf.nodeFlags, mode);
+    hostFd = fs.openSync(res.hostPath, hf.nodeFlags & ~fs.constants.O_TRUNC, mode);
   } catch (e) {
     return -errnoFromNode(e);
   }
@@ -355,9 +401,21 @@ export function sysOpenat(f: FsEnv, a: readonly bigint[]): number {
     fs.closeSync(hostFd);
     return id;
   }
-  if (flags & O_TRUNC && !isDir) truncateCached(kctx, id, 0); // the host truncated it: so do its cached pages
   const fd = fdInstall(kctx, f.fdt, id, hf.cloexec);
-  if (fd < 0) ofilePut(kctx, id, f.waiter);
+  if (fd < 0) {
+    ofilePut(kctx, id, f.waiter);
+    return fd;
+  }
+  if (trunc && st.isFile()) {
+    try {
+      if (hf.writable) fs.ftruncateSync(hostFd, 0);
+      else fs.truncateSync(res.hostPath, 0); // O_RDONLY|O_TRUNC: Linux truncates when writing is allowed
+    } catch (e) {
+      fdClose(kctx, f.fdt, fd, f.waiter);
+      return -errnoFromNode(e);
+    }
+    truncateCached(kctx, id, 0); // the host file is empty: so are its cached pages
+  }
   return fd;
 }
 

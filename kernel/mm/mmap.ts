@@ -13,7 +13,7 @@ import { PTE_COW, PTE_D, PTE_V, PTE_W } from '../../cpu/pte.ts';
 import { FRAMES_PER_MEGAPAGE, MEGAPAGE_SIZE, PAGE_SIZE } from '../../cpu/ram.ts';
 import { DEFAULT_MMAP_BASE, USER_TOP, VirtualAddressSpace } from './aspace.ts';
 import type { KernelContext } from '../context.ts';
-import { EBADF, EEXIST, EINVAL, ENOMEM, EOPNOTSUPP, EOVERFLOW, EPERM } from '../errno.ts';
+import { EACCES, EBADF, EEXIST, EINVAL, ENOMEM, EOPNOTSUPP, EOVERFLOW, EPERM } from '../errno.ts';
 import { protToPte } from './fault.ts';
 import { createFile, fileExists, fileRefDelta, writeBackPage } from './pagecache.ts';
 import {
@@ -29,7 +29,7 @@ import {
   MAP_SHARED_VALIDATE, MAP_TYPE, MMAP_MIN_ADDR, PROT_EXEC, PROT_GROWSDOWN, PROT_GROWSUP, PROT_NONE, PROT_READ,
   PROT_SEM, PROT_WRITE, MS_ASYNC, MS_INVALIDATE, MS_SYNC,
 } from './abi.ts';
-import { RF_DEVICE, RF_FILE, RF_GROWSDOWN, RF_HEAP, RF_HUGE_OK, RF_SHARED } from './layout.ts';
+import { RF_DEVICE, RF_FILE, RF_GROWSDOWN, RF_HEAP, RF_HUGE_OK, RF_NO_MAYWRITE, RF_SHARED } from './layout.ts';
 
 const USER_PAGES = KERNEL_HALF_VPN;
 const pageUp = (n: number): number => Math.ceil(n / PAGE_SIZE) * PAGE_SIZE;
@@ -107,9 +107,12 @@ export interface MmapFile {
  * fixed range reaching the kernel half, no gap, region table full. EEXIST: MAP_FIXED_NOREPLACE
  * over a mapping. EPERM: fixed below mmap_min_addr. EBADF: no such file. EOVERFLOW: offset + len overflows.
  * Unknown prot bits are ignored, like Linux's mmap (mprotect rejects them).
+ * `limits`: RF_NO_MAYWRITE for a shared mapping of a file the caller may not write (the file
+ * layer passes it for a description not open for writing; it then also refuses PROT_WRITE).
  */
 export function mmap(
   ctx: KernelContext, as: VirtualAddressSpace, addr: number, len: number, prot: number, flags: number, file = 0, offset = 0,
+  limits: 0 | typeof RF_NO_MAYWRITE = 0,
 ): number {
   const type = flags & MAP_TYPE;
   if (type !== MAP_SHARED && type !== MAP_PRIVATE && type !== MAP_SHARED_VALIDATE) return -EINVAL;
@@ -130,7 +133,8 @@ export function mmap(
   }
   const shared = type !== MAP_PRIVATE;
   const huge = anon && !shared && (flags & MAP_HUGETLB) !== 0;
-  const rflags = (shared ? RF_SHARED : 0) | (anon ? 0 : RF_FILE) | (flags & MAP_GROWSDOWN ? RF_GROWSDOWN : 0) | (huge ? RF_HUGE_OK : 0);
+  const rflags = (shared ? RF_SHARED : 0) | (anon ? 0 : RF_FILE) | (flags & MAP_GROWSDOWN ? RF_GROWSDOWN : 0) | (huge ? RF_HUGE_OK : 0)
+    | (shared && !anon ? limits : 0);
   return exclusive(ctx, as, 'mmap', () => {
     const rl = as.regions;
     let start: number;
@@ -210,7 +214,9 @@ export function munmap(ctx: KernelContext, as: VirtualAddressSpace, addr: number
 /**
  * mprotect(addr, len, prot): 0 or -errno. EINVAL: unaligned addr, unknown prot bits.
  * ENOMEM: range wraps or reaches the kernel half, or is not fully mapped — as Linux, the
- * pages before the first hole are changed anyway. len 0: 0.
+ * pages before the first hole are changed anyway. EACCES: PROT_WRITE on a region that may
+ * never be written (RF_NO_MAYWRITE: a shared mapping of a file opened read-only); as Linux,
+ * the regions before it are changed, it and those after are not. len 0: 0.
  */
 export function mprotect(ctx: KernelContext, as: VirtualAddressSpace, addr: number, len: number, prot: number): number {
   if (!aligned(addr)) return -EINVAL;
@@ -224,12 +230,17 @@ export function mprotect(ctx: KernelContext, as: VirtualAddressSpace, addr: numb
     const rl = as.regions;
     // The covered prefix [s, pe): Linux changes it even when a hole follows.
     let pe = s;
+    let denied = false;
     for (let i = rl.lowerBound(s); i >= 0; i = rl.next(i)) {
       const r = rl.get(i);
       if (r.start > pe || pe >= e) break;
+      if (p & PROT_WRITE && r.flags & RF_NO_MAYWRITE) { // Linux: EACCES from this vma on
+        denied = true;
+        break;
+      }
       pe = Math.min(e, regionEnd(r));
     }
-    if (pe === s) return -ENOMEM;
+    if (pe === s) return denied ? -EACCES : -ENOMEM;
     const stale = new Stale(ctx, as);
     try {
       if (rl.count + rl.splitsNeeded(s, pe) > rl.capacity) return -ENOMEM;
@@ -241,7 +252,7 @@ export function mprotect(ctx: KernelContext, as: VirtualAddressSpace, addr: numb
         protectRange(ctx, as, Math.max(s, r.start), Math.min(pe, regionEnd(r)), (lo) => reprotect(lo, p, shared), stale);
       }
       rl.setProt(s, pe, p);
-      return pe < e ? -ENOMEM : 0;
+      return denied ? -EACCES : pe < e ? -ENOMEM : 0;
     } finally {
       completeShootdown(ctx, stale);
     }

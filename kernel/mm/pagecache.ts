@@ -57,8 +57,11 @@ export interface FileSpec {
 
 /** A host file to cache (openHostFile). */
 export interface HostFileSpec {
-  /** Host path (kept for diagnostics; the data is read through the reopened fd). */
-  hostPath: string;
+  /**
+   * Host path, as a string or its bytes (its first FILE_PATH_MAX bytes are kept for
+   * diagnostics; the data is read through the reopened fd, /proc/self/fd, else this path).
+   */
+  hostPath: string | Buffer;
   /** An open host fd of the file (the opener's; not taken over). */
   hostFd: number;
 }
@@ -160,11 +163,10 @@ export function findHostFile(ctx: KernelContext, dev: number, ino: number): numb
 /**
  * The cache file of the host file open at `spec.hostFd`, shared with every other open of the
  * same inode: found by (st_dev, st_ino), else created with the size from fstat. Returns its id
- * with one new reference for the caller, or -ENFILE / -ENAMETOOLONG / -errno of the host.
+ * with one new reference for the caller, or -ENFILE / -errno of the host.
  */
 export function openHostFile(ctx: KernelContext, spec: HostFileSpec): number {
-  const path = new TextEncoder().encode(spec.hostPath);
-  if (path.length > FILE_PATH_MAX) return -ENAMETOOLONG;
+  const path = (typeof spec.hostPath === 'string' ? new TextEncoder().encode(spec.hostPath) : spec.hostPath).subarray(0, FILE_PATH_MAX);
   let st: fs.Stats;
   try { st = fs.fstatSync(spec.hostFd); } catch { return -EINVAL; }
   const have = findHostFile(ctx, st.dev, st.ino);

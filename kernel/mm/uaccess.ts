@@ -108,7 +108,8 @@ export function copyFromUser(ctx: KernelContext, as: VirtualAddressSpace, va: nu
 }
 
 /**
- * A NUL-terminated user string of at most `max` bytes before the NUL (UTF-8 decoded).
+ * A NUL-terminated user string of at most `max` bytes before the NUL, as a byte string (one
+ * char per byte, char codes 0–255: never UTF-8 decoded — Linux names and argv are bytes).
  * -EFAULT when a byte before the NUL is not readable, -ENAMETOOLONG when no NUL within `max` + 1 bytes.
  */
 export function strncpyFromUser(ctx: KernelContext, as: VirtualAddressSpace, va: number, max: number): string | number {
@@ -126,5 +127,5 @@ export function strncpyFromUser(ctx: KernelContext, as: VirtualAddressSpace, va:
   });
   if (r < 0 && !found0) return r;
   if (!found0) return va + limit >= USER_TOP && limit <= max ? -EFAULT : -ENAMETOOLONG;
-  return new TextDecoder().decode(new Uint8Array(bytes));
+  return Buffer.from(bytes).toString('latin1');
 }

@@ -1,7 +1,8 @@
 /**
  * ELF64 RISC-V executables: parse and validate a static executable (ET_EXEC, or a static-pie
  * ET_DYN) into what the loader maps — PT_LOAD segments with protections, PT_TLS, the entry
- * point and the program-header address for AT_PHDR. Pure: no memory is touched here.
+ * point and the program-header address for AT_PHDR. Pure: no memory is touched here (hostElfSource
+ * reads a host file for the parser, piece by piece).
  *
  * A file the kernel must not run is refused with an ElfError whose `reason` says which rule
  * it broke and whose message names the detail, the way Linux's load_elf_binary refuses
@@ -29,6 +30,7 @@
  * shared page, as Linux's MAP_FIXED elf_map does. Then brk starts at `brkStart`.
  */
 
+import * as fs from 'node:fs';
 import { PAGE_SIZE } from '../../cpu/ram.ts';
 import { PROT_EXEC, PROT_READ, PROT_WRITE } from '../linux-flags.ts';
 
@@ -175,13 +177,53 @@ interface RawPhdr {
 const PAGE = BigInt(PAGE_SIZE);
 
 /**
+ * Where the parser reads an executable from: its length and a positional read (a file on
+ * the host, read piece by piece: the parser reads the ELF header, the program headers and a
+ * PT_INTERP's name, never the segments).
+ */
+export interface ElfSource {
+  readonly length: number;
+  /** Bytes [offset, offset + len) (fewer only past the end). */
+  read(offset: number, len: number): Uint8Array;
+}
+
+/**
  * Parse and validate `file` as a static riscv64 Linux executable.
  * Returns the image to map; throws ElfError (with `reason`) for anything Linux would refuse
  * or this kernel cannot run. Throws a plain Error for a bad option (misaligned loadBias).
  */
 export function parseElf(file: Uint8Array, options: ParseElfOptions = {}): ElfImage {
-  const dv = new DataView(file.buffer, file.byteOffset, file.byteLength);
-  checkIdent(file, dv);
+  return parseElfFrom({ length: file.length, read: (o, n) => file.subarray(o, o + n) }, options);
+}
+
+/**
+ * A host file as an ElfSource: positional reads of open host fd `fd` of `length` bytes
+ * (short only at the end of file; host errors are thrown as Node's).
+ */
+export function hostElfSource(fd: number, length: number): ElfSource {
+  return {
+    length,
+    read(offset, len) {
+      const buf = Buffer.alloc(Math.max(0, Math.min(len, length - offset)));
+      let got = 0;
+      while (got < buf.length) {
+        const n = fs.readSync(fd, buf, got, buf.length - got, offset + got);
+        if (n === 0) break;
+        got += n;
+      }
+      return buf.subarray(0, got);
+    },
+  };
+}
+
+/**
+ * parseElf on an ElfSource: reads only the headers (at most 64 + 64 KiB + 4 KiB bytes), so a
+ * huge file is judged without reading its contents. Same results and errors as parseElf.
+ */
+export function parseElfFrom(src: ElfSource, options: ParseElfOptions = {}): ElfImage {
+  const head = src.read(0, Math.min(src.length, EHDR_SIZE));
+  const dv = new DataView(head.buffer, head.byteOffset, head.byteLength);
+  checkIdent(head, dv, src.length);
   const type = dv.getUint16(16, true);
   const machine = dv.getUint16(18, true);
   if (machine !== EM_RISCV) throw new ElfError('not-riscv', `e_machine ${machine}, want ${EM_RISCV} (EM_RISCV)`);
@@ -200,13 +242,14 @@ export function parseElf(file: Uint8Array, options: ParseElfOptions = {}): ElfIm
   if (phentsize !== PHDR_SIZE) throw new ElfError('inconsistent', `e_phentsize ${phentsize}, want ${PHDR_SIZE}`);
   if (phnum === 0) throw new ElfError('inconsistent', 'no program headers');
   if (phnum * PHDR_SIZE > MAX_PHDR_BYTES) throw new ElfError('inconsistent', `${phnum} program headers`);
-  if (phoff + BigInt(phnum * PHDR_SIZE) > BigInt(file.length)) {
-    throw new ElfError('truncated', `program headers end at ${phoff + BigInt(phnum * PHDR_SIZE)}, file has ${file.length} bytes`);
+  if (phoff + BigInt(phnum * PHDR_SIZE) > BigInt(src.length)) {
+    throw new ElfError('truncated', `program headers end at ${phoff + BigInt(phnum * PHDR_SIZE)}, file has ${src.length} bytes`);
   }
-  const phdrs = readPhdrs(dv, Number(phoff), phnum);
+  const ph = src.read(Number(phoff), phnum * PHDR_SIZE);
+  const phdrs = readPhdrs(new DataView(ph.buffer, ph.byteOffset, ph.byteLength), 0, phnum);
 
   const interp = phdrs.find((p) => p.type === PT_INTERP);
-  if (interp) throw new ElfError('dynamically-linked', `PT_INTERP requests ${interpName(file, interp)}; only static executables run`);
+  if (interp) throw new ElfError('dynamically-linked', `PT_INTERP requests ${interpName(src, interp)}; only static executables run`);
 
   let bias = 0;
   if (type === ET_DYN) {
@@ -217,9 +260,9 @@ export function parseElf(file: Uint8Array, options: ParseElfOptions = {}): ElfIm
   }
   const biasN = BigInt(bias);
 
-  const segments = loadSegments(phdrs, file.length, biasN);
+  const segments = loadSegments(phdrs, src.length, biasN);
   const tlsRaw = phdrs.find((p) => p.type === PT_TLS);
-  const tls = tlsRaw ? tlsSegment(tlsRaw, file.length, biasN) : null;
+  const tls = tlsRaw ? tlsSegment(tlsRaw, src.length, biasN) : null;
   const stack = phdrs.find((p) => p.type === PT_GNU_STACK);
   const dynamic = phdrs.find((p) => p.type === PT_DYNAMIC);
 
@@ -240,7 +283,7 @@ export function parseElf(file: Uint8Array, options: ParseElfOptions = {}): ElfIm
     segments,
     tls,
     execStack: stack !== undefined && (stack.flags & PF_X) !== 0,
-    dynamicVa: dynamic ? Number(checkRange(dynamic, 'PT_DYNAMIC', file.length, biasN)) : null,
+    dynamicVa: dynamic ? Number(checkRange(dynamic, 'PT_DYNAMIC', src.length, biasN)) : null,
     lowVa,
     highVa,
     brkStart: Math.ceil(highVa / PAGE_SIZE) * PAGE_SIZE,
@@ -253,11 +296,11 @@ export function describeElfFlags(flags: number): string {
   return [flags & EF_RISCV_RVC ? 'RVC' : '', `${abi} ABI`, flags & EF_RISCV_RVE ? 'RVE' : ''].filter(Boolean).join(', ');
 }
 
-function checkIdent(file: Uint8Array, dv: DataView): void {
+function checkIdent(file: Uint8Array, dv: DataView, length: number): void {
   if (file.length < 4 || dv.getUint32(0, true) !== ELF_MAGIC) {
     throw new ElfError('not-elf', 'no \\x7fELF magic at offset 0');
   }
-  if (file.length < EHDR_SIZE) throw new ElfError('truncated', `ELF header needs ${EHDR_SIZE} bytes, file has ${file.length}`);
+  if (length < EHDR_SIZE) throw new ElfError('truncated', `ELF header needs ${EHDR_SIZE} bytes, file has ${length}`);
   const cls = file[4];
   if (cls !== ELFCLASS64) {
     throw new ElfError('not-64-bit', cls === ELFCLASS32 ? 'a 32-bit (ELFCLASS32) file' : `EI_CLASS ${cls}`);
@@ -293,10 +336,10 @@ function readPhdrs(dv: DataView, phoff: number, phnum: number): RawPhdr[] {
   return out;
 }
 
-function interpName(file: Uint8Array, p: RawPhdr): string {
+function interpName(src: ElfSource, p: RawPhdr): string {
   const end = p.offset + p.filesz;
-  if (p.filesz === 0n || end > BigInt(file.length)) return 'an interpreter';
-  const bytes = file.subarray(Number(p.offset), Number(end));
+  if (p.filesz === 0n || end > BigInt(src.length)) return 'an interpreter';
+  const bytes = src.read(Number(p.offset), Math.min(Number(p.filesz), PAGE_SIZE)); // PATH_MAX at most
   const nul = bytes.indexOf(0);
   return new TextDecoder().decode(nul >= 0 ? bytes.subarray(0, nul) : bytes);
 }

@@ -9,8 +9,11 @@
  * (no hart may run decoded instructions of a frame's earlier life).
  *
  * execve(path, argv, envp): the path is looked up under the machine's root from the fd
- * table's cwd, the file read and parsed (kernel/proc/elf.ts: a refused file is -ENOEXEC); a fresh
- * address space is loaded, then — past the point of no return — the scheduler swaps it in
+ * table's cwd; only the file's headers are read and parsed (kernel/proc/elf.ts parseElfFrom: a
+ * refused file is -ENOEXEC), segments whose memory exceeds the machine's RAM are -ENOMEM (as
+ * Linux's overcommit heuristic refuses one mapping larger than RAM), and each segment's file
+ * bytes are then read from the host file in IO_CHUNK pieces straight into the new address
+ * space — host memory never holds the file. A fresh address space is loaded, then — past the point of no return — the scheduler swaps it in
  * (ProcOps.replaceSpace: the old one is released, freeing its frames after the shootdown),
  * FD_CLOEXEC fds are closed, clear_child_tid and the robust list are forgotten, the signal
  * layer resets handlers (setExecSignalHook), and the thread starts at the entry with every
@@ -22,14 +25,14 @@ import { PAGE_SIZE } from '../../cpu/ram.ts';
 import { VirtualAddressSpace } from '../mm/aspace.ts';
 import type { KernelContext } from '../context.ts';
 import { EACCES, EFAULT, ENOMEM } from '../errno.ts';
-import { ElfError, parseElf, type ElfImage } from './elf.ts';
+import { ElfError, hostElfSource, parseElfFrom, type ElfImage, type ElfSource } from './elf.ts';
 import { fdCloseOnExec, fdTableCwd } from '../fs/fdtable.ts';
 import { errnoFromNode } from '../fs/hostfs.ts';
 import { buildInitialStack, HWCAP_RV64IMAFDC, InitStackError, type AuxValues } from './initstack.ts';
 import { H_ICACHE_EPOCH } from '../layout.ts';
 import { initBrk, mmap, mprotect, releaseAddressSpace } from '../mm/mmap.ts';
 import { P_THREADS, T_CLEAR_TID, T_ROBUST, THREAD_BYTES } from './layout.ts';
-import { fsEnvOf } from '../fs/sys-fs-env.ts';
+import { fsEnvOf, type FsEnv } from '../fs/sys-fs-env.ts';
 import { procOps } from './sys-proc.ts';
 import { procWord } from './sys-proc-table.ts';
 import * as N from '../syscalls-table.ts';
@@ -46,6 +49,8 @@ const EBUSY = 16;
 /** Most argv + envp strings execve takes (Linux bounds them by bytes; this bounds the scan). */
 const MAX_STRINGS = 1 << 16;
 const PATH_MAX = 4096;
+/** Bytes of a segment read from the host file per step (bounds host memory, not the segment). */
+const LOAD_CHUNK = 1 << 16;
 
 function check(r: number, what: string): number {
   if (r < 0) throw new Error(`exec: ${what} failed (${r})`);
@@ -65,12 +70,21 @@ export function mapCopy(kctx: KernelContext, as: VirtualAddressSpace, va: number
 }
 
 /** Load the PT_LOAD segments of parsed `img` (file bytes `elf`) into empty `as`; the break follows. Throws on failure. */
-export function loadElfInto(kctx: KernelContext, as: VirtualAddressSpace, elf: Uint8Array, img: ElfImage): void {
+export function loadElfInto(kctx: KernelContext, as: VirtualAddressSpace, elf: Uint8Array | ElfSource, img: ElfImage): void {
+  const src: ElfSource = elf instanceof Uint8Array ? { length: elf.length, read: (o, n) => elf.subarray(o, o + n) } : elf;
   for (const s of img.segments) {
-    mapCopy(kctx, as, s.va, s.memSize, s.va, elf.subarray(s.fileOffset, s.fileOffset + s.fileSize), s.prot, `segment at ${s.va.toString(16)}`);
+    const what = `segment at ${s.va.toString(16)}`;
+    mapCopy(kctx, as, s.va, s.memSize, s.va, new Uint8Array(0), PROT_READ | PROT_WRITE, what);
+    for (let done = 0; done < s.fileSize; done += LOAD_CHUNK) { // bounded host memory, whatever the segment
+      const piece = src.read(s.fileOffset + done, Math.min(LOAD_CHUNK, s.fileSize - done));
+      check(copyToUser(kctx, as, s.va + done, piece), `copy of ${what}`);
+    }
+    const s0 = pageDown(s.va), e0 = pageUp(s.va + s.memSize);
+    if (s.prot !== (PROT_READ | PROT_WRITE)) check(mprotect(kctx, as, s0, e0 - s0, s.prot), `mprotect of ${what}`);
   }
   initBrk(kctx, as, img.brkStart);
 }
+
 
 /** Map the main stack of `as` and build the initial stack; returns sp. Bumps the icache epoch. Throws on failure. */
 export function setUpStack(
@@ -105,14 +119,13 @@ function userStrings(env: SyscallEnv, va: number): Uint8Array[] | number {
     if (ptr === 0) return out;
     const s = strncpyFromUser(env.kctx, env.as, ptr, 32 * PAGE_SIZE);
     if (typeof s === 'number') return s === -EFAULT ? -EFAULT : -E2BIG;
-    out.push(new TextEncoder().encode(s));
+    out.push(Buffer.from(s, 'latin1')); // a byte string: the guest's bytes as they are
   }
 }
 
 /** execve(path, argv, envp): NO_RETURN on success (the new program runs), else -errno. */
 export function sysExecve(env: SyscallEnv, a: readonly bigint[]): SyscallResult {
   const kctx = env.kctx;
-  const ops = procOps();
   const f = fsEnvOf(env);
   if (typeof f === 'number') return f;
   const path = strncpyFromUser(kctx, env.as, argU(a[0]!), PATH_MAX - 1);
@@ -123,28 +136,46 @@ export function sysExecve(env: SyscallEnv, a: readonly bigint[]): SyscallResult 
   if (typeof envp === 'number') return envp;
   const res = f.root.resolve(path, { base: path.startsWith('/') ? undefined : fdTableCwd(kctx, f.fdt) });
   if (typeof res === 'number') return res;
-  let bytes: Uint8Array;
+  let hostFd: number;
   try {
-    if (!fs.statSync(res.hostPath).isFile()) return -EACCES;
-    bytes = new Uint8Array(fs.readFileSync(res.hostPath));
+    hostFd = fs.openSync(res.hostPath, 'r');
   } catch (e) {
     return -errnoFromNode(e);
   }
+  try {
+    return execFile(env, f, hostFd, path, argv, envp);
+  } finally {
+    fs.closeSync(hostFd);
+  }
+}
+
+/** execve past the lookup: `hostFd` is the opened file (the caller closes it). */
+function execFile(
+  env: SyscallEnv, f: FsEnv, hostFd: number, path: string, argv: Uint8Array[], envp: Uint8Array[],
+): SyscallResult {
+  const kctx = env.kctx;
+  const ops = procOps();
+  let src: ElfSource;
   let img: ElfImage;
   try {
-    img = parseElf(bytes);
+    const st = fs.fstatSync(hostFd);
+    if (!st.isFile()) return -EACCES;
+    src = hostElfSource(hostFd, st.size);
+    img = parseElfFrom(src);
   } catch (e) {
     if (e instanceof ElfError) return -ENOEXEC;
-    throw e;
+    return -errnoFromNode(e);
   }
+  const pages = img.segments.reduce((n, s) => n + (pageUp(s.va + s.memSize) - pageDown(s.va)) / PAGE_SIZE, 0);
+  if (pages > kctx.frames.stats().total) return -ENOMEM;
   const ctl = kctx.ctl;
   if (Atomics.load(ctl.i32, procWord(ctl, ops.currentProc(), P_THREADS)) > 1) return -EBUSY;
   const created = VirtualAddressSpace.create(kctx);
   if (typeof created === 'number') return created;
   let sp: number;
   try {
-    loadElfInto(kctx, created, bytes, img);
-    sp = setUpStack(kctx, created, argv, envp, new TextEncoder().encode(path), {
+    loadElfInto(kctx, created, src, img);
+    sp = setUpStack(kctx, created, argv, envp, Buffer.from(path, 'latin1'), {
       phdr: img.phdrVa, phent: img.phent, phnum: img.phnum, entry: img.entry,
     });
   } catch (e) {

@@ -80,6 +80,9 @@ export const T_CLEAR_TID = 20; // f64: clear_child_tid va (set_tid_address / CLO
 export const T_ROBUST = 22; // f64: robust_list head va (set_robust_list), 0 = none; owner hart only
 export const T_ROBUST_LEN = 24; // robust_list head length
 export const T_SLEEP = 25; // nanosleep's wait word: never changes, only the timeout or a cancel ends the sleep
+export const T_RESTART_DONE = 26; // bytes a restartable syscall moved before it parked (its re-run resumes after them; an interruption returns them); owner, or the waker under the bucket lock
+export const T_RESTART_PC = 28; // f64: pc (after the ecall) of the syscall T_RESTART_DONE belongs to
+export const T_RESTART_SP = 30; // f64: its sp (a signal handler's syscall at the same libc pc runs on a lower sp)
 export const T_X = 32; // 64 words: x[2i] lo, x[2i+1] hi
 export const T_F = 96; // 64 words: raw f registers (lo, hi)
 /** Thread states. */

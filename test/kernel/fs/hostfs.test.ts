@@ -4,7 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { readFileSync } from 'node:fs';
 import {
-  EISDIR, ELOOP, ENOTDIR, ENOTEMPTY, HostRoot, STAT_SIZE, errnoFromNode, openFlagsToHost, statToLinux, type ResolvedPath,
+  EISDIR, ELOOP, ENOTDIR, ENOTEMPTY, HostRoot, PATH_MAX, STAT_SIZE, errnoFromNode, openFlagsToHost, statToLinux, type ResolvedPath,
 } from '../../../kernel/fs/hostfs.ts';
 import { EACCES, EEXIST, EINVAL, EIO, ENOENT, ENAMETOOLONG, EOPNOTSUPP } from '../../../kernel/errno.ts';
 import * as lf from '../../../kernel/linux-flags.ts';
@@ -48,14 +48,14 @@ const ok = (r: ResolvedPath | number): ResolvedPath => {
 
 describe('HostRoot.resolve: ordinary lookups', () => {
   it('absolute, relative to a base, with . and //', () => {
-    expect(ok(hr.resolve('/file'))).toEqual({ hostPath: path.join(rootDir, 'file'), guestPath: '/file' });
-    expect(ok(hr.resolve('deep/./f', { base: '/sub' })).hostPath).toBe(path.join(rootDir, 'sub/deep/f'));
+    expect(ok(hr.resolve('/file'))).toEqual({ hostPath: Buffer.from(path.join(rootDir, 'file')), guestPath: '/file' });
+    expect(ok(hr.resolve('deep/./f', { base: '/sub' })).hostPath.toString()).toBe(path.join(rootDir, 'sub/deep/f'));
     expect(ok(hr.resolve('//sub///deep/')).guestPath).toBe('/sub/deep');
-    expect(ok(hr.resolve('/')).hostPath).toBe(rootDir);
+    expect(ok(hr.resolve('/')).hostPath.toString()).toBe(rootDir);
     expect(ok(hr.resolve('.', { base: '/sub' })).guestPath).toBe('/sub');
   });
   it('a missing final component resolves (for O_CREAT); a missing directory is ENOENT', () => {
-    expect(ok(hr.resolve('/sub/new-file')).hostPath).toBe(path.join(rootDir, 'sub/new-file'));
+    expect(ok(hr.resolve('/sub/new-file')).hostPath.toString()).toBe(path.join(rootDir, 'sub/new-file'));
     expect(hr.resolve('/nodir/new-file')).toBe(-ENOENT);
     expect(hr.resolve('')).toBe(-ENOENT);
   });
@@ -72,40 +72,41 @@ describe('HostRoot.resolve: ordinary lookups', () => {
 
 describe('HostRoot.resolve: nothing escapes the root (chroot semantics)', () => {
   it('.. at the root stays at the root', () => {
-    expect(ok(hr.resolve('/..')).hostPath).toBe(rootDir);
-    expect(ok(hr.resolve('/../../../file')).hostPath).toBe(path.join(rootDir, 'file'));
+    expect(ok(hr.resolve('/..')).hostPath.toString()).toBe(rootDir);
+    expect(ok(hr.resolve('/../../../file')).hostPath.toString()).toBe(path.join(rootDir, 'file'));
     expect(ok(hr.resolve('../../..', { base: '/sub/deep' })).guestPath).toBe('/');
     // The host's <top>/outside/secret exists; the guest's /outside does not.
     expect(hr.resolve('sub/../../../outside/secret')).toBe(-ENOENT);
   });
   it('an absolute symlink restarts at the guest root, never the host root', () => {
     expect(hr.resolve('/abs-out/secret')).toBe(-ENOENT); // ROOT/<top>/outside does not exist
-    expect(ok(hr.resolve('/abs-etc')).hostPath).toBe(path.join(rootDir, 'etc/secret'));
+    expect(ok(hr.resolve('/abs-etc')).hostPath.toString()).toBe(path.join(rootDir, 'etc/secret'));
     expect(fs.readFileSync(ok(hr.resolve('/abs-etc')).hostPath, 'utf8')).toBe('guest etc');
   });
   it('relative symlinks climbing out stop at the root', () => {
     expect(hr.resolve('/rel-out')).toBe(-ENOENT); // ROOT/outside/secret, not <top>/outside/secret
     fs.mkdirSync(path.join(rootDir, 'outside'));
-    expect(ok(hr.resolve('/rel-out')).hostPath).toBe(path.join(rootDir, 'outside/secret'));
+    expect(ok(hr.resolve('/rel-out')).hostPath.toString()).toBe(path.join(rootDir, 'outside/secret'));
     fs.rmdirSync(path.join(rootDir, 'outside'));
-    expect(ok(hr.resolve('/dotdot-out')).hostPath).toBe(path.join(rootDir, 'etc/secret'));
+    expect(ok(hr.resolve('/dotdot-out')).hostPath.toString()).toBe(path.join(rootDir, 'etc/secret'));
   });
   it('every result stays inside the root', () => {
     for (const p of ['/abs-out', '/rel-out', '/dotdot-out', '/abs-etc', '/..', 'x/../../..', '/chain', '/to-deep/../..']) {
       const r = hr.resolve(p);
       if (typeof r === 'number') continue;
-      expect(r.hostPath === rootDir || r.hostPath.startsWith(rootDir + '/'), p).toBe(true);
+      const host = r.hostPath.toString();
+      expect(host === rootDir || host.startsWith(rootDir + '/'), p).toBe(true);
     }
   });
   it('follows chains of links inside the root; loops are ELOOP', () => {
-    expect(ok(hr.resolve('/chain')).hostPath).toBe(path.join(rootDir, 'sub/deep/f'));
+    expect(ok(hr.resolve('/chain')).hostPath.toString()).toBe(path.join(rootDir, 'sub/deep/f'));
     expect(ok(hr.resolve('/to-deep/../deep/f')).guestPath).toBe('/sub/deep/f');
     expect(hr.resolve('/loop-a')).toBe(-ELOOP);
   });
   it('followFinal false names the link itself, whatever it points at', () => {
-    expect(ok(hr.resolve('/abs-out', { followFinal: false })).hostPath).toBe(path.join(rootDir, 'abs-out'));
+    expect(ok(hr.resolve('/abs-out', { followFinal: false })).hostPath.toString()).toBe(path.join(rootDir, 'abs-out'));
     expect(ok(hr.resolve('/loop-a', { followFinal: false })).guestPath).toBe('/loop-a');
-    expect(ok(hr.resolve('/to-deep/', { followFinal: false })).hostPath).toBe(path.join(rootDir, 'sub/deep'));
+    expect(ok(hr.resolve('/to-deep/', { followFinal: false })).hostPath.toString()).toBe(path.join(rootDir, 'sub/deep'));
   });
   it('contains() checks host realpaths of the deepest existing prefix', () => {
     expect(hr.contains(rootDir)).toBe(true);
@@ -199,5 +200,37 @@ describe('errnoFromNode', () => {
     expect(errnoFromNode(null)).toBe(EIO);
     expect(errnoFromNode({ code: 'EACCES' })).toBe(EACCES);
     expect(errnoFromNode({ code: 'ENOTSUP' })).toBe(95);
+  });
+});
+
+describe('HostRoot.resolve: names are bytes', () => {
+  const B = (s: string): string => Buffer.from(s, 'latin1').toString('latin1'); // a byte string
+  it('a non-UTF-8 name and the name its UTF-8 decoding gives are two host files', () => {
+    const raw = B('\xff\xfe'); // bytes ff fe
+    const decoded = Buffer.from('\ufffd\ufffd').toString('latin1'); // bytes ef bf bd ef bf bd
+    const a = ok(hr.resolve('/' + raw)), b = ok(hr.resolve('/' + decoded));
+    expect([...a.hostPath.subarray(-2)]).toEqual([0xff, 0xfe]);
+    expect(Buffer.compare(a.hostPath, b.hostPath)).not.toBe(0);
+    fs.writeFileSync(a.hostPath, 'raw');
+    fs.writeFileSync(b.hostPath, 'decoded');
+    expect(fs.readFileSync(a.hostPath, 'utf8')).toBe('raw');
+    const names = fs.readdirSync(rootDir, { encoding: 'buffer' }).map((n) => n.toString('latin1'));
+    expect(names).toContain(raw);
+    expect(names).toContain(decoded);
+    expect(ok(hr.resolve('/' + raw)).guestPath).toBe('/' + raw);
+    fs.unlinkSync(a.hostPath);
+    fs.unlinkSync(b.hostPath);
+  });
+  it('a link whose target is not UTF-8 is followed byte for byte', () => {
+    fs.mkdirSync(Buffer.from(path.join(rootDir, 'caf\xe9'), 'latin1'));
+    fs.symlinkSync(Buffer.from('caf\xe9', 'latin1'), path.join(rootDir, 'to-cafe'));
+    expect(ok(hr.resolve('/to-cafe/.')).guestPath).toBe(B('/caf\xe9'));
+    fs.unlinkSync(path.join(rootDir, 'to-cafe'));
+    fs.rmdirSync(Buffer.from(path.join(rootDir, 'caf\xe9'), 'latin1'));
+  });
+  it('lengths count bytes: NAME_MAX is 255 bytes, however they would decode', () => {
+    expect(typeof hr.resolve('/' + B('\xe9').repeat(255))).toBe('object'); // 255 bytes: a legal (missing) name
+    expect(hr.resolve('/' + B('\xe9').repeat(256))).toBe(-ENAMETOOLONG);
+    expect(hr.resolve('/' + B('\xe9').repeat(PATH_MAX))).toBe(-ENAMETOOLONG);
   });
 });
