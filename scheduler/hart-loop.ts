@@ -450,11 +450,25 @@ export class HartScheduler implements SchedOps, ProcOps {
     switchIn(this.hart, this.table, this.stats, as, this.hctx.trace);
   }
 
+  /**
+   * Write all of `bytes` to the host's stdout/stderr. The host fd may be non-blocking (Node sets
+   * its own stdio pipes so): EAGAIN means "full", and the guest's blocking write waits for room
+   * (1 ms sleeps) as it would on Linux, instead of failing with an errno it never asked for.
+   * Other errors (EPIPE) propagate to the caller.
+   */
   hostWrite(fd: 1 | 2, bytes: Uint8Array): void {
-    for (let off = 0; off < bytes.length;) off += writeSync(fd, bytes, off, bytes.length - off);
+    for (let off = 0; off < bytes.length;) {
+      try {
+        off += writeSync(fd, bytes, off, bytes.length - off);
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code !== 'EAGAIN') throw e;
+        Atomics.wait(hostWriteSleeper, 0, 0, 1);
+      }
+    }
   }
 }
 
+const hostWriteSleeper = new Int32Array(new SharedArrayBuffer(4));
 let scheduler: HartScheduler | null = null;
 
 /** This worker's scheduler (created on first use). */
