@@ -30,6 +30,7 @@ import { zeroFrames, casPte, findLeaf, found, loPpn, makeLo, PT_BLOCKED, PT_NOME
 import { regionEnd, type Region } from './regions.ts';
 import { completeShootdown } from './shootdown.ts';
 import { Stale } from './stale.ts';
+import { inject, INJ } from '../lab/inject.ts';
 import {
   FAULT_COW_COPY, FAULT_COW_REUSE, FAULT_DEMAND_ZERO, FAULT_FILE, FAULT_SIGBUS, FAULT_SIGSEGV, FAULT_SPURIOUS,
   traceEmitFaultBegin, traceEmitFaultEnd,
@@ -213,10 +214,12 @@ function writeFault(ctx: KernelContext, as: VirtualAddressSpace, pa: number, lo:
     ctx.ram.u8.copyWithin(n * PAGE_SIZE, ppn * PAGE_SIZE, (ppn + 1) * PAGE_SIZE);
     const nl = makeLo(n, ((lo & 0x3ff) | PTE_W | PTE_D | PTE_A) & ~PTE_COW);
     codeWritten(ctx, nl);
+    inject(ctx.ctl, INJ['cow.before-install']);
     if (casPte(ctx, pa, lo, nl)) {
       stale.addRange(vpn, vpn + 1);
       stale.addFrame(ppn); // our reference to the shared frame, dropped after invalidation
       ctx.counters.cowCopies++;
+      inject(ctx.ctl, INJ['cow.after-install']);
     } else {
       ctx.frames.free(n); // the PTE changed under us (A/D or another fault): retry
     }
