@@ -6,8 +6,10 @@
  *   - targets = other harts running a thread of this space now (policy-common runningTargets;
  *     an idle hart, or one running another space, flushes at its next switch-in anyway);
  *     none → done, free the frames now;
- *   - a change that left a valid PTE in its range (re-point: COW break, fixed remap;
- *     write-protect: mprotect, fork) or covers the whole space with harts still running it goes
+ *   - a change that left a valid PTE in its range (write-protect: mprotect, fork), that is
+ *     marked synchronous (Stale.requireSync: a re-point such as a COW break, whose new PTE is
+ *     set right after the flush — its range holds the "change in progress" PTE meanwhile, no
+ *     valid one) or that covers the whole space with harts still running it goes
  *     synchronously through the `ipi` policy — as LATR keeps IPIs for mprotect: a permission
  *     change must hold when the system call returns;
  *   - else PARK the release: {frames, each target's quiescence epoch now}, and return at once.
@@ -109,7 +111,7 @@ export class DeferredPolicy implements ShootdownPolicy {
       catchUpLocal(h, stale);
       return true;
     }
-    if (stale.whole || !onlyRemoved(kctx, as, stale.vpnStart, stale.vpnEnd)) {
+    if (stale.whole || stale.synchronous || !onlyRemoved(kctx, as, stale.vpnStart, stale.vpnEnd)) {
       this.bumpStat(LS_DEFERRED_SYNC, 1);
       return this.sync.invalidate(kctx, stale, release);
     }

@@ -27,6 +27,14 @@ export interface ConformanceCase {
 
 /** Every case; each issue-12 fix adds the guest that failed before it. */
 export const CONFORMANCE: ConformanceCase[] = [
+  {
+    // issue 12 bug 2: the new PTE was set before the old translation was flushed everywhere.
+    guest: 'coh-cow',
+    what: 'COW break (fork-shared page written by two threads) vs readers on other harts',
+    args: ['16', '3', '2'],
+    stressArgs: ['400', '3', '3'],
+    inject: { 'cow.after-install': 3000, 'cow.before-install': 1000 },
+  },
 ];
 
 export const SAFE_POLICIES = ['ipi', 'per-page', 'deferred'] as const;
