@@ -116,7 +116,10 @@ function resolveFault(ctx: KernelContext, as: VirtualAddressSpace, va: number, a
     if (pa < 0) return demandFault(ctx, as, r, vpn, va, access);
     const lo = found.lo;
     if (isChanging(lo)) {
-      waitForChange(ctx, pa, vpn); // another hart replaces this translation: wait, then retry
+      // Another hart replaces this translation: wait, then retry. Counted as spurious (another
+      // hart resolves it), as the trace's outcome is.
+      waitForChange(ctx, pa, vpn);
+      ctx.counters.spuriousFaults++;
       return null;
     }
     if ((lo & PTE_V) === 0) throw new Error(`handlePageFault: PROT_NONE page at vpn ${vpn} in a region with prot ${r.prot}`);

@@ -32,7 +32,7 @@ export const CONFORMANCE: ConformanceCase[] = [
     guest: 'coh-cow',
     what: 'COW break (fork-shared page written by two threads) vs readers on other harts',
     args: ['16', '3', '2'],
-    stressArgs: ['400', '3', '3'],
+    stressArgs: ['200', '3', '3'],
     inject: { 'cow.after-install': 3000, 'cow.before-install': 1000 },
   },
 ];
