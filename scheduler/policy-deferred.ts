@@ -14,7 +14,9 @@
  *     their range, yet the range stays mapped (or its frames live on elsewhere) and the
  *     caller may rely on the new meaning as soon as the call returns — LATR keeps IPIs for
  *     these; deferring them let writes complete after mprotect returned, old data be read
- *     after madvise/ftruncate returned and stores be lost (issue 12, bug 4);
+ *     after madvise/ftruncate returned and stores be lost (issue 12, bug 4). A change marked
+ *     synchronous (Stale.requireSync: a COW re-point, clear → flush → set) never parks either;
+
  *   - else PARK the release: {frames, each target's quiescence epoch now}, and return at once.
  *     The parked frames stay allocated (frames in use counts them) until released.
  * Every hart, at each poll point (each return to the scheduler — quantum end, trap, syscall,
@@ -137,7 +139,7 @@ export class DeferredPolicy implements ShootdownPolicy {
       catchUpLocal(h, stale);
       return true;
     }
-    if (stale.whole || !stale.removal) {
+    if (stale.whole || stale.synchronous || !stale.removal) {
       this.bumpStat(LS_DEFERRED_SYNC, 1);
       return this.sync.invalidate(kctx, stale, release);
     }

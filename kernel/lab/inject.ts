@@ -21,8 +21,12 @@ import { INJECT_SLOTS, LH_INJECT, LH_INJECT_HITS } from './layout.ts';
  *   the policy's remote step (other harts still hold the old translation).
  * - shootdown.before-release: completeShootdown, after the remote step, before frames are freed.
  * - writeback.before: before dirty MAP_SHARED file pages are written back to the page cache/file.
- * - cow.before-install: a COW break, after the copy, before the new PTE is installed.
- * - cow.after-install: a COW break, after the new PTE is installed, before returning to the guest.
+ * - cow.before-install: a COW break (kernel/mm/fault.ts), after the copy, the clear and the
+ *   shootdown, before the new PTE is set: the PTE is in the "change in progress" state, so
+ *   concurrent faulters on the page wait (kernel/mm/pte-change.ts).
+ * - cow.after-install: a COW break, after the new PTE is set, before returning to the guest
+ *   (with set-before-flush ordering the readers of the old frame were not flushed yet — the
+ *   window of issue 12 bug 2).
  * - deferred.before-epoch: the deferred policy's poll point, just before the hart announces its
  *   flush point (advances its epoch). Before issue 12's fix the hart had already read what to
  *   flush there, so a change landing during the delay was counted as flushed (bug 3).

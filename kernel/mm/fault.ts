@@ -4,7 +4,8 @@
  *      allows and a block is free), or map a file page through the page cache (shared maps
  *      the cache frame; private maps it read-only, copy-on-write);
  *   2. COW fault — a store to a PTE_COW page: a sole owner (refcount 1) gets the frame made
- *      writable; otherwise the page is copied;
+ *      writable; otherwise the page is copied and the PTE replaced clear → flush → set
+ *      (kernel/mm/pte-change.ts);
  *   3. invalid access — SIGSEGV with SEGV_MAPERR (no region, or the kernel half) or
  *      SEGV_ACCERR (the region's protection forbids it). A file page at or past EOF: SIGBUS.
  * Out of frames: SIGBUS marked `oom` (Linux would run the OOM killer; here the process ends).
@@ -14,7 +15,9 @@
  * until the fault is done. Two harts faulting the same page race on the PTE: the install is a
  * compareExchange from empty; the loser frees its frame and retries the access (one frame,
  * one mapping). A PTE that already allows the access is a spurious fault (another hart fixed
- * it, or this TLB held an older entry): a local sfence.vma of the page, and retry.
+ * it, or this TLB held an older entry): a local sfence.vma of the page, and retry. A PTE in
+ * the change state (another hart's COW break between clear and set) is waited for, then the
+ * access retried — never taken for an empty PTE.
  */
 import { PTE_A, PTE_COW, PTE_D, PTE_R, PTE_U, PTE_V, PTE_W, PTE_X, vaLoHi } from '../../cpu/pte.ts';
 import { FRAMES_PER_MEGAPAGE, PAGE_SIZE } from '../../cpu/ram.ts';
@@ -26,10 +29,14 @@ import { BUS_ADRERR, SEGV_ACCERR, SEGV_MAPERR, SIGBUS, SIGSEGV } from '../errno.
 import { NO_FRAME } from './frames.ts';
 import { H_ICACHE_EPOCH } from '../layout.ts';
 import { getPage, PAGE_BEYOND_EOF } from './pagecache.ts';
-import { zeroFrames, casPte, findLeaf, found, loPpn, makeLo, PT_BLOCKED, PT_NOMEM, readPte, walkCreate } from './pagetable.ts';
+import {
+  zeroFrames, casPte, findLeaf, found, isChanging, loPpn, makeLo, PT_BLOCKED, PT_NOMEM, readPte, walkCreate,
+} from './pagetable.ts';
+import { clearForChange, setAfterChange, waitForChange } from './pte-change.ts';
 import { regionEnd, type Region } from './regions.ts';
 import { completeShootdown } from './shootdown.ts';
 import { Stale } from './stale.ts';
+import { inject, INJ } from '../lab/inject.ts';
 import {
   FAULT_COW_COPY, FAULT_COW_REUSE, FAULT_DEMAND_ZERO, FAULT_FILE, FAULT_SIGBUS, FAULT_SIGSEGV, FAULT_SPURIOUS,
   traceEmitFaultBegin, traceEmitFaultEnd,
@@ -108,6 +115,13 @@ function resolveFault(ctx: KernelContext, as: VirtualAddressSpace, va: number, a
     const pa = findLeaf(ctx, as.rootPpn, vpn);
     if (pa < 0) return demandFault(ctx, as, r, vpn, va, access);
     const lo = found.lo;
+    if (isChanging(lo)) {
+      // Another hart replaces this translation: wait, then retry. Counted as spurious (another
+      // hart resolves it), as the trace's outcome is.
+      waitForChange(ctx, pa, vpn);
+      ctx.counters.spuriousFaults++;
+      return null;
+    }
     if ((lo & PTE_V) === 0) throw new Error(`handlePageFault: PROT_NONE page at vpn ${vpn} in a region with prot ${r.prot}`);
     const bit = access === ACCESS_LOAD ? PTE_R : access === ACCESS_STORE ? PTE_W : PTE_X;
     if (lo & bit) return spurious(ctx, as, vpn);
@@ -195,35 +209,58 @@ function tryHuge(ctx: KernelContext, as: VirtualAddressSpace, r: Region, vpn: nu
   return true;
 }
 
-/** Branch 2: a store to a present page that is not writable, in a writable region. */
+/**
+ * Branch 2: a store to a present page that is not writable, in a writable region.
+ *   - sole owner (refcount 1) or a plain write-protected page: the PTE gains W in place (same
+ *     frame: other harts' read-only entries stay correct); the change is still shot down
+ *     before the store is retried (Linux relies on spurious faults here instead);
+ *   - shared: copy, then clear → flush → set (kernel/mm/pte-change.ts): the PTE is in the
+ *     change state while every hart drops the old translation, and only then points to the
+ *     copy. The old frame's reference is dropped after the flush.
+ */
 function writeFault(ctx: KernelContext, as: VirtualAddressSpace, pa: number, lo: number, vpn: number, va: number): FaultSignal | null {
   const ppn = loPpn(lo);
-  const stale = new Stale(ctx, as);
-  try {
-    if ((lo & PTE_COW) === 0 || ctx.frames.refcount(ppn) === 1) {
-      // Sole owner (or a plain write-protected page): make it writable in place.
+  if ((lo & PTE_COW) === 0 || ctx.frames.refcount(ppn) === 1) {
+    const stale = new Stale(ctx, as);
+    try {
       if (casPte(ctx, pa, lo, (lo | PTE_W | PTE_D | PTE_A) & ~PTE_COW)) {
         stale.addRange(vpn, vpn + 1);
         ctx.counters.cowReuses++;
       }
-      return null;
-    }
-    const n = ctx.frames.alloc();
-    if (n === NO_FRAME) return oom(va);
-    ctx.ram.u8.copyWithin(n * PAGE_SIZE, ppn * PAGE_SIZE, (ppn + 1) * PAGE_SIZE);
-    const nl = makeLo(n, ((lo & 0x3ff) | PTE_W | PTE_D | PTE_A) & ~PTE_COW);
-    codeWritten(ctx, nl);
-    if (casPte(ctx, pa, lo, nl)) {
-      stale.addRange(vpn, vpn + 1);
-      stale.addFrame(ppn); // our reference to the shared frame, dropped after invalidation
-      ctx.counters.cowCopies++;
-    } else {
-      ctx.frames.free(n); // the PTE changed under us (A/D or another fault): retry
+    } finally {
+      completeShootdown(ctx, stale);
     }
     return null;
-  } finally {
-    completeShootdown(ctx, stale);
   }
+  const n = ctx.frames.alloc();
+  if (n === NO_FRAME) return oom(va);
+  // SAFETY: every mapping of the old frame through a COW PTE is read-only (fork write-protected
+  // and flushed them), so no store through such a PTE changes it while it is copied. (A
+  // page-cache frame may still change by write() or a MAP_SHARED mapping of the file, as it may
+  // during Linux's wp_page_copy.)
+  ctx.ram.u8.copyWithin(n * PAGE_SIZE, ppn * PAGE_SIZE, (ppn + 1) * PAGE_SIZE);
+  const nl = makeLo(n, ((lo & 0x3ff) | PTE_W | PTE_D | PTE_A) & ~PTE_COW);
+  codeWritten(ctx, nl);
+  // 1. clear
+  if (!clearForChange(ctx, pa, lo)) {
+    ctx.frames.free(n); // the PTE changed under us (A/D or another fault): retry, never visible
+    return null;
+  }
+  try {
+    // 2. flush: every hart drops the old translation, then our reference to the old frame goes.
+    const stale = new Stale(ctx, as);
+    stale.addRange(vpn, vpn + 1);
+    stale.addFrame(ppn);
+    stale.requireSync();
+    completeShootdown(ctx, stale);
+    inject(ctx.ctl, INJ['cow.before-install']);
+  } finally {
+    // 3. set (on an exception too: no PTE may stay in the change state)
+    setAfterChange(ctx, pa, nl);
+  }
+  ctx.counters.cowCopies++;
+  inject(ctx.ctl, INJ['cow.after-install']);
+  return null;
 }
 
 export { ACCESS_FETCH, ACCESS_LOAD, ACCESS_STORE };

@@ -17,6 +17,12 @@
  *   V=1, R|X set           leaf (W without R is never made)
  *   V=1, R=W=X=0           pointer to the next table
  *   V=0, PTE_PARKED (X)    resident frame of a PROT_NONE page: ppn, A/D, COW kept; faults
+ *   PTE_CHANGING           exactly this word (V=0, X=0, RSW bit 9, ppn 0): a translation being
+ *                          replaced — cleared and being flushed, the new PTE not set yet
+ *                          (kernel/mm/pte-change.ts). The MMU faults on it; a fault handler
+ *                          waits for the change to finish. It exists only while the hart making
+ *                          the change holds the mmap lock shared, so code that holds the lock
+ *                          exclusive (munmap, mprotect, fork, ...) never sees it
  *   0                      empty
  *   PTE_COW (RSW bit 8)    private page shared with others or with the page cache: copy on write
  *   PTE_DEVICE (RSW bit 9) frame not owned: no reference is held or dropped (device memory)
@@ -32,6 +38,8 @@ import type { VirtualAddressSpace } from './aspace.ts';
 
 export const PTE_DEVICE = PTE_SW_SPARE;
 export const PTE_PARKED = PTE_X;
+/** The "change in progress" PTE (see the header): not valid, not empty, never a leaf or a pointer. */
+export const PTE_CHANGING = PTE_SW_SPARE;
 /** Top level of Sv48 and the first vpn of the kernel half (root entry 256). */
 export const ROOT_LEVEL = 3;
 export const KERNEL_HALF_VPN = 2 ** 35;
@@ -48,7 +56,11 @@ export function isPointer(lo: number): boolean {
 }
 /** True for an entry that holds a frame: a valid leaf or a parked PROT_NONE leaf. */
 export function isResident(lo: number): boolean {
-  return lo !== 0 && !isPointer(lo);
+  return lo !== 0 && lo !== PTE_CHANGING && !isPointer(lo);
+}
+/** True for the "change in progress" PTE (a translation being replaced: wait, then retry). */
+export function isChanging(lo: number): boolean {
+  return lo === PTE_CHANGING;
 }
 /** The ppn of a kernel-made PTE (low word). */
 export function loPpn(lo: number): number {
@@ -133,7 +145,8 @@ export const found = { ptePa: 0, level: 0, lo: 0 };
 
 /**
  * Find the resident leaf (valid or parked) covering `vpn`: its PTE address (also in
- * `found`, with level and value), or -1 when none. Creates nothing.
+ * `found`, with level and value), or -1 when none. A PTE in the change state (isChanging) is
+ * found too, as a level-0 entry: callers that use the frame check PTE_V. Creates nothing.
  */
 export function findLeaf(ctx: KernelContext, rootPpn: number, vpn: number): number {
   let table = rootPpn;

@@ -71,6 +71,7 @@ export class Stale {
   #vpnStart = Infinity;
   #vpnEnd = -Infinity;
   #whole = false;
+  #sync = false;
   #generation = 0;
   #frames: number[] = [];
   #huge: number[] = [];
@@ -100,6 +101,15 @@ export class Stale {
   addWhole(): void {
     this.checkOpen('addWhole');
     this.#whole = true;
+  }
+  /**
+   * The caller sets a new translation in the range as soon as completeShootdown returns (a
+   * re-point: clear → flush → set, kernel/mm/pte-change.ts), so the invalidation must be
+   * complete on every hart by then: a policy may not defer it (`deferred` goes synchronous).
+   */
+  requireSync(): void {
+    this.checkOpen('requireSync');
+    this.#sync = true;
   }
   /** A reference on frame `ppn` to drop after invalidation (frames.put). */
   addFrame(ppn: number): void {
@@ -140,6 +150,7 @@ export class Stale {
     if (other === this) return this;
     if (other.as !== this.as) throw new Error('Stale.absorb: records of different address spaces');
     if (other.#state === DONE) throw new Error('Stale.absorb: record already completed');
+    if (other.#sync) this.#sync = true;
     if (!other.empty) {
       if (!other.#removal) this.#removal = false; // a record is a removal only if all of it is
       if (other.#whole) this.#whole = true;
@@ -156,6 +167,10 @@ export class Stale {
   /** True when no translation changed (no flush needed). */
   get empty(): boolean {
     return !this.#whole && this.#vpnEnd <= this.#vpnStart;
+  }
+  /** True when the invalidation must be complete when completeShootdown returns (requireSync). */
+  get synchronous(): boolean {
+    return this.#sync;
   }
   /** True when the whole ASID must be flushed. */
   get whole(): boolean {

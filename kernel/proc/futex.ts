@@ -15,6 +15,7 @@
  * compares it. Other commands (REQUEUE, WAKE_OP, PI) return -ENOSYS; glibc 2.36 does not
  * issue them for the guests' mutexes, condvars and joins.
  */
+import { PTE_V } from '../../cpu/pte.ts';
 import { PAGE_SIZE } from '../../cpu/ram.ts';
 import type { VirtualAddressSpace } from '../mm/aspace.ts';
 import type { KernelContext } from '../context.ts';
@@ -56,7 +57,9 @@ export function withFutex<T>(
     try {
       const vpn = Math.floor(va / PAGE_SIZE);
       const leaf = findLeaf(kctx, as.rootPpn, vpn);
-      if (leaf < 0) continue; // unmapped again meanwhile: fault it back in
+      // Unmapped again meanwhile, or not valid now (a COW break between clear and set, a
+      // PROT_NONE page): fault it back in (the fault waits for a change in progress).
+      if (leaf < 0 || (found.lo & PTE_V) === 0) continue;
       const pa = (loPpn(found.lo) + (found.level === 0 ? 0 : vpn % 512 ** found.level)) * PAGE_SIZE + (va % PAGE_SIZE);
       let key = privateKey(as.slot, va);
       if (shared) {

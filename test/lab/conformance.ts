@@ -44,6 +44,14 @@ export const CONFORMANCE: ConformanceCase[] = [
     stressArgs: ['400', '400'],
     inject: { 'truncate.before-lock': 2000, 'truncate.locked': 2000 },
   },
+  {
+    // issue 12 bug 2: the new PTE was set before the old translation was flushed everywhere.
+    guest: 'coh-cow',
+    what: 'COW break (fork-shared page written by two threads) vs readers on other harts',
+    args: ['16', '3', '2'],
+    stressArgs: ['200', '3', '3'],
+    inject: { 'cow.after-install': 3000, 'cow.before-install': 1000 },
+  },
 ];
 
 export const SAFE_POLICIES = ['ipi', 'per-page', 'deferred'] as const;

@@ -8,8 +8,10 @@ import { bootTestVm, load, store, PAGE, type Vm } from './harness.ts';
 import { mmap, releaseAddressSpace } from '../../../kernel/mm/mmap.ts';
 import { cloneFrom, forkAddressSpace } from '../../../kernel/mm/cow.ts';
 import { MAP_ANONYMOUS, MAP_PRIVATE, MAP_SHARED, PROT_READ, PROT_WRITE } from '../../../kernel/mm/abi.ts';
-import { findLeaf, found, loPpn } from '../../../kernel/mm/pagetable.ts';
-import { PTE_COW, PTE_W } from '../../../cpu/pte.ts';
+import { findLeaf, found, isChanging, loPpn } from '../../../kernel/mm/pagetable.ts';
+import { handlePageFault, type FaultSignal } from '../../../kernel/mm/fault.ts';
+import { ACCESS_LOAD } from '../../../cpu/trap.ts';
+import { PTE_COW, PTE_V, PTE_W } from '../../../cpu/pte.ts';
 import type { VirtualAddressSpace } from '../../../kernel/mm/aspace.ts';
 
 const fork = (vm: Vm, as: VirtualAddressSpace): VirtualAddressSpace => {
@@ -141,5 +143,82 @@ describe('copy-on-write fork', () => {
     releaseAddressSpace(vm.ctx, p);
     releaseAddressSpace(vm.ctx, c);
     expect(vm.free()).toBe(before);
+  });
+
+  it('a COW break is clear → flush → set: during the remote step the PTE is neither valid nor empty, and the old frame is still held', () => {
+    const vm = bootTestVm();
+    const before = vm.free();
+    const p = vm.newSpace();
+    const a = mmap(vm.ctx, p, 0, PAGE, RW, MAP_PRIVATE | MAP_ANONYMOUS);
+    expect(store(vm, p, a, 1)).toBeNull();
+    const c = fork(vm, p);
+    const old = loPpn(pte(vm, p, a));
+    const seen: { lo: number; refs: number; synchronous: boolean }[] = [];
+    const saved = vm.ctx.policy;
+    vm.ctx.policy = {
+      name: 'spy',
+      invalidate(ctx, stale) {
+        expect(findLeaf(ctx, p.rootPpn, a / PAGE)).toBeGreaterThanOrEqual(0);
+        seen.push({ lo: found.lo, refs: ctx.frames.refcount(old), synchronous: stale.synchronous });
+        return true;
+      },
+    };
+    try {
+      expect(store(vm, p, a, 2)).toBeNull(); // the COW copy
+    } finally {
+      vm.ctx.policy = saved;
+    }
+    expect(seen).toHaveLength(1);
+    const s = seen[0]!;
+    // Not valid: no hart can fill a translation to the new frame before every hart dropped the old one.
+    expect(s.lo & PTE_V).toBe(0);
+    // Not empty: a concurrent faulter must wait for the change, not take a demand-zero page.
+    expect(s.lo).not.toBe(0);
+    expect(isChanging(s.lo)).toBe(true);
+    expect(s.refs).toBe(2); // the old frame is released only after the invalidation
+    expect(s.synchronous).toBe(true); // a lazy policy must not defer it (the new PTE follows at once)
+    const now = pte(vm, p, a);
+    expect(loPpn(now)).not.toBe(old);
+    expect(now & (PTE_V | PTE_W)).toBe(PTE_V | PTE_W);
+    expect(vm.ctx.frames.refcount(old)).toBe(1);
+    expect([load(vm, p, a), load(vm, c, a)]).toEqual([2, 1]);
+    releaseAddressSpace(vm.ctx, c);
+    releaseAddressSpace(vm.ctx, p);
+    expect(vm.free()).toBe(before);
+  });
+
+  it('a fault on a PTE whose change is in progress waits for it and never maps a demand-zero page', () => {
+    const vm = bootTestVm();
+    const p = vm.newSpace();
+    const a = mmap(vm.ctx, p, 0, PAGE, RW, MAP_PRIVATE | MAP_ANONYMOUS);
+    expect(store(vm, p, a, 7)).toBeNull();
+    const c = fork(vm, p);
+    const demand = vm.ctx.counters.demandFaults;
+    let inner: number | FaultSignal | null = -1;
+    const saved = vm.ctx.policy;
+    vm.ctx.policy = {
+      name: 'spy',
+      invalidate(ctx) {
+        // A second fault on the page while its PTE is in the change state (here on the same
+        // thread: the wait is bounded and ends in an error instead of a demand-zero page).
+        ctx.policy = saved;
+        try {
+          inner = handlePageFault(ctx, p, a, ACCESS_LOAD);
+        } catch (e) {
+          inner = String(e) as never;
+        }
+        return true;
+      },
+    };
+    try {
+      expect(store(vm, p, a, 8)).toBeNull();
+    } finally {
+      vm.ctx.policy = saved;
+    }
+    expect(String(inner)).toMatch(/change in progress/);
+    expect(vm.ctx.counters.demandFaults).toBe(demand);
+    expect([load(vm, p, a), load(vm, c, a)]).toEqual([8, 7]);
+    releaseAddressSpace(vm.ctx, c);
+    releaseAddressSpace(vm.ctx, p);
   });
 });
