@@ -7,7 +7,9 @@
  *     an idle hart, or one running another space, flushes at its next switch-in anyway);
  *     none → done, free the frames now;
  *   - a change that left a valid PTE in its range (re-point: COW break, fixed remap;
- *     write-protect: mprotect, fork) or covers the whole space with harts still running it goes
+ *     write-protect: mprotect, fork), covers the whole space with harts still running it, or
+ *     carries dirty shared-file pages to write back (Stale.writesBack: the write-back follows
+ *     the invalidation, and munmap/madvise must return with the data in the file) goes
  *     synchronously through the `ipi` policy — as LATR keeps IPIs for mprotect: a permission
  *     change must hold when the system call returns;
  *   - else PARK the release: {frames, each target's quiescence epoch now}, and return at once.
@@ -109,7 +111,9 @@ export class DeferredPolicy implements ShootdownPolicy {
       catchUpLocal(h, stale);
       return true;
     }
-    if (stale.whole || !onlyRemoved(kctx, as, stale.vpnStart, stale.vpnEnd)) {
+    // Dirty shared-file pages are written back only after the invalidation (kernel/mm/shootdown.ts
+    // releaseFrames): such a removal is not parked, so munmap/madvise return with the data in the file.
+    if (stale.whole || stale.writesBack || !onlyRemoved(kctx, as, stale.vpnStart, stale.vpnEnd)) {
       this.bumpStat(LS_DEFERRED_SYNC, 1);
       return this.sync.invalidate(kctx, stale, release);
     }

@@ -20,7 +20,8 @@ import { INJECT_SLOTS, LH_INJECT, LH_INJECT_HITS } from './layout.ts';
  * - shootdown.before-remote: completeShootdown, after the PTE edits and the local flush, before
  *   the policy's remote step (other harts still hold the old translation).
  * - shootdown.before-release: completeShootdown, after the remote step, before frames are freed.
- * - writeback.before: before dirty MAP_SHARED file pages are written back to the page cache/file.
+ * - writeback.before: before dirty MAP_SHARED file pages are written back to the page cache/file
+ *   (kernel/mm/shootdown.ts releaseFrames: after the change was invalidated on every hart).
  * - cow.before-install: a COW break, after the copy, before the new PTE is installed.
  * - cow.after-install: a COW break, after the new PTE is installed, before returning to the guest.
  * - deferred.before-epoch: the deferred policy's poll point, between reading what to flush and

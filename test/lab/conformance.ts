@@ -27,6 +27,16 @@ export interface ConformanceCase {
 
 /** Every case; each issue-12 fix adds the guest that failed before it. */
 export const CONFORMANCE: ConformanceCase[] = [
+  {
+    // Bug 1: dirty shared-file pages written back before the other harts were flushed lost the
+    // stores those harts made through their still-valid entries. The delay sits between the
+    // local flush and the remote step: before the fix the write-back had already happened.
+    guest: 'coh-writeback',
+    what: 'shared-file write-back vs stores on other harts: munmap, msync, madvise(DONTNEED), exit',
+    args: ['1'],
+    stressArgs: ['6'],
+    inject: { 'shootdown.before-remote': 20_000 },
+  },
 ];
 
 export const SAFE_POLICIES = ['ipi', 'per-page', 'deferred'] as const;

@@ -37,7 +37,7 @@ describe('page-table edits', () => {
     const info = { pages: 0, dirty: [] as number[] };
     const s = clearRange(vm.ctx, as, vpn, vpn + 512, undefined, info);
     expect(info).toEqual({ pages: 1, dirty: [vpn] });
-    expect(s.pendingCounts).toEqual({ frames: 1, hugeFrames: 0, tables: 1 }); // the level-0 table spanned exactly the range
+    expect(s.pendingCounts).toEqual({ frames: 1, hugeFrames: 0, tables: 1, writeback: 0, fileRefs: 0 }); // the level-0 table spanned exactly the range
     completeShootdown(vm.ctx, s);
     // the level-2 and level-1 tables stay (partly covered); everything else is back
     expect(vm.free()).toBe(free0 - 2);
