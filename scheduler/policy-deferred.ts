@@ -15,8 +15,8 @@
  *     caller may rely on the new meaning as soon as the call returns — LATR keeps IPIs for
  *     these; deferring them let writes complete after mprotect returned, old data be read
  *     after madvise/ftruncate returned and stores be lost (issue 12, bug 4). A change marked
- *     synchronous (Stale.requireSync: a COW re-point, clear → flush → set) never parks either;
-
+ *     synchronous (Stale.requireSync: a COW re-point, clear → flush → set) or carrying dirty
+ *     shared-file pages to write back (Stale.writesBack) never parks either;
  *   - else PARK the release: {frames, each target's quiescence epoch now}, and return at once.
  *     The parked frames stay allocated (frames in use counts them) until released.
  * Every hart, at each poll point (each return to the scheduler — quantum end, trap, syscall,
@@ -139,7 +139,9 @@ export class DeferredPolicy implements ShootdownPolicy {
       catchUpLocal(h, stale);
       return true;
     }
-    if (stale.whole || stale.synchronous || !stale.removal) {
+    // A record carrying dirty shared-file pages to write back (Stale.writesBack) is never a
+    // declared removal either: munmap/madvise return with the data in the file.
+    if (stale.whole || stale.synchronous || stale.writesBack || !stale.removal) {
       this.bumpStat(LS_DEFERRED_SYNC, 1);
       return this.sync.invalidate(kctx, stale, release);
     }

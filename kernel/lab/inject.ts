@@ -20,7 +20,8 @@ import { INJECT_SLOTS, LH_INJECT, LH_INJECT_HITS } from './layout.ts';
  * - shootdown.before-remote: completeShootdown, after the PTE edits and the local flush, before
  *   the policy's remote step (other harts still hold the old translation).
  * - shootdown.before-release: completeShootdown, after the remote step, before frames are freed.
- * - writeback.before: before dirty MAP_SHARED file pages are written back to the page cache/file.
+ * - writeback.before: before dirty MAP_SHARED file pages are written back to the page cache/file
+ *   (kernel/mm/shootdown.ts releaseFrames: after the change was invalidated on every hart).
  * - cow.before-install: a COW break (kernel/mm/fault.ts), after the copy, the clear and the
  *   shootdown, before the new PTE is set: the PTE is in the "change in progress" state, so
  *   concurrent faulters on the page wait (kernel/mm/pte-change.ts).

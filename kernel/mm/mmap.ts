@@ -6,7 +6,9 @@
  *
  * Each takes the mmap lock exclusive, edits regions and PTEs, completes the Stale of the
  * change (kernel/mm/shootdown.ts) before it unlocks, and asserts on the way out that no Stale
- * record is left. Nothing is allocated at mmap time (demand paging, kernel/mm/fault.ts), except
+ * record is left. What a removal leaves behind — dirty shared-file pages to write back, file
+ * references, frames, tables — goes into that Stale and is released only after the
+ * shootdown: clear PTEs (collecting D atomically) → invalidate everywhere → write back → free. Nothing is allocated at mmap time (demand paging, kernel/mm/fault.ts), except
  * for mapPhysical, which maps given frames at once.
  */
 import { PTE_COW, PTE_D, PTE_V, PTE_W } from '../../cpu/pte.ts';
@@ -15,7 +17,7 @@ import { DEFAULT_MMAP_BASE, USER_TOP, VirtualAddressSpace } from './aspace.ts';
 import type { KernelContext } from '../context.ts';
 import { EACCES, EBADF, EEXIST, EINVAL, ENOMEM, EOPNOTSUPP, EOVERFLOW, EPERM } from '../errno.ts';
 import { protToPte } from './fault.ts';
-import { createFile, fileExists, fileRefDelta, writeBackPage } from './pagecache.ts';
+import { createFile, fileExists, fileRefDelta } from './pagecache.ts';
 import {
   cleanRange, clearRange, exchangePte, found, findLeaf, isResident, KERNEL_HALF_VPN, loPpn, makeLo, protectRange, PTE_DEVICE,
   PTE_PARKED, PT_NOMEM, splitHugeAt, unlinkUserTables, walkCreate, type ClearInfo,
@@ -69,21 +71,39 @@ export function reprotect(lo: number, prot: number, shared: boolean): number {
   return f;
 }
 
-/** Release the file references of removed region records. */
-function dropRegionRefs(ctx: KernelContext, removed: Region[]): void {
-  for (const r of removed) if (r.file !== 0) fileRefDelta(ctx, r.file, -1);
+/**
+ * The file references of removed region records go into `stale`: dropped after the shootdown
+ * and the write-back (the last one drops the file's cached pages, which must not happen while
+ * another hart may still store into them or before they are written back).
+ */
+function dropRegionRefs(removed: Region[], stale: Stale): void {
+  for (const r of removed) if (r.file !== 0) stale.addFileRef(r.file);
 }
 
 /**
- * Clear PTEs of [s, e) into `stale`, writing back dirty pages of shared file regions among
- * `pieces` (the region records that covered the range before the change).
+ * Clear PTEs of [s, e) into `stale`; the dirty pages of shared file regions among `pieces`
+ * (the region records that covered the range before the change) are queued in it for
+ * write-back after the shootdown (D read by the same exchange that cleared each PTE).
  */
 function unmapPieces(ctx: KernelContext, as: VirtualAddressSpace, pieces: Region[], stale: Stale): void {
   for (const r of pieces) {
     const info: ClearInfo = { pages: 0, dirty: [] };
     clearRange(ctx, as, r.start, regionEnd(r), stale, info);
-    if ((r.flags & RF_SHARED) && r.file !== 0) for (const vpn of info.dirty) writeBackPage(ctx, r.file, r.pgoff + vpn - r.start);
+    if ((r.flags & RF_SHARED) && r.file !== 0) queueWriteback(ctx, stale, r, info.dirty);
   }
+}
+
+/**
+ * Queue the pages `vpns` of shared file region `r` (dirty in the PTEs just cleared or cleaned)
+ * for write-back after `stale`'s shootdown, with one more reference on the file dropped after
+ * it: the write-back must find the file even if another change drops the region's own
+ * reference first (a parked or concurrent release).
+ */
+function queueWriteback(ctx: KernelContext, stale: Stale, r: Region, vpns: number[]): void {
+  if (vpns.length === 0) return;
+  fileRefDelta(ctx, r.file, +1);
+  stale.addFileRef(r.file);
+  for (const vpn of vpns) stale.addWriteback(r.file, r.pgoff + vpn - r.start);
 }
 
 /**
@@ -190,7 +210,7 @@ export function unmapLocked(ctx: KernelContext, as: VirtualAddressSpace, s: numb
     const removed = rl.removeRange(s, e);
     if (typeof removed === 'number') return removed;
     unmapPieces(ctx, as, removed, stale);
-    dropRegionRefs(ctx, removed);
+    dropRegionRefs(removed, stale);
     // The range goes away with its records (reuse goes through guardReuse). Private memory only:
     // a store through a stale entry to a shared or device frame would be seen by other mappers.
     if (removed.every((r) => (r.flags & (RF_SHARED | RF_DEVICE)) === 0)) stale.declareRemoval();
@@ -346,8 +366,10 @@ export function madvise(ctx: KernelContext, as: VirtualAddressSpace, addr: numbe
 }
 
 /**
- * msync(addr, len, flags): write back dirty pages of shared file mappings in the range
- * (their D bits are cleared: a page-table change, completed by shootdown). 0 or -errno
+ * msync(addr, len, flags): write back dirty pages of shared file mappings in the range. Order:
+ * clean the PTEs (D cleared by CAS, learning which were dirty) → shoot down (a hart with a
+ * cached dirty entry stores without touching the PTE until it is flushed; afterwards its next
+ * store walks and sets D again) → write the pages (completeShootdown's release). 0 or -errno
  * (EINVAL: unaligned, bad flags; ENOMEM: unmapped parts).
  */
 export function msync(ctx: KernelContext, as: VirtualAddressSpace, addr: number, len: number, flags: number): number {
@@ -363,8 +385,7 @@ export function msync(ctx: KernelContext, as: VirtualAddressSpace, addr: number,
         const r = rl.get(i);
         if (r.start >= e) break;
         if (!(r.flags & RF_SHARED) || r.file === 0) continue;
-        const dirty = cleanRange(ctx, as, Math.max(s, r.start), Math.min(e, regionEnd(r)), stale);
-        for (const v of dirty) writeBackPage(ctx, r.file, r.pgoff + v - r.start);
+        queueWriteback(ctx, stale, r, cleanRange(ctx, as, Math.max(s, r.start), Math.min(e, regionEnd(r)), stale));
       }
       return rl.covers(s, e) ? 0 : -ENOMEM;
     } finally {
@@ -436,7 +457,7 @@ function clearLocked(ctx: KernelContext, as: VirtualAddressSpace, stale: Stale):
   unmapPieces(ctx, as, removed, stale);
   clearRange(ctx, as, 0, USER_PAGES, stale); // anything outside regions (none expected)
   unlinkUserTables(ctx, as.rootPpn, stale);
-  dropRegionRefs(ctx, removed);
+  dropRegionRefs(removed, stale);
   as.brk = 0;
   as.brkStart = 0;
   as.mmapBase = DEFAULT_MMAP_BASE;

@@ -383,7 +383,10 @@ export function cachedPage(ctx: KernelContext, id: number, page: number): number
 
 /**
  * Note that page `page` of file `id` was written through a shared mapping (its PTE had D),
- * and write it back to the host file when the file asks for write-back.
+ * and write it back to the host file when the file asks for write-back. Called by
+ * kernel/mm/shootdown.ts releaseFrames only — after the PTE change that found D was
+ * invalidated on every hart (docs/coherence.md); earlier, a hart could still store into the
+ * page through a cached dirty entry and that store would never be written.
  */
 export function writeBackPage(ctx: KernelContext, id: number, page: number): void {
   const w = checkId(ctx, id, 'writeBackPage');

@@ -9,10 +9,17 @@
  *                          The scheduler issue plugs in ipi / per-page / lazy / deferred / off;
  *                          the default policy here is LOCAL_ONLY (nothing remote: correct only
  *                          while no other hart runs the address space).
- *     4. release         — frame references dropped (frames.put: freed at zero), 2 MiB blocks
- *                          likewise (freeHuge at zero), unlinked page-table frames freed.
+ *     4. release         — releaseFrames, in this order: dirty shared-file pages written back
+ *                          (their contents are final only now: until step 3 another hart could
+ *                          still store through a cached writable+dirty entry), file references
+ *                          of removed regions dropped, frame references dropped (frames.put:
+ *                          freed at zero), 2 MiB blocks likewise (freeHuge at zero), unlinked
+ *                          page-table frames freed.
  * A policy that defers invalidation (LATR-style) must not return before the frames may be
- * released — or return `false` from `invalidate`, take ownership with `takeRelease`, and release later.
+ * released — or return `false` from `invalidate`, keep the `release` it was handed, and pass
+ * it to releaseFrames once every hart is past the change (the write-back then waits too).
+ * `deferred` does not defer a change that writes back (Stale.writesBack): munmap, madvise and
+ * msync return with the data in the file.
  */
 import { vaLoHi } from '../../cpu/pte.ts';
 import { PAGE_SIZE } from '../../cpu/ram.ts';
@@ -20,6 +27,7 @@ import type { VirtualAddressSpace } from './aspace.ts';
 import type { KernelContext } from '../context.ts';
 import { CAUSE_LOCAL, FLUSH_ASID, FLUSH_PAGE, FLUSH_RANGE, traceEmitFlush } from '../lab/trace.ts';
 import { inject, INJ } from '../lab/inject.ts';
+import { fileRefDelta, writeBackPage } from './pagecache.ts';
 import { claimDrainRight, FLUSH_CEILING_PAGES, type Stale, type StaleRelease } from './stale.ts';
 
 const right = claimDrainRight();
@@ -71,8 +79,19 @@ export function localInvalidate(ctx: KernelContext, stale: Stale): void {
   traceEmitFlush(ctx.trace, stale.npages === 1 ? FLUSH_PAGE : FLUSH_RANGE, CAUSE_LOCAL, asid, stale.vpnStart * PAGE_SIZE, stale.npages);
 }
 
-/** Drop the references and free the frames of a completed invalidation. */
+/**
+ * Release what a completed invalidation left: write back the dirty shared-file pages, drop
+ * the file references, drop the frame references and free the frames and tables. Call only
+ * once the change is invalidated on every hart that may cache it (completeShootdown, or a
+ * policy that kept the release until then).
+ */
 export function releaseFrames(ctx: KernelContext, r: StaleRelease): void {
+  const wb = r.writeback;
+  if (wb.length !== 0) {
+    inject(ctx.ctl, INJ['writeback.before']);
+    for (let k = 0; k < wb.length; k += 2) writeBackPage(ctx, wb[k]!, wb[k + 1]!);
+  }
+  for (const file of r.fileRefs) fileRefDelta(ctx, file, -1);
   const frames = ctx.frames;
   for (const ppn of r.frames) frames.put(ppn);
   for (const ppn of r.hugeFrames) if (frames.decRef(ppn) === 0) frames.freeHuge(ppn);

@@ -4,12 +4,17 @@
  *
  * Every function that edits a PTE returns a Stale (or adds to the one it is given): the
  * address space, the vpn range touched (or the whole ASID), the tlb_generation bumped for
- * it, the frames whose references the removed PTEs held, 2 MiB blocks likewise, and
- * page-table frames that were unlinked. Those frames are still reachable through TLBs (and,
- * for tables, through walks in flight) until the change is invalidated everywhere, so:
+ * it, the frames whose references the removed PTEs held, 2 MiB blocks likewise, page-table
+ * frames that were unlinked, the dirty shared-file pages to write back (their PTEs' D bits,
+ * collected atomically when the PTEs were cleared or cleaned) and the file references of
+ * removed regions. Those frames are still reachable through TLBs (and, for tables, through
+ * walks in flight) until the change is invalidated everywhere — and another hart may still
+ * STORE through a cached writable+dirty entry, so a dirty page's contents are final only
+ * then (Linux's tlb_delay_rmap / msync's clean → flush → write). So:
  *  - the lists are private (#fields); the only code that can take them is the holder of the
  *    drain right, claimed once at load time by kernel/mm/shootdown.ts — completeShootdown
- *    invalidates, then releases them;
+ *    invalidates, then releases them in this order: write back the dirty file pages, drop
+ *    the file references, drop the frame references, free the tables (releaseFrames);
  *  - every Stale counts in its context's `staleOutstanding` from creation until
  *    completeShootdown; the fault and syscall exit paths assert it is zero;
  *  - with COHERENT_STALE_TRACK=1 in the environment, a Stale garbage-collected unflushed is
@@ -23,7 +28,8 @@
  * calls declareRemoval(), which lets a lazy policy (`deferred`) finish the invalidation later.
  *
  * Life: OPEN (PTE edits add to it) → seal() (bumps tlb_generation once when anything changed;
- * idempotent) → DONE (completeShootdown). Empty records (nothing changed) are legal and cheap.
+ * idempotent) → DONE (completeShootdown). Empty records (nothing changed) are legal and cheap;
+ * an empty record may still carry file references (a region removed with nothing resident).
  */
 import type { KernelContext } from '../context.ts';
 import type { VirtualAddressSpace } from './aspace.ts';
@@ -46,8 +52,12 @@ export function leakedStaleCount(): number {
   return leaked;
 }
 
-/** What completeShootdown releases. */
+/** What completeShootdown releases (kernel/mm/shootdown.ts releaseFrames, in this order). */
 export interface StaleRelease {
+  /** Dirty shared-file pages to write back, as pairs: file id, page index, file id, page index, ... */
+  writeback: number[];
+  /** File references (page-cache files of removed regions) to drop after the write-back. */
+  fileRefs: number[];
   frames: number[];
   hugeFrames: number[];
   tables: number[];
@@ -77,6 +87,9 @@ export class Stale {
   #huge: number[] = [];
   #tables: number[] = [];
   #removal = false;
+  #writeback: number[] = [];
+  #fileRefs: number[] = [];
+  #writesBack = false;
   private readonly token = {};
 
   /** A new, empty, open record for `as`, counted in ctx.staleOutstanding. */
@@ -144,6 +157,23 @@ export class Stale {
   get removal(): boolean {
     return this.#removal;
   }
+  /**
+   * Page `page` of page-cache file `file` was dirty in a PTE this change cleared or cleaned (D
+   * read by the same atomic exchange / CAS): write it back once the change is invalidated
+   * everywhere — not before, a hart with a cached dirty entry may still be storing to it.
+   * The caller queues a reference on `file` in this same record (addFileRef), so the file
+   * outlives the write-back whichever record completes first (kernel/mm/mmap.ts queueWriteback).
+   */
+  addWriteback(file: number, page: number): void {
+    this.checkOpen('addWriteback');
+    this.#writeback.push(file, page);
+    this.#writesBack = true;
+  }
+  /** A region's reference on page-cache file `file`, to drop after the write-back (the file may go with it). */
+  addFileRef(file: number): void {
+    this.checkOpen('addFileRef');
+    this.#fileRefs.push(file);
+  }
   /** Move everything of `other` (same address space, still open or sealed) into this one; `other` is done. */
   absorb(other: Stale): this {
     this.checkOpen('absorb');
@@ -159,6 +189,9 @@ export class Stale {
     this.#frames.push(...other.#frames);
     this.#huge.push(...other.#huge);
     this.#tables.push(...other.#tables);
+    this.#writeback.push(...other.#writeback);
+    this.#fileRefs.push(...other.#fileRefs);
+    if (other.#writesBack) this.#writesBack = true;
     if (other.#generation > this.#generation) this.#generation = other.#generation;
     other.finish();
     return this;
@@ -197,8 +230,20 @@ export class Stale {
     return this.#state === DONE;
   }
   /** Counts of what waits for release (tests, statistics). */
-  get pendingCounts(): { frames: number; hugeFrames: number; tables: number } {
-    return { frames: this.#frames.length, hugeFrames: this.#huge.length, tables: this.#tables.length };
+  get pendingCounts(): { frames: number; hugeFrames: number; tables: number; writeback: number; fileRefs: number } {
+    return {
+      frames: this.#frames.length, hugeFrames: this.#huge.length, tables: this.#tables.length,
+      writeback: this.#writeback.length / 2, fileRefs: this.#fileRefs.length,
+    };
+  }
+  /**
+   * True when the change has dirty shared-file pages to write back (still true after drain:
+   * completeShootdown drains the record before the policy's remote step). A policy that would defer the
+   * invalidation (`deferred`) completes such a change synchronously instead: the data must be
+   * in the file when munmap/madvise/msync returns, not whenever the harts next pass a poll point.
+   */
+  get writesBack(): boolean {
+    return this.#writeback.length !== 0;
   }
 
   /**
@@ -207,7 +252,7 @@ export class Stale {
    */
   seal(): this {
     if (this.#state !== OPEN) return this;
-    if (this.empty && (this.#frames.length || this.#huge.length || this.#tables.length)) {
+    if (this.empty && (this.#frames.length || this.#huge.length || this.#tables.length || this.#writeback.length)) {
       throw new Error('Stale.seal: frames to release but no translation recorded as stale');
     }
     this.#state = SEALED;
@@ -223,10 +268,12 @@ export class Stale {
     if (right !== drainRight || drainRight === null) throw new Error('Stale.drain: only completeShootdown may release stale frames');
     if (this.#state === DONE) throw new Error('Stale.drain: record already completed');
     this.seal();
-    const out = { frames: this.#frames, hugeFrames: this.#huge, tables: this.#tables };
+    const out = { writeback: this.#writeback, fileRefs: this.#fileRefs, frames: this.#frames, hugeFrames: this.#huge, tables: this.#tables };
     this.#frames = [];
     this.#huge = [];
     this.#tables = [];
+    this.#writeback = [];
+    this.#fileRefs = [];
     this.finish();
     return out;
   }

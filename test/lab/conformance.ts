@@ -52,6 +52,16 @@ export const CONFORMANCE: ConformanceCase[] = [
     stressArgs: ['200', '3', '3'],
     inject: { 'cow.after-install': 3000, 'cow.before-install': 1000 },
   },
+  {
+    // Bug 1: dirty shared-file pages written back before the other harts were flushed lost the
+    // stores those harts made through their still-valid entries. The delay sits between the
+    // local flush and the remote step: before the fix the write-back had already happened.
+    guest: 'coh-writeback',
+    what: 'shared-file write-back vs stores on other harts: munmap, msync, madvise(DONTNEED), exit',
+    args: ['1'],
+    stressArgs: ['6'],
+    inject: { 'shootdown.before-remote': 20_000 },
+  },
 ];
 
 export const SAFE_POLICIES = ['ipi', 'per-page', 'deferred'] as const;
