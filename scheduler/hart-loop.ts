@@ -12,7 +12,9 @@
  *     or the process killed), then run it for one quantum (SH_QUANTUM instructions) and
  *     handle the exit:
  *     EXIT_INTERRUPT → serve the mailbox (shootdowns, reschedule kicks);
- *     EXIT_BUDGET    → preempt: requeue it when another thread waits here, else go on;
+ *     EXIT_BUDGET    → preempt: requeue it when another thread waits here, else go on (the slice
+ *                      counts instructions across traps and interrupts: a thread that traps
+ *                      all the time is preempted as well);
  *     EXIT_TRAP      → page fault via kernel/mm/fault.ts (an unresolvable one forces SIGSEGV /
  *                      SIGBUS), ecall → kernel/syscall.ts, other traps force SIGILL / SIGTRAP /
  *                      SIGBUS / SIGSEGV (kernel/signal/deliver.ts trapSignal).
@@ -118,6 +120,12 @@ export class HartScheduler implements SchedOps, ProcOps {
   /** Policy hooks: poll points and switch-in (scheduler/policy-select.ts). */
   private readonly lab: LabHooks;
   private yieldRequested = false;
+  /**
+   * Instructions left of the current thread's time slice (SH_QUANTUM at switch-in). Traps and
+   * interrupts end a run but not the slice, so a thread that traps all the time (a fault storm,
+   * a syscall loop) still gives way to the threads queued here.
+   */
+  private sliceLeft = 0;
   private readonly env: SyscallEnv;
   private readonly signals: SignalHost;
   /** How file syscalls block here: park the thread, re-run the syscall when woken. */
@@ -242,6 +250,7 @@ export class HartScheduler implements SchedOps, ProcOps {
       return false;
     }
     this.threads.restore(tix, this.hart, this.hartId);
+    this.sliceLeft = this.quantum;
     this.lab.beforeSwitchIn(as);
     switchIn(this.hart, this.table, this.stats, as, this.hctx.trace);
     this.lab.afterSwitchIn(as, this.pidOf(tix), this.threads.tid(tix));
@@ -251,18 +260,14 @@ export class HartScheduler implements SchedOps, ProcOps {
   private runQuantum(): void {
     const tix = this.current;
     if (!signalsBeforeRun(this.signals, tix, this.as!)) return; // pending signals: handler frames, or killed
-    const exit = this.hart.run(this.quantum);
+    if (this.sliceLeft <= 0) this.sliceLeft = this.quantum;
+    const before = this.hart.instret;
+    const exit = this.hart.run(this.sliceLeft);
+    this.sliceLeft -= this.hart.instret - before;
     this.stats.bump(ST_QUANTA);
     if (exit === EXIT_INTERRUPT) {
       this.hctx.port.poll();
-    } else if (exit === EXIT_BUDGET) {
-      this.waits.expireTimeouts(this.hartId); // a busy hart still ends sleeps and timed waits
-      if (this.rq.length(this.hartId) > 0) {
-        this.stats.bump(ST_PREEMPT);
-        this.switchOut(this.hartId, SWITCH_PREEMPT);
-        return;
-      }
-    } else {
+    } else if (exit !== EXIT_BUDGET) {
       this.trap();
     }
     if (this.current === tix && isExiting(this.hctx.ctl, this.threads.proc(tix))) this.exitCurrent(0);
@@ -273,6 +278,17 @@ export class HartScheduler implements SchedOps, ProcOps {
       const to = migrate ? (this.hartId + 1) % this.hctx.cpus : this.hartId;
       if (migrate) this.threads.setAffinity(tix, to);
       this.switchOut(to, SWITCH_YIELD);
+      return;
+    }
+    // The slice is used up — by a budget exit, or by the runs between traps and interrupts, which
+    // do not start a new slice: a thread that faults every few instructions is preempted too.
+    if (this.current === tix && this.sliceLeft <= 0) {
+      this.sliceLeft = this.quantum;
+      this.waits.expireTimeouts(this.hartId); // a busy hart still ends sleeps and timed waits
+      if (this.rq.length(this.hartId) > 0) {
+        this.stats.bump(ST_PREEMPT);
+        this.switchOut(this.hartId, SWITCH_PREEMPT);
+      }
     }
   }
 
@@ -414,7 +430,11 @@ export class HartScheduler implements SchedOps, ProcOps {
     if (releaseAddressSpace(this.kctx, old) === 0) {
       unloadFreed(this.hart, this.table, old.slot, () => old.clearActive(this.hartId));
     }
+    // The same switch-in as switchTo's, policy and sanitizer hooks included: the observer must
+    // check the new program against the new space (slot, root), not the one just released.
+    this.lab.beforeSwitchIn(as);
     switchIn(this.hart, this.table, this.stats, as, this.hctx.trace);
+    this.lab.afterSwitchIn(as, this.pidOf(this.current), this.threads.tid(this.current));
   }
 
   hostWrite(fd: 1 | 2, bytes: Uint8Array): void {

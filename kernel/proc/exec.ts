@@ -11,7 +11,9 @@
  * execve(path, argv, envp): the path is looked up under the machine's root from the fd
  * table's cwd, the file read and parsed (kernel/proc/elf.ts: a refused file is -ENOEXEC); a fresh
  * address space is loaded, then — past the point of no return — the scheduler swaps it in
- * (ProcOps.replaceSpace: the old one is released, freeing its frames after the shootdown),
+ * (ProcOps.replaceSpace: the old one is released, freeing its frames after the shootdown; the
+ * scheduler switches in the new one exactly as at a context switch, policy and sanitizer hooks
+ * included; fault-injection point exec.before-switch just before),
  * FD_CLOEXEC fds are closed, clear_child_tid and the robust list are forgotten, the signal
  * layer resets handlers (setExecSignalHook), and the thread starts at the entry with every
  * integer register zero but sp. The pid stays. A process with other threads gets -EBUSY (Linux
@@ -35,6 +37,7 @@ import { procWord } from './sys-proc-table.ts';
 import * as N from '../syscalls-table.ts';
 import { argU, NO_RETURN, registerSyscall, type SyscallEnv, type SyscallResult } from '../syscall.ts';
 import { copyFromUser, copyToUser, strncpyFromUser } from '../mm/uaccess.ts';
+import { inject, INJ } from '../lab/inject.ts';
 import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, PROT_READ, PROT_WRITE } from '../mm/abi.ts';
 
 /** Top of the main stack (one page of guard below USER_TOP is not mapped). */
@@ -152,6 +155,7 @@ export function sysExecve(env: SyscallEnv, a: readonly bigint[]): SyscallResult 
     return e instanceof InitStackError ? -E2BIG : -ENOMEM;
   }
   // Point of no return.
+  inject(ctl, INJ['exec.before-switch']);
   ops.replaceSpace(created);
   fdCloseOnExec(kctx, f.fdt, f.waiter);
   const tw = (ctl.layout.threads + ops.currentThread() * THREAD_BYTES) / 4;

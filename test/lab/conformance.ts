@@ -27,6 +27,12 @@ export interface ConformanceCase {
 
 /** Every case; each issue-12 fix adds the guest that failed before it. */
 export const CONFORMANCE: ConformanceCase[] = [
+  {
+    guest: 'coh-exec',
+    what: 'exec in forked children (the exec\'d program races a remapping writer) vs slot reuse by other processes',
+    args: ['1', '2', '0', '10', '0'],
+    stressArgs: ['4', '2', '1', '30', '0'],
+  },
 ];
 
 export const SAFE_POLICIES = ['ipi', 'per-page', 'deferred'] as const;
