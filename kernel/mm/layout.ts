@@ -20,7 +20,8 @@
  *   AS_LAST_* record under the AS_GEN_LOCK spinlock (so the range of the latest bump is
  *   never torn). AS_ACTIVE* Atomics.or/and by the scheduler. AS_LOCK is the mmap lock
  *   (kernel/sync/rwlock.ts): the region list, AS_NREGIONS, AS_BRK*, AS_MMAP_BASE change only
- *   under it held exclusive; faults read them holding it shared.
+ *   under it held exclusive; faults read them holding it shared. AS_BIRTH_GEN Atomics.store
+ *   once at create (after the whole bump), read by Atomics.load.
  * - region records: only under the owning slot's mmap lock (exclusive to write).
  * - files and pageCache: under the SpinLock at VMH_PC_LOCK, except F_REFS (Atomics).
  */
@@ -54,6 +55,7 @@ export const AS_LAST_VPN = 16; // f64: first vpn of the latest bump
 export const AS_BRK_START = 18; // f64 (bytes)
 export const AS_BRK = 20; // f64 (bytes)
 export const AS_MMAP_BASE = 22; // f64 (bytes): top of the top-down mmap search
+export const AS_BIRTH_GEN = 24; // tlb_generation right after create's whole bump: this life of the slot began there
 /** AS_STATE values. */
 export const AS_FREE = 0;
 export const AS_LIVE = 1;
