@@ -4,7 +4,7 @@
  * that are running an address space right now, and the PTE lookup the sanitizer and the
  * deferred policy use.
  */
-import { PTE_R, PTE_V, PTE_W, PTE_X } from '../cpu/pte.ts';
+import { PTE_D, PTE_R, PTE_V, PTE_W, PTE_X } from '../cpu/pte.ts';
 import type { KernelContext } from '../kernel/context.ts';
 import type { Ctl } from '../kernel/layout.ts';
 import { findLeaf, found, loPpn } from '../kernel/mm/pagetable.ts';
@@ -93,7 +93,7 @@ export function runningTargets(ctl: Ctl, as: VirtualAddressSpace, self: number, 
 }
 
 /**
- * The leaf mapping `vpn` under root `rootPpn`: the 4 KiB page's frame and the PTE's R/W/X
+ * The leaf mapping `vpn` under root `rootPpn`: the 4 KiB page's frame and the PTE's R/W/X/D
  * bits (in PTE bit positions), or null when no valid leaf maps it.
  */
 export function readLeaf(kctx: KernelContext, rootPpn: number, vpn: number): { ppn: number; flags: number } | null {
@@ -101,7 +101,7 @@ export function readLeaf(kctx: KernelContext, rootPpn: number, vpn: number): { p
   const lo = found.lo;
   if ((lo & PTE_V) === 0) return null;
   const span = found.level === 0 ? 1 : 512 ** found.level;
-  return { ppn: loPpn(lo) + (vpn % span), flags: lo & (PTE_R | PTE_W | PTE_X) };
+  return { ppn: loPpn(lo) + (vpn % span), flags: lo & (PTE_R | PTE_W | PTE_X | PTE_D) };
 }
 
 /** True when no page of [vpnStart, vpnEnd) has a valid leaf now (the change only removed translations). */
