@@ -50,15 +50,22 @@ export const TRANSLATE_ACCESS_FAULT = mmu.WALK_ACCESS_FAULT; // -2
  * cpu/ knows nothing else of it). While one is set (`setObserver`):
  *  - before every walk that may fill an entry, `onFill()` is called; its result (the stamp)
  *    and `fillChecked` read right after are stored with the entry the walk fills;
+ *  - after a walk that succeeded, `fillTag(leafBase)` is called with the physical address of
+ *    the leaf's page (a superpage: its first byte); its result (the tag: any 32-bit value the
+ *    observer wants kept, e.g. the frame's allocation generation) is stored with the entry;
  *  - on every hit, `onHit(...)` is called with the entry's page base, cached permissions,
- *    stamp and checked value; its result becomes the entry's new checked value.
+ *    stamp, checked value, tag and leaf base; its result becomes the entry's new checked value.
  * With no observer the hit path is the plain one (the observed variant is installed as an
  * own `translate` property only by setObserver): zero cost when off.
  */
 export interface TlbObserver {
   onFill(): number;
   readonly fillChecked: number;
-  onHit(vaLo: number, vaHi: number, kind: AccessKind, pageBase: number, perm: number, stamp: number, checked: number): number;
+  fillTag(leafBase: number): number;
+  onHit(
+    vaLo: number, vaHi: number, kind: AccessKind, pageBase: number, perm: number, stamp: number, checked: number,
+    tag: number, leafBase: number,
+  ): number;
 }
 
 export interface TlbConfig {
@@ -128,8 +135,9 @@ export class Tlb {
   private readonly tAsid: Int32Array; // asid, ASID_GLOBAL or ASID_INVALID
   private readonly tPerm: Uint8Array; // PTE_R | PTE_X | (PTE_W if W and D)
   private readonly tPa: Float64Array; // physical address of the 4 KiB page
-  private readonly tStamp: Int32Array; // TlbObserver stamp / checked value of the entry
+  private readonly tStamp: Int32Array; // TlbObserver stamp / checked value / tag of the entry
   private readonly tChecked: Int32Array;
+  private readonly tTag: Int32Array;
 
   // Superpage array: match when (va & mask) === base, in both 32-bit words.
   private readonly sLo: Int32Array;
@@ -141,6 +149,7 @@ export class Tlb {
   private readonly sPa: Float64Array; // physical address of the superpage's first byte
   private readonly sStamp: Int32Array;
   private readonly sChecked: Int32Array;
+  private readonly sTag: Int32Array;
   private superCount = 0;
 
   private rng: number;
@@ -166,6 +175,7 @@ export class Tlb {
     this.tPa = new Float64Array(entries);
     this.tStamp = new Int32Array(entries);
     this.tChecked = new Int32Array(entries);
+    this.tTag = new Int32Array(entries);
     this.sLo = new Int32Array(superEntries);
     this.sHi = new Int32Array(superEntries);
     this.sMaskLo = new Int32Array(superEntries);
@@ -175,6 +185,7 @@ export class Tlb {
     this.sPa = new Float64Array(superEntries);
     this.sStamp = new Int32Array(superEntries);
     this.sChecked = new Int32Array(superEntries);
+    this.sTag = new Int32Array(superEntries);
     this.rng = seed | 0 || 1;
   }
 
@@ -221,7 +232,7 @@ export class Tlb {
 
   /**
    * Install (or, with null, remove) the observer. Entries cached before it was set carry
-   * stamp 0 / checked 0 (the observer treats them as old). Installing swaps `translate` for
+   * stamp 0 / checked 0 / tag 0 (the observer treats them as old). Installing swaps `translate` for
    * the observed variant on this instance only.
    */
   setObserver(obs: TlbObserver | null): void {
@@ -244,7 +255,7 @@ export class Tlb {
         if ((tagAsid === asid || tagAsid === ASID_GLOBAL) && ((perm >> kind) & 1) !== 0) {
           this.counters[HIT_SLOT[kind]]++;
           const base = this.tPa[e]!;
-          this.tChecked[e] = this.observer!.onHit(vaLo, vaHi, kind, base, perm, this.tStamp[e]!, this.tChecked[e]!);
+          this.tChecked[e] = this.observer!.onHit(vaLo, vaHi, kind, base, perm, this.tStamp[e]!, this.tChecked[e]!, this.tTag[e]!, base);
           this.lastPageBase = base;
           this.lastWritable = (perm & W_BIT) !== 0;
           return base + (vaLo & 0xfff);
@@ -268,7 +279,9 @@ export class Tlb {
         const pageBase = this.sPa[e] + (vaHi & ~this.sMaskHi[e]) * TWO32 + (offLo - (offLo & 0xfff));
         this.counters[HIT_SLOT[kind]]++;
         if (this.observer !== null) {
-          this.sChecked[e] = this.observer.onHit(vaLo, vaHi, kind, pageBase, this.sPerm[e]!, this.sStamp[e]!, this.sChecked[e]!);
+          this.sChecked[e] = this.observer.onHit(
+            vaLo, vaHi, kind, pageBase, this.sPerm[e]!, this.sStamp[e]!, this.sChecked[e]!, this.sTag[e]!, this.sPa[e]!,
+          );
         }
         // The part of a cached superpage beyond RAM: the translation hits, the access faults.
         if (pageBase + PAGE > this.ram.bytes) return ACCESS_FAULT;
@@ -296,8 +309,9 @@ export class Tlb {
     }
     const perm = (out.flags & (PTE_R | PTE_X)) | ((out.flags & PTE_W) !== 0 && (out.flags & PTE_D) !== 0 ? PTE_W : 0);
     const tagAsid = out.global ? ASID_GLOBAL : asid;
-    if (out.level === 0) this.insert4k(vaLo, vaHi, tagAsid, perm, out.pageBase, stamp, checked);
-    else this.insertSuper(vaLo, vaHi, out.level, tagAsid, perm, out.leafBase, stamp, checked);
+    const tag = obs === null ? 0 : obs.fillTag(out.level === 0 ? out.pageBase : out.leafBase);
+    if (out.level === 0) this.insert4k(vaLo, vaHi, tagAsid, perm, out.pageBase, stamp, checked, tag);
+    else this.insertSuper(vaLo, vaHi, out.level, tagAsid, perm, out.leafBase, stamp, checked, tag);
     this.lastPageBase = out.pageBase;
     this.lastWritable = (perm & PTE_W) !== 0;
     return pa;
@@ -313,7 +327,9 @@ export class Tlb {
     return false;
   }
 
-  private insert4k(vaLo: number, vaHi: number, tagAsid: number, perm: number, pageBase: number, stamp: number, checked: number): void {
+  private insert4k(
+    vaLo: number, vaHi: number, tagAsid: number, perm: number, pageBase: number, stamp: number, checked: number, tag: number,
+  ): void {
     const vpn = (vaLo >>> 12) | (vaHi << 20);
     const first = (vpn & this.setMask) * this.ways;
     let e = first;
@@ -330,9 +346,13 @@ export class Tlb {
     this.tPa[e] = pageBase;
     this.tStamp[e] = stamp;
     this.tChecked[e] = checked;
+    this.tTag[e] = tag;
   }
 
-  private insertSuper(vaLo: number, vaHi: number, level: number, tagAsid: number, perm: number, leafBase: number, stamp: number, checked: number): void {
+  private insertSuper(
+    vaLo: number, vaHi: number, level: number, tagAsid: number, perm: number, leafBase: number, stamp: number, checked: number,
+    tag: number,
+  ): void {
     const n = this.sAsid.length;
     let e = 0;
     while (e < n && this.sAsid[e] !== ASID_INVALID) e++;
@@ -355,6 +375,7 @@ export class Tlb {
     this.sPa[e] = leafBase;
     this.sStamp[e] = stamp;
     this.sChecked[e] = checked;
+    this.sTag[e] = tag;
   }
 
   /** xorshift32: a deterministic victim in [0, n). */

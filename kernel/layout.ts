@@ -65,6 +65,8 @@
  *   | signal threads   T x SIGTHREAD_BYTES       |  masks, pending sets, altstacks, siginfos
  *   +--------------------------------------------+ lab             (kernel/lab/layout.ts has the fields)
  *   | coherence lab    labRegionBytes(C)         |  change seq + ring, sanitizer reports, epochs, stats
+ *   +--------------------------------------------+ frameGen
+ *   | frame generations F x int32                |  per-frame count of frees (the sanitizer's ABA check)
  *   +--------------------------------------------+ <- APPEND POINT: a new region goes here —
  *   |                                            |    add a field to CtlLayout, a region in
  *   |                                            |    computeLayout/layoutRegions, a line in
@@ -108,6 +110,9 @@
  *   Field by field: kernel/signal/layout.ts.
  * - lab: change/report rings claimed by Atomics.add and published by a tag store; per-hart
  *   epochs Atomics by their owner; statistics owner-only. Field by field: kernel/lab/layout.ts.
+ * - frame generations: Atomics.add(1) by the hart that frees the frame (kernel/mm/frames.ts,
+ *   each free of a frame or 2 MiB block, before the frame can be handed out again); read with
+ *   Atomics.load by the sanitizer (a TLB entry's frame freed since the entry was filled).
  */
 import { MAILBOX_BYTES } from '../cpu/mailbox.ts';
 import { HART_COUNTER_SLOTS } from '../cpu/counters.ts';
@@ -262,6 +267,8 @@ export interface CtlLayout {
   readonly sigThreads: number;
   /** Coherence lab: change ring, sanitizer reports, per-hart epochs and statistics (kernel/lab/layout.ts). */
   readonly lab: number;
+  /** Per-frame generation: how often the frame was freed (kernel/mm/frames.ts frameGeneration). */
+  readonly frameGen: number;
   /** Total bytes of ctl. */
   readonly bytes: number;
 }
@@ -333,13 +340,14 @@ export function computeLayout({ cpus, frames, vm: vmPart, traceEvents = 0, sched
   const sigProcs = take(gb.sigProcs);
   const sigThreads = take(gb.sigThreads);
   const lab = take(labRegionBytes(cpus));
+  const frameGen = take(frames * 4);
   // APPEND POINT: new regions go here, in the order added.
   const bytes = alignUp(at, CACHE_LINE);
   const layout = {
     cpus, frames, blocks, header, frameRefcount, frameNext, frameState, blockTable, allocator,
     hartCaches, mailboxes, hartStatus, hartCounters, scratch, vmHeader, asTable, files, pageCache,
     traceRings, schedHeader, waitBuckets, threads, processes, runQueues, hartSched,
-    fdTables, ofiles, pipes, sigProcs, sigThreads, lab, bytes,
+    fdTables, ofiles, pipes, sigProcs, sigThreads, lab, frameGen, bytes,
   } as CtlLayout;
   // `vm` is configuration, not a region offset: non-enumerable so that walking the layout's
   // entries lists offsets only (the layout test does).
@@ -381,6 +389,7 @@ export function layoutRegions(l: CtlLayout): Region[] {
       name, offset: { sigProcs: l.sigProcs, sigThreads: l.sigThreads }[name]!, bytes, align: CACHE_LINE,
     })),
     { name: 'lab', offset: l.lab, bytes: labRegionBytes(l.cpus), align: CACHE_LINE },
+    { name: 'frameGen', offset: l.frameGen, bytes: l.frames * 4, align: CACHE_LINE },
   ];
 }
 

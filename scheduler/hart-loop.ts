@@ -291,6 +291,7 @@ export class HartScheduler implements SchedOps, ProcOps {
       const to = migrate ? (this.hartId + 1) % this.hctx.cpus : this.hartId;
       if (migrate) this.threads.setAffinity(tix, to);
       this.switchOut(to, SWITCH_YIELD);
+      return;
     }
   }
 
@@ -447,7 +448,11 @@ export class HartScheduler implements SchedOps, ProcOps {
     if (releaseAddressSpace(this.kctx, old) === 0) {
       unloadFreed(this.hart, this.table, old.slot, () => old.clearActive(this.hartId));
     }
+    // The same switch-in as switchTo's, policy and sanitizer hooks included: the observer must
+    // check the new program against the new space (slot, root), not the one just released.
+    this.lab.beforeSwitchIn(as);
     switchIn(this.hart, this.table, this.stats, as, this.hctx.trace);
+    this.lab.afterSwitchIn(as, this.pidOf(this.current), this.threads.tid(this.current));
   }
 
   /**

@@ -3,7 +3,7 @@
  * of its own ASID-table entry, the generation check a hart runs at a poll point, the harts
  * that are running an address space right now, and the PTE lookup the sanitizer uses.
  */
-import { PTE_R, PTE_V, PTE_W, PTE_X } from '../cpu/pte.ts';
+import { PTE_D, PTE_R, PTE_V, PTE_W, PTE_X } from '../cpu/pte.ts';
 import type { KernelContext } from '../kernel/context.ts';
 import type { Ctl } from '../kernel/layout.ts';
 import { findLeaf, found, loPpn } from '../kernel/mm/pagetable.ts';
@@ -92,7 +92,7 @@ export function runningTargets(ctl: Ctl, as: VirtualAddressSpace, self: number, 
 }
 
 /**
- * The leaf mapping `vpn` under root `rootPpn`: the 4 KiB page's frame and the PTE's R/W/X
+ * The leaf mapping `vpn` under root `rootPpn`: the 4 KiB page's frame and the PTE's R/W/X/D
  * bits (in PTE bit positions), or null when no valid leaf maps it.
  */
 export function readLeaf(kctx: KernelContext, rootPpn: number, vpn: number): { ppn: number; flags: number } | null {
@@ -100,7 +100,7 @@ export function readLeaf(kctx: KernelContext, rootPpn: number, vpn: number): { p
   const lo = found.lo;
   if ((lo & PTE_V) === 0) return null;
   const span = found.level === 0 ? 1 : 512 ** found.level;
-  return { ppn: loPpn(lo) + (vpn % span), flags: lo & (PTE_R | PTE_W | PTE_X) };
+  return { ppn: loPpn(lo) + (vpn % span), flags: lo & (PTE_R | PTE_W | PTE_X | PTE_D) };
 }
 
 export { AS_GEN };

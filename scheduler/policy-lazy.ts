@@ -15,7 +15,9 @@
  *   single-threaded process runs on stale translations. Frames are freed at once.
  *   What remains (not the policy's to skip): the initiator's own sfence.vma in
  *   kernel/mm/shootdown.ts step 2 (common to every policy), flushes of a recycled ASID (a fresh
- *   ASID-table slot), and TLB evictions — "what the hardware does".
+ *   ASID-table slot, or an entry of the address-space slot's previous life: a new process in a
+ *   freed slot never runs on the old one's translations), and TLB evictions — "what the
+ *   hardware does".
  */
 import type { VirtualAddressSpace } from '../kernel/mm/aspace.ts';
 import type { ShootdownPolicy } from '../kernel/mm/shootdown.ts';
@@ -33,9 +35,15 @@ export const OFF_POLICY: ShootdownPolicy = { name: 'off', invalidate: () => true
 
 /**
  * `off`'s switch hook, run just before scheduler/switch.ts switchIn: pretend this hart is
- * caught up with `as` so that switchIn flushes nothing (a fresh ASID slot still flushes).
+ * caught up with `as` so that switchIn flushes nothing. Not for a recycled ASID: a fresh
+ * ASID-table slot (GEN_UNKNOWN), or an entry left from an EARLIER LIFE of the address-space slot
+ * (its generation is below the slot's birth generation: the entry caches another process's
+ * translations, tagged with the ASID this space now gets) — those switchIn flushes, as the
+ * docs promise; `off` skips only the invalidations of this space's own changes.
  */
 export function offBeforeSwitchIn(h: IpiHart, as: VirtualAddressSpace): void {
   const i = h.table.find(as.slot);
-  if (i >= 0 && h.table.gen(i) !== GEN_UNKNOWN) h.table.setGen(i, as.generation);
+  if (i < 0) return;
+  const local = h.table.gen(i);
+  if (local !== GEN_UNKNOWN && local >= as.birthGeneration) h.table.setGen(i, as.generation);
 }

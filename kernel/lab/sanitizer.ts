@@ -15,18 +15,38 @@
  *      bounded change ring (LH_CHANGES counts them).
  * Hart side (SanitizerObserver, a cpu/tlb.ts TlbObserver; the hart bypasses its micro-TLBs
  * while it is set, so every access reaches tlb.translate):
- *   - a fill stores stamp = LH_SEQ read BEFORE the walk, and checked = LH_CHANGES read before that;
+ *   - a fill stores stamp = LH_SEQ read BEFORE the walk, and checked = LH_CHANGES read before that,
+ *     and, after the walk, tag = the generation of the entry's frame (kernel/mm/frames.ts
+ *     frameGeneration: how often it was freed);
  *   - a hit whose entry has checked === LH_CHANGES is fine (the fast path: one Atomics.load);
  *   - else the records [checked, LH_CHANGES) are scanned for one of this address space, with
  *     seq > stamp, covering va. None: checked := LH_CHANGES. One: the entry may be stale —
- *     confirmed against the page table NOW: if the current leaf maps the same frame and grants
- *     the access, the entry is not stale (it was filled by a walk that raced with the edit and
- *     already saw the new PTE, or the page was mapped back to the same frame); otherwise a
- *     report (removed: nothing mapped now; re-pointed: another frame; protected: same frame,
- *     access no longer allowed).
+ *     confirmed against the page table and the frame NOW, in this order:
+ *       removed       nothing is mapped at va now;
+ *       re-pointed    va maps another frame;
+ *       protected     same frame, the access is no longer allowed;
+ *       reused        same frame, but its generation moved since the fill: the frame was freed
+ *                     (and allocated again — ABA, common with LIFO frame caches) while this
+ *                     entry survived. Exact: a frame is freed only after every mapping of it
+ *                     was removed and, on a correct kernel, invalidated;
+ *       clean         a store through an entry cached writable — the PTE was dirty at the fill
+ *                     — while the PTE is clean now, and the covering change removed
+ *                     translations (CHANGE_UNMAP): the mapping was taken down and set up again
+ *                     (a page-cache frame mapped again at the same va), and the store skips the
+ *                     new PTE's D bit, so a file write-back misses it. A load through such an
+ *                     entry is not decided: the entry is looked at again at its next hit (its
+ *                     checked value is kept) — a later store through it is reported;
+ *     else the entry is not stale (a walk that raced with the edit already saw the new PTE).
+ *     Why `clean` needs CHANGE_UNMAP: a change that keeps the PTE valid (msync's clean, COW
+ *     reuse) can race a walk that then caches W from the new, dirty PTE; a later msync's D
+ *     clear still in flight would make that legal entry look clean. After a removal no walk can
+ *     fill from the new state before the change's seq (the range faults until it is mapped
+ *     again, under the mmap lock, after the change completed).
  *   - ring wrapped past `checked` (more than CHANGE_SLOTS changes since): the entry is compared
- *     with the current PTE only (an approximation: a change undone since is not seen, and the
- *     time since the change is unknown: -1).
+ *     with the current PTE and frame generation only (an approximation: a change undone since
+ *     in place is not seen, `clean` is not decided, and the time since the change is unknown: -1).
+ * Approximation of `reused`: the tag is read after the walk, so a frame freed and reused between
+ * the walk and that read is recorded with its new generation (a window of a few instructions).
  * Why seq after the edit and the stamp before the walk: an entry filled from the OLD PTE was
  * filled by a walk that read the PTE before the edit, so its stamp (read before that walk) is
  * below the change's seq (taken after the edit) — it is always examined. An entry whose
@@ -47,16 +67,19 @@ import {
   CH_AS, CH_HART, CH_KIND, CH_NPAGES, CH_SEQ, CH_TAG, CH_TIME, CH_VPN, CHANGE_BYTES, CHANGE_SLOTS, LAB_CHANGES_AT,
   LAB_HART_BYTES, LAB_HARTS_AT, LAB_REPORTS_AT, LH_CHANGES, LH_FATAL, LH_MODE, LH_REPORTS, LH_SEQ, LH_STDERR,
   LHB_STATS, LS_REPORTS, LS_SLOW_CHECKS, REPORT_BYTES, REPORT_SLOTS, RP_ACCESS, RP_CURRENT_PPN, RP_HART, RP_PID,
-  RP_SINCE_NS, RP_STALE_PPN, RP_TAG, RP_TID, RP_VA, RP_WHAT, SAN_FATAL, SAN_OFF, STALE_PROTECTED, STALE_REMOVED,
-  STALE_REPOINTED,
+  RP_SINCE_NS, RP_STALE_PPN, RP_TAG, RP_TID, RP_VA, RP_WHAT, SAN_FATAL, SAN_OFF, STALE_CLEAN, STALE_PROTECTED, STALE_REMOVED,
+  STALE_REPOINTED, STALE_REUSED, CHANGE_UNMAP,
 } from './layout.ts';
+import { frameGeneration } from '../mm/frames.ts';
 import { traceEmitSanitizer, type TraceWriter } from './trace.ts';
 
 /** stderr lines the sanitizer prints per machine before it only counts. */
 export const STDERR_LINES = 20;
 const TWO32 = 4294967296;
 const ACCESS_NAMES = ['', 'load', 'store', 'fetch'];
-const WHAT_NAMES = ['', 'removed', 're-pointed', 'write-protected'];
+const WHAT_NAMES = ['', 'removed', 're-pointed', 'write-protected', 'frame-reused', 'dirty-bit-skipped'];
+const ACCESS_STORE = 2; // cpu/trap.ts ACCESS_STORE
+const PTE_W = 1 << 2, PTE_D = 1 << 7; // cpu/pte.ts
 
 /** Word index of lab header word `w`. */
 function hw(ctl: Ctl, w: number): number {
@@ -162,7 +185,7 @@ function decodeReport(ctl: Ctl, i: number, policy: string): SanitizerReport {
   };
 }
 
-/** Reads a leaf PTE for the observer: (rootPpn, vpn) → low PTE word with ppn of the 4 KiB page, or 0. */
+/** Reads a leaf PTE for the observer: (rootPpn, vpn) → the 4 KiB page's frame and the PTE's R/W/X/D bits, or null. */
 export type LeafReader = (rootPpn: number, vpn: number) => { ppn: number; flags: number } | null;
 
 /**
@@ -208,19 +231,31 @@ export class SanitizerObserver implements TlbObserver {
     return Atomics.load(this.i32, this.seqWord);
   }
 
-  onHit(vaLo: number, vaHi: number, kind: AccessKind, pageBase: number, _perm: number, stamp: number, checked: number): number {
+  /** The entry's tag: the generation of the frame at `leafBase` (a superpage: its first frame). */
+  fillTag(leafBase: number): number {
+    return frameGeneration(this.ctl, Math.floor(leafBase / PAGE_SIZE));
+  }
+
+  onHit(
+    vaLo: number, vaHi: number, kind: AccessKind, pageBase: number, perm: number, stamp: number, checked: number,
+    tag: number, leafBase: number,
+  ): number {
     const n = Atomics.load(this.i32, this.changesWord);
     if (checked === n) return n; // the fast path: no change completed since this entry was checked
-    return this.check(vaLo, vaHi, kind, pageBase, stamp, checked, n);
+    return this.check(vaLo, vaHi, kind, pageBase, perm, stamp, checked, n, tag, leafBase);
   }
 
   /** The slow path of onHit: scan the completed changes [checked, n). Returns the new checked value. */
-  private check(vaLo: number, vaHi: number, kind: AccessKind, pageBase: number, stamp: number, checked: number, n: number): number {
+  private check(
+    vaLo: number, vaHi: number, kind: AccessKind, pageBase: number, perm: number, stamp: number, checked: number, n: number,
+    tag: number, leafBase: number,
+  ): number {
     this.f64[labStatIndex(this.ctl, this.hartId, LS_SLOW_CHECKS)]++;
     const va = vaHi * TWO32 + (vaLo >>> 0);
     const vpn = Math.floor(va / PAGE_SIZE);
     let upTo = n;
     let sinceNs = -2; // -2: no covering change found
+    let removal = false; // a covering change removed translations (CHANGE_UNMAP)
     if (n - checked > CHANGE_SLOTS) {
       sinceNs = -1; // wrapped: compare with the current PTE only
     } else {
@@ -235,6 +270,7 @@ export class SanitizerObserver implements TlbObserver {
         const v0 = this.f64[(i + CH_VPN) / 2]!;
         if (np >= 0 && (vpn < v0 || vpn >= v0 + np)) continue;
         sinceNs = nowNs() - this.f64[(i + CH_TIME) / 2]!;
+        if (this.i32[i + CH_KIND] === CHANGE_UNMAP) removal = true;
       }
     }
     if (sinceNs === -2) return upTo;
@@ -244,6 +280,11 @@ export class SanitizerObserver implements TlbObserver {
     if (leaf === null) what = STALE_REMOVED;
     else if (leaf.ppn !== stalePpn) what = STALE_REPOINTED;
     else if (((leaf.flags >> kind) & 1) === 0) what = STALE_PROTECTED;
+    else if (tag !== frameGeneration(this.ctl, Math.floor(leafBase / PAGE_SIZE))) what = STALE_REUSED;
+    else if (removal && (perm & PTE_W) !== 0 && (leaf.flags & PTE_D) === 0) {
+      if (kind !== ACCESS_STORE) return checked; // undecided until a store: look again at the next hit
+      what = STALE_CLEAN;
+    }
     if (what !== 0) this.report(va, kind, stalePpn, leaf === null ? -1 : leaf.ppn, what, sinceNs);
     return upTo;
   }

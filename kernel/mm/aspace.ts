@@ -11,7 +11,9 @@
  * 256..511, so the kernel half is shared and a user touch of it page-faults (U=0) — SIGSEGV.
  *
  * tlb_generation only grows, also across reuse of a slot: create bumps it with "whole ASID",
- * so a hart that remembers the slot's previous life is behind and flushes the ASID.
+ * so a hart that remembers the slot's previous life is behind and flushes the ASID. The
+ * generation of that bump is kept (birthGeneration): slot + generation name one life of a slot,
+ * as Linux's never-reused ctx_id names one mm.
  */
 import { PTE_A, PTE_D, PTE_G, PTE_R, PTE_V, PTE_W, SATP_MODE_SV48, makeSatp } from '../../cpu/pte.ts';
 import { PAGE_SIZE } from '../../cpu/ram.ts';
@@ -26,7 +28,7 @@ import { RegionList } from './regions.ts';
 import { fileRefDelta } from './pagecache.ts';
 import {
   AS_ACTIVE, AS_ASID, AS_BRK, AS_BRK_START, AS_BYTES, AS_FREE, AS_GEN, AS_GEN_LOCK, AS_LAST_GEN, AS_LAST_NPAGES,
-  AS_LAST_VPN, AS_LIVE, AS_LOCK, AS_MMAP_BASE, AS_REFCOUNT, AS_RL, AS_ROOT, AS_STATE, AS_WHOLE,
+  AS_LAST_VPN, AS_LIVE, AS_LOCK, AS_MMAP_BASE, AS_BIRTH_GEN, AS_REFCOUNT, AS_RL, AS_ROOT, AS_STATE, AS_WHOLE,
   RL_WORDS, VMH_BOOTED, VMH_KPAGE, VMH_KROOT, VMH_KTABLES,
 } from './layout.ts';
 
@@ -152,7 +154,7 @@ export class VirtualAddressSpace {
       Atomics.store(i32, w + AS_ROOT, root);
       Atomics.store(i32, w + AS_REFCOUNT, 1);
       const as = VirtualAddressSpace.attach(ctx, s);
-      as.bumpGeneration(0, AS_WHOLE);
+      Atomics.store(i32, w + AS_BIRTH_GEN, as.bumpGeneration(0, AS_WHOLE));
       return as;
     }
     return -ENOMEM;
@@ -170,6 +172,13 @@ export class VirtualAddressSpace {
   }
   get generation(): number {
     return Atomics.load(this.i32, this.w + AS_GEN);
+  }
+  /**
+   * The generation this life of the slot began at (create's whole bump). A hart whose ASID-table
+   * entry for the slot is below it remembers an earlier life: another process's translations.
+   */
+  get birthGeneration(): number {
+    return Atomics.load(this.i32, this.w + AS_BIRTH_GEN);
   }
   get refcount(): number {
     return Atomics.load(this.i32, this.w + AS_REFCOUNT);

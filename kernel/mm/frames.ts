@@ -18,6 +18,11 @@
  * Frame 0 .. RESERVED_FRAMES-1 are reserved at boot and never handed out, so ppn 0 can mean
  * "none". Frames handed out are NOT zeroed: callers zero them (PhysicalMemory.zeroFrame).
  *
+ * Generations (frameGen, for the stale-translation sanitizer): each free of a frame — and of
+ * each frame of a 2 MiB block — adds one to its generation, before the frame can be handed out
+ * again. A TLB entry that remembers the generation its frame had when the entry was filled can
+ * tell "my frame was freed (and maybe reused) since" from "same frame, same life" (frameGeneration).
+ *
  * Reference counts: alloc sets a frame's count to 1; incRef/decRef are atomic and return the
  * new count. Copy-on-write sharers incRef; `put` is decRef that frees at 0 — the last sharer
  * frees the frame. `free` requires count <= 1. Double frees fail loudly (the state CAS fails):
@@ -36,6 +41,15 @@ import {
 export const CACHE_BATCH = HART_CACHE_CAPACITY / 2;
 /** Sentinel of the allocator's lists and of failed allocations. */
 export const NO_FRAME = -1;
+
+/**
+ * The generation of frame `ppn`: how many times it was freed so far (see the file comment).
+ * -1 for a ppn outside the frame table. One Atomics.load; usable from any hart.
+ */
+export function frameGeneration(ctl: Ctl, ppn: number): number {
+  if (!(ppn >= 0 && ppn < ctl.layout.frames)) return -1;
+  return Atomics.load(ctl.i32, ctl.layout.frameGen / 4 + ppn);
+}
 
 /** Snapshot of the allocator counters (racy while harts run; exact when they are quiet). */
 export interface FrameStats {
@@ -63,6 +77,7 @@ export class FrameAllocator {
   private readonly ref: number; // word index of frame refcounts
   private readonly next: number;
   private readonly state: number;
+  private readonly gen: number; // word index of frame generations
   private readonly blk: number;
   private readonly a: number;
   private readonly cache: number; // word index of this hart's cache block, -1 for the host
@@ -80,6 +95,7 @@ export class FrameAllocator {
     i32.fill(0, ref, ref + l.frames);
     i32.fill(NO_FRAME, next, next + l.frames);
     i32.fill(FRAME_FREE, st, st + l.frames);
+    i32.fill(0, l.frameGen / 4, l.frameGen / 4 + l.frames);
     i32.fill(0, l.hartCaches / 4, (l.hartCaches + l.cpus * HART_CACHE_BYTES) / 4);
     i32.fill(0, a, a + 32);
     SpinLock.initialize(i32, a + A_LOCK);
@@ -126,6 +142,7 @@ export class FrameAllocator {
     this.ref = l.frameRefcount / 4;
     this.next = l.frameNext / 4;
     this.state = l.frameState / 4;
+    this.gen = l.frameGen / 4;
     this.blk = l.blockTable / 4;
     this.a = l.allocator / 4;
     this.cpus = l.cpus;
@@ -177,6 +194,7 @@ export class FrameAllocator {
       throw new Error(`frames.free: frame ${ppn} is not allocated`);
     }
     Atomics.store(i32, this.ref + ppn, 0);
+    Atomics.add(i32, this.gen + ppn, 1); // a new life begins: before the frame can be handed out again
     if (this.cache < 0) {
       this.lock.lock();
       this.poolPut(ppn);
@@ -347,6 +365,7 @@ export class FrameAllocator {
       const w = this.bw(b);
       i32.fill(FRAME_FREE, this.state + ppn, this.state + ppn + FRAMES_PER_MEGAPAGE);
       i32.fill(0, this.ref + ppn, this.ref + ppn + FRAMES_PER_MEGAPAGE);
+      for (let k = 0; k < FRAMES_PER_MEGAPAGE; k++) Atomics.add(i32, this.gen + ppn + k, 1);
       i32[w + B_STATE] = BLOCK_WHOLE;
       i32[w + B_FREE] = FRAMES_PER_MEGAPAGE;
       this.listPush(A_WHOLE_HEAD, b);

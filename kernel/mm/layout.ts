@@ -28,7 +28,8 @@
  *   never torn). AS_ACTIVE* Atomics.or/and by the scheduler. AS_LOCK is the mmap lock
  *   (kernel/sync/rwlock.ts): the region list (its RL_* header, directory and chunk frames),
  *   AS_BRK*, AS_MMAP_BASE change only under it held exclusive; faults read them holding it
- *   shared. RL_COUNT is Atomics.store'd so statistics may read it racily.
+ *   shared. RL_COUNT is Atomics.store'd so statistics may read it racily. AS_BIRTH_GEN
+ *   Atomics.store once at create (after the whole bump), read by Atomics.load.
  * - files and pageCache: under the SpinLock at VMH_PC_LOCK, except F_REFS (Atomics).
  */
 
@@ -61,6 +62,7 @@ export const AS_LAST_VPN = 16; // f64: first vpn of the latest bump
 export const AS_BRK_START = 18; // f64 (bytes)
 export const AS_BRK = 20; // f64 (bytes)
 export const AS_MMAP_BASE = 22; // f64 (bytes): top of the top-down mmap search
+export const AS_BIRTH_GEN = 24; // tlb_generation right after create's whole bump: this life of the slot began there
 export const AS_RL = 32; // region-list header (RL_* words below), up to word 63
 /** AS_STATE values. */
 export const AS_FREE = 0;

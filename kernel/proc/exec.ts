@@ -14,7 +14,9 @@
  * Linux's overcommit heuristic refuses one mapping larger than RAM), and each segment's file
  * bytes are then read from the host file in IO_CHUNK pieces straight into the new address
  * space — host memory never holds the file. A fresh address space is loaded, then — past the point of no return — the scheduler swaps it in
- * (ProcOps.replaceSpace: the old one is released, freeing its frames after the shootdown),
+ * (ProcOps.replaceSpace: the old one is released, freeing its frames after the shootdown; the
+ * scheduler switches in the new one exactly as at a context switch, policy and sanitizer hooks
+ * included; fault-injection point exec.before-switch just before),
  * FD_CLOEXEC fds are closed, clear_child_tid and the robust list are forgotten, the signal
  * layer resets handlers (setExecSignalHook), and the thread starts at the entry with every
  * integer register zero but sp. The pid stays. A process with other threads gets -EBUSY (Linux
@@ -38,6 +40,7 @@ import { procWord } from './sys-proc-table.ts';
 import * as N from '../syscalls-table.ts';
 import { argU, NO_RETURN, registerSyscall, type SyscallEnv, type SyscallResult } from '../syscall.ts';
 import { copyFromUser, copyToUser, strncpyFromUser } from '../mm/uaccess.ts';
+import { inject, INJ } from '../lab/inject.ts';
 import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, PROT_READ, PROT_WRITE } from '../mm/abi.ts';
 
 /** Top of the main stack (one page of guard below USER_TOP is not mapped). */
@@ -183,6 +186,7 @@ function execFile(
     return e instanceof InitStackError ? -E2BIG : -ENOMEM;
   }
   // Point of no return.
+  inject(ctl, INJ['exec.before-switch']);
   ops.replaceSpace(created);
   fdCloseOnExec(kctx, f.fdt, f.waiter);
   const tw = (ctl.layout.threads + ops.currentThread() * THREAD_BYTES) / 4;

@@ -67,7 +67,9 @@ export interface ProcOps {
   dropThread(tix: number): void;
   /**
    * execve's switch: the calling thread and its process move to address space `as` (its one
-   * reference is taken over) and the old space's reference is released (freed when last).
+   * reference is taken over) and the old space's reference is released (freed when last);
+   * then `as` is switched in on this hart as at any context switch (generation check, policy
+   * hooks, the sanitizer told the new space and its root).
    */
   replaceSpace(as: VirtualAddressSpace): void;
 }

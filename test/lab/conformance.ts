@@ -62,6 +62,24 @@ export const CONFORMANCE: ConformanceCase[] = [
     stressArgs: ['6'],
     inject: { 'shootdown.before-remote': 20_000 },
   },
+  {
+    guest: 'coh-exec',
+    what: 'exec in forked children (the exec\'d program races a remapping writer) vs slot reuse by other processes',
+    args: ['1', '2', '0', '10', '0'],
+    stressArgs: ['4', '2', '1', '30', '0'],
+  },
+  {
+    guest: 'coh-aba',
+    what: 'ABA frame reuse: a stored-to MAP_SHARED file page unmapped and mapped again at the same va (frame freed and reused) vs a store thread',
+    args: ['10'],
+    stressArgs: ['200'],
+  },
+  {
+    guest: 'coh-aba',
+    what: 'ABA frame reuse: the same page-cache frame mapped again under a clean PTE (--keep-open) vs a store thread',
+    args: ['--keep-open', '10'],
+    stressArgs: ['--keep-open', '200'],
+  },
 ];
 
 export const SAFE_POLICIES = ['ipi', 'per-page', 'deferred'] as const;

@@ -8,8 +8,10 @@
  *
  * The guest's stdout goes through a host file (its fd 1) so the caller can read its own check;
  * its stderr (scheduling-dependent counts) and the sanitizer's stderr lines go to /dev/null.
+ * The guest root (a fresh temporary directory) holds a copy of the guest at `/<guest>`, so a
+ * guest can exec itself (coh-exec).
  */
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { labStats, type LabStats } from '../../kernel/lab/stats.ts';
@@ -56,6 +58,7 @@ export async function runGuest(o: GuestRunOptions): Promise<GuestRun> {
   if (!elf) elfCache.set(o.guest, elf = new Uint8Array(readFileSync(join(ROOT, 'guests/bin', o.guest))));
   const dir = mkdtempSync(join(tmpdir(), 'coherent-lab-'));
   const outPath = join(dir, 'stdout');
+  writeFileSync(join(dir, o.guest), elf, { mode: 0o755 });
   const fd = openSync(outPath, 'w');
   const nul = openSync('/dev/null', 'r+');
   const m = await bootScheduled({ cpus: o.cpus ?? 4, memory: 128 * MiB, policy: o.policy, sanitize: o.sanitize ?? 'report', root: dir, inject: o.inject, poison: o.poison });

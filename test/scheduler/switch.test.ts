@@ -133,5 +133,30 @@ describe('switch-in generation check', () => {
       await m.shutdown();
     }
   });
+
+  it('under off, a recycled address-space slot is still flushed: a new process never uses the previous one\'s translation', async () => {
+    // Issue 12 bug 7. A reads DATA_VA on hart 0 (hart 0 caches va → A's frame under the ASID it
+    // gave A's address-space slot), migrates to hart 1 with its one yield and exits there: `off`
+    // tells hart 0 nothing. B, spawned next, gets A's freed slot and runs on hart 0. `off` skips
+    // the flushes of a space's own changes, but hart 0's entry belongs to the slot's previous
+    // life (below B's birth generation): switch-in must flush it. Without: B reads A's value.
+    const m = await bootScheduled({ cpus: 2, memory: 32 * MiB, policy: 'off' });
+    try {
+      const A_VALUE = 10, B_VALUE = 11;
+      const a = spawn(m, { image: { asm: valueProgram(A_VALUE, 1) }, hart: 0, migrate: true }).pid;
+      expect(await wait(m, a, 20_000)).toBe(A_VALUE);
+      const before = schedStats(m).harts[0]!;
+      const b = spawn(m, { image: { asm: valueProgram(B_VALUE, 0) }, hart: 0 }).pid;
+      expect(await wait(m, b, 20_000)).toBe(B_VALUE); // A_VALUE: B used A's translation
+      // Precondition: hart 0 still remembered the slot from A's life (B took no fresh ASID slot);
+      // the flush was the whole ASID, as for any space more than one change behind.
+      const after = schedStats(m).harts[0]!;
+      expect(after.counters['switch.newAsid']).toBe(before.counters['switch.newAsid']);
+      expect(after.counters['switch.full']).toBe(before.counters['switch.full']! + 1);
+      expect(leakedFrames(m)).toBe(0);
+    } finally {
+      await m.shutdown();
+    }
+  });
 });
 
