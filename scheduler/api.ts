@@ -15,7 +15,7 @@
 import { bootVm, kernelFrames } from '../kernel/mm/aspace.ts';
 import { KernelContext } from '../kernel/context.ts';
 import {
-  P_EXIT, P_STATE, POLICY_IPI, POLICY_LOCAL, PS_FREE, PS_LIVE, SH_BATCH, SH_CEILING, SH_SEED, SH_TLB_ENTRIES, SH_POISON, SH_POLICY, SH_QUANTUM, SH_STARTED,
+  INIT_PID, P_EXIT, P_STATE, POLICY_IPI, SH_NEXT_TID, POLICY_LOCAL, PS_FREE, PS_LIVE, SH_BATCH, SH_CEILING, SH_SEED, SH_TLB_ENTRIES, SH_POISON, SH_POLICY, SH_QUANTUM, SH_STARTED,
   STAT_NAMES,
 } from '../kernel/proc/layout.ts';
 import { enosysCounts } from '../kernel/syscall.ts';
@@ -87,6 +87,7 @@ export async function bootScheduled(o: SchedBootOptions = {}): Promise<Machine> 
   const sh = m.ctl.layout.schedHeader / 4;
   const i32 = m.ctl.i32;
   // Read by each hart's scheduler when it starts: after SH_STARTED (hart-loop.ts waits for it).
+  i32[sh + SH_NEXT_TID] = INIT_PID; // pid 1 is the kernel's init (kernel/proc/sys-proc-table.ts): tids start at 2
   i32[sh + SH_QUANTUM] = o.quantum ?? 0;
   i32[sh + SH_BATCH] = o.batch ?? 0;
   i32[sh + SH_TLB_ENTRIES] = o.tlbEntries ?? 0;

@@ -2,7 +2,9 @@
  * Program loading from the host: a process (kernel/proc/sys-proc-table.ts: the table, exit and
  * reaping) made from an ELF file or an assembled image, with the host's stdio as fds 0-2.
  *
- * A process is an address space, an fd table and its threads; pid = tid of its first thread. Each thread
+ * A process is an address space, an fd table and its threads; pid = tid of its first thread (tids
+ * start at 2: pid 1 is the kernel's init, the parent of every process spawned here, which the
+ * host still reaps itself: PF_HOST_REAP, kernel/proc/sys-proc-table.ts). Each thread
  * holds one reference on the address space; the last thread to exit has dropped the last
  * reference (freeing every frame, after the shootdown) before it publishes the exit status:
  *   P_EXIT := status; P_STATE := ZOMBIE (Atomics.store + notify) — the host's wait() wakes.
@@ -21,10 +23,11 @@ import type { KernelContext } from '../kernel/context.ts';
 import { parseElf } from '../kernel/proc/elf.ts';
 import { DEFAULT_STACK_BYTES, loadElfInto, mapCopy, setUpStack, STACK_TOP } from '../kernel/proc/exec.ts';
 import { initBrk, mmap, releaseAddressSpace } from '../kernel/mm/mmap.ts';
-import { P_PID, P_THREADS, PARENT_HOST, TF_MIGRATE } from '../kernel/proc/layout.ts';
+import { INIT_PID, P_FLAGS, P_PGID, P_PID, P_SID, P_THREADS, PF_HOST_REAP, TF_MIGRATE } from '../kernel/proc/layout.ts';
 import { fdTablePut } from '../kernel/fs/fdtable.ts';
 import { fdTableWithStdio } from '../kernel/fs/sys-fs-env.ts';
 import { procAlloc, procFree, procWord } from '../kernel/proc/sys-proc-table.ts';
+import { setComm } from '../kernel/proc/exec.ts';
 import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, PROT_EXEC, PROT_READ, PROT_WRITE } from '../kernel/mm/abi.ts';
 import type { RunQueues } from './runqueue.ts';
 import { ThreadTable } from './threads.ts';
@@ -124,7 +127,7 @@ export function spawnProcess(kctx: KernelContext, rq: RunQueues, o: SpawnOptions
     const sp = setUpStack(kctx, as, argv, o.envp ?? [], argv[0] ?? 'a.out', { phdr, phent, phnum, entry }, stackBytes);
     fdt = fdTableWithStdio(kctx, 0, o.stdio);
     if (fdt < 0) throw new Error(`spawn: no fd table (${fdt})`);
-    p = procAlloc(ctl, as.slot, fdt, PARENT_HOST, 0);
+    p = procAlloc(ctl, as.slot, fdt, INIT_PID, 0); // init's child, reaped by the host's wait()
     if (p < 0) throw new Error('spawn: process table full');
     const base = procWord(ctl, p, 0);
 
@@ -139,6 +142,10 @@ export function spawnProcess(kctx: KernelContext, rq: RunQueues, o: SpawnOptions
       threads.setAffinity(main, o.hart ?? 0);
     }
     const pid = threads.tid(main);
+    setComm(ctl, main, argv[0] ?? 'a.out');
+    ctl.i32[base + P_PGID] = pid; // leads its own process group in init's session, like a job a shell started
+    ctl.i32[base + P_SID] = INIT_PID;
+    ctl.i32[base + P_FLAGS] = PF_HOST_REAP;
     ctl.i32[base + P_PID] = pid;
     (o.threads ?? []).forEach((t, k) => {
       const tix = threads.alloc(p, as.slot);

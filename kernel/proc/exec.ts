@@ -19,8 +19,10 @@
  * included; fault-injection point exec.before-switch just before),
  * FD_CLOEXEC fds are closed, clear_child_tid and the robust list are forgotten, the signal
  * layer resets handlers (setExecSignalHook), and the thread starts at the entry with every
- * integer register zero but sp. The pid stays. A process with other threads gets -EBUSY (Linux
- * would end them first; not done here).
+ * integer register zero but sp. The pid stays; comm becomes the file's base name; the process is
+ * marked PF_EXECED (its parent's setpgid on it is -EACCES), and a vfork parent waiting for it is
+ * let go (releaseVfork). A process with other threads gets -EBUSY (Linux would end them first;
+ * not done here).
  */
 import * as fs from 'node:fs';
 import { PAGE_SIZE } from '../../cpu/ram.ts';
@@ -33,10 +35,11 @@ import { errnoFromNode } from '../fs/hostfs.ts';
 import { buildInitialStack, HWCAP_RV64IMAFDC, InitStackError, type AuxValues } from './initstack.ts';
 import { H_ICACHE_EPOCH } from '../layout.ts';
 import { initBrk, mmap, mprotect, releaseAddressSpace } from '../mm/mmap.ts';
-import { P_THREADS, T_CLEAR_TID, T_ROBUST, THREAD_BYTES } from './layout.ts';
+import type { Ctl } from '../layout.ts';
+import { COMM_BYTES, P_FLAGS, P_THREADS, PF_EXECED, T_CLEAR_TID, T_COMM, T_ROBUST, THREAD_BYTES } from './layout.ts';
 import { fsEnvOf, type FsEnv } from '../fs/sys-fs-env.ts';
 import { procOps } from './sys-proc.ts';
-import { procWord } from './sys-proc-table.ts';
+import { procLock, procWord, releaseVfork } from './sys-proc-table.ts';
 import * as N from '../syscalls-table.ts';
 import { argU, NO_RETURN, registerSyscall, type SyscallEnv, type SyscallResult } from '../syscall.ts';
 import { copyFromUser, copyToUser, strncpyFromUser } from '../mm/uaccess.ts';
@@ -100,6 +103,29 @@ export function setUpStack(
   check(copyToUser(kctx, as, st.base, st.bytes), 'copy of the initial stack');
   Atomics.add(kctx.ctl.i32, H_ICACHE_EPOCH, 1); // the kernel wrote the text frames
   return Number(st.sp);
+}
+
+/**
+ * Set thread `tix`'s comm (T_COMM) from `name`: its base name after the last '/', cut to 15
+ * bytes and NUL-terminated, as Linux's __set_task_comm keeps it.
+ */
+export function setComm(ctl: Ctl, tix: number, name: string | Uint8Array): void {
+  const bytes = typeof name === 'string' ? new TextEncoder().encode(name) : name;
+  setCommBytes(ctl, tix, bytes.subarray(bytes.lastIndexOf(0x2f) + 1));
+}
+
+/** Set thread `tix`'s comm to `bytes` as given (prctl PR_SET_NAME), cut to 15 bytes and NUL-terminated. */
+export function setCommBytes(ctl: Ctl, tix: number, bytes: Uint8Array): void {
+  const out = new Uint8Array(COMM_BYTES);
+  out.set(bytes.subarray(0, COMM_BYTES - 1));
+  const w = (ctl.layout.threads + tix * THREAD_BYTES) / 4 + T_COMM;
+  ctl.i32.set(new Int32Array(out.buffer), w);
+}
+
+/** Thread `tix`'s comm (T_COMM): up to 16 bytes, NUL-terminated unless 15 long. */
+export function commOf(ctl: Ctl, tix: number): Uint8Array {
+  const w = (ctl.layout.threads + tix * THREAD_BYTES) / 4 + T_COMM;
+  return new Uint8Array(ctl.i32.slice(w, w + COMM_BYTES / 4).buffer);
 }
 
 /** Called at exec on the calling thread (the signal layer resets handlers to SIG_DFL there). */
@@ -188,6 +214,13 @@ function execFile(
   // Point of no return.
   inject(ctl, INJ['exec.before-switch']);
   ops.replaceSpace(created);
+  const self = ops.currentProc();
+  const lock = procLock(kctx);
+  lock.lock();
+  ctl.i32[procWord(ctl, self, P_FLAGS)]! |= PF_EXECED;
+  lock.unlock();
+  releaseVfork(ctl, self, (key) => { env.sched.wake(key, Infinity); }); // the old space is the vfork parent's again
+  setComm(ctl, ops.currentThread(), new TextEncoder().encode(path));
   fdCloseOnExec(kctx, f.fdt, f.waiter);
   const tw = (ctl.layout.threads + ops.currentThread() * THREAD_BYTES) / 4;
   ctl.f64[(tw + T_CLEAR_TID) / 2] = 0;

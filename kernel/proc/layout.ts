@@ -23,7 +23,8 @@
  *   Atomics.store of T_STATE/run-queue publication that follows the save.
  * - process record: P_STATE compareExchange; P_THREADS Atomics.add/sub; P_EXIT written
  *   before P_STATE becomes ZOMBIE (Atomics.store + notify: the host waits on P_STATE).
- *   P_PARENT, and the ZOMBIE → FREE reaping of a guest's child, only under SH_PROC_LOCK.
+ *   P_PARENT, P_PGID, P_SID, P_FLAGS and the ZOMBIE → FREE reaping of a guest's child, only
+ *   under SH_PROC_LOCK. P_VFORK: set before the child first runs, cleared once by the child.
  * - run queue: RQ_LOCK SpinLock guards RQ_HEAD/RQ_TAIL/ring; RQ_COUNT is Atomics.store'd
  *   under the lock so stealers may read it racily.
  * - hartSched: written only by its own hart (plain stores, racy reads are statistics);
@@ -32,7 +33,7 @@
 
 // ---- header (words) ----
 export const SCHED_HEADER_BYTES = 4096;
-export const SH_NEXT_TID = 0; // last tid handed out (Atomics.add)
+export const SH_NEXT_TID = 0; // last tid handed out (Atomics.add); the host sets INIT_PID at boot (pid 1 is init's)
 export const SH_NEXT_PID = 1; // unused: pid = tid of the first thread
 export const SH_POISON = 2; // non-zero: poison frames a shootdown frees (test/debug mode)
 export const SH_QUANTUM = 3; // instruction budget per quantum
@@ -58,7 +59,7 @@ export const WB_LOCK = 0;
 export const WB_HEAD = 1; // first thread index on the list, -1 = none
 
 // ---- thread record (words) ----
-export const THREAD_BYTES = 640;
+export const THREAD_BYTES = 704; // words 166-175 free
 export const T_STATE = 0; // TS_*
 export const T_TID = 1;
 export const T_PROC = 2; // process slot
@@ -85,6 +86,10 @@ export const T_RESTART_PC = 28; // f64: pc (after the ecall) of the syscall T_RE
 export const T_RESTART_SP = 30; // f64: its sp (a signal handler's syscall at the same libc pc runs on a lower sp)
 export const T_X = 32; // 64 words: x[2i] lo, x[2i+1] hi
 export const T_F = 96; // 64 words: raw f registers (lo, hi)
+export const T_VFORK = 160; // vfork: 1 + process slot of the child this thread waits for (its clone re-runs until the child lets go), 0 none; owner hart only
+export const T_COMM = 161; // 4 words: comm (prctl PR_SET_NAME, /proc comm), 15 bytes + NUL; owner hart (set at spawn/clone/exec/prctl)
+export const COMM_BYTES = 16;
+export const T_VFORK_PID = 165; // vfork: pid of that child (checked against the slot's P_PID); owner hart only
 /** Thread states. */
 export const TS_FREE = 0;
 export const TS_READY = 1; // on a run queue
@@ -97,6 +102,7 @@ export const TF_MIGRATE = 1 << 0; // test mode: every yield moves it to the next
 export const TF_RESTART = 1 << 1; // blocked in a restartable syscall: a plain wake re-runs the ecall (scheduler/block.ts)
 export const TF_SLEEP = 1 << 2; // blocked in nanosleep: the timeout is success (a0 := 0)
 export const TF_POLL = 1 << 3; // blocked polling the host (restartable): the timeout re-runs the ecall like a wake
+export const TF_KILLABLE = 1 << 4; // blocked in a killable-only wait (vfork): only a fatal signal interrupts it (kernel/signal/send.ts); owner hart sets/clears it around the wait
 
 // ---- process record (words) ----
 export const PROC_BYTES = 64;
@@ -109,11 +115,26 @@ export const P_SIGNAL = 5; // terminating signal, 0 = exited normally
 export const P_EXITING = 6; // non-zero once exit_group / a fatal signal started
 export const P_CODE = 7; // exit code given to exit_group / the last exit
 export const P_FDT = 8; // fd table slot (kernel/fs/fdtable.ts) of the process; -1 none
-export const P_PARENT = 9; // parent pid; PARENT_HOST (spawned by the host API) or PARENT_NONE (orphan: reaped at exit). SH_PROC_LOCK
+export const P_PARENT = 9; // parent pid (INIT_PID: the host's processes and orphans). SH_PROC_LOCK
 export const P_CHILD_SEQ = 10; // bumped (Atomics.add + wake) when a child becomes a zombie: wait4's wait channel
 export const P_EXIT_SIGNAL = 11; // signal sent to the parent at exit (SIGCHLD, or 0)
-export const PARENT_HOST = 0;
-export const PARENT_NONE = -1;
+export const P_PGID = 12; // process group id. SH_PROC_LOCK (setpgid/setsid; read racily by kill)
+export const P_SID = 13; // session id. SH_PROC_LOCK
+export const P_FLAGS = 14; // bits 0-7: parent-death signal (prctl PR_SET_PDEATHSIG); PF_* above. SH_PROC_LOCK
+export const P_VFORK = 15; // 1 while a vfork parent waits for this child to exec or exit, then 0 (Atomics.store + wake: the parent's channel)
+/**
+ * pid 1 is the kernel's own init (kernel/proc/sys-proc-table.ts): it has no slot and runs no
+ * code; the host's processes are its children, orphans are re-parented to it, and the kernel
+ * reaps them for it. Tids and pids start at 2.
+ */
+export const INIT_PID = 1;
+export const PF_PDEATHSIG = 0xff; // mask of the parent-death signal in P_FLAGS
+export const PF_HOST_REAP = 1 << 8; // spawned by the host API: the host's wait() reaps it, not init
+export const PF_SUBREAPER = 1 << 9; // prctl PR_SET_CHILD_SUBREAPER: orphaned descendants are re-parented here
+export const PF_EXECED = 1 << 10; // called execve since fork (setpgid by the parent: EACCES)
+export const PF_NOT_DUMPABLE = 1 << 11; // prctl PR_SET_DUMPABLE 0
+export const PF_NO_NEW_PRIVS = 1 << 12; // prctl PR_SET_NO_NEW_PRIVS (inherited, kept across exec)
+export const PF_PERSONA = 0x0ffe_0000; // personality(2) flag bits (ADDR_NO_RANDOMIZE …), stored at their own positions
 export const PS_FREE = 0;
 export const PS_LIVE = 1;
 export const PS_ZOMBIE = 2; // exited; P_EXIT valid until reaped

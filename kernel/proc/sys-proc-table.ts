@@ -1,21 +1,33 @@
 /**
- * The process table (kernel/proc/layout.ts P_*): slots, the parent/child tree, exit and
- * reaping — the kernel half of processes. scheduler/process.ts (spawn from the host) and
- * kernel/proc/sys-proc.ts (clone, wait4, getppid) build on it; threads live in scheduler/threads.ts.
+ * The process table (kernel/proc/layout.ts P_*): slots, the parent/child tree, process groups
+ * and sessions, exit and reaping — the kernel half of processes. scheduler/process.ts (spawn
+ * from the host) and kernel/proc/sys-proc.ts (clone, wait4, getppid), sys-pgrp.ts (setpgid,
+ * setsid, …) build on it; threads live in scheduler/threads.ts.
  *
  * A process is an address space, an fd table (P_FDT) and its threads; pid = tid of its first
  * thread. Life of a slot:
  *   FREE --procAlloc (CAS)--> LIVE --last thread gone--> ZOMBIE --reaped--> FREE
- * Reaped by: the host's wait() (P_PARENT = PARENT_HOST), the parent's wait4, or, for an
- * orphan (PARENT_NONE: its parent exited first — Linux re-parents to init, which reaps), at
- * once when it dies. A dying process re-parents its live children to PARENT_NONE and frees its
- * zombie children. The tree (P_PARENT, ZOMBIE → FREE of a guest's child) changes only under
- * the SH_PROC_LOCK SpinLock, so a parent exiting and a child dying never both miss the child.
+ *
+ * Init. pid 1 (INIT_PID) is the kernel's own init: it has no slot, runs no code and prints
+ * nothing. Every process the host spawns is its child (getppid() = 1, pid >= 2, its own process
+ * group in init's session 1, like a job a shell started) but is marked PF_HOST_REAP: the host's
+ * wait() (scheduler/api.ts) reaps it and so gets its exit status — what `coherent run` returns.
+ * Any other child of init (an orphan) is reaped by the kernel the moment it dies: init's
+ * wait loop, run inline.
+ *
+ * Orphans. A dying process's children are re-parented (Linux find_new_reaper) to its nearest
+ * living ancestor marked PF_SUBREAPER (prctl PR_SET_CHILD_SUBREAPER), else to init; a zombie
+ * child goes along (the subreaper is woken and gets SIGCHLD; init frees it at once). Each
+ * re-parented child with a parent-death signal (PR_SET_PDEATHSIG) is sent it.
+ *
+ * The tree (P_PARENT, P_PGID, P_SID, P_FLAGS, ZOMBIE → FREE of a guest's child) changes only
+ * under the SH_PROC_LOCK SpinLock, so a parent exiting and a child dying never both miss the child.
  *
  * Exit publication, by the last thread (its address-space reference already dropped):
- *   fd table put (closes every fd, waking pipe peers) → lock → P_EXIT := status; P_STATE :=
- *   ZOMBIE (Atomics.store + notify: the host wait()s on it) → children re-parented →
- *   parent's P_CHILD_SEQ bumped and woken (wait4's channel) → unlock → childExitHook (SIGCHLD).
+ *   vfork parent released (P_VFORK) → fd table put (closes every fd, waking pipe peers) →
+ *   lock → P_EXIT := status; P_STATE := ZOMBIE (Atomics.store + notify: the host wait()s on it)
+ *   → children re-parented → parent's P_CHILD_SEQ bumped and woken (wait4's channel) → unlock
+ *   → childExitHook (SIGCHLD) and the parent-death signals.
  */
 import type { KernelContext } from '../context.ts';
 import type { Ctl } from '../layout.ts';
@@ -23,8 +35,9 @@ import { fdTablePut } from '../fs/fdtable.ts';
 import { SpinLock } from '../sync/lock.ts';
 import type { Waiter } from '../fs/pipe.ts';
 import {
-  P_CHILD_SEQ, P_CODE, P_EXIT, P_EXIT_SIGNAL, P_EXITING, P_FDT, P_PARENT, P_PID, P_SIGNAL, P_STATE, P_THREADS,
-  P_AS, PARENT_HOST, PARENT_NONE, PROC_BYTES, PS_FREE, PS_LIVE, PS_ZOMBIE, SH_PROC_LOCK,
+  INIT_PID, P_CHILD_SEQ, P_CODE, P_EXIT, P_EXIT_SIGNAL, P_EXITING, P_FDT, P_FLAGS, P_PARENT, P_PGID, P_PID, P_SID,
+  P_SIGNAL, P_STATE, P_THREADS, P_AS, P_VFORK, PF_HOST_REAP, PF_PDEATHSIG, PF_SUBREAPER, PROC_BYTES, PS_FREE, PS_LIVE,
+  PS_ZOMBIE, SH_PROC_LOCK,
 } from './layout.ts';
 import type { WaitChannel } from '../syscall.ts';
 
@@ -47,8 +60,9 @@ export function procLock(kctx: KernelContext): SpinLock {
 }
 
 /**
- * Claim a free slot: LIVE, zeroed, with `parent` (a pid, PARENT_HOST), fd table `fdt`,
- * address-space slot `asSlot` and `exitSignal`; P_PID and P_THREADS are the caller's to set.
+ * Claim a free slot: LIVE, zeroed, with `parent` (a pid; INIT_PID for the host's), fd table
+ * `fdt`, address-space slot `asSlot` and `exitSignal`; P_PID, P_THREADS, P_PGID, P_SID and
+ * P_FLAGS are the caller's to set (the slot is not yet visible as anyone's child: its P_PID is 0).
  * The slot, or -1 when the table is full.
  */
 export function procAlloc(ctl: Ctl, asSlot: number, fdt: number, parent: number, exitSignal: number): number {
@@ -111,6 +125,54 @@ export function setChildExitHook(fn: ChildExitHook): void {
   childExitHook = fn;
 }
 
+/** Called for each orphan given a parent-death signal (pid of the orphan, the signal, the dead parent's pid). */
+export type ParentDeathHook = (kctx: KernelContext, childPid: number, sig: number, deadPid: number) => void;
+let parentDeathHook: ParentDeathHook = () => {};
+/** Install the parent-death signal sender (the signal module, at import time on each hart). */
+export function setParentDeathHook(fn: ParentDeathHook): void {
+  parentDeathHook = fn;
+}
+
+/**
+ * Let a vfork parent waiting on process `p` go (the child execs or exits): P_VFORK := 0, then
+ * wake its channel. No-op when nobody waits.
+ */
+export function releaseVfork(ctl: Ctl, p: number, wake: (key: number) => void): void {
+  const w = procWord(ctl, p, P_VFORK);
+  if (Atomics.load(ctl.i32, w) === 0) return;
+  Atomics.store(ctl.i32, w, 0);
+  wake(vforkChannel(ctl, p).key);
+}
+
+/** The ctl wait channel a vfork parent blocks on (child slot `p`'s P_VFORK, expected 1). */
+export function vforkChannel(ctl: Ctl, p: number): WaitChannel {
+  const index = procWord(ctl, p, P_VFORK);
+  return { key: -1 - index, i32: ctl.i32, index };
+}
+
+/**
+ * Lock held: the pid orphans of dying process `p` go to — its nearest living ancestor marked
+ * PF_SUBREAPER, else INIT_PID (Linux find_new_reaper).
+ */
+function newReaper(ctl: Ctl, p: number): number {
+  let pid = ctl.i32[procWord(ctl, p, P_PARENT)]!;
+  for (let hops = 0; pid !== INIT_PID && hops < ctl.layout.sched.maxProcesses; hops++) {
+    const a = procOfPid(ctl, pid);
+    if (a < 0) break;
+    const live = Atomics.load(ctl.i32, procWord(ctl, a, P_STATE)) === PS_LIVE && !isExiting(ctl, a);
+    if (live && (ctl.i32[procWord(ctl, a, P_FLAGS)]! & PF_SUBREAPER)) return pid;
+    pid = ctl.i32[procWord(ctl, a, P_PARENT)]!;
+  }
+  return INIT_PID;
+}
+
+/** Lock held: zombie `c`'s parent is `parentPid`; true when nobody will wait for it (init's, not the host's) — then free it. */
+function initReaps(ctl: Ctl, c: number, parentPid: number): boolean {
+  if (parentPid !== INIT_PID || ctl.i32[procWord(ctl, c, P_FLAGS)]! & PF_HOST_REAP) return false;
+  procFree(ctl, c);
+  return true;
+}
+
 /**
  * One thread of process `p` is gone (its address-space reference already released). The
  * last one closes the fd table (with `waiter` waking blocked peers) and publishes the exit
@@ -121,6 +183,7 @@ export function threadGone(kctx: KernelContext, p: number, code: number, waiter:
   const i32 = ctl.i32;
   const left = Atomics.sub(i32, procWord(ctl, p, P_THREADS), 1) - 1;
   if (left > 0) return false;
+  releaseVfork(ctl, p, wake);
   const fdt = i32[procWord(ctl, p, P_FDT)]!;
   if (fdt >= 0) {
     i32[procWord(ctl, p, P_FDT)] = -1;
@@ -131,33 +194,43 @@ export function threadGone(kctx: KernelContext, p: number, code: number, waiter:
   if (!exiting) i32[procWord(ctl, p, P_CODE)] = code;
   i32[procWord(ctl, p, P_EXIT)] = status;
   const pid = i32[procWord(ctl, p, P_PID)]!;
-  let parentPid = PARENT_NONE;
+  let parentPid = INIT_PID;
+  const notify: { parent: number; child: number; sig: number }[] = []; // zombies handed to a subreaper
+  const deathSignals: { child: number; sig: number }[] = [];
   const lock = procLock(kctx);
   lock.lock();
   try {
+    const reaper = newReaper(ctl, p);
+    const rp = reaper !== INIT_PID ? procOfPid(ctl, reaper) : -1;
     for (let c = 0; c < ctl.layout.sched.maxProcesses; c++) {
       const s = Atomics.load(i32, procWord(ctl, c, P_STATE));
       if (s === PS_FREE || c === p || i32[procWord(ctl, c, P_PARENT)] !== pid) continue;
-      i32[procWord(ctl, c, P_PARENT)] = PARENT_NONE;
-      if (s === PS_ZOMBIE) procFree(ctl, c);
-    }
-    parentPid = i32[procWord(ctl, p, P_PARENT)]!;
-    const pp = parentPid > 0 ? procOfPid(ctl, parentPid) : -1;
-    if (parentPid === PARENT_NONE || (parentPid > 0 && pp < 0)) {
-      procFree(ctl, p); // nobody will wait for it
-    } else {
-      Atomics.store(i32, procWord(ctl, p, P_STATE), PS_ZOMBIE); // publishes P_EXIT
-      Atomics.notify(i32, procWord(ctl, p, P_STATE));
-      if (pp >= 0) {
-        const ch = childChannel(ctl, pp);
-        Atomics.add(i32, ch.index, 1);
-        wake(ch.key);
+      i32[procWord(ctl, c, P_PARENT)] = reaper;
+      const cpid = i32[procWord(ctl, c, P_PID)]!;
+      const sig = i32[procWord(ctl, c, P_FLAGS)]! & PF_PDEATHSIG;
+      if (s === PS_LIVE && sig) deathSignals.push({ child: cpid, sig });
+      if (s === PS_ZOMBIE && !initReaps(ctl, c, reaper) && rp >= 0) {
+        Atomics.add(i32, childChannel(ctl, rp).index, 1);
+        notify.push({ parent: reaper, child: cpid, sig: i32[procWord(ctl, c, P_EXIT_SIGNAL)]! });
       }
+    }
+    if (rp >= 0 && notify.length) wake(childChannel(ctl, rp).key);
+    parentPid = i32[procWord(ctl, p, P_PARENT)]!;
+    const pp = parentPid !== INIT_PID ? procOfPid(ctl, parentPid) : -1;
+    Atomics.store(i32, procWord(ctl, p, P_STATE), PS_ZOMBIE); // publishes P_EXIT
+    Atomics.notify(i32, procWord(ctl, p, P_STATE));
+    if (parentPid !== INIT_PID && pp < 0) procFree(ctl, p); // parent gone un-re-parented: cannot happen, but never leak the slot
+    else if (!initReaps(ctl, p, parentPid) && pp >= 0) {
+      const ch = childChannel(ctl, pp);
+      Atomics.add(i32, ch.index, 1);
+      wake(ch.key);
     }
   } finally {
     lock.unlock();
   }
-  if (parentPid > 0) childExitHook(kctx, parentPid, pid, i32[procWord(ctl, p, P_EXIT_SIGNAL)]!);
+  if (parentPid !== INIT_PID) childExitHook(kctx, parentPid, pid, i32[procWord(ctl, p, P_EXIT_SIGNAL)]!);
+  for (const n of notify) childExitHook(kctx, n.parent, n.child, n.sig);
+  for (const d of deathSignals) parentDeathHook(kctx, d.child, d.sig, pid);
   return true;
 }
 
@@ -169,7 +242,8 @@ export interface Reaped {
 
 /**
  * wait4's scan, for the caller `self` (slot) of pid `selfPid`: reap a zombie child matching
- * `pid` (-1 or 0 or < -1: any child — there are no process groups; > 0: that child).
+ * `pid` (> 0: that child; -1: any child; 0: any child in the caller's process group; < -1: any
+ * child in process group -pid — the group it had when it died).
  * Returns the reaped child, 0 when matching children live on, -1 when there is none.
  * `seq` receives P_CHILD_SEQ as read under the lock (block on it to wait for the next death).
  */
@@ -180,12 +254,14 @@ export function reapChild(kctx: KernelContext, self: number, selfPid: number, pi
   lock.lock();
   try {
     seq.value = Atomics.load(i32, procWord(ctl, self, P_CHILD_SEQ));
+    const pgid = pid === 0 ? i32[procWord(ctl, self, P_PGID)]! : pid < -1 ? -pid : 0;
     let any = false;
     for (let c = 0; c < ctl.layout.sched.maxProcesses; c++) {
       const s = Atomics.load(i32, procWord(ctl, c, P_STATE));
       if (s === PS_FREE || i32[procWord(ctl, c, P_PARENT)] !== selfPid) continue;
       const cpid = i32[procWord(ctl, c, P_PID)]!;
       if (pid > 0 && cpid !== pid) continue;
+      if (pgid !== 0 && i32[procWord(ctl, c, P_PGID)] !== pgid) continue;
       if (s === PS_ZOMBIE) {
         const wstatus = waitStatus(ctl, c);
         procFree(ctl, c);
@@ -199,9 +275,17 @@ export function reapChild(kctx: KernelContext, self: number, selfPid: number, pi
   }
 }
 
-/** Parent pid of process `p` as getppid reports it (0 for the host's processes, 1 for orphans). */
+/** Parent pid of process `p` as getppid reports it (INIT_PID for the host's processes and orphans). */
 export function parentPidOf(ctl: Ctl, p: number): number {
-  const pp = ctl.i32[procWord(ctl, p, P_PARENT)]!;
-  return pp === PARENT_HOST ? 0 : pp === PARENT_NONE ? 1 : pp;
+  return ctl.i32[procWord(ctl, p, P_PARENT)]!;
 }
 
+/** Live (not zombie) processes of process group `pgid`: their slots, in slot order (racy snapshot, as kill reads it). */
+export function procsOfGroup(ctl: Ctl, pgid: number): number[] {
+  const out: number[] = [];
+  for (let p = 0; p < ctl.layout.sched.maxProcesses; p++) {
+    if (Atomics.load(ctl.i32, procWord(ctl, p, P_STATE)) !== PS_LIVE) continue;
+    if (ctl.i32[procWord(ctl, p, P_PID)] !== 0 && ctl.i32[procWord(ctl, p, P_PGID)] === pgid) out.push(p);
+  }
+  return out;
+}

@@ -13,17 +13,30 @@
  *   CLONE_SETTLS tp := tls; CLONE_PARENT_SETTID *ptid := tid (caller's memory);
  *   CLONE_CHILD_SETTID *ctid := tid (child's memory, before it runs); CLONE_CHILD_CLEARTID:
  *   at the child's exit *ctid := 0 and a futex wake on it (pthread_join).
+ *   CLONE_VFORK (vfork, posix_spawn, system, popen): the caller is suspended until the child
+ *     execs or exits (below);
  *   CLONE_FS, CLONE_SIGHAND, CLONE_SYSVSEM, CLONE_DETACHED are accepted (one cwd per fd
- *   table, one signal table per process). CLONE_VFORK, namespaces, pidfds, ptrace: -EINVAL /
- *   -ENOSYS (glibc 2.36 uses vfork only in posix_spawn/system, which then fail cleanly).
- *   clone3 is not registered (-ENOSYS); glibc 2.36 on riscv64 calls clone directly.
+ *   table, one signal table per process). Namespaces, pidfds, ptrace: -EINVAL.
+ *   clone3 is not registered (-ENOSYS, counted): glibc 2.36's __clone_internal tries it and
+ *   falls back to clone, with no faster path lost.
+ * A new process (not CLONE_THREAD) gets the caller's process group and session, its comm,
+ * and — through the signal layer's clone hook — its signal actions (handlers, ignored signals),
+ * blocked mask and sigaltstack; a new thread gets the caller's blocked mask. Nothing pending.
+ *
+ * vfork, as a restartable killable wait (Linux wait_for_vfork_done): the child's P_VFORK is 1
+ * before it first runs; the caller records the child in its thread record (T_VFORK, T_VFORK_PID)
+ * and blocks on the child's P_VFORK word with TF_KILLABLE (only a fatal signal interrupts it;
+ * other signals stay pending until it returns) and pc back on its ecall. The child's execve
+ * (past its point of no return) or its exit stores 0 and wakes the word
+ * (sys-proc-table.ts releaseVfork); the woken caller re-runs clone, which, finding T_VFORK set,
+ * only finishes the wait and returns the child's pid.
  *
  * The scheduler half (threads, run queues, the caller's identity) comes through ProcOps,
  * installed by scheduler/hart-loop.ts with setProcOps: kernel/ never imports scheduler/.
  */
 import type { VirtualAddressSpace } from '../mm/aspace.ts';
 import { forkAddressSpace } from '../mm/cow.ts';
-import { EAGAIN, EFAULT, EINVAL, ENOSYS } from '../errno.ts';
+import { EAGAIN, EFAULT, EINVAL } from '../errno.ts';
 import { fdTableFork, fdTablePut, fdTableShare } from '../fs/fdtable.ts';
 import { futexWake, readTimespec } from './futex.ts';
 import { H_ICACHE_EPOCH } from '../layout.ts';
@@ -33,13 +46,18 @@ import {
 } from '../linux-flags.ts';
 import { releaseAddressSpace } from '../mm/mmap.ts';
 import {
-  P_FDT, P_PID, P_THREADS, T_CLEAR_TID, T_ROBUST, T_ROBUST_LEN, T_SLEEP, T_TID, THREAD_BYTES,
+  COMM_BYTES, P_FDT, P_FLAGS, P_PGID, P_PID, P_SID, P_STATE, P_THREADS, P_VFORK, PF_NO_NEW_PRIVS, PF_NOT_DUMPABLE, PF_PERSONA, PS_FREE, T_CLEAR_TID,
+  T_COMM, T_FLAGS, T_ROBUST, T_ROBUST_LEN, T_SLEEP, T_TID, T_VFORK, T_VFORK_PID, TF_KILLABLE, THREAD_BYTES,
 } from './layout.ts';
 import { clockNs } from './sys-info.ts';
-import { childChannel, parentPidOf, procAlloc, procFree, procWord, reapChild } from './sys-proc-table.ts';
+import {
+  childChannel, parentPidOf, procAlloc, procFree, procLock, procWord, reapChild, vforkChannel,
+} from './sys-proc-table.ts';
 import * as N from '../syscalls-table.ts';
 import { argInt, argU, NO_RETURN, registerSyscall, replaceSyscall, type SyscallEnv, type SyscallResult } from '../syscall.ts';
 import { copyToUser } from '../mm/uaccess.ts';
+import './sys-pgrp.ts'; // setpgid, getpgid, getsid, setsid
+import './sys-prctl.ts'; // prctl, personality, getres[ug]id, setres[ug]id, capget
 
 const ECHILD = 10;
 const ESRCH = 3;
@@ -86,7 +104,19 @@ export function procOps(): ProcOps {
 }
 
 const SUPPORTED = CLONE_VM | CLONE_FS | CLONE_FILES | CLONE_SIGHAND | CLONE_SYSVSEM | CLONE_THREAD | CLONE_SETTLS
-  | CLONE_PARENT_SETTID | CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID | CLONE_DETACHED | 0xff;
+  | CLONE_PARENT_SETTID | CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID | CLONE_DETACHED | CLONE_VFORK | 0xff;
+
+/**
+ * Called by clone for the new thread `childTix` (in process slot `childP`) of thread
+ * `parentTix`, before it first runs; `forkProcess` = a new process. The signal layer installs
+ * it (kernel/signal/sys-signal.ts: inherit actions, mask, altstack — proc/ never imports signal/).
+ */
+export type CloneSignalHook = (env: SyscallEnv, parentTix: number, childTix: number, childP: number, forkProcess: boolean) => void;
+let cloneSignalHook: CloneSignalHook = () => {};
+/** Install the signal layer's clone inheritance (per worker, at import time). */
+export function setCloneSignalHook(fn: CloneSignalHook): void {
+  cloneSignalHook = fn;
+}
 
 /** Word index of field `f` of thread `tix`. */
 function tw(env: SyscallEnv, tix: number, f: number): number {
@@ -104,7 +134,7 @@ export function sysClone(env: SyscallEnv, a: readonly bigint[]): SyscallResult {
   const o = procOps();
   const flags = argInt(a[0]!);
   const sp = argU(a[1]!), ptid = argU(a[2]!), tls = argU(a[3]!), ctid = argU(a[4]!);
-  if (flags & CLONE_VFORK) return -ENOSYS;
+  if (env.kctx.ctl.i32[tw(env, o.currentThread(), T_VFORK)] !== 0) return vforkWait(env); // the re-run of a vfork wait
   if (flags & ~SUPPORTED) return -EINVAL;
   const thread = (flags & CLONE_THREAD) !== 0;
   if (flags & CLONE_SIGHAND && !(flags & CLONE_VM)) return -EINVAL; // Linux's rule
@@ -149,14 +179,53 @@ export function sysClone(env: SyscallEnv, a: readonly bigint[]): SyscallResult {
   if (flags & CLONE_CHILD_SETTID && putU32(env, as, ctid, tid) < 0) return undo(-EFAULT);
   if (flags & CLONE_PARENT_SETTID && putU32(env, env.as, ptid, tid) < 0) return undo(-EFAULT);
   ctl.f64[tw(env, tix, T_CLEAR_TID) / 2] = flags & CLONE_CHILD_CLEARTID ? ctid : 0;
+  const parentTix = o.currentThread();
+  const comm = tw(env, parentTix, T_COMM);
+  ctl.i32.copyWithin(tw(env, tix, T_COMM), comm, comm + COMM_BYTES / 4);
   if (thread) {
     Atomics.add(ctl.i32, procWord(ctl, proc, P_THREADS), 1);
   } else {
+    const lock = procLock(kctx);
+    lock.lock();
+    ctl.i32[procWord(ctl, proc, P_PGID)] = ctl.i32[procWord(ctl, self, P_PGID)]!;
+    ctl.i32[procWord(ctl, proc, P_SID)] = ctl.i32[procWord(ctl, self, P_SID)]!;
+    ctl.i32[procWord(ctl, proc, P_FLAGS)] = ctl.i32[procWord(ctl, self, P_FLAGS)]! & (PF_NOT_DUMPABLE | PF_NO_NEW_PRIVS | PF_PERSONA); // no pdeathsig, subreaper, exec mark
     ctl.i32[procWord(ctl, proc, P_PID)] = tid;
+    lock.unlock();
     Atomics.store(ctl.i32, procWord(ctl, proc, P_THREADS), 1);
   }
+  cloneSignalHook(env, parentTix, tix, proc, !thread);
+  const vfork = (flags & CLONE_VFORK) !== 0 && !thread;
+  if (vfork) {
+    Atomics.store(ctl.i32, procWord(ctl, proc, P_VFORK), 1); // before the child can run, exec or exit
+    ctl.i32[tw(env, parentTix, T_VFORK)] = proc + 1;
+    ctl.i32[tw(env, parentTix, T_VFORK_PID)] = tid;
+  }
   o.startThread(tix);
-  return tid;
+  return vfork ? vforkWait(env) : tid;
+}
+
+/**
+ * The vfork caller's wait (see the file comment): the child's pid once it has exec'd or
+ * exited (or its slot is gone), else NO_RETURN (blocked; a wake re-runs clone, which comes
+ * back here).
+ */
+function vforkWait(env: SyscallEnv): SyscallResult {
+  const ctl = env.kctx.ctl, i32 = ctl.i32;
+  const tix = procOps().currentThread();
+  const slot = i32[tw(env, tix, T_VFORK)]! - 1, pid = i32[tw(env, tix, T_VFORK_PID)]!;
+  const flags = tw(env, tix, T_FLAGS);
+  for (;;) {
+    const gone = Atomics.load(i32, procWord(ctl, slot, P_STATE)) === PS_FREE || i32[procWord(ctl, slot, P_PID)] !== pid;
+    if (gone || Atomics.load(i32, procWord(ctl, slot, P_VFORK)) === 0) {
+      i32[tw(env, tix, T_VFORK)] = 0;
+      Atomics.and(i32, flags, ~TF_KILLABLE);
+      return pid;
+    }
+    Atomics.or(i32, flags, TF_KILLABLE); // owner hart: the thread is running; the flag rides along while it is blocked
+    const r = env.sched.block(vforkChannel(ctl, slot), 1, undefined, { restart: true });
+    if (r !== -EAGAIN) return r; // NO_RETURN: parked until the child lets go (or a fatal signal)
+  }
 }
 
 /**

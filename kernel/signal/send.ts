@@ -10,7 +10,9 @@
  *             blocked in a syscall → take it off the wait queue (SignalHost.interrupt): -EINTR,
  *               or a plain wake when the handler has SA_RESTART and the syscall is
  *               restartable (pc is still on its ecall: the handler's frame saves that pc, and
- *               sigreturn re-runs the syscall — Linux's -ERESTARTSYS);
+ *               sigreturn re-runs the syscall — Linux's -ERESTARTSYS); a killable-only wait
+ *               (TF_KILLABLE: vfork) is interrupted only by a fatal signal (SIGKILL, or a
+ *               default action that ends the process), others stay pending until it returns;
  *             running on another hart → a reschedule interrupt (SignalHost.kick), so the hart
  *               leaves its quantum and checks signals before it resumes the thread;
  *             ready, or running here → nothing: signals are checked before every quantum.
@@ -22,13 +24,13 @@
 import type { KernelContext } from '../context.ts';
 import { EINTR, EINVAL } from '../errno.ts';
 import type { Ctl } from '../layout.ts';
-import { P_PID, P_STATE, PS_FREE, PS_ZOMBIE, TF_RESTART, TS_RUNNING } from '../proc/layout.ts';
+import { P_PID, P_STATE, PS_FREE, PS_ZOMBIE, TF_KILLABLE, TF_RESTART, TS_RUNNING } from '../proc/layout.ts';
 import type { SigInfo } from './sigframe.ts';
 import {
   lastHartOf, procField, procOfThread, SignalState, threadBlocked, threadFlags, threadOfTid, threadsOfProc, threadState,
   DEFAULT_ACTION,
 } from './state.ts';
-import { NSIG, SA_RESTART, SIG_DFL, SIG_IGN, SI_KERNEL, UNBLOCKABLE, sigBit } from './signals.ts';
+import { NSIG, SA_RESTART, SIG_DFL, SIG_IGN, SIGKILL, SI_KERNEL, UNBLOCKABLE, defaultAction, sigBit } from './signals.ts';
 
 /** Linux ESRCH (kernel/errno.ts does not list it). */
 export const ESRCH = 3;
@@ -90,6 +92,7 @@ export function queueSignal(kctx: KernelContext, p: number, tix: number, sig: nu
   const bit = sigBit(sig);
   let wake = -1;
   let restart = false;
+  let fatal = false;
   st.withProc(p, () => {
     const threads = tix >= 0 ? [tix] : threadsOfProc(ctl, p);
     for (const t of threads) st.claimThread(t);
@@ -102,20 +105,22 @@ export function queueSignal(kctx: KernelContext, p: number, tix: number, sig: nu
     else wake = senderTix >= 0 && threads.includes(senderTix) && wants(senderTix) ? senderTix : threads.find(wants) ?? -1;
     if (wake >= 0 && tix < 0) Atomics.add(ctl.i32, st.seqIndex(wake), 1);
     const a = st.action(p, sig);
+    fatal = sig === SIGKILL || (a.handler === SIG_DFL && (defaultAction(sig) === 'term' || defaultAction(sig) === 'core'));
     restart = (a.handler !== SIG_DFL && a.handler !== SIG_IGN && (a.flags & SA_RESTART) !== 0)
       || (wake >= 0 && (st.timedWaitSet(wake) & bit) !== 0n); // rt_sigtimedwait re-runs and dequeues it
   });
-  if (wake >= 0) wakeForSignal(kctx, wake, restart);
+  if (wake >= 0) wakeForSignal(kctx, wake, restart, fatal);
   return 0;
 }
 
 /** Make thread `tix` notice a new signal (see the file comment). */
-function wakeForSignal(kctx: KernelContext, tix: number, restart: boolean): void {
+function wakeForSignal(kctx: KernelContext, tix: number, restart: boolean, fatal: boolean): void {
   const host = boundHost;
   if (!host || host.kctx.ctl !== kctx.ctl) return;
   if (tix === host.current) return;
   const ctl = kctx.ctl;
   if (threadBlocked(ctl, tix)) {
+    if (!fatal && threadFlags(ctl, tix) & TF_KILLABLE) return; // stays pending until the wait ends
     host.interrupt(tix, restart && (threadFlags(ctl, tix) & TF_RESTART) !== 0 ? 0 : -EINTR);
   } else if (threadState(ctl, tix) === TS_RUNNING) {
     const h = lastHartOf(ctl, tix);

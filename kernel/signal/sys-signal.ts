@@ -32,8 +32,9 @@ import {
   SIGSEGV, SIGSTOP, SI_KERNEL, SI_TKILL, SI_USER, SS_AUTODISARM, SS_DISABLE, SS_ONSTACK, sigBit,
 } from './signals.ts';
 import { argInt, argU, NO_RETURN, registerSyscall, type SyscallEnv } from '../syscall.ts';
-import { P_CODE, P_SIGNAL } from '../proc/layout.ts';
-import { setChildExitHook } from '../proc/sys-proc-table.ts';
+import { INIT_PID, P_CODE, P_PGID, P_SIGNAL } from '../proc/layout.ts';
+import { procsOfGroup, setChildExitHook, setParentDeathHook } from '../proc/sys-proc-table.ts';
+import { setCloneSignalHook } from '../proc/sys-proc.ts';
 import { copyToUser } from '../mm/uaccess.ts';
 
 import {
@@ -291,23 +292,37 @@ function sigaltstack(env: SyscallEnv, a: readonly bigint[]): number {
   return r.err;
 }
 
-/** kill(pid, sig): pid > 0 one process; 0 the caller's group; -1 every process but the caller; < -1 group -pid (pgid = pid here). */
+/**
+ * kill(pid, sig): pid > 0 that process (init, pid 1, takes nothing: it has no handlers — Linux
+ * drops such signals to init, and kill returns 0); 0 every process of the caller's process
+ * group; < -1 every process of group -pid; -1 every process but init and the caller.
+ * -ESRCH when nothing was found, -EINVAL for a bad signal.
+ */
 function kill(env: SyscallEnv, a: readonly bigint[]): number {
   const pid = argInt(a[0]!), sig = argInt(a[1]!);
   if (!(sig >= 0 && sig <= NSIG)) return -EINVAL;
   const info: SigInfo = { signo: sig, code: SI_USER, pid: env.pid, uid: 0 };
   const self = callerTix(env);
-  if (pid > 0) return sendSignal(env.kctx, pid, sig, info, self);
-  if (pid === 0) return sendSignal(env.kctx, env.pid, sig, info, self);
-  if (pid < -1) return sendSignal(env.kctx, -pid, sig, info, self);
   const ctl = env.kctx.ctl;
-  let sent = 0;
-  for (let p = 0; p < ctl.layout.sched.maxProcesses; p++) {
-    const other = pidOf(ctl, p);
-    if (other === env.pid || other <= 1 || liveProcOfPid(ctl, other) !== p) continue;
-    if (queueSignal(env.kctx, p, -1, sig, info) === 0) sent++;
+  if (pid === INIT_PID) return 0;
+  if (pid > 0) return sendSignal(env.kctx, pid, sig, info, self);
+  if (pid === -1) {
+    let sent = 0;
+    for (let p = 0; p < ctl.layout.sched.maxProcesses; p++) {
+      const other = pidOf(ctl, p);
+      if (other === env.pid || other <= INIT_PID || liveProcOfPid(ctl, other) !== p) continue;
+      if (queueSignal(env.kctx, p, -1, sig, info) === 0) sent++;
+    }
+    return sent > 0 ? 0 : -ESRCH;
   }
-  return sent > 0 ? 0 : -ESRCH;
+  const pgid = pid === 0 ? ctl.i32[procField(ctl, procOfThread(ctl, self), P_PGID)]! : -pid;
+  const members = pgid === INIT_PID ? [] : procsOfGroup(ctl, pgid);
+  if (members.length === 0) return pgid === INIT_PID ? 0 : -ESRCH;
+  // The caller last, so a signal that ends it cannot stop the others from getting theirs.
+  const mine = procOfThread(ctl, self);
+  for (const p of members) if (p !== mine) queueSignal(env.kctx, p, -1, sig, info);
+  if (members.includes(mine)) queueSignal(env.kctx, mine, -1, sig, info, self);
+  return 0;
 }
 
 /** tgkill(tgid, tid, sig) / tkill(tid, sig) (tgid -1: any). */
@@ -353,6 +368,18 @@ setChildExitHook((kctx, parentPid, childPid, exitSignal) => {
   sendSignal(kctx, parentPid, exitSignal, {
     signo: exitSignal, code: killedBy ? CLD_KILLED : CLD_EXITED, pid: childPid, uid: 0, status,
   }, host && host.kctx.ctl === ctl ? host.current : -1);
+});
+
+// clone/fork (kernel/proc/sys-proc.ts): a new process copies the actions (handlers and ignored
+// signals), the blocked mask and the sigaltstack; a new thread the blocked mask. Nothing pending.
+setCloneSignalHook((env, parentTix, childTix, childP, forkProcess) => {
+  signalState(env.kctx).inheritSignals(parentTix, childTix, childP, forkProcess);
+});
+
+// prctl(PR_SET_PDEATHSIG) (kernel/proc/sys-proc-table.ts threadGone): the orphan gets its signal
+// from the parent that died (Linux: SEND_SIG_NOINFO, si_code SI_USER, the sender's pid).
+setParentDeathHook((kctx, childPid, sig, deadPid) => {
+  sendSignal(kctx, childPid, sig, { signo: sig, code: SI_USER, pid: deadPid, uid: 0 });
 });
 
 // execve (kernel/proc/exec.ts, past its point of no return): caught handlers back to SIG_DFL,

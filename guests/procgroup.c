@@ -1,0 +1,373 @@
+/*
+ * procgroup — the Linux process model: process groups, sessions, kill and wait semantics,
+ * orphans. Every check compares with what Linux does; children report through exit codes and
+ * pipes, and only the first process prints, so the output is deterministic.
+ *   ids        getpid/getppid/getpgrp/getpgid/getsid agree with each other;
+ *   group      three children join a new group (setpgid from both sides, as a shell does);
+ *              kill(-pgid, SIGTERM) ends all three and nobody else;
+ *   kill(0)    a child leading its own group signals "its group": itself and its two children;
+ *   wait4(0)   waitpid(0) and waitpid(-pgid) reap only children of that group, ECHILD when
+ *              none matches even though another child exists;
+ *   setsid     a new session: sid = pgid = pid; a second setsid, setpgid on a session leader,
+ *              setsid by a group leader and setpgid across sessions are EPERM;
+ *   errnos     waitpid on a non-child (the parent, init) ECHILD; kill, getpgid, getsid of a
+ *              reaped pid ESRCH; setpgid of a non-child ESRCH, to a missing group EPERM,
+ *              negative EINVAL;
+ *   subreaper  with PR_SET_CHILD_SUBREAPER, a grandchild whose parent exits is re-parented to
+ *              us, gets its PR_SET_PDEATHSIG signal, and we reap it (and a zombie grandchild);
+ * Args: none; "orphan-to-init": only the orphan check, without a subreaper, printing the
+ * orphan's new parent ("procgroup: orphan's parent is now pid N"; N = 1 on Coherent);
+ * "print-ids": only print pid, ppid, pgid and sid (environment-dependent);
+ * "--qemu-subreaper-lenient": qemu-user 7.2 answers PR_SET_CHILD_SUBREAPER with EINVAL, which
+ * becomes a note, and the orphans are checked without it.
+ * Expected final line: "procgroup: OK".
+ */
+#include "guest.h"
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <time.h>
+
+static volatile sig_atomic_t got_usr1;
+static void on_usr1(int sig) { (void)sig; got_usr1++; }
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
+}
+
+/* reap: waitpid(pid) must return pid; its wait status. */
+static int reap(pid_t pid)
+{
+    int st = 0;
+    pid_t r;
+    while ((r = waitpid(pid, &st, 0)) < 0 && errno == EINTR) {}
+    CHECK(r == pid, "waitpid(%d) = %d (errno %d)", (int)pid, (int)r, errno);
+    return st;
+}
+
+static void expect_exit(int st, int code, const char *what)
+{
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == code, "%s: status 0x%x, expected exit %d", what, st, code);
+}
+
+static void expect_errno(long r, int err, const char *what)
+{
+    CHECK(r == -1 && errno == err, "%s = %ld errno %d, expected errno %d", what, r, errno, err);
+}
+
+static void wait_byte(int fd)
+{
+    char c;
+    CHECK(read(fd, &c, 1) == 1, "pipe read");
+}
+
+/* A child that joins process group `pgid` (0: a new one it leads), says so on `ready`, and sleeps until killed. */
+static pid_t pauser(pid_t pgid, int ready[2])
+{
+    pid_t pid = fork();
+    CHECK(pid >= 0, "fork");
+    if (pid == 0) {
+        if (setpgid(0, pgid) != 0)
+            _exit(90);
+        if (write(ready[1], "r", 1) != 1)
+            _exit(91);
+        sigset_t none;
+        sigemptyset(&none);
+        for (;;)
+            sigsuspend(&none); /* (pause() is ppoll on riscv64, which the kernel may lack) */
+    }
+    CHECK(setpgid(pid, pgid ? pgid : pid) == 0, "parent setpgid(%d) errno %d", (int)pid, errno);
+    return pid;
+}
+
+static void check_ids(void)
+{
+    pid_t me = getpid();
+    CHECK(me != 1, "the first guest process is pid 1");
+    CHECK(getppid() != me && getppid() > 0, "getppid %d", (int)getppid());
+    CHECK(getpgrp() == getpgid(0) && getpgid(0) == getpgid(me), "getpgrp/getpgid disagree");
+    CHECK(getsid(0) == getsid(me) && getsid(0) > 0, "getsid disagree");
+    pid_t c = fork();
+    CHECK(c >= 0, "fork");
+    if (c == 0)
+        _exit(getpgrp() == getpgid(getppid()) && getsid(0) == getsid(getppid()) ? 0 : 1);
+    CHECK(getpgid(c) == getpgrp() || getpgid(c) < 0, "child's group");
+    expect_exit(reap(c), 0, "a child starts in its parent's group and session");
+    printf("procgroup: ids: pid, ppid, pgid and sid agree; a child inherits group and session\n");
+}
+
+static void check_group_kill(void)
+{
+    int ready[2];
+    CHECK(pipe(ready) == 0, "pipe");
+    pid_t lead = pauser(0, ready);
+    pid_t a = pauser(lead, ready), b = pauser(lead, ready);
+    for (int i = 0; i < 3; i++)
+        wait_byte(ready[0]);
+    CHECK(getpgid(lead) == lead && getpgid(a) == lead && getpgid(b) == lead, "group members");
+    CHECK(getpgrp() != lead, "the parent joined the group");
+    CHECK(kill(-lead, SIGTERM) == 0, "kill(-pgid) errno %d", errno);
+    pid_t kids[3] = {lead, a, b};
+    for (int i = 0; i < 3; i++) {
+        int st = reap(kids[i]);
+        CHECK(WIFSIGNALED(st) && WTERMSIG(st) == SIGTERM, "member %d status 0x%x", i, st);
+    }
+    close(ready[0]);
+    close(ready[1]);
+    printf("procgroup: group: setpgid from both sides; kill(-pgid, SIGTERM) ended 3 of 3 members\n");
+}
+
+/* The boss leads its own group with two children; kill(0, SIGUSR1) reaches all three. */
+static int boss(void)
+{
+    if (setpgid(0, 0) != 0)
+        return 10;
+    signal(SIGUSR1, on_usr1);
+    sigset_t usr1, old;
+    sigemptyset(&usr1);
+    sigaddset(&usr1, SIGUSR1);
+    sigprocmask(SIG_BLOCK, &usr1, &old); /* children wait for it with sigsuspend: no lost signal */
+    int ready[2];
+    if (pipe(ready) != 0)
+        return 11;
+    pid_t kids[2];
+    for (int i = 0; i < 2; i++) {
+        kids[i] = fork();
+        if (kids[i] < 0)
+            return 12;
+        if (kids[i] == 0) {
+            if (write(ready[1], "r", 1) != 1)
+                _exit(1);
+            while (!got_usr1)
+                sigsuspend(&old);
+            _exit(42);
+        }
+    }
+    for (int i = 0; i < 2; i++)
+        wait_byte(ready[0]);
+    sigprocmask(SIG_SETMASK, &old, NULL);
+    if (kill(0, SIGUSR1) != 0)
+        return 13;
+    if (got_usr1 != 1)
+        return 14; /* Linux delivers a signal sent to oneself before kill returns */
+    for (int i = 0; i < 2; i++) {
+        int st = 0;
+        if (waitpid(kids[i], &st, 0) != kids[i] || !WIFEXITED(st) || WEXITSTATUS(st) != 42)
+            return 15 + i;
+    }
+    return 0;
+}
+
+static void check_kill_zero(void)
+{
+    pid_t b = fork();
+    CHECK(b >= 0, "fork");
+    if (b == 0)
+        _exit(boss());
+    expect_exit(reap(b), 0, "kill(0) in the boss's group");
+    printf("procgroup: kill(0, SIGUSR1) reached the caller and both members of its group, not the parent\n");
+}
+
+static void check_wait_group(void)
+{
+    int gate[2], gone[2];
+    CHECK(pipe(gate) == 0 && pipe(gone) == 0, "pipe");
+    pid_t a = fork(); /* stays in our group, exits 1 when the gate opens */
+    CHECK(a >= 0, "fork");
+    if (a == 0) {
+        close(gate[1]);
+        close(gone[1]); /* only b may hold the write end: its exit is the EOF */
+        wait_byte(gate[0]);
+        _exit(1);
+    }
+    pid_t b = fork(); /* its own group, exits 2 at once */
+    CHECK(b >= 0, "fork");
+    if (b == 0) {
+        setpgid(0, 0);
+        close(gone[0]);
+        _exit(2);
+    }
+    setpgid(b, b); /* EACCES or ESRCH are fine: the child did it, or is gone */
+    close(gone[1]);
+    char c;
+    CHECK(read(gone[0], &c, 1) == 0, "b's pipe"); /* b has exited */
+    int st;
+    CHECK(waitpid(0, &st, WNOHANG) == 0, "waitpid(0, WNOHANG) took a child of another group");
+    CHECK(write(gate[1], "g", 1) == 1, "gate");
+    CHECK(waitpid(0, &st, 0) == a, "waitpid(0) errno %d", errno);
+    expect_exit(st, 1, "waitpid(0)");
+    expect_errno(waitpid(0, &st, 0), ECHILD, "waitpid(0) with only another group's child");
+    CHECK(waitpid(-b, &st, 0) == b, "waitpid(-pgid) errno %d", errno);
+    expect_exit(st, 2, "waitpid(-pgid)");
+    expect_errno(waitpid(-1, &st, 0), ECHILD, "waitpid(-1) without children");
+    close(gate[0]);
+    close(gate[1]);
+    close(gone[0]);
+    printf("procgroup: wait4(0) and wait4(-pgid) reap only their group's children; ECHILD when none matches\n");
+}
+
+static void check_sessions(void)
+{
+    int ready[2], gate[2];
+    CHECK(pipe(ready) == 0 && pipe(gate) == 0, "pipe");
+    pid_t c = fork();
+    CHECK(c >= 0, "fork");
+    if (c == 0) {
+        pid_t me = getpid();
+        if (setsid() != me)
+            _exit(20);
+        if (getsid(0) != me || getpgrp() != me)
+            _exit(21);
+        if (setsid() != -1 || errno != EPERM)
+            _exit(22);
+        if (setpgid(0, 0) != -1 || errno != EPERM)
+            _exit(23);
+        if (write(ready[1], "r", 1) != 1)
+            _exit(24);
+        wait_byte(gate[0]);
+        _exit(0);
+    }
+    wait_byte(ready[0]);
+    CHECK(getsid(c) == c && getpgid(c) == c, "the new session's ids");
+    expect_errno(setpgid(c, getpgrp()), EPERM, "setpgid of a child in another session");
+    CHECK(write(gate[1], "g", 1) == 1, "gate");
+    expect_exit(reap(c), 0, "setsid child");
+    pid_t d = fork();
+    CHECK(d >= 0, "fork");
+    if (d == 0) {
+        if (setpgid(0, 0) != 0)
+            _exit(30);
+        _exit(setsid() == -1 && errno == EPERM ? 0 : 31);
+    }
+    expect_exit(reap(d), 0, "setsid by a group leader");
+    printf("procgroup: setsid: a new session and group; EPERM for a leader, a second setsid, across sessions\n");
+}
+
+static void check_errnos(void)
+{
+    pid_t c = fork();
+    CHECK(c >= 0, "fork");
+    if (c == 0)
+        _exit(0);
+    expect_exit(reap(c), 0, "short child");
+    int st;
+    expect_errno(waitpid(getppid(), &st, 0), ECHILD, "waitpid(parent)");
+    expect_errno(waitpid(1, &st, WNOHANG), ECHILD, "waitpid(1)");
+    expect_errno(waitpid(c, &st, 0), ECHILD, "waitpid(reaped child)");
+    expect_errno(kill(c, 0), ESRCH, "kill(reaped pid, 0)");
+    expect_errno(kill(-c, SIGTERM), ESRCH, "kill(-missing group)");
+    expect_errno(getpgid(c), ESRCH, "getpgid(reaped pid)");
+    expect_errno(getsid(c), ESRCH, "getsid(reaped pid)");
+    expect_errno(setpgid(getppid(), 0), ESRCH, "setpgid(non-child)");
+    expect_errno(setpgid(0, c), EPERM, "setpgid to a missing group");
+    expect_errno(setpgid(0, -1), EINVAL, "setpgid(0, -1)");
+    CHECK(kill(getpid(), 0) == 0, "kill(self, 0)");
+    expect_errno(kill(getpid(), 65), EINVAL, "kill(self, 65)");
+    printf("procgroup: errnos: ECHILD for non-children, ESRCH for a reaped pid, EPERM/EINVAL for setpgid\n");
+}
+
+/*
+ * The middle child forks a grandchild that asks for SIGUSR1 at its parent's death and a
+ * grandchild that exits at once, tells us their pids, and exits. The first grandchild waits
+ * until it has a new parent and its signal, and reports both on a pipe. `subreaper`: they
+ * must be re-parented to us, and we reap both; else (init or whoever Linux picks adopts
+ * them) `print_parent` prints the new parent's pid.
+ */
+static void check_orphans(int subreaper, int print_parent)
+{
+    pid_t top = getpid();
+    int pids[2], ready[2], report[2];
+    CHECK(pipe(pids) == 0 && pipe(ready) == 0 && pipe(report) == 0, "pipe");
+    pid_t m = fork();
+    CHECK(m >= 0, "fork");
+    if (m == 0) {
+        pid_t me = getpid();
+        pid_t g = fork();
+        if (g < 0)
+            _exit(40);
+        if (g == 0) {
+            signal(SIGUSR1, on_usr1);
+            if (prctl(PR_SET_PDEATHSIG, SIGUSR1, 0, 0, 0) != 0)
+                _exit(50);
+            int sig = 0;
+            if (prctl(PR_GET_PDEATHSIG, &sig, 0, 0, 0) != 0 || sig != SIGUSR1)
+                _exit(51);
+            if (write(ready[1], "r", 1) != 1)
+                _exit(52);
+            for (int i = 0; i < 20000 && (getppid() == me || !got_usr1); i++)
+                sleep_ms(1);
+            int out[2] = {(int)getppid(), (int)got_usr1};
+            _exit(write(report[1], out, sizeof out) == sizeof out ? 0 : 53);
+        }
+        pid_t z = fork();
+        if (z < 0)
+            _exit(41);
+        if (z == 0)
+            _exit(3);
+        pid_t both[2] = {g, z};
+        if (write(pids[1], both, sizeof both) != sizeof both)
+            _exit(42);
+        wait_byte(ready[0]);
+        _exit(0); /* g and z are orphaned: z probably a zombie already */
+    }
+    pid_t both[2];
+    CHECK(read(pids[0], both, sizeof both) == sizeof both, "grandchild pids");
+    expect_exit(reap(m), 0, "middle child");
+    int out[2];
+    CHECK(read(report[0], out, sizeof out) == sizeof out, "orphan's report");
+    CHECK(out[0] != m, "the orphan still has its dead parent %d", (int)m);
+    CHECK(out[1] >= 1, "the orphan did not get its parent-death signal"); /* qemu-user: once per thread of its parent */
+    if (subreaper) {
+        CHECK(out[0] == top, "the orphan's new parent is %d, not the subreaper %d", out[0], (int)top);
+        expect_exit(reap(both[1]), 3, "zombie grandchild re-parented to the subreaper");
+        expect_exit(reap(both[0]), 0, "orphaned grandchild");
+        printf("procgroup: subreaper: orphans re-parented to us, PR_SET_PDEATHSIG delivered, both reaped\n");
+    } else {
+        expect_errno(waitpid(both[0], NULL, WNOHANG), ECHILD, "waitpid(an orphan adopted elsewhere)");
+        if (print_parent)
+            printf("procgroup: orphan's parent is now pid %d\n", out[0]);
+        else
+            printf("procgroup: orphans re-parented away from their dead parent, PR_SET_PDEATHSIG delivered\n");
+    }
+    for (int i = 0; i < 2; i++) {
+        close(pids[i]);
+        close(ready[i]);
+        close(report[i]);
+    }
+}
+
+/* PR_SET_CHILD_SUBREAPER on (checked back with PR_GET); false only when qemu-user lacks it and `lenient`. */
+static int become_subreaper(int lenient)
+{
+    if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0) {
+        CHECK(lenient && errno == EINVAL, "PR_SET_CHILD_SUBREAPER errno %d", errno);
+        printf("procgroup: note: PR_SET_CHILD_SUBREAPER is EINVAL (qemu-user behaviour, lenient)\n");
+        return 0;
+    }
+    int on = 0;
+    CHECK(prctl(PR_GET_CHILD_SUBREAPER, &on, 0, 0, 0) == 0 && on == 1, "PR_GET_CHILD_SUBREAPER");
+    return 1;
+}
+
+int main(int argc, char **argv)
+{
+    guest_start("procgroup");
+    const char *mode = argc > 1 ? argv[1] : "";
+    if (strcmp(mode, "orphan-to-init") == 0) {
+        check_orphans(0, 1);
+    } else if (strcmp(mode, "print-ids") == 0) {
+        printf("procgroup: pid %d ppid %d pgid %d sid %d\n", (int)getpid(), (int)getppid(), (int)getpgrp(), (int)getsid(0));
+    } else {
+        check_ids();
+        check_group_kill();
+        check_kill_zero();
+        check_wait_group();
+        check_sessions();
+        check_errnos();
+        int sub = become_subreaper(strcmp(mode, "--qemu-subreaper-lenient") == 0);
+        check_orphans(sub, 0);
+    }
+    printf("procgroup: OK\n");
+    return 0;
+}
