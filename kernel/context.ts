@@ -44,6 +44,10 @@ export interface VmCounters {
   cowCopies: number;
   cowReuses: number;
   spuriousFaults: number;
+  /** Faults below a grows-down region that extended it (kernel/mm/stack.ts). */
+  stackGrowths: number;
+  /** Clean, unmapped page-cache pages this context evicted to free frames (kernel/mm/pagecache.ts). */
+  pagesEvicted: number;
   hugeMaps: number;
   hugeSplits: number;
   shootdowns: number;
@@ -65,7 +69,7 @@ export class KernelContext {
   /** Stale records created by this context and not yet passed to completeShootdown. */
   staleOutstanding = 0;
   readonly counters: VmCounters = {
-    demandFaults: 0, fileFaults: 0, cowCopies: 0, cowReuses: 0, spuriousFaults: 0, hugeMaps: 0, hugeSplits: 0,
+    demandFaults: 0, fileFaults: 0, cowCopies: 0, cowReuses: 0, spuriousFaults: 0, stackGrowths: 0, pagesEvicted: 0, hugeMaps: 0, hugeSplits: 0,
     shootdowns: 0, localFlushPages: 0, localFlushAsid: 0,
   };
 

@@ -52,6 +52,7 @@ function copySpace(ctx: KernelContext, parent: VirtualAddressSpace, deep: boolea
     child.brkStart = parent.brkStart;
     child.brk = parent.brk;
     child.mmapBase = parent.mmapBase;
+    child.stackLimit = parent.stackLimit;
     const croot = child.rootPpn;
     let cachedKey = -1, cachedTable = 0;
     childSlot = (vpn: number): number => {

@@ -28,7 +28,8 @@
  *   never torn). AS_ACTIVE* Atomics.or/and by the scheduler. AS_LOCK is the mmap lock
  *   (kernel/sync/rwlock.ts): the region list (its RL_* header, directory and chunk frames),
  *   AS_BRK*, AS_MMAP_BASE change only under it held exclusive; faults read them holding it
- *   shared. RL_COUNT is Atomics.store'd so statistics may read it racily.
+ *   shared. AS_STACK_LIMIT: a plain f64 written at create/fork/exec and by prlimit64
+ *   (RLIMIT_STACK), read by the stack-growth fault path (a torn read is impossible: one f64). RL_COUNT is Atomics.store'd so statistics may read it racily.
  * - files and pageCache: under the SpinLock at VMH_PC_LOCK, except F_REFS (Atomics).
  */
 
@@ -61,6 +62,7 @@ export const AS_LAST_VPN = 16; // f64: first vpn of the latest bump
 export const AS_BRK_START = 18; // f64 (bytes)
 export const AS_BRK = 20; // f64 (bytes)
 export const AS_MMAP_BASE = 22; // f64 (bytes): top of the top-down mmap search
+export const AS_STACK_LIMIT = 24; // f64 (bytes): RLIMIT_STACK soft limit a grows-down region may reach (Infinity = none)
 export const AS_RL = 32; // region-list header (RL_* words below), up to word 63
 /** AS_STATE values. */
 export const AS_FREE = 0;
@@ -89,7 +91,7 @@ export const MAX_MAP_COUNT = 65530;
 /** Region flags. */
 export const RF_SHARED = 1 << 0; // else private
 export const RF_FILE = 1 << 1; // file-backed (else anonymous; anonymous shared uses an anon file)
-export const RF_GROWSDOWN = 1 << 2;
+export const RF_GROWSDOWN = 1 << 2; // a stack: a fault below it extends it (kernel/mm/stack.ts)
 export const RF_HUGE_OK = 1 << 3; // may be backed by 2 MiB leaves
 export const RF_DEVICE = 1 << 4; // maps given physical frames; no refcount ownership
 export const RF_HEAP = 1 << 5; // the brk heap
