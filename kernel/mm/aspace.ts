@@ -16,7 +16,7 @@
 import { PTE_A, PTE_D, PTE_G, PTE_R, PTE_V, PTE_W, SATP_MODE_SV48, makeSatp } from '../../cpu/pte.ts';
 import { PAGE_SIZE } from '../../cpu/ram.ts';
 import type { KernelContext } from '../context.ts';
-import { ENOMEM } from '../errno.ts';
+import { EAGAIN, ENOMEM } from '../errno.ts';
 import { NO_FRAME } from './frames.ts';
 import type { Ctl } from '../layout.ts';
 import { SpinLock } from '../sync/lock.ts';
@@ -125,7 +125,8 @@ export class VirtualAddressSpace {
 
   /**
    * Create an empty address space: a free slot, a root table with the kernel half copied in,
-   * no regions. Returns it, or -ENOMEM (no slot, or no frame for the root).
+   * no regions. Returns it, or -EAGAIN when every slot is taken (fork's "table full", as
+   * Linux's fork at its task limits) or -ENOMEM when no frame is free for the root.
    */
   static create(ctx: KernelContext): VirtualAddressSpace | number {
     const { i32, layout } = ctx.ctl;
@@ -158,7 +159,7 @@ export class VirtualAddressSpace {
       as.bumpGeneration(0, AS_WHOLE);
       return as;
     }
-    return -ENOMEM;
+    return -EAGAIN;
   }
 
   get rootPpn(): number {
