@@ -233,6 +233,18 @@ export class VirtualAddressSpace {
   get(): void {
     if (Atomics.add(this.i32, this.w + AS_REFCOUNT, 1) <= 0) throw new Error(`VirtualAddressSpace.get: slot ${this.slot} is dead`);
   }
+  /**
+   * Add a reference unless the space is already dead (count 0): true when taken. For walks
+   * over other processes' spaces (the OOM killer): a space found by slot may be freed and its
+   * slot re-created meanwhile, so such a walk must hold a reference before it locks anything.
+   */
+  tryGet(): boolean {
+    for (;;) {
+      const n = Atomics.load(this.i32, this.w + AS_REFCOUNT);
+      if (n <= 0 || Atomics.load(this.i32, this.w + AS_STATE) !== AS_LIVE) return false;
+      if (Atomics.compareExchange(this.i32, this.w + AS_REFCOUNT, n, n + 1) === n) return true;
+    }
+  }
   /** Drop a reference; returns the new count (0: the caller frees the space, kernel/mm/mmap.ts freeAddressSpace). */
   dropRef(): number {
     const n = Atomics.sub(this.i32, this.w + AS_REFCOUNT, 1) - 1;

@@ -9,7 +9,9 @@
  *      rules of kernel/mm/stack.ts allow (RLIMIT_STACK, guard gap), and the access retries;
  *   3. invalid access — SIGSEGV with SEGV_MAPERR (no region, or the kernel half) or
  *      SEGV_ACCERR (the region's protection forbids it). A file page at or past EOF: SIGBUS.
- * Out of frames: SIGBUS marked `oom` (Linux would run the OOM killer; here the process ends).
+ * Out of frames (after the page cache gave back what it could): SIGBUS marked `oom`; the hart
+ * loop hands that to the OOM killer (kernel/signal/oom.ts), which SIGKILLs the largest process
+ * and lets the access retry — as Linux — and delivers the SIGBUS only when nothing can be killed.
  *
  * Concurrency: the handler holds the mmap lock shared, so a racing munmap/mprotect either
  * completes before (the fault sees the new regions: SIGSEGV or the new protection) or waits

@@ -30,7 +30,8 @@
  *   AS_BRK*, AS_MMAP_BASE change only under it held exclusive; faults read them holding it
  *   shared. AS_STACK_LIMIT: a plain f64 written at create/fork/exec and by prlimit64
  *   (RLIMIT_STACK), read by the stack-growth fault path (a torn read is impossible: one f64). RL_COUNT is Atomics.store'd so statistics may read it racily.
- * - files and pageCache: under the SpinLock at VMH_PC_LOCK, except F_REFS (Atomics).
+ * - files and pageCache: under the SpinLock at VMH_PC_LOCK, except F_REFS (Atomics). The
+ *   eviction clock (VMH_PC_HAND, PCD_REF bits) too: kernel/mm/pagecache.ts evictPages.
  */
 
 // ---- VM header (words) ----
@@ -41,6 +42,7 @@ export const VMH_KTABLES = 2; // frames used by kernel tables + page (for accoun
 export const VMH_PC_LOCK = 16; // SpinLock: files and page cache
 export const VMH_PC_USED = 17; // live page-cache entries
 export const VMH_ASID_NEXT = 18; // reserved for the scheduler's ASID allocator (ASID = slot + 1 until then)
+export const VMH_PC_HAND = 19; // the eviction clock's hand: next page-cache slot it looks at (under VMH_PC_LOCK)
 export const VMH_KROOT = 256; // 256 words: ppn of the level-2 table of root entry 256 + i
 
 // ---- address-space descriptor (words) ----
@@ -119,7 +121,9 @@ export const PC_BYTES = 16;
 export const PC_FILE = 0; // file id, PC_EMPTY or PC_TOMB
 export const PC_PAGE = 1; // page index in the file
 export const PC_PPN = 2;
-export const PC_DIRTY = 3;
+export const PC_DIRTY = 3; // PCD_* bits
+export const PCD_DIRTY = 1 << 0; // written through a shared mapping (write-back done or owed)
+export const PCD_REF = 1 << 1; // looked up since the eviction clock last passed (second chance)
 export const PC_EMPTY = 0;
 export const PC_TOMB = -1;
 
