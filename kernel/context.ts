@@ -10,6 +10,7 @@
  */
 import type { PhysicalMemory } from '../cpu/ram.ts';
 import { FrameAllocator } from './mm/frames.ts';
+import { evictPages } from './mm/pagecache.ts';
 import type { Ctl } from './layout.ts';
 import { LOCAL_ONLY, type ShootdownPolicy } from './mm/shootdown.ts';
 import type { WhileWaiting } from './sync/lock.ts';
@@ -44,6 +45,12 @@ export interface VmCounters {
   cowCopies: number;
   cowReuses: number;
   spuriousFaults: number;
+  /** Faults below a grows-down region that extended it (kernel/mm/stack.ts). */
+  stackGrowths: number;
+  /** Clean, unmapped page-cache pages this context evicted to free frames (kernel/mm/pagecache.ts). */
+  pagesEvicted: number;
+  /** Processes this context's OOM killer sent SIGKILL (kernel/signal/oom.ts). */
+  oomKills: number;
   hugeMaps: number;
   hugeSplits: number;
   shootdowns: number;
@@ -65,7 +72,7 @@ export class KernelContext {
   /** Stale records created by this context and not yet passed to completeShootdown. */
   staleOutstanding = 0;
   readonly counters: VmCounters = {
-    demandFaults: 0, fileFaults: 0, cowCopies: 0, cowReuses: 0, spuriousFaults: 0, hugeMaps: 0, hugeSplits: 0,
+    demandFaults: 0, fileFaults: 0, cowCopies: 0, cowReuses: 0, spuriousFaults: 0, stackGrowths: 0, pagesEvicted: 0, oomKills: 0, hugeMaps: 0, hugeSplits: 0,
     shootdowns: 0, localFlushPages: 0, localFlushAsid: 0,
   };
 
@@ -75,6 +82,8 @@ export class KernelContext {
     this.ctl = o.ctl;
     this.whileWaiting = o.whileWaiting ?? (() => {});
     this.frames = o.frames ?? new FrameAllocator(o.ctl, o.hartId, this.whileWaiting);
+    // Out of frames: evict clean, unmapped page-cache pages before failing (kernel/mm/pagecache.ts).
+    this.frames.reclaim ??= (want) => evictPages(this, want);
     this.tlb = o.tlb ?? null;
     this.policy = o.policy ?? LOCAL_ONLY;
     this.trace = o.trace ?? null;

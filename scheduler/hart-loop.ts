@@ -59,6 +59,7 @@ import { setProcOps, type ProcOps } from '../kernel/proc/sys-proc.ts';
 import { threadGone } from '../kernel/proc/sys-proc-table.ts';
 import '../kernel/signal/sys-signal.ts'; // signal syscalls
 import { faultSignal, signalsBeforeRun, trapSignal } from '../kernel/signal/deliver.ts';
+import { oomKill } from '../kernel/signal/oom.ts';
 import { bindSignalHost, type SignalHost } from '../kernel/signal/send.ts';
 import {
   SH_BATCH, SH_SEED, SH_TLB_ENTRIES, SH_POISON, SH_POLICY, SH_QUANTUM, SH_STARTED, ST_BLOCK, ST_FAULTS, ST_IDLE, ST_PREEMPT, ST_QUANTA, ST_STEAL,
@@ -335,6 +336,10 @@ export class HartScheduler implements SchedOps, ProcOps {
       this.stats.bump(ST_FAULTS);
       const sig = handlePageFault(this.kctx, this.as!, h.tval, access);
       this.kctx.assertNoStale('page fault');
+      if (sig !== null && sig.oom === true && oomKill(this.kctx, this.threads.proc(this.current))) {
+        this.yieldAfter(); // out of memory: a victim was killed (or is dying); retry the access later
+        return;
+      }
       if (sig !== null) faultSignal(this.kctx, this.current, sig); // delivered before the thread runs again
       return;
     }

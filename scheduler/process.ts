@@ -65,6 +65,7 @@ export interface SpawnOptions {
   hart?: number;
   /** Test mode: each sched_yield moves the main thread to the next hart (pinned there). */
   migrate?: boolean;
+  /** Bytes mapped at once for the main stack (it also grows on demand) and for each extra thread's stack (256 KiB default). */
   stackBytes?: number;
   /** Host fds the guest's fds 0, 1, 2 name (default the host's own stdin, stdout, stderr). */
   stdio?: readonly [number, number, number];
@@ -81,6 +82,8 @@ function check(r: number, what: string): number {
   return r;
 }
 
+/** Stack of each extra thread of an assembled image (fixed: not grows-down). */
+const THREAD_STACK_BYTES = 256 * 1024;
 const pageUp = (n: number): number => Math.ceil(n / PAGE_SIZE) * PAGE_SIZE;
 
 /**
@@ -123,8 +126,7 @@ export function spawnProcess(kctx: KernelContext, rq: RunQueues, o: SpawnOptions
     } else {
       throw new Error('spawn: give elf or image');
     }
-    const stackBytes = o.stackBytes ?? DEFAULT_STACK_BYTES;
-    const sp = setUpStack(kctx, as, argv, o.envp ?? [], argv[0] ?? 'a.out', { phdr, phent, phnum, entry }, stackBytes);
+    const sp = setUpStack(kctx, as, argv, o.envp ?? [], argv[0] ?? 'a.out', { phdr, phent, phnum, entry }, { initialBytes: o.stackBytes });
     fdt = fdTableWithStdio(kctx, 0, o.stdio);
     if (fdt < 0) throw new Error(`spawn: no fd table (${fdt})`);
     p = procAlloc(ctl, as.slot, fdt, INIT_PID, 0); // init's child, reaped by the host's wait()
@@ -153,6 +155,7 @@ export function spawnProcess(kctx: KernelContext, rq: RunQueues, o: SpawnOptions
       made.push(tix);
       as.get();
       const top = STACK_TOP - THREAD_STACK_STRIDE * (k + 1);
+      const stackBytes = o.stackBytes ?? THREAD_STACK_BYTES;
       check(mmap(kctx, as, top - stackBytes, stackBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED), 'mmap of a thread stack');
       threads.setPc(tix, o.image ? sym(t.entry, o.image) : Number(t.entry));
       threads.setReg(tix, 2, BigInt(top - 16));

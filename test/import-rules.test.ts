@@ -25,7 +25,7 @@ const PUBLIC: Record<string, string[]> = {
     'shootdown.ts', 'frames.ts', 'layout.ts', 'abi.ts', 'sys-mm.ts', 'sys-mremap.ts', 'file-unmap.ts'],
   fs: ['fdtable.ts', 'hostfs.ts', 'pipe.ts', 'sys-fs-env.ts', 'sys-fs.ts', 'sys-fs-register.ts', 'layout.ts'],
   proc: ['elf.ts', 'exec.ts', 'initstack.ts', 'futex.ts', 'sys-proc.ts', 'sys-proc-table.ts', 'sys-info.ts', 'layout.ts'],
-  signal: ['signals.ts', 'state.ts', 'send.ts', 'deliver.ts', 'sigframe.ts', 'sys-signal.ts', 'layout.ts'],
+  signal: ['signals.ts', 'state.ts', 'send.ts', 'deliver.ts', 'sigframe.ts', 'sys-signal.ts', 'layout.ts', 'oom.ts'],
   sync: ['lock.ts', 'mutex.ts', 'rwlock.ts'],
   lab: ['inject.ts', 'sanitizer.ts', 'stats.ts', 'trace.ts', 'trace-export.ts', 'trace-layout.ts', 'layout.ts'],
 };

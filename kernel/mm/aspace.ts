@@ -18,7 +18,7 @@
 import { PTE_A, PTE_D, PTE_G, PTE_R, PTE_V, PTE_W, SATP_MODE_SV48, makeSatp } from '../../cpu/pte.ts';
 import { PAGE_SIZE } from '../../cpu/ram.ts';
 import type { KernelContext } from '../context.ts';
-import { ENOMEM } from '../errno.ts';
+import { EAGAIN, ENOMEM } from '../errno.ts';
 import { NO_FRAME } from './frames.ts';
 import type { Ctl } from '../layout.ts';
 import { SpinLock } from '../sync/lock.ts';
@@ -28,7 +28,7 @@ import { RegionList } from './regions.ts';
 import { fileRefDelta } from './pagecache.ts';
 import {
   AS_ACTIVE, AS_ASID, AS_BRK, AS_BRK_START, AS_BYTES, AS_FREE, AS_GEN, AS_GEN_LOCK, AS_LAST_GEN, AS_LAST_NPAGES,
-  AS_LAST_VPN, AS_LIVE, AS_LOCK, AS_MMAP_BASE, AS_BIRTH_GEN, AS_REFCOUNT, AS_RL, AS_ROOT, AS_STATE, AS_WHOLE,
+  AS_LAST_VPN, AS_LIVE, AS_LOCK, AS_MMAP_BASE, AS_BIRTH_GEN, AS_REFCOUNT, AS_RL, AS_ROOT, AS_STACK_LIMIT, AS_STATE, AS_WHOLE,
   RL_WORDS, VMH_BOOTED, VMH_KPAGE, VMH_KROOT, VMH_KTABLES,
 } from './layout.ts';
 
@@ -40,6 +40,8 @@ export const KERNEL_PROBE_VA48 = 0xffc0_0000_0000;
 export const USER_TOP = KERNEL_HALF_VPN * PAGE_SIZE;
 /** Default top of the top-down mmap search (leaves room above for a stack). */
 export const DEFAULT_MMAP_BASE = 0x3f_0000_0000;
+/** Default RLIMIT_STACK soft limit (8 MiB, Linux's _STK_LIM): how far a grows-down region may grow. */
+export const DEFAULT_STACK_LIMIT = 8 * 1024 * 1024;
 
 /**
  * Set up the shared kernel half once per machine (before any address space): 256 level-2
@@ -125,7 +127,8 @@ export class VirtualAddressSpace {
 
   /**
    * Create an empty address space: a free slot, a root table with the kernel half copied in,
-   * no regions. Returns it, or -ENOMEM (no slot, or no frame for the root).
+   * no regions. Returns it, or -EAGAIN when every slot is taken (fork's "table full", as
+   * Linux's fork at its task limits) or -ENOMEM when no frame is free for the root.
    */
   static create(ctx: KernelContext): VirtualAddressSpace | number {
     const { i32, layout } = ctx.ctl;
@@ -151,13 +154,14 @@ export class VirtualAddressSpace {
       ctx.ctl.f64[(w + AS_BRK_START) / 2] = 0;
       ctx.ctl.f64[(w + AS_BRK) / 2] = 0;
       ctx.ctl.f64[(w + AS_MMAP_BASE) / 2] = DEFAULT_MMAP_BASE;
+      ctx.ctl.f64[(w + AS_STACK_LIMIT) / 2] = DEFAULT_STACK_LIMIT;
       Atomics.store(i32, w + AS_ROOT, root);
       Atomics.store(i32, w + AS_REFCOUNT, 1);
       const as = VirtualAddressSpace.attach(ctx, s);
       Atomics.store(i32, w + AS_BIRTH_GEN, as.bumpGeneration(0, AS_WHOLE));
       return as;
     }
-    return -ENOMEM;
+    return -EAGAIN;
   }
 
   get rootPpn(): number {
@@ -274,6 +278,9 @@ export class VirtualAddressSpace {
   set brk(v: number) { this.f64[(this.w + AS_BRK) / 2] = v; }
   get mmapBase(): number { return this.f64[(this.w + AS_MMAP_BASE) / 2]!; }
   set mmapBase(v: number) { this.f64[(this.w + AS_MMAP_BASE) / 2] = v; }
+  /** RLIMIT_STACK (bytes, Infinity = unlimited) the stack-growth path checks (exec, fork, prlimit64 set it). */
+  get stackLimit(): number { return this.f64[(this.w + AS_STACK_LIMIT) / 2]!; }
+  set stackLimit(v: number) { this.f64[(this.w + AS_STACK_LIMIT) / 2] = v; }
 
   /** The root entry `i` (tests: kernel half shared). */
   rootEntry(i: number): number {

@@ -27,7 +27,7 @@ import { completeShootdown } from './shootdown.ts';
 import { Stale } from './stale.ts';
 import { RF_SHARED } from './layout.ts';
 
-/** Fork `parent` with copy-on-write. Returns the child, or -ENOMEM (nothing leaks). */
+/** Fork `parent` with copy-on-write. Returns the child, or -EAGAIN (no address-space slot) / -ENOMEM (nothing leaks). */
 export function forkAddressSpace(ctx: KernelContext, parent: VirtualAddressSpace): VirtualAddressSpace | number {
   return copySpace(ctx, parent, false);
 }
@@ -56,6 +56,7 @@ function copySpace(ctx: KernelContext, parent: VirtualAddressSpace, deep: boolea
     child.brkStart = parent.brkStart;
     child.brk = parent.brk;
     child.mmapBase = parent.mmapBase;
+    child.stackLimit = parent.stackLimit;
     const croot = child.rootPpn;
     let cachedKey = -1, cachedTable = 0;
     childSlot = (vpn: number): number => {

@@ -6,9 +6,13 @@
  *   2. COW fault — a store to a PTE_COW page: a sole owner (refcount 1) gets the frame made
  *      writable; otherwise the page is copied and the PTE replaced clear → flush → set
  *      (kernel/mm/pte-change.ts);
+ *   0. below a grows-down region (a stack) — the region grows down to the page when the
+ *      rules of kernel/mm/stack.ts allow (RLIMIT_STACK, guard gap), and the access retries;
  *   3. invalid access — SIGSEGV with SEGV_MAPERR (no region, or the kernel half) or
  *      SEGV_ACCERR (the region's protection forbids it). A file page at or past EOF: SIGBUS.
- * Out of frames: SIGBUS marked `oom` (Linux would run the OOM killer; here the process ends).
+ * Out of frames (after the page cache gave back what it could): SIGBUS marked `oom`; the hart
+ * loop hands that to the OOM killer (kernel/signal/oom.ts), which SIGKILLs the largest process
+ * and lets the access retry — as Linux — and delivers the SIGBUS only when nothing can be killed.
  *
  * Concurrency: the handler holds the mmap lock shared, so a racing munmap/mprotect either
  * completes before (the fault sees the new regions: SIGSEGV or the new protection) or waits
@@ -35,6 +39,7 @@ import {
 import { clearForChange, setAfterChange, waitForChange } from './pte-change.ts';
 import { regionEnd, type Region } from './regions.ts';
 import { completeShootdown } from './shootdown.ts';
+import { belowGrowsDown, expandStack } from './stack.ts';
 import { Stale } from './stale.ts';
 import { inject, INJ } from '../lab/inject.ts';
 import {
@@ -91,16 +96,25 @@ const oom = (addr: number): FaultSignal => ({ signo: SIGBUS, code: BUS_ADRERR, a
  */
 export function handlePageFault(ctx: KernelContext, as: VirtualAddressSpace, va: number, access: AccessKind): FaultSignal | null {
   const w = ctx.trace;
-  if (w === null) return resolveFault(ctx, as, va, access); // tracing off: this one branch
+  if (w === null) return resolveOrGrow(ctx, as, va, access); // tracing off: this one branch
   traceEmitFaultBegin(w, va, access);
   const c = ctx.counters;
   const demand = c.demandFaults, file = c.fileFaults, copies = c.cowCopies, reuses = c.cowReuses;
-  const sig = resolveFault(ctx, as, va, access);
+  const sig = resolveOrGrow(ctx, as, va, access);
   // The outcome, from which counter the resolution bumped (a lost race counts as its branch).
   traceEmitFaultEnd(w, sig !== null ? (sig.signo === SIGBUS ? FAULT_SIGBUS : FAULT_SIGSEGV)
     : c.cowCopies !== copies ? FAULT_COW_COPY : c.cowReuses !== reuses ? FAULT_COW_REUSE
       : c.fileFaults !== file ? FAULT_FILE : c.demandFaults !== demand ? FAULT_DEMAND_ZERO : FAULT_SPURIOUS);
   return sig;
+}
+
+/** resolveFault's answer for a fault below a grows-down region: grow it (mmap lock not held). */
+const BELOW_STACK: FaultSignal = { signo: 0, code: 0, addr: 0 };
+
+function resolveOrGrow(ctx: KernelContext, as: VirtualAddressSpace, va: number, access: AccessKind): FaultSignal | null {
+  const sig = resolveFault(ctx, as, va, access);
+  if (sig !== BELOW_STACK) return sig;
+  return expandStack(ctx, as, Math.floor(va / PAGE_SIZE)) ? null : segv(SEGV_MAPERR, va);
 }
 
 function resolveFault(ctx: KernelContext, as: VirtualAddressSpace, va: number, access: AccessKind): FaultSignal | null {
@@ -109,7 +123,7 @@ function resolveFault(ctx: KernelContext, as: VirtualAddressSpace, va: number, a
   as.lock.readLock();
   try {
     const i = as.regions.find(vpn);
-    if (i < 0) return segv(SEGV_MAPERR, va);
+    if (i < 0) return belowGrowsDown(as, vpn) ? BELOW_STACK : segv(SEGV_MAPERR, va);
     const r = as.regions.get(i);
     if (!protAllows(r.prot, access)) return segv(SEGV_ACCERR, va);
     const pa = findLeaf(ctx, as.rootPpn, vpn);

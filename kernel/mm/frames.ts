@@ -39,6 +39,8 @@ import {
 
 /** Frames moved between a hart cache and the pool per refill or drain. */
 export const CACHE_BATCH = HART_CACHE_CAPACITY / 2;
+/** Frames a reclaim pass is asked for when an allocation finds none free. */
+export const RECLAIM_BATCH = 64;
 /** Sentinel of the allocator's lists and of failed allocations. */
 export const NO_FRAME = -1;
 
@@ -153,8 +155,32 @@ export class FrameAllocator {
 
   // ---- single frames ----
 
-  /** Allocate one frame (not zeroed; refcount 1). Returns its ppn, or NO_FRAME when none is free. */
+  /**
+   * Called when no frame is free, to free up to `want` frames (kernel/context.ts installs the
+   * page cache's evictPages); returns how many it freed. Runs on this allocator's hart with no
+   * allocator lock held; never re-entered (an allocation inside it just fails).
+   */
+  reclaim: ((want: number) => number) | null = null;
+  private reclaiming = false;
+
+  /**
+   * Allocate one frame (not zeroed; refcount 1). Returns its ppn, or NO_FRAME when none is
+   * free even after `reclaim` (true exhaustion).
+   */
   alloc(): number {
+    const ppn = this.allocFree();
+    if (ppn !== NO_FRAME || this.reclaim === null || this.reclaiming) return ppn;
+    this.reclaiming = true;
+    try {
+      if (this.reclaim(RECLAIM_BATCH) === 0) return NO_FRAME;
+    } finally {
+      this.reclaiming = false;
+    }
+    return this.allocFree();
+  }
+
+  /** alloc without reclaim: a free frame or NO_FRAME. */
+  private allocFree(): number {
     const i32 = this.i32;
     if (this.cache < 0) {
       this.lock.lock();

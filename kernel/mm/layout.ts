@@ -28,9 +28,11 @@
  *   never torn). AS_ACTIVE* Atomics.or/and by the scheduler. AS_LOCK is the mmap lock
  *   (kernel/sync/rwlock.ts): the region list (its RL_* header, directory and chunk frames),
  *   AS_BRK*, AS_MMAP_BASE change only under it held exclusive; faults read them holding it
- *   shared. RL_COUNT is Atomics.store'd so statistics may read it racily. AS_BIRTH_GEN
+ *   shared. AS_STACK_LIMIT: a plain f64 written at create/fork/exec and by prlimit64
+ *   (RLIMIT_STACK), read by the stack-growth fault path (one f64: never torn). RL_COUNT is Atomics.store'd so statistics may read it racily. AS_BIRTH_GEN
  *   Atomics.store once at create (after the whole bump), read by Atomics.load.
- * - files and pageCache: under the SpinLock at VMH_PC_LOCK, except F_REFS (Atomics).
+ * - files and pageCache: under the SpinLock at VMH_PC_LOCK, except F_REFS (Atomics). The
+ *   eviction clock (VMH_PC_HAND, PCD_REF bits) too: kernel/mm/pagecache.ts evictPages.
  */
 
 // ---- VM header (words) ----
@@ -41,6 +43,7 @@ export const VMH_KTABLES = 2; // frames used by kernel tables + page (for accoun
 export const VMH_PC_LOCK = 16; // SpinLock: files and page cache
 export const VMH_PC_USED = 17; // live page-cache entries
 export const VMH_ASID_NEXT = 18; // reserved for the scheduler's ASID allocator (ASID = slot + 1 until then)
+export const VMH_PC_HAND = 19; // the eviction clock's hand: next page-cache slot it looks at (under VMH_PC_LOCK)
 export const VMH_KROOT = 256; // 256 words: ppn of the level-2 table of root entry 256 + i
 
 // ---- address-space descriptor (words) ----
@@ -63,6 +66,7 @@ export const AS_BRK_START = 18; // f64 (bytes)
 export const AS_BRK = 20; // f64 (bytes)
 export const AS_MMAP_BASE = 22; // f64 (bytes): top of the top-down mmap search
 export const AS_BIRTH_GEN = 24; // tlb_generation right after create's whole bump: this life of the slot began there
+export const AS_STACK_LIMIT = 26; // f64 (bytes): RLIMIT_STACK soft limit a grows-down region may reach (Infinity = none)
 export const AS_RL = 32; // region-list header (RL_* words below), up to word 63
 /** AS_STATE values. */
 export const AS_FREE = 0;
@@ -91,7 +95,7 @@ export const MAX_MAP_COUNT = 65530;
 /** Region flags. */
 export const RF_SHARED = 1 << 0; // else private
 export const RF_FILE = 1 << 1; // file-backed (else anonymous; anonymous shared uses an anon file)
-export const RF_GROWSDOWN = 1 << 2;
+export const RF_GROWSDOWN = 1 << 2; // a stack: a fault below it extends it (kernel/mm/stack.ts)
 export const RF_HUGE_OK = 1 << 3; // may be backed by 2 MiB leaves
 export const RF_DEVICE = 1 << 4; // maps given physical frames; no refcount ownership
 export const RF_HEAP = 1 << 5; // the brk heap
@@ -120,7 +124,9 @@ export const PC_BYTES = 16;
 export const PC_FILE = 0; // file id, PC_EMPTY or PC_TOMB
 export const PC_PAGE = 1; // page index in the file
 export const PC_PPN = 2;
-export const PC_DIRTY = 3;
+export const PC_DIRTY = 3; // PCD_* bits
+export const PCD_DIRTY = 1 << 0; // written through a shared mapping (write-back done or owed)
+export const PCD_REF = 1 << 1; // looked up since the eviction clock last passed (second chance)
 export const PC_EMPTY = 0;
 export const PC_TOMB = -1;
 

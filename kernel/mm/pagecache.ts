@@ -22,6 +22,17 @@
  * resizes (truncateFile). A write() racing a write-back of the same page may leave the host
  * with either version of the overlapping bytes (no page lock); the cache is always current.
  *
+ * Eviction (evictPages, called by the frame allocator when RAM is out — kernel/context.ts
+ * installs it as FrameAllocator.reclaim): a clock over the hash table. A page is evicted when
+ * its file can read it again (FF_HOST), nothing but the cache holds its frame (refcount 1: no
+ * PTE maps it — a mapping's reference is dropped only after its shootdown completed, so no TLB
+ * can still reach the frame — and no syscall holds it), and it was not looked up since the
+ * hand last passed (PCD_REF, a second chance). A dirty page (PCD_DIRTY) is written to the host
+ * first; one that cannot be (no FF_WRITEBACK) and pages of anonymous shared memory or
+ * byte-array files stay. Mapped pages are never evicted: taking them would need a reverse map
+ * to unmap them (+ completeShootdown) first; they go when their mappings do. New references are
+ * only taken under the lock (getPage), so the refcount test and the removal are atomic.
+ *
  * Lifetime: createFile hands the caller one reference; each region record mapping the file
  * holds one (kernel/mm/regions.ts fileRef). At zero references the file's pages are dropped and
  * the slot is free.
@@ -35,7 +46,8 @@ import { SpinLock } from '../sync/lock.ts';
 import { zeroFrames } from './pagetable.ts';
 import {
   FF_ANON, FF_HOST, FF_WRITEBACK, FILE_BYTES, FILE_FREE, FILE_LIVE, FILE_PATH_MAX, F_FLAGS, F_PATH_BYTE, F_PATH_LEN,
-  F_DEV, F_HOSTFD, F_INO, F_REFS, F_SIZE, F_STATE, PC_BYTES, PC_DIRTY, PC_EMPTY, PC_FILE, PC_PAGE, PC_PPN, PC_TOMB, VMH_PC_LOCK, VMH_PC_USED,
+  F_DEV, F_HOSTFD, F_INO, F_REFS, F_SIZE, F_STATE, PC_BYTES, PC_DIRTY, PC_EMPTY, PC_FILE, PC_PAGE, PC_PPN, PC_TOMB, PCD_DIRTY, PCD_REF,
+  VMH_PC_HAND, VMH_PC_LOCK, VMH_PC_USED,
 } from './layout.ts';
 
 /** getPage results besides a ppn. */
@@ -344,6 +356,7 @@ export function getPage(ctx: KernelContext, id: number, page: number, data?: Uin
   let e = lookup(ctx, id, page);
   if (e >= 0) {
     const ppn = ctx.ctl.i32[e + PC_PPN]!;
+    ctx.ctl.i32[e + PC_DIRTY]! |= PCD_REF;
     ctx.frames.incRef(ppn);
     lock.unlock();
     return ppn;
@@ -393,13 +406,82 @@ export function writeBackPage(ctx: KernelContext, id: number, page: number): voi
   const lock = pcLock(ctx);
   lock.lock();
   const e = lookup(ctx, id, page);
-  if (e >= 0) ctx.ctl.i32[e + PC_DIRTY] = 1;
+  if (e >= 0) ctx.ctl.i32[e + PC_DIRTY]! |= PCD_DIRTY;
   const ppn = e >= 0 ? ctx.ctl.i32[e + PC_PPN]! : -1;
+  if (ppn >= 0) ctx.frames.incRef(ppn); // held while writing: eviction cannot free it under us
   lock.unlock();
-  if (ppn < 0 || (ctx.ctl.i32[w + F_FLAGS]! & FF_WRITEBACK) === 0) return;
+  if (ppn < 0) return;
+  try {
+    if ((ctx.ctl.i32[w + F_FLAGS]! & FF_WRITEBACK) === 0) return;
+    writeHostPage(ctx, w, page, ppn);
+  } finally {
+    ctx.frames.put(ppn);
+  }
+}
+
+/** Write page `page` (frame ppn) of the file at word `w` to its host file (the part below EOF). */
+function writeHostPage(ctx: KernelContext, w: number, page: number, ppn: number): void {
   const size = ctx.ctl.f64[w / 2 + F_SIZE / 2]!;
   const n = Math.max(0, Math.min(PAGE_SIZE, size - page * PAGE_SIZE));
   if (n > 0) fs.writeSync(ctx.ctl.i32[w + F_HOSTFD]!, Buffer.from(ctx.ram.u8.subarray(ppn * PAGE_SIZE, ppn * PAGE_SIZE + n)), 0, n, page * PAGE_SIZE);
+}
+
+/**
+ * Evict up to `want` clean, unmapped page-cache pages (dirty ones written back first) and free
+ * their frames — see the file comment for which pages qualify. At most two turns of the clock.
+ * Returns the frames freed. Takes the page-cache lock: never call it holding that lock.
+ */
+export function evictPages(ctx: KernelContext, want: number): number {
+  const { i32, layout } = ctx.ctl;
+  const n = layout.vm.pageCacheEntries;
+  const handW = layout.vmHeader / 4 + VMH_PC_HAND;
+  const drop: number[] = [];
+  const lock = pcLock(ctx);
+  lock.lock();
+  try {
+    let hand = i32[handW]! % n;
+    for (let k = 0; k < 2 * n && drop.length < want; k++) {
+      const h = hand;
+      hand = hand + 1 === n ? 0 : hand + 1;
+      const e = (layout.pageCache + h * PC_BYTES) / 4;
+      const id = i32[e + PC_FILE]!;
+      if (id === PC_EMPTY || id === PC_TOMB) continue;
+      const fw = fileWord(ctx, id);
+      const flags = i32[fw + F_FLAGS]!;
+      if (!(flags & FF_HOST)) continue; // nothing to read it back from
+      const ppn = i32[e + PC_PPN]!;
+      if (ctx.frames.refcount(ppn) !== 1) continue; // mapped, or a syscall holds it
+      const st = i32[e + PC_DIRTY]!;
+      if (st & PCD_REF) { i32[e + PC_DIRTY] = st & ~PCD_REF; continue; }
+      if (st & PCD_DIRTY) {
+        if (!(flags & FF_WRITEBACK)) continue;
+        writeHostPage(ctx, fw, i32[e + PC_PAGE]!, ppn);
+      }
+      removeAt(ctx, h);
+      drop.push(ppn);
+    }
+    i32[handW] = hand;
+  } finally {
+    lock.unlock();
+  }
+  for (const ppn of drop) ctx.frames.put(ppn);
+  ctx.counters.pagesEvicted += drop.length;
+  return drop.length;
+}
+
+/** Remove the entry in slot h (caller holds the lock): a tombstone, or empty (with the tombstones before it) when the next slot is empty. */
+function removeAt(ctx: KernelContext, h: number): void {
+  const { i32, layout } = ctx.ctl;
+  const n = layout.vm.pageCacheEntries;
+  const ew = (k: number): number => (layout.pageCache + k * PC_BYTES) / 4;
+  i32[layout.vmHeader / 4 + VMH_PC_USED]!--;
+  if (i32[ew(h + 1 === n ? 0 : h + 1) + PC_FILE] !== PC_EMPTY) {
+    i32[ew(h) + PC_FILE] = PC_TOMB;
+    return;
+  }
+  // No probe sequence continues past an empty slot, so trailing tombstones can become empty too.
+  i32[ew(h) + PC_FILE] = PC_EMPTY;
+  for (let k = h === 0 ? n - 1 : h - 1; k !== h && i32[ew(k) + PC_FILE] === PC_TOMB; k = k === 0 ? n - 1 : k - 1) i32[ew(k) + PC_FILE] = PC_EMPTY;
 }
 
 /** Whether (id, page) is marked dirty (tests). */
@@ -407,7 +489,7 @@ export function pageDirty(ctx: KernelContext, id: number, page: number): boolean
   const lock = pcLock(ctx);
   lock.lock();
   const e = lookup(ctx, id, page);
-  const d = e >= 0 && ctx.ctl.i32[e + PC_DIRTY] === 1;
+  const d = e >= 0 && (ctx.ctl.i32[e + PC_DIRTY]! & PCD_DIRTY) !== 0;
   lock.unlock();
   return d;
 }

@@ -4,7 +4,9 @@
  *
  * loadElfInto: every PT_LOAD segment mapped private at its va (anonymous, filled with the
  * file bytes, the bss zero, then the segment's protection), the break after the last one.
- * setUpStack: the main stack (STACK_TOP down) with Linux's initial layout (kernel/proc/initstack.ts).
+ * setUpStack: the main stack (STACK_TOP down) with Linux's initial layout (kernel/proc/initstack.ts):
+ * a grows-down region that faults extend up to RLIMIT_STACK (kernel/mm/stack.ts); the
+ * arguments may take a quarter of that limit (E2BIG beyond, as Linux's execve).
  * The kernel writes those frames, so the icache epoch is bumped before the program can run
  * (no hart may run decoded instructions of a frame's earlier life).
  *
@@ -26,11 +28,12 @@
  */
 import * as fs from 'node:fs';
 import { PAGE_SIZE } from '../../cpu/ram.ts';
-import { VirtualAddressSpace } from '../mm/aspace.ts';
+import { DEFAULT_STACK_LIMIT, VirtualAddressSpace } from '../mm/aspace.ts';
 import type { KernelContext } from '../context.ts';
 import { EACCES, EFAULT, ENOMEM } from '../errno.ts';
 import { ElfError, hostElfSource, parseElfFrom, type ElfImage, type ElfSource } from './elf.ts';
-import { fdCloseOnExec, fdTableCwd } from '../fs/fdtable.ts';
+import { fdCloseOnExec, fdTableCwd, fdTableRlimit } from '../fs/fdtable.ts';
+import { RLIMIT_STACK } from '../linux-flags.ts';
 import { errnoFromNode } from '../fs/hostfs.ts';
 import { buildInitialStack, HWCAP_RV64IMAFDC, InitStackError, type AuxValues } from './initstack.ts';
 import { H_ICACHE_EPOCH } from '../layout.ts';
@@ -44,11 +47,18 @@ import * as N from '../syscalls-table.ts';
 import { argU, NO_RETURN, registerSyscall, type SyscallEnv, type SyscallResult } from '../syscall.ts';
 import { copyFromUser, copyToUser, strncpyFromUser } from '../mm/uaccess.ts';
 import { inject, INJ } from '../lab/inject.ts';
-import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, PROT_READ, PROT_WRITE } from '../mm/abi.ts';
+import { MAP_ANONYMOUS, MAP_FIXED, MAP_GROWSDOWN, MAP_PRIVATE, PROT_READ, PROT_WRITE } from '../mm/abi.ts';
 
 /** Top of the main stack (one page of guard below USER_TOP is not mapped). */
 export const STACK_TOP = 0x3f_f000_0000;
-export const DEFAULT_STACK_BYTES = 256 * 1024;
+/**
+ * What exec maps for the main stack beyond the initial stack's pages (Linux's stack_expand in
+ * setup_arg_pages, 128 KiB); the region is grows-down, so faults below it extend it up to
+ * RLIMIT_STACK (kernel/mm/stack.ts).
+ */
+export const STACK_EXPAND_BYTES = 128 * 1024;
+/** Initial size of the main stack region for a small initial stack (it grows on demand). */
+export const DEFAULT_STACK_BYTES = STACK_EXPAND_BYTES + PAGE_SIZE;
 const ENOEXEC = 8;
 const E2BIG = 7;
 const EBUSY = 16;
@@ -91,15 +101,32 @@ export function loadElfInto(kctx: KernelContext, as: VirtualAddressSpace, elf: U
   initBrk(kctx, as, img.brkStart);
 }
 
+/** How the main stack is set up: its RLIMIT_STACK and, optionally, a larger initial region. */
+export interface StackOptions {
+  /** RLIMIT_STACK soft limit in bytes (Infinity = unlimited); default 8 MiB. Bounds growth and the arguments. */
+  limit?: number;
+  /** Bytes to map at once (at least the initial stack's pages); default those pages + STACK_EXPAND_BYTES. */
+  initialBytes?: number;
+}
 
-/** Map the main stack of `as` and build the initial stack; returns sp. Bumps the icache epoch. Throws on failure. */
+/**
+ * Map the main stack of `as` — a grows-down region below STACK_TOP holding the initial stack
+ * plus STACK_EXPAND_BYTES (never more than the limit), growing on demand up to `stack.limit`,
+ * which becomes the space's stack limit — and build the initial stack; returns sp. Bumps the
+ * icache epoch. Throws InitStackError (E2BIG) when the arguments exceed Linux's limit for
+ * that RLIMIT_STACK (a quarter of it), Error on other failures.
+ */
 export function setUpStack(
   kctx: KernelContext, as: VirtualAddressSpace, argv: readonly (string | Uint8Array)[], envp: readonly (string | Uint8Array)[],
-  execfn: string | Uint8Array, aux: Omit<AuxValues, 'hwcap'>, stackBytes = DEFAULT_STACK_BYTES,
+  execfn: string | Uint8Array, aux: Omit<AuxValues, 'hwcap'>, stack: StackOptions = {},
 ): number {
-  check(mmap(kctx, as, STACK_TOP - stackBytes, stackBytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED), 'mmap of the stack');
+  const limit = stack.limit ?? DEFAULT_STACK_LIMIT;
   const random = new Uint8Array(16).map((_, i) => (i * 37 + 11) & 0xff);
-  const st = buildInitialStack({ stackTop: STACK_TOP, argv, envp, execfn, random, aux: { ...aux, hwcap: HWCAP_RV64IMAFDC } });
+  const st = buildInitialStack({ stackTop: STACK_TOP, argv, envp, execfn, random, aux: { ...aux, hwcap: HWCAP_RV64IMAFDC }, rlimitStack: limit });
+  const used = pageUp(st.bytes.length);
+  const bytes = Math.max(used, stack.initialBytes ?? Math.min(used + STACK_EXPAND_BYTES, pageDown(Math.min(limit, STACK_TOP))));
+  as.stackLimit = limit;
+  check(mmap(kctx, as, STACK_TOP - bytes, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_GROWSDOWN), 'mmap of the stack');
   check(copyToUser(kctx, as, st.base, st.bytes), 'copy of the initial stack');
   Atomics.add(kctx.ctl.i32, H_ICACHE_EPOCH, 1); // the kernel wrote the text frames
   return Number(st.sp);
@@ -200,13 +227,13 @@ function execFile(
   const ctl = kctx.ctl;
   if (Atomics.load(ctl.i32, procWord(ctl, ops.currentProc(), P_THREADS)) > 1) return -EBUSY;
   const created = VirtualAddressSpace.create(kctx);
-  if (typeof created === 'number') return created;
+  if (typeof created === 'number') return -ENOMEM; // no slot (-EAGAIN) or no frame: exec's ENOMEM
   let sp: number;
   try {
     loadElfInto(kctx, created, src, img);
     sp = setUpStack(kctx, created, argv, envp, Buffer.from(path, 'latin1'), {
       phdr: img.phdrVa, phent: img.phent, phnum: img.phnum, entry: img.entry,
-    });
+    }, { limit: fdTableRlimit(kctx, f.fdt, RLIMIT_STACK)[0] });
   } catch (e) {
     releaseAddressSpace(kctx, created);
     return e instanceof InitStackError ? -E2BIG : -ENOMEM;

@@ -72,8 +72,20 @@ export const CLOCKS_PER_SEC = 100;
 export const DEFAULT_MINSIGSTKSZ = 1088;
 /** Linux's limit on one argument or environment string, terminator included (MAX_ARG_STRLEN). */
 export const MAX_ARG_STRLEN = 32 * PAGE_SIZE;
-/** Default limit on everything exec places on the stack: 1/4 of an 8 MiB RLIMIT_STACK. */
-export const DEFAULT_MAX_STACK_BYTES = 2 * 1024 * 1024;
+/** Linux's _STK_LIM: the default RLIMIT_STACK (8 MiB). */
+export const STK_LIM = 8 * 1024 * 1024;
+/** Linux's ARG_MAX floor for the argument strings, whatever the stack limit (32 pages). */
+export const ARG_MAX_FLOOR = 32 * PAGE_SIZE;
+/**
+ * Bytes the argument and environment strings plus their pointers may take for a stack limit
+ * of `rlimitStack` bytes (Infinity = unlimited), as Linux's bprm_stack_limits: a quarter of the
+ * limit, at most 3/4 of _STK_LIM, at least ARG_MAX_FLOOR. E2BIG beyond.
+ */
+export function argLimitFor(rlimitStack: number): number {
+  return Math.max(ARG_MAX_FLOOR, Math.min((STK_LIM / 4) * 3, Math.floor(rlimitStack / 4)));
+}
+/** The string limit under the default 8 MiB RLIMIT_STACK (2 MiB). */
+export const DEFAULT_MAX_STACK_BYTES = argLimitFor(STK_LIM);
 
 /** E2BIG from exec: the arguments do not fit. `errno` is the positive Linux value. */
 export class InitStackError extends Error {
@@ -118,8 +130,13 @@ export interface InitialStackInput {
   /** 16 bytes for AT_RANDOM (from a seeded generator or crypto.getRandomValues). */
   random: Uint8Array;
   aux: AuxValues;
-  /** Limit on the bytes placed on the stack; default DEFAULT_MAX_STACK_BYTES. */
+  /**
+   * Limit on the strings (execfn, envp, argv with their NULs) plus one pointer per string
+   * (argc at least 1), as Linux's exec checks; default argLimitFor(rlimitStack).
+   */
   maxBytes?: number;
+  /** RLIMIT_STACK soft limit in bytes (Infinity = unlimited) the default maxBytes derives from; default STK_LIM. */
+  rlimitStack?: number;
 }
 
 export interface InitialStack {
@@ -182,8 +199,11 @@ export function buildInitialStack(input: InitialStackInput): InitialStack {
   const auxv = auxEntries(aux, randomVa, execfnVa);
   const words = auxv.length * 2 + (argv.length + 1) + (envp.length + 1) + 1;
   const sp = Math.floor((p - words * 8) / 16) * 16; // STACK_ROUND
-  const maxBytes = input.maxBytes ?? DEFAULT_MAX_STACK_BYTES;
-  if (stackTop - sp > maxBytes) throw new InitStackError(`${stackTop - sp} bytes of arguments and environment, limit ${maxBytes}`);
+  // Linux (fs/exec.c bprm_stack_limits, copy_strings): the strings from bprm->p (one pointer
+  // below the top) down must fit in the limit less one pointer per string.
+  const maxBytes = input.maxBytes ?? argLimitFor(input.rlimitStack ?? STK_LIM);
+  const need = (stackTop - 8 - stringsLow) + (Math.max(argv.length, 1) + envp.length) * 8;
+  if (need > maxBytes) throw new InitStackError(`${need} bytes of arguments and environment, limit ${maxBytes}`);
 
   const bytes = new Uint8Array(stackTop - sp);
   const dv = new DataView(bytes.buffer);

@@ -15,13 +15,15 @@
  *   seed), so runs are reproducible; shared by all threads of a worker, not cryptographic.
  * - prlimit64: the calling process's own limits only (pid 0 or its pid; others ESRCH); a
  *   soft limit above the hard one is EINVAL; raising a hard limit is allowed (root), except
- *   RLIMIT_NOFILE above the fd table's capacity (EPERM, like nr_open).
+ *   RLIMIT_NOFILE above the fd table's capacity (EPERM, like nr_open). A new RLIMIT_STACK takes
+ *   effect at once for the stack's growth (the address space's copy, AS_STACK_LIMIT) and at the
+ *   next execve for the argument limit; RLIMIT_NPROC bounds fork/clone (kernel/proc/sys-proc.ts).
  */
 import { EFAULT, EINVAL, EPERM } from '../errno.ts';
 import { fdTableRlimit, fdTableSetRlimit, fdTableUmask } from '../fs/fdtable.ts';
 import {
   CLOCK_BOOTTIME, CLOCK_MONOTONIC, CLOCK_MONOTONIC_COARSE, CLOCK_MONOTONIC_RAW, CLOCK_PROCESS_CPUTIME_ID, CLOCK_REALTIME,
-  CLOCK_REALTIME_COARSE, CLOCK_THREAD_CPUTIME_ID, GRND_INSECURE, GRND_NONBLOCK, GRND_RANDOM, RLIMIT_NOFILE,
+  CLOCK_REALTIME_COARSE, CLOCK_THREAD_CPUTIME_ID, GRND_INSECURE, GRND_NONBLOCK, GRND_RANDOM, RLIMIT_NOFILE, RLIMIT_STACK,
 } from '../linux-flags.ts';
 import { FDT_FDS, RLIM_NLIMITS } from '../fs/layout.ts';
 import type { FsEnv } from '../fs/sys-fs-env.ts';
@@ -108,7 +110,10 @@ export function sysPrlimit64(f: FsEnv, a: readonly bigint[]): number {
     dv.setBigUint64(8, toRaw(om), true);
     if (copyToUser(f.kctx, f.as, oldVa, out) < 0) return -EFAULT;
   }
-  if (newVa !== 0) fdTableSetRlimit(f.kctx, f.fdt, r, cur, max);
+  if (newVa !== 0) {
+    fdTableSetRlimit(f.kctx, f.fdt, r, cur, max);
+    if (r === RLIMIT_STACK) f.as.stackLimit = cur; // what stack growth checks (kernel/mm/stack.ts)
+  }
   return 0;
 }
 

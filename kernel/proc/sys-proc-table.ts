@@ -79,6 +79,21 @@ export function procAlloc(ctl: Ctl, asSlot: number, fdt: number, parent: number,
   return -1;
 }
 
+/**
+ * Tasks (threads) that count toward RLIMIT_NPROC, as Linux's per-user count: every thread of a
+ * live process, and a zombie until it is reaped. The guest has one user, so this is machine-wide.
+ * A scan of the table, racy against concurrent forks (two may both pass the last slot).
+ */
+export function liveTasks(ctl: Ctl): number {
+  let n = 0;
+  for (let p = 0; p < ctl.layout.sched.maxProcesses; p++) {
+    const st = Atomics.load(ctl.i32, procWord(ctl, p, P_STATE));
+    if (st === PS_FREE) continue;
+    n += st === PS_ZOMBIE ? 1 : Math.max(1, Atomics.load(ctl.i32, procWord(ctl, p, P_THREADS)));
+  }
+  return n;
+}
+
 /** Return slot `p` (never published, or reaped) to the free pool. */
 export function procFree(ctl: Ctl, p: number): void {
   Atomics.store(ctl.i32, procWord(ctl, p, P_STATE), PS_FREE);

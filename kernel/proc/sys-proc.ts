@@ -31,18 +31,26 @@
  * (sys-proc-table.ts releaseVfork); the woken caller re-runs clone, which, finding T_VFORK set,
  * only finishes the wait and returns the child's pid.
  *
+ * Limits (as Linux's fork/clone, errno EAGAIN): a full table — address spaces, fd tables,
+ * processes, threads, all sized from --memory — and RLIMIT_NPROC: a clone that would make the
+ * machine's tasks (threads of live processes plus unreaped zombies; the guest has one user)
+ * exceed the caller's soft RLIMIT_NPROC. Linux exempts root (CAP_SYS_RESOURCE/CAP_SYS_ADMIN)
+ * from RLIMIT_NPROC; the guest runs as uid 0, but the limit is enforced anyway so that a stress
+ * test can bound a fork storm with setrlimit (default 4,096, which the tables exceed at the
+ * default --memory). Out of RAM stays ENOMEM.
+ *
  * The scheduler half (threads, run queues, the caller's identity) comes through ProcOps,
  * installed by scheduler/hart-loop.ts with setProcOps: kernel/ never imports scheduler/.
  */
 import type { VirtualAddressSpace } from '../mm/aspace.ts';
 import { forkAddressSpace } from '../mm/cow.ts';
 import { EAGAIN, EFAULT, EINVAL } from '../errno.ts';
-import { fdTableFork, fdTablePut, fdTableShare } from '../fs/fdtable.ts';
+import { fdTableFork, fdTablePut, fdTableRlimit, fdTableShare } from '../fs/fdtable.ts';
 import { futexWake, readTimespec } from './futex.ts';
 import { H_ICACHE_EPOCH } from '../layout.ts';
 import {
   CLONE_CHILD_CLEARTID, CLONE_CHILD_SETTID, CLONE_DETACHED, CLONE_FILES, CLONE_FS, CLONE_PARENT_SETTID, CLONE_SETTLS,
-  CLONE_SIGHAND, CLONE_SYSVSEM, CLONE_THREAD, CLONE_VFORK, CLONE_VM, WNOHANG,
+  CLONE_SIGHAND, CLONE_SYSVSEM, CLONE_THREAD, CLONE_VFORK, CLONE_VM, RLIMIT_NPROC, WNOHANG,
 } from '../linux-flags.ts';
 import { releaseAddressSpace } from '../mm/mmap.ts';
 import {
@@ -51,7 +59,7 @@ import {
 } from './layout.ts';
 import { clockNs } from './sys-info.ts';
 import {
-  childChannel, parentPidOf, procAlloc, procFree, procLock, procWord, reapChild, vforkChannel,
+  childChannel, liveTasks, parentPidOf, procAlloc, procFree, procLock, procWord, reapChild, vforkChannel,
 } from './sys-proc-table.ts';
 import * as N from '../syscalls-table.ts';
 import { argInt, argU, NO_RETURN, registerSyscall, replaceSyscall, type SyscallEnv, type SyscallResult } from '../syscall.ts';
@@ -141,6 +149,9 @@ export function sysClone(env: SyscallEnv, a: readonly bigint[]): SyscallResult {
   if (thread && (flags & (CLONE_VM | CLONE_SIGHAND | CLONE_FILES)) !== (CLONE_VM | CLONE_SIGHAND | CLONE_FILES)) return -EINVAL;
   const kctx = env.kctx, ctl = kctx.ctl;
   const self = o.currentProc();
+  // RLIMIT_NPROC: the new task must not take the user's tasks past the limit (Linux's
+  // copy_process; enforced for the guest's uid 0 too, see the file comment).
+  if (liveTasks(ctl) + 1 > fdTableRlimit(kctx, ctl.i32[procWord(ctl, self, P_FDT)]!, RLIMIT_NPROC)[0]) return -EAGAIN;
   // The child's address space and fd table: one reference each, given back on failure.
   let as: VirtualAddressSpace;
   if (flags & CLONE_VM) {
@@ -168,7 +179,7 @@ export function sysClone(env: SyscallEnv, a: readonly bigint[]): SyscallResult {
     releaseAddressSpace(kctx, as);
     return err;
   };
-  if (fdt < 0) return undo(fdt);
+  if (fdt < 0) return undo(-EAGAIN); // every fd-table slot taken: a table limit, EAGAIN like the others
   if (!thread) {
     proc = procAlloc(ctl, as.slot, fdt, env.pid, flags & 0xff);
     if (proc < 0) { proc = self; return undo(-EAGAIN); }
