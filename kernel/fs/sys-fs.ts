@@ -60,13 +60,7 @@ const LOFF_MAX = 2n ** 63n - 1n;
 
 /** Run `fn` with the description at `fd` (one reference held throughout), or -EBADF. */
 export function withFd(f: FsEnv, fd: number, fn: (id: number) => number): number {
-  const id = fdGet(f.kctx, f.fdt, fd);
-  if (id < 0) return id;
-  try {
-    return fn(id);
-  } finally {
-    ofilePut(f.kctx, id, f.waiter);
-  }
+  return withFdValue<number>(f, fd, fn);
 }
 
 /**
@@ -340,6 +334,7 @@ export function atBase(f: FsEnv, dirfd: number, path: string): string | undefine
   return withFdValue(f, dirfd, (id) => (ofileKind(f.kctx, id) === OK_HOST_DIR ? ofilePath(f.kctx, id) : -ENOTDIR));
 }
 
+/** Run `fn` with the description at `fd` (one reference held throughout), or -EBADF; any result type. */
 function withFdValue<T>(f: FsEnv, fd: number, fn: (id: number) => T | number): T | number {
   const id = fdGet(f.kctx, f.fdt, fd);
   if (id < 0) return id;

@@ -12,14 +12,15 @@
  *   Linux's fork (before: ENOMEM from the full address-space table).
  * Every frame comes back after each run. Cases qemu-riscv64 cannot model say why (noQemu).
  */
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bootScheduled, leakedFrames, spawn, wait } from '../../scheduler/api.ts';
+import { bootScheduled, leakedFrames } from '../../scheduler/api.ts';
 import type { Machine } from '../../scheduler/machine.ts';
 import { hasTool } from '../helpers/tools.ts';
+import { runCaptured } from '../helpers/spawn-capture.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const BIN = join(ROOT, 'guests/bin/limits');
@@ -50,17 +51,7 @@ beforeAll(() => { scratch = mkdtempSync(join(tmpdir(), 'coherent-limits-')); });
 afterAll(() => { rmSync(scratch, { recursive: true, force: true }); });
 
 async function run(m: Machine, args: string[], tag: string): Promise<{ status: number; stdout: string }> {
-  const out = join(scratch, `${tag}.out`);
-  const fd = openSync(out, 'w');
-  const nul = openSync('/dev/null', 'r+');
-  try {
-    const { pid } = spawn(m, { elf: new Uint8Array(readFileSync(BIN)), argv: ['limits', ...args], envp: [], stdio: [nul, fd, nul] });
-    const status = await wait(m, pid, 240_000);
-    return { status, stdout: readFileSync(out, 'utf8') };
-  } finally {
-    closeSync(fd);
-    closeSync(nul);
-  }
+  return runCaptured(m, new Uint8Array(readFileSync(BIN)), ['limits', ...args], { dir: scratch, tag, timeoutMs: 240_000 });
 }
 
 for (const cpus of [1, 4]) {

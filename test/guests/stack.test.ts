@@ -6,14 +6,15 @@
  * was a fixed 256 KiB region: `recurse 6144` died of SIGSEGV and `args 1536` failed (the
  * initial stack did not fit). Every frame comes back after each run.
  */
-import { closeSync, copyFileSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bootScheduled, leakedFrames, spawn, wait } from '../../scheduler/api.ts';
+import { bootScheduled, leakedFrames } from '../../scheduler/api.ts';
 import type { Machine } from '../../scheduler/machine.ts';
 import { hasTool } from '../helpers/tools.ts';
+import { runCaptured } from '../helpers/spawn-capture.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
 const BIN = join(ROOT, 'guests/bin/stack');
@@ -39,17 +40,7 @@ beforeAll(() => {
 afterAll(() => { rmSync(scratch, { recursive: true, force: true }); });
 
 async function run(m: Machine, args: string[], tag: string): Promise<{ status: number; stdout: string }> {
-  const out = join(scratch, `${tag}.out`);
-  const fd = openSync(out, 'w');
-  const nul = openSync('/dev/null', 'r+');
-  try {
-    const { pid } = spawn(m, { elf: new Uint8Array(readFileSync(BIN)), argv: ['/stack', ...args], envp: [], stdio: [nul, fd, nul] });
-    const status = await wait(m, pid, 120_000);
-    return { status, stdout: readFileSync(out, 'utf8') };
-  } finally {
-    closeSync(fd);
-    closeSync(nul);
-  }
+  return runCaptured(m, new Uint8Array(readFileSync(BIN)), ['/stack', ...args], { dir: scratch, tag, timeoutMs: 120_000 });
 }
 
 for (const cpus of [1, 4]) {

@@ -11,15 +11,16 @@
  * The guests now keep their windows reserved while anything else is mapped. Also a small
  * guest-shaped check of the placement rule itself through the kernel API.
  */
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bootScheduled, leakedFrames, spawn, wait } from '../../scheduler/api.ts';
+import { bootScheduled, leakedFrames } from '../../scheduler/api.ts';
 import type { Machine } from '../../scheduler/machine.ts';
 import { mmap, munmap } from '../../kernel/mm/mmap.ts';
 import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, PROT_NONE, PROT_READ, PROT_WRITE } from '../../kernel/mm/abi.ts';
 import { bootTestVm, PAGE } from '../kernel/mm/harness.ts';
+import { runCaptured } from '../helpers/spawn-capture.ts';
 
 interface Guest { name: string; binary: string; args: string[]; env: Record<string, string>; stdout: string; exitStatus: number }
 const ROOT = new URL('../../', import.meta.url).pathname;
@@ -31,19 +32,9 @@ beforeAll(() => { scratch = mkdtempSync(join(tmpdir(), 'coherent-vm-guests-')); 
 afterAll(() => { rmSync(scratch, { recursive: true, force: true }); });
 
 async function run(m: Machine, g: Guest, tag: string): Promise<{ status: number; stdout: string }> {
-  const out = join(scratch, `${g.name}-${tag}.out`);
-  const fd = openSync(out, 'w');
-  const nul = openSync('/dev/null', 'r+');
-  try {
-    const elf = new Uint8Array(readFileSync(join(ROOT, g.binary)));
-    const envp = Object.entries(g.env).map(([k, v]) => `${k}=${v}`);
-    const { pid } = spawn(m, { elf, argv: [g.name, ...g.args], envp, stdio: [nul, fd, nul] });
-    const status = await wait(m, pid, 60_000);
-    return { status, stdout: readFileSync(out, 'utf8') };
-  } finally {
-    closeSync(fd);
-    closeSync(nul);
-  }
+  const elf = new Uint8Array(readFileSync(join(ROOT, g.binary)));
+  const envp = Object.entries(g.env).map(([k, v]) => `${k}=${v}`);
+  return runCaptured(m, elf, [g.name, ...g.args], { dir: scratch, tag: `${g.name}-${tag}`, envp });
 }
 
 describe('placement the guests must live with (Linux top-down)', () => {
