@@ -16,7 +16,7 @@ import type { Ctl } from '../layout.ts';
 import { INJECT_SLOTS, LH_INJECT, LH_INJECT_HITS } from './layout.ts';
 
 /**
- * The injection points, in slot order (append only). Each names where the hart sleeps:
+ * The injection points, in slot order (each has exactly one call site; slots are indices into LH_INJECT, never persisted). Each names where the hart sleeps:
  * - shootdown.before-remote: completeShootdown, after the PTE edits and the local flush, before
  *   the policy's remote step (other harts still hold the old translation).
  * - shootdown.before-release: completeShootdown, after the remote step, before frames are freed.
@@ -33,7 +33,6 @@ import { INJECT_SLOTS, LH_INJECT, LH_INJECT_HITS } from './layout.ts';
  *   flush there, so a change landing during the delay was counted as flushed (bug 3).
  * - deferred.after-epoch: the deferred policy's poll point, after the epoch is announced and
  *   before the hart reads tlb_generation and flushes what it owes (the window of the fixed order).
- * - fault.before-install: any page fault, before its PTE is installed.
  * - exec.before-switch: execve, after the new address space is built, before the hart switches to it.
  * - truncate.before-lock: truncation's walk over every address space mapping the file
  *   (kernel/mm/file-unmap.ts), after picking a space, before taking its mmap lock (the space's
@@ -47,7 +46,6 @@ export const INJECT_POINTS = [
   'cow.before-install',
   'cow.after-install',
   'deferred.before-epoch',
-  'fault.before-install',
   'exec.before-switch',
   'deferred.after-epoch',
   'truncate.before-lock',

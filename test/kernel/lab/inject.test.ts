@@ -3,9 +3,14 @@
  * is counted, and unknown names or bad delays are refused before a machine boots.
  */
 import { describe, expect, it } from 'vitest';
+import { execSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { INJECT_POINTS, parseInjection, validateInjection } from '../../../kernel/lab/inject.ts';
 import { bootScheduled } from '../../../scheduler/api.ts';
 import { runGuest } from '../../lab/guest-runs.ts';
+
+const ROOT = new URL('../../../', import.meta.url).pathname;
 
 describe('fault injection', () => {
   it('a delay at shootdown.before-remote is reached by the munmaps of a guest, which still runs correctly', async () => {
@@ -14,6 +19,12 @@ describe('fault injection', () => {
     const hits = slow.injectHits['shootdown.before-remote']!;
     expect(hits).toBeGreaterThan(5);
     expect(slow.stats.sanitizer.violations).toBe(0);
+  });
+
+  it('every declared point has a call site in kernel/ or scheduler/ (no point that delays nothing)', () => {
+    const src = ['kernel', 'scheduler'].flatMap((d) => execSync(`grep -rl "INJ\\[" ${d}`, { cwd: ROOT, encoding: 'utf8' }).trim().split('\n'))
+      .map((f) => readFileSync(join(ROOT, f), 'utf8')).join('\n');
+    for (const p of INJECT_POINTS) expect(src.includes(`INJ['${p}']`), p).toBe(true);
   });
 
   it('parses and validates point=us lists', () => {
