@@ -7,7 +7,8 @@
  *
  * One victim at a time (SH_OOM_VICTIM holds its pid, like Linux's oom_lock plus the
  * TIF_MEMDIE check): while it is still alive, a faulter that runs out again does not pick
- * another one; it yields and retries (bounded by the victim's death — SIGKILL wakes a blocked
+ * another one, nor while the shared pool has free frames again (the victim died between the
+ * faulter's failed allocation and its call here); it yields and retries (bounded by the victim's death — SIGKILL wakes a blocked
  * thread and stops a running one at its next batch). The victim may be the faulter's own
  * process; then its SIGKILL is delivered before it returns to user mode.
  *
@@ -64,6 +65,10 @@ export function oomKill(kctx: KernelContext, callerProc: number): boolean {
     const p = procOfPidAny(ctl, prev);
     if (p >= 0 && Atomics.load(ctl.i32, procWord(ctl, p, P_STATE)) === PS_LIVE) return true; // still dying: wait for it
   }
+  // Last-ditch check, as Linux's __alloc_pages_may_oom retries the free lists under oom_lock:
+  // the previous victim may have died (and given its frames back) between this fault's failed
+  // allocation and now. Then the fault is retried rather than a second process killed.
+  if (kctx.frames.stats().poolFree > 0) return true;
   let best = -1, most = -1;
   for (let p = 0; p < ctl.layout.sched.maxProcesses; p++) {
     const n = badness(kctx, p);
