@@ -19,6 +19,7 @@ import {
   STAT_NAMES,
 } from '../kernel/proc/layout.ts';
 import { enosysCounts } from '../kernel/syscall.ts';
+import { syscallName } from '../kernel/syscalls-table.ts';
 import { POLICY_CODES, POLICY_NAMES, SAN_FATAL, SAN_OFF, SAN_REPORT, type PolicyName } from '../kernel/lab/layout.ts';
 import { setSanitizerMode } from '../kernel/lab/sanitizer.ts';
 import { setInjection, validateInjection, type InjectConfig } from '../kernel/lab/inject.ts';
@@ -144,8 +145,10 @@ export interface HartSchedStats {
 export interface SchedStats {
   harts: HartSchedStats[];
   total: Record<string, number>;
-  /** ENOSYS counts by syscall number. */
+  /** ENOSYS counts by syscall number (unknown calls and handlers' ENOSYS answers alike). */
   enosys: Record<number, number>;
+  /** The same counts keyed by the call's name (`clone3`, `sys_999` for numbers Linux lacks). */
+  enosysByName: Record<string, number>;
   frames: { total: number; free: number; inUse: number; reserved: number; kernel: number };
 }
 
@@ -164,8 +167,10 @@ export function schedStats(m: Machine): SchedStats {
     });
   }
   const f = m.frameStats();
+  const enosys = enosysCounts(m.ctl);
   return {
-    harts, total, enosys: enosysCounts(m.ctl),
+    harts, total, enosys,
+    enosysByName: Object.fromEntries(Object.entries(enosys).map(([nr, n]) => [syscallName(Number(nr)), n])),
     frames: { total: f.total, free: f.free, inUse: f.inUse, reserved: f.reserved, kernel: kernelFrames(m.ctl) },
   };
 }
