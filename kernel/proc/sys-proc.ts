@@ -51,6 +51,7 @@ import { H_ICACHE_EPOCH } from '../layout.ts';
 import {
   CLONE_CHILD_CLEARTID, CLONE_CHILD_SETTID, CLONE_DETACHED, CLONE_FILES, CLONE_FS, CLONE_PARENT_SETTID, CLONE_SETTLS,
   CLONE_SIGHAND, CLONE_SYSVSEM, CLONE_THREAD, CLONE_VFORK, CLONE_VM, RLIMIT_NPROC, WNOHANG,
+  WCONTINUED, WEXITED, WNOWAIT, WSTOPPED, __WALL, __WCLONE,
 } from '../linux-flags.ts';
 import { releaseAddressSpace } from '../mm/mmap.ts';
 import {
@@ -273,6 +274,50 @@ export function sysWait4(env: SyscallEnv, a: readonly bigint[]): SyscallResult {
   }
 }
 
+/**
+ * waitid(idtype, id, infop, options, rusage): P_ALL, P_PID, P_PGID (id 0: the caller's group);
+ * WEXITED is required (stops and continues are never reported: job-control stops are absent);
+ * WNOHANG; WNOWAIT leaves the child waitable. infop gets a siginfo_t as Linux fills it: SIGCHLD,
+ * CLD_EXITED / CLD_KILLED, the child's pid, uid 0 and its exit code or signal; all zeros when
+ * WNOHANG finds no waitable child (Linux's kernel_waitid writes the zeroed info too).
+ */
+export function sysWaitid(env: SyscallEnv, a: readonly bigint[]): SyscallResult {
+  const idtype = argInt(a[0]!), id = argInt(a[1]!), infoVa = argU(a[2]!), options = argInt(a[3]!), rusageVa = argU(a[4]!);
+  if (options & ~(WNOHANG | WSTOPPED | WEXITED | WCONTINUED | WNOWAIT | __WALL | __WCLONE | 0x20000000)) return -EINVAL;
+  if (!(options & (WEXITED | WSTOPPED | WCONTINUED))) return -EINVAL;
+  let pid: number, group = 0;
+  if (idtype === N.P_ALL) pid = -1;
+  else if (idtype === N.P_PID) { if (id <= 0) return -EINVAL; pid = id; }
+  else if (idtype === N.P_PGID) { if (id < 0) return -EINVAL; pid = id === 0 ? 0 : -1; group = id; }
+  else return -EINVAL; // P_PIDFD: no pidfds (pidfd_open is ENOSYS)
+  const self = procOps().currentProc();
+  const seq = { value: 0 };
+  const info = new Uint8Array(SIGINFO_BYTES);
+  for (;;) {
+    const r = options & WEXITED ? reapChild(env.kctx, self, env.pid, pid, seq, (options & WNOWAIT) !== 0, group) : 0;
+    if (r === -1) return -ECHILD;
+    if (r !== 0) {
+      const dv = new DataView(info.buffer);
+      const sig = r.wstatus & 0x7f;
+      dv.setInt32(0, SIGCHLD_NR, true);
+      dv.setInt32(8, sig ? (r.wstatus & 0x80 ? CLD_DUMPED : CLD_KILLED) : CLD_EXITED, true);
+      dv.setInt32(16, r.pid, true);
+      dv.setInt32(20, 0, true);
+      dv.setInt32(24, sig ? sig : (r.wstatus >> 8) & 0xff, true);
+    } else if (!(options & WNOHANG)) {
+      const b = env.sched.block(childChannel(env.kctx.ctl, self), seq.value, undefined, { restart: true });
+      if (b !== -EAGAIN) return b;
+      continue;
+    }
+    if (infoVa !== 0 && copyToUser(env.kctx, env.as, infoVa, info) < 0) return -EFAULT;
+    if (rusageVa !== 0 && copyToUser(env.kctx, env.as, rusageVa, new Uint8Array(RUSAGE_BYTES)) < 0) return -EFAULT;
+    return 0;
+  }
+}
+const SIGINFO_BYTES = 128;
+const SIGCHLD_NR = 17;
+const CLD_EXITED = 1, CLD_KILLED = 2, CLD_DUMPED = 3;
+
 /** nanosleep(req, rem). */
 export function sysNanosleep(env: SyscallEnv, a: readonly bigint[]): SyscallResult {
   const t = readTimespec(env, argU(a[0]!));
@@ -313,6 +358,7 @@ export function sysSchedGetaffinity(env: SyscallEnv, a: readonly bigint[]): Sysc
 
 registerSyscall(N.SYS_clone, 'clone', sysClone);
 registerSyscall(N.SYS_wait4, 'wait4', sysWait4);
+registerSyscall(N.SYS_waitid, 'waitid', sysWaitid);
 replaceSyscall(N.SYS_exit, 'exit', (env, a) => {
   clearChildTid(env);
   return env.sched.exitThread(argInt(a[0]!) & 0xff);

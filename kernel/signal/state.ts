@@ -23,7 +23,7 @@ import {
   SP_PEND_HI, SP_PEND_LO, SP_PID, ST_ALT_FLAGS, ST_ALT_SIZE_HI, ST_ALT_SIZE_LO, ST_ALT_SP_HI, ST_ALT_SP_LO, ST_BLK_HI,
   ST_BLK_LO, ST_HAS_SAVED, ST_INFOS, ST_PEND_HI, ST_PEND_LO, ST_SAVED_HI, ST_SAVED_LO, ST_SEQ, ST_TID, ST_TWAIT_LO,
 } from './layout.ts';
-import { NSIG, SIG_DFL, SIG_IGN, SIGRTMIN, SS_DISABLE, UNBLOCKABLE, defaultAction, sigBit } from './signals.ts';
+import { NSIG, SA_NOCLDWAIT, SIGCHLD, SIG_DFL, SIG_IGN, SIGRTMIN, SS_DISABLE, UNBLOCKABLE, defaultAction, sigBit } from './signals.ts';
 import type { AltStack } from './sigframe.ts';
 
 export const ALL_SIGNALS = (1n << BigInt(NSIG)) - 1n;
@@ -157,6 +157,17 @@ export class SignalState {
     const h = get64(this.i32, this.pw(p, SP_ACTIONS + (sig - 1) * ACTION_WORDS) + A_HANDLER);
     if (h === SIG_IGN) return true;
     return h === SIG_DFL && (defaultAction(sig) === 'ignore' || defaultAction(sig) === 'cont' || defaultAction(sig) === 'stop');
+  }
+
+  /**
+   * Whether process slot p discards its children's exit status: SIGCHLD is SIG_IGN or its
+   * action has SA_NOCLDWAIT. Lock-free read; a record not yet claimed by p's process (stale
+   * from an earlier one) counts as the default action.
+   */
+  discardsChildren(p: number): boolean {
+    if (this.i32[this.pw(p, SP_PID)] !== pidOf(this.ctl, p)) return false;
+    const a = this.action(p, SIGCHLD);
+    return a.handler === SIG_IGN || (a.flags & SA_NOCLDWAIT) !== 0;
   }
 
   // ---- masks and pending sets (lock held, thread claimed) ----

@@ -33,7 +33,7 @@ import {
 } from './signals.ts';
 import { argInt, argU, NO_RETURN, registerSyscall, type SyscallEnv } from '../syscall.ts';
 import { INIT_PID, P_CODE, P_PGID, P_SIGNAL } from '../proc/layout.ts';
-import { procsOfGroup, setChildExitHook, setParentDeathHook } from '../proc/sys-proc-table.ts';
+import { procsOfGroup, setAutoReapHook, setChildExitHook, setParentDeathHook } from '../proc/sys-proc-table.ts';
 import { setCloneSignalHook } from '../proc/sys-proc.ts';
 import { copyToUser } from '../mm/uaccess.ts';
 
@@ -358,17 +358,22 @@ setSigpipeHook(() => {
 // SIGCHLD (or the child's exit signal) to the parent of a process that died
 // (kernel/proc/sys-proc-table.ts threadGone). No core files are written, so a core-dumping
 // default action reports CLD_KILLED (Linux with RLIMIT_CORE 0), like the wait status.
-setChildExitHook((kctx, parentPid, childPid, exitSignal) => {
+setChildExitHook((kctx, parentPid, childPid, exitSignal, ended) => {
   if (!(exitSignal >= 1 && exitSignal <= NSIG)) return;
   const ctl = kctx.ctl;
-  const c = procOfPidAny(ctl, childPid); // still a zombie unless the parent reaped it already
-  const killedBy = c >= 0 ? ctl.i32[procField(ctl, c, P_SIGNAL)]! : 0;
-  const status = c < 0 ? 0 : killedBy || ctl.i32[procField(ctl, c, P_CODE)]! & 0xff;
+  const c = ended ? -1 : procOfPidAny(ctl, childPid); // still a zombie unless the parent reaped it already
+  const killedBy = ended ? ended.signal : c >= 0 ? ctl.i32[procField(ctl, c, P_SIGNAL)]! : 0;
+  const status = ended ? killedBy || ended.code : c < 0 ? 0 : killedBy || ctl.i32[procField(ctl, c, P_CODE)]! & 0xff;
   const host = signalHost();
   sendSignal(kctx, parentPid, exitSignal, {
     signo: exitSignal, code: killedBy ? CLD_KILLED : CLD_EXITED, pid: childPid, uid: 0, status,
   }, host && host.kctx.ctl === ctl ? host.current : -1);
 });
+
+// A dying child of a parent whose SIGCHLD is SIG_IGN or has SA_NOCLDWAIT is freed at once
+// (kernel/proc/sys-proc-table.ts threadGone). A racy read of the action, as the exit path of
+// Linux reads it under siglock only to serialize with a concurrent sigaction.
+setAutoReapHook((kctx, pp) => signalState(kctx).discardsChildren(pp));
 
 // clone/fork (kernel/proc/sys-proc.ts): a new process copies the actions (handlers and ignored
 // signals), the blocked mask and the sigaltstack; a new thread the blocked mask. Nothing pending.
