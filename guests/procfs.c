@@ -25,7 +25,10 @@
  *   shm      shm_open + ftruncate + MAP_SHARED: a forked child's write and a second
  *            process's own shm_open + mmap are seen by the parent; shm_unlink, then ENOENT
  * Arguments: none; `--qemu-lenient` skips the stat fields qemu-user 7.2 leaves 0 and the
- * 52-field count (its emulated stat has 44). Final line `procfs: OK`.
+ * 52-field count (its emulated stat has 44) and another process's maps (qemu emulates only
+ * its own); `cat PATH...` prints files and directory listings; `errnos` the errno of each
+ * refused operation; `exec MODE...` execs itself through /proc/self/exe with MODE....
+ * Final line `procfs: OK`.
  */
 #include "guest.h"
 #include <dirent.h>
@@ -132,6 +135,8 @@ static void check_maps(void)
     printf("procfs: maps: a new mapping is rw-p; mprotect splits it rw-p / r--p / rw-p exactly; code r-x, stack [stack]\n");
 }
 
+static void probe_handler_noop(int sig) { (void)sig; }
+
 static pthread_barrier_t bar;
 static void *idle_thread(void *arg)
 {
@@ -187,6 +192,30 @@ static void check_status(void)
     CHECK(rss2 - rss >= 3 * 1024, "status: VmRSS grew %ld kB after touching 4 MiB", rss2 - rss);
     free(st);
     munmap(m, big);
+    if (!lenient) { /* qemu-user keeps the guest's signal state to itself: the host's status shows qemu's */
+        sigset_t set, old;
+        sigemptyset(&set);
+        sigaddset(&set, SIGUSR1);
+        sigprocmask(SIG_BLOCK, &set, &old);
+        signal(SIGUSR2, SIG_IGN);
+        signal(SIGTERM, probe_handler_noop);
+        raise(SIGUSR1); /* pending while blocked */
+        st = slurp("/proc/self/status", NULL);
+        unsigned long long blk = 0, ign = 0, cgt = 0, pnd = 0, shd = 0;
+        const char *p;
+        CHECK((p = strstr(st, "SigPnd:\t")) && sscanf(p + 8, "%llx", &pnd) == 1 && (p = strstr(st, "ShdPnd:\t")) && sscanf(p + 8, "%llx", &shd) == 1 &&
+              (p = strstr(st, "SigBlk:\t")) && sscanf(p + 8, "%llx", &blk) == 1 && (p = strstr(st, "SigIgn:\t")) && sscanf(p + 8, "%llx", &ign) == 1 &&
+              (p = strstr(st, "SigCgt:\t")) && sscanf(p + 8, "%llx", &cgt) == 1, "status: signal lines");
+        CHECK(blk & (1ULL << (SIGUSR1 - 1)) && (pnd | shd) & (1ULL << (SIGUSR1 - 1)) && ign & (1ULL << (SIGUSR2 - 1)) &&
+              cgt & (1ULL << (SIGTERM - 1)) && !(cgt & (1ULL << (SIGUSR2 - 1))),
+              "status: SigPnd %llx ShdPnd %llx SigBlk %llx SigIgn %llx SigCgt %llx", pnd, shd, blk, ign, cgt);
+        free(st);
+        signal(SIGUSR1, SIG_IGN); /* discard the pending one */
+        sigprocmask(SIG_SETMASK, &old, NULL);
+        signal(SIGUSR1, SIG_DFL);
+        signal(SIGUSR2, SIG_DFL);
+        signal(SIGTERM, SIG_DFL);
+    }
     printf("procfs: status: Pid/PPid/Tgid agree; Threads and task/ follow a new thread; VmRSS grows with touched pages\n");
 }
 
@@ -270,6 +299,16 @@ static void check_fds(void)
     target[k] = 0;
     snprintf(want, sizeof want, "pipe:[%lu]", (unsigned long)st.st_ino);
     CHECK(strcmp(target, want) == 0, "pipe link '%s', want '%s'", target, want);
+    /* a pipe's link re-opens the pipe itself (Linux's magic link): its write end, here */
+    int w2 = open(path, O_WRONLY);
+    CHECK(w2 >= 0, "open %s: errno %d", path, errno);
+    char got[3] = "";
+    CHECK(write(w2, "hi", 2) == 2 && read(p[0], got, 2) == 2 && memcmp(got, "hi", 2) == 0, "write through the re-opened pipe");
+    close(w2);
+    int in = open("/dev/stdin", O_RDONLY);
+    CHECK(in >= 0 || errno == ENXIO, "open /dev/stdin: errno %d", errno); /* ENXIO: stdin is a socket */
+    if (in >= 0)
+        close(in);
     DIR *d = opendir("/proc/self/fd");
     CHECK(d, "opendir fd");
     int seen = 0;
@@ -285,7 +324,7 @@ static void check_fds(void)
     close(p[0]);
     close(p[1]);
     unlink("procfs.tmp");
-    printf("procfs: fd/: a file's link is its path, a pipe's pipe:[st_ino]; readdir lists them\n");
+    printf("procfs: fd/: a file's link is its path, a pipe's pipe:[st_ino] and re-opens it; /dev/stdin opens; readdir lists them\n");
 }
 
 static void check_machine(void)
@@ -559,6 +598,11 @@ int main(int argc, char **argv)
         return cat(argc, argv);
     if (argc > 1 && strcmp(argv[1], "errnos") == 0)
         return errnos();
+    if (argc > 2 && strcmp(argv[1], "exec") == 0) { /* `exec MODE...`: run ourselves again through /proc/self/exe */
+        argv[1] = argv[0];
+        execv("/proc/self/exe", argv + 1);
+        fail("execv /proc/self/exe: errno %d", errno);
+    }
     lenient = argc > 1 && strcmp(argv[1], "--qemu-lenient") == 0;
     check_maps();
     check_stat();

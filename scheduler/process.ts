@@ -27,7 +27,7 @@ import { INIT_PID, P_FLAGS, P_PGID, P_PID, P_SID, P_THREADS, PF_HOST_REAP, TF_MI
 import { fdTablePut } from '../kernel/fs/fdtable.ts';
 import { fdTableWithStdio } from '../kernel/fs/sys-fs-env.ts';
 import { procAlloc, procFree, procWord } from '../kernel/proc/sys-proc-table.ts';
-import { nowUs, recordExec, type ArgBounds } from '../kernel/fs/procinfo.ts';
+import { imageSegments, nowUs, recordExec, type ArgBounds, type ImageSegment } from '../kernel/fs/procinfo.ts';
 import { setComm } from '../kernel/proc/exec.ts';
 import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, PROT_EXEC, PROT_READ, PROT_WRITE } from '../kernel/mm/abi.ts';
 import type { RunQueues } from './runqueue.ts';
@@ -113,8 +113,10 @@ export function spawnProcess(kctx: KernelContext, rq: RunQueues, o: SpawnOptions
       if (v === undefined) throw new Error(`spawn: no symbol ${e} in the image`);
       return Number(v);
     };
+    let segments: ImageSegment[] = []; // where the program's file bytes lie (/proc/<pid>/maps names them)
     if (o.elf) {
       const img = parseElf(o.elf);
+      segments = imageSegments(img.segments);
       loadElfInto(kctx, as, o.elf, img);
       entry = img.entry;
       phdr = img.phdrVa;
@@ -151,7 +153,7 @@ export function spawnProcess(kctx: KernelContext, rq: RunQueues, o: SpawnOptions
     setComm(ctl, main, argv[0] ?? 'a.out');
     // /proc/<pid>/exe: the host's program need not lie under --root; it shows as o.exe, else /argv[0].
     const arg0 = argv[0] ?? 'a.out';
-    recordExec(ctl, p, o.exe ?? (arg0.startsWith('/') ? arg0 : '/' + arg0), bounds, nowUs());
+    recordExec(ctl, p, o.exe ?? (arg0.startsWith('/') ? arg0 : '/' + arg0), bounds, { segments, dev: 0, ino: 0 }, nowUs());
     ctl.i32[base + P_PGID] = pid; // leads its own process group in init's session, like a job a shell started
     ctl.i32[base + P_SID] = INIT_PID;
     ctl.i32[base + P_FLAGS] = PF_HOST_REAP;

@@ -78,6 +78,12 @@ export interface VirtualHit {
   type: 'dir' | 'file' | 'link' | 'dev';
   /** Where a 'link' points (a byte string, absolute or relative to the link's directory). */
   target?: ByteString;
+  /**
+   * A 'link' that names an open object rather than a path (/proc/<pid>/fd/<n> of a pipe or of
+   * the host's stdio: Linux's "magic" links): followed as the last component it is not
+   * resolved through its target; the path ends on the link node and open re-opens the object.
+   */
+  reopen?: boolean;
 }
 
 /**
@@ -163,7 +169,7 @@ export class HostRoot {
       const v = options.virtual?.(stack);
       if (v !== undefined) { // a virtual node: no host call
         if (v === null) return -ENOENT;
-        if (v.type === 'link' && (!isFinal || followFinal || trailingSlash)) {
+        if (v.type === 'link' && (!isFinal || followFinal || trailingSlash) && !(v.reopen && isFinal && !trailingSlash)) {
           if (++links > MAX_SYMLINKS) return -ELOOP;
           const target = v.target ?? '';
           stack.pop();

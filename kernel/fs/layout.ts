@@ -126,7 +126,12 @@ export const PI_ARG_END = 16; // f64: va past the last argument string's NUL
 export const PI_ENV_START = 24; // f64
 export const PI_ENV_END = 32; // f64
 export const PI_EXE_LEN = 40; // i32: bytes of the exe path (0: none)
-export const PI_EXE_BYTE = 64; // canonical guest path of the executable
+export const PI_NSEGS = 44; // i32: program segments recorded at PI_SEGS
+export const PI_EXE_DEV = 48; // f64: host st_dev of the executable (0: not a host file)
+export const PI_EXE_INO = 56; // f64: host st_ino
+export const PI_SEGS = 64; // PI_SEGS_MAX x [start, end, file offset] f64: where the program's file bytes lie (maps names them)
+export const PI_SEGS_MAX = 8;
+export const PI_EXE_BYTE = PI_SEGS + PI_SEGS_MAX * 24; // 256: canonical guest path of the executable
 export const PI_EXE_MAX = 4096;
 export const PROCINFO_BYTES = PI_EXE_BYTE + PI_EXE_MAX;
 

@@ -20,9 +20,11 @@ import {
   T_COMM, T_LAST_HART, T_STATE, T_SWITCHES, THREAD_BYTES, TS_BLOCKED, TS_READY, TS_RUNNING,
 } from '../proc/layout.ts';
 import { procWord } from '../proc/sys-proc-table.ts';
+import { SignalState } from '../signal/state.ts';
+import { NSIG, SIG_DFL, SIG_IGN } from '../signal/signals.ts';
 import { UTS_RELEASE, UTS_VERSION } from '../proc/sys-info.ts';
 import { fdList, fdTableUmask } from './fdtable.ts';
-import { nowUs, procInfoOf } from './procinfo.ts';
+import { nowUs, procInfoOf, type ProcInfo } from './procinfo.ts';
 import { threadsOf, tidOf, type ProcfsCaller } from './procfs.ts';
 
 /** /proc/sys/kernel/pid_max: Linux's value for 64-bit machines (PID_MAX_LIMIT). */
@@ -163,6 +165,24 @@ function fileIdentity(k: ProcfsCaller, file: number): [name: string, dev: number
   return [name, f64[(w + F_DEV) / 2]!, f64[(w + F_INO) / 2]!, false];
 }
 
+/**
+ * [start, end) cut at the program's image segments: [from, to, file offset] for each piece
+ * inside one (named by the executable), [from, to, -1] for the pieces outside.
+ */
+function imagePieces(info: ProcInfo, start: number, end: number): Array<readonly [number, number, number]> {
+  const out: Array<readonly [number, number, number]> = [];
+  let at = start;
+  for (const g of [...info.segments].sort((x, y) => x.start - y.start)) {
+    if (g.end <= at || g.start >= end) continue;
+    if (g.start > at) out.push([at, g.start, -1]);
+    const s = Math.max(at, g.start), e = Math.min(end, g.end);
+    out.push([s, e, g.offset + (s - g.start)]);
+    at = e;
+  }
+  if (at < end) out.push([at, end, -1]);
+  return out;
+}
+
 /** Walk process slot `p`'s regions holding its mmap lock shared; null for a zombie or a vanished space. */
 function spaceFacts(k: ProcfsCaller, p: number): SpaceFacts | null {
   const kctx = k.kctx;
@@ -199,9 +219,17 @@ function spaceFacts(k: ProcfsCaller, p: number): SpaceFacts | null {
           if (f.startCode === 0) [f.startCode, f.endCode] = [start, end];
         } else if (r.prot & PROT_WRITE && !(r.flags & RF_SHARED)) f.data += r.npages;
         const perms = (r.prot & PROT_READ ? 'r' : '-') + (r.prot & PROT_WRITE ? 'w' : '-') + (r.prot & PROT_EXEC ? 'x' : '-') + (r.flags & RF_SHARED ? 's' : 'p');
-        // show_vma_header_prefix: "%08lx-%08lx %c%c%c%c %08llx %02x:%02x %lu ", then the name padded to column 73.
-        const head = `${hex(start)}-${hex(end)} ${perms} ${hex(r.file !== 0 ? r.pgoff * PAGE_SIZE : 0)} ${hex(major(dev), 2)}:${hex(minor(dev), 2)} ${ino} `;
-        lines.push(name ? head.padEnd(72) + ' ' + name : head);
+        // The program's segments were copied in, not mapped from its file: show the parts that
+        // hold file bytes as Linux's ELF loader maps them — named by the executable, with the
+        // file offset — and the rest (bss) as anonymous memory.
+        const pieces = r.file === 0 && !name ? imagePieces(info, start, end) : [[start, end, -1] as const];
+        for (const [a, b, off] of pieces) {
+          const named = off >= 0;
+          const [pd, pi, pn, po] = named ? [info.dev, info.ino, info.exe, off] : [dev, ino, name, r.file !== 0 ? r.pgoff * PAGE_SIZE + (a - start) : 0];
+          // show_vma_header_prefix: "%08lx-%08lx %c%c%c%c %08llx %02x:%02x %lu ", then the name padded to column 73.
+          const head = `${hex(a)}-${hex(b)} ${perms} ${hex(po)} ${hex(major(pd), 2)}:${hex(minor(pd), 2)} ${pi} `;
+          lines.push(pn ? head.padEnd(72) + ' ' + pn : head);
+        }
       }
       f.maps = lines.map((l) => l + '\n').join('');
       return f;
@@ -226,6 +254,29 @@ function userBytes(k: ProcfsCaller, p: number, from: number, to: number): Uint8A
     releaseAddressSpace(kctx, as);
   }
 }
+
+/** A task's signal sets, bit (s - 1) for signal s: pending (thread, shared), blocked, ignored, caught. */
+interface SigSets { pnd: bigint; shd: bigint; blk: bigint; ign: bigint; cgt: bigint }
+
+/** The signal sets of process slot `p` as thread `tix` sees them (under the process's signal lock); zeros for a zombie. */
+function sigSets(kctx: KernelContext, p: number, tix: number): SigSets {
+  const out: SigSets = { pnd: 0n, shd: 0n, blk: 0n, ign: 0n, cgt: 0n };
+  if (tix < 0 || Atomics.load(kctx.ctl.i32, procWord(kctx.ctl, p, P_STATE)) === PS_ZOMBIE) return out;
+  const st = new SignalState(kctx.ctl, kctx.whileWaiting);
+  st.withProc(p, () => {
+    st.claimThread(tix);
+    out.pnd = st.threadPending(tix);
+    out.shd = st.procPending(p);
+    out.blk = st.blocked(tix);
+    for (let sig = 1; sig <= NSIG; sig++) {
+      const h = st.action(p, sig).handler;
+      if (h === SIG_IGN) out.ign |= 1n << BigInt(sig - 1);
+      else if (h !== SIG_DFL) out.cgt |= 1n << BigInt(sig - 1);
+    }
+  });
+  return out;
+}
+const sigHex = (m: bigint): string => m.toString(16).padStart(16, '0');
 
 /** comm of thread slot `tix` (up to 15 bytes). */
 function commOf(kctx: KernelContext, tix: number): string {
@@ -273,6 +324,7 @@ function statLine(k: ProcfsCaller, p: number, tix: number, id: number, nthreads:
   const f = spaceFacts(k, p);
   const info = procInfoOf(kctx.ctl, p);
   const zombie = state === 'Z';
+  const sig = sigSets(kctx, p, tix);
   const exitCode = zombie ? word(P_EXIT) : 0;
   const fields: Array<number | string> = [
     id, `(${tix >= 0 ? commOf(kctx, tix) : ''})`, state, word(P_PARENT), word(P_PGID), word(P_SID),
@@ -280,7 +332,7 @@ function statLine(k: ProcfsCaller, p: number, tix: number, id: number, nthreads:
     0, 0, 0, 0, 20, 0, nthreads, 0, Math.floor((startUs * USER_HZ) / 1e6), // utime stime cutime cstime priority nice threads itreal starttime
     (f?.size ?? 0) * PAGE_SIZE, f?.rss ?? 0, '18446744073709551615', // vsize (bytes), rss (pages), rsslim
     zombie ? 0 : f?.startCode ?? 0, zombie ? 0 : f?.endCode ?? 0, zombie ? 0 : f?.startStack ?? 0, 0, 0, // startcode endcode startstack kstkesp kstkeip
-    0, 0, 0, 0, 0, 0, 0, word(P_EXIT_SIGNAL), tix >= 0 ? Math.max(0, kctx.ctl.i32[(kctx.ctl.layout.threads + tix * THREAD_BYTES) / 4 + T_LAST_HART]!) : 0,
+    String(sig.pnd | sig.shd), String(sig.blk), String(sig.ign), String(sig.cgt), 0, 0, 0, word(P_EXIT_SIGNAL), tix >= 0 ? Math.max(0, kctx.ctl.i32[(kctx.ctl.layout.threads + tix * THREAD_BYTES) / 4 + T_LAST_HART]!) : 0,
     0, 0, 0, 0, 0, // rt_priority policy delayacct_blkio_ticks guest_time cguest_time
     0, 0, zombie ? 0 : f?.brkStart ?? 0, info.argStart, info.argEnd, info.envStart, info.envEnd, exitCode,
   ];
@@ -311,8 +363,9 @@ function status(k: ProcfsCaller, p: number, tix: number, id: number, nthreads: n
       vm('VmStk', f.stack), vm('VmExe', f.exec), vm('VmLib', 0), vm('VmPTE', 0), vm('VmSwap', 0));
   }
   const mask = (BigInt(1) << BigInt(cpus)) - 1n;
-  lines.push(`Threads:\t${nthreads}\n`, 'SigQ:\t0/15000\n', 'SigPnd:\t0000000000000000\n', 'ShdPnd:\t0000000000000000\n',
-    'SigBlk:\t0000000000000000\n', 'SigIgn:\t0000000000000000\n', 'SigCgt:\t0000000000000000\n', 'CapInh:\t0000000000000000\n',
+  const sig = sigSets(kctx, p, tix);
+  lines.push(`Threads:\t${nthreads}\n`, 'SigQ:\t0/15000\n', `SigPnd:\t${sigHex(sig.pnd)}\n`, `ShdPnd:\t${sigHex(sig.shd)}\n`,
+    `SigBlk:\t${sigHex(sig.blk)}\n`, `SigIgn:\t${sigHex(sig.ign)}\n`, `SigCgt:\t${sigHex(sig.cgt)}\n`, 'CapInh:\t0000000000000000\n',
     'CapPrm:\t000001ffffffffff\n', 'CapEff:\t000001ffffffffff\n', 'CapBnd:\t000001ffffffffff\n', 'CapAmb:\t0000000000000000\n',
     'NoNewPrivs:\t0\n', 'Seccomp:\t0\n', 'Seccomp_filters:\t0\n', `Cpus_allowed:\t${mask.toString(16)}\n`,
     `Cpus_allowed_list:\t${cpus === 1 ? '0' : `0-${cpus - 1}`}\n`, 'Mems_allowed:\t1\n', 'Mems_allowed_list:\t0\n',

@@ -63,6 +63,8 @@ export interface VNode extends VirtualHit {
   minor?: number;
   /** st_nlink. */
   nlink?: number;
+  /** A re-opening link (VirtualHit.reopen): the fd table, fd and description it names. */
+  object?: { fdt: number; fd: number; ofile: number };
 }
 
 /** A stable inode number for virtual path `path` (FNV-1a; procfs inodes are arbitrary on Linux too). */
@@ -114,7 +116,11 @@ export function fdLinkTarget(kctx: KernelContext, id: number): string {
     case OK_HOST_FILE: case OK_HOST_DIR: case OK_VIRT_FILE: case OK_VIRT_DIR: return ofilePath(kctx, id);
     case OK_PIPE_READ: case OK_PIPE_WRITE: return `pipe:[${ofileHostFd(kctx, id) + 1}]`; // the st_ino fstat gives a pipe
     case OK_CHARDEV: return `/dev/${DEV_NAMES.get(ofileHostFd(kctx, id)) ?? 'null'}`;
-    case OK_STDIO: {
+    case OK_STDIO: { // what the host's own /proc says of its fd, when it names a device or a pipe
+      try {
+        const host = fs.readlinkSync(`/proc/self/fd/${ofileHostFd(kctx, id)}`);
+        if (/^(\/dev\/|pipe:\[|socket:\[)/.test(host)) return host;
+      } catch { /* not a Linux host */ }
       try {
         const st = fs.fstatSync(ofileHostFd(kctx, id));
         if (st.isFIFO()) return `pipe:[${st.ino}]`;
@@ -180,7 +186,12 @@ function pidNode(k: ProcfsCaller, p: number, pid: number, rest: readonly string[
     if (rest.length === 1) return dir(`${at}/fd`, () => (fdt < 0 ? [] : fdList(kctx, fdt).map(([fd]): DirEntry => [String(fd), DT_LNK])));
     if (rest.length > 2 || !/^(0|[1-9][0-9]*)$/.test(rest[1]!) || fdt < 0) return null;
     const e = fdList(kctx, fdt).find(([fd]) => String(fd) === rest[1]);
-    return e ? { ...link(`${at}/fd/${rest[1]}`, fdLinkTarget(kctx, e[1])), perm: 0o700 } : null;
+    if (!e) return null;
+    const target = fdLinkTarget(kctx, e[1]);
+    // A path is followed as any link; a pipe or the host's stdio is re-opened as the object itself.
+    const k = ofileKind(kctx, e[1]);
+    const object = k === OK_PIPE_READ || k === OK_PIPE_WRITE || k === OK_STDIO ? { reopen: true, object: { fdt, fd: e[0], ofile: e[1] } } : {};
+    return { ...link(`${at}/fd/${rest[1]}`, target), perm: 0o700, ...object };
   }
   if (name === 'task') {
     const tids = threadsOf(kctx, p).map((t) => tidOf(kctx, t));

@@ -11,18 +11,20 @@
  * small file, and any hart can serve them. The last close drops it (ofilePut). Its st_size
  * is 0, as on Linux; SEEK_END is EINVAL (seq_lseek).
  */
+import * as fs from 'node:fs';
 import { PAGE_SIZE } from '../../cpu/ram.ts';
-import { EACCES, EBADF, EEXIST, EFAULT, EINVAL, ENODEV, EPERM } from '../errno.ts';
+import { EACCES, EBADF, EEXIST, EFAULT, EINVAL, ENODEV, ENOENT, EPERM } from '../errno.ts';
 import { createFile, fileRefDelta, fileSize, getPage } from '../mm/pagecache.ts';
 import { copyToUser } from '../mm/uaccess.ts';
 import { sysGetrandom } from '../proc/sys-info.ts';
-import { fdInstall } from './fdtable.ts';
+import { fdGet, fdInstall } from './fdtable.ts';
 import { ELOOP, EISDIR, ENOTDIR, ENXIO, STAT_SIZE, type HostOpenFlags, type ResolvedPath } from './hostfs.ts';
 import {
-  O_ACCMODE, O_CREAT, O_DIRECTORY, O_EXCL, O_LARGEFILE, O_PATH, SEEK_CUR, SEEK_SET,
+  O_ACCMODE, O_CREAT, O_DIRECTORY, O_EXCL, O_LARGEFILE, O_NOFOLLOW, O_PATH, SEEK_CUR, SEEK_SET,
 } from '../linux-flags.ts';
 import { ofileCreate, ofileHostFd, ofileKind, ofileOffset, ofilePath, ofilePut, ofileWord, ofileLock, ofileSetOffset } from './ofile.ts';
-import { OF_PCFILE, OK_CHARDEV, OK_VIRT_DIR, OK_VIRT_FILE } from './layout.ts';
+import { OF_PCFILE, OK_CHARDEV, OK_PIPE_READ, OK_PIPE_WRITE, OK_STDIO, OK_VIRT_DIR, OK_VIRT_FILE } from './layout.ts';
+import { pipeCloseEnd, pipeOpenEnd } from './pipe.ts';
 import {
   DEV_NULL, DEV_ZERO, DEVTMPFS_DEV, DT_DIR, inoOf, MEM_MAJOR, PROC_DEV, procfsNodeAt, TTY_MAJOR, type DirEntry, type ProcfsCaller, type VNode,
 } from './procfs.ts';
@@ -51,6 +53,7 @@ export function virtOpen(f: FsEnv, res: ResolvedPath, flags: number, hf: HostOpe
   const node = res.virt as VNode;
   const { kctx } = f;
   if ((flags & (O_CREAT | O_EXCL)) === (O_CREAT | O_EXCL)) return -EEXIST;
+  if (node.type === 'link' && node.object && !(flags & O_NOFOLLOW)) return reopen(f, node.object, flags, hf);
   if (node.type === 'link') return -ELOOP; // only a kept final link gets here: O_NOFOLLOW
   if (flags & O_DIRECTORY && node.type !== 'dir') return -ENOTDIR;
   const kept = (flags & ~CREATION) | O_LARGEFILE;
@@ -81,6 +84,46 @@ export function virtOpen(f: FsEnv, res: ResolvedPath, flags: number, hf: HostOpe
   const fd = fdInstall(kctx, f.fdt, id, hf.cloexec);
   if (fd < 0) ofilePut(kctx, id, f.waiter);
   return fd;
+}
+
+/**
+ * open of /proc/<pid>/fd/<n> naming a pipe or the host's stdio: a new description of the same
+ * object, as Linux re-opens it — a pipe's read end for O_RDONLY, its write end for O_WRONLY
+ * (O_RDWR: EINVAL here); the host's stdio with the access asked for, unless it is a socket.
+ * Anything else ENXIO.
+ */
+function reopen(f: FsEnv, obj: { fdt: number; fd: number; ofile: number }, flags: number, hf: HostOpenFlags): number {
+  const { kctx } = f;
+  const held = fdGet(kctx, obj.fdt, obj.fd); // keeps the object alive while a second description is made
+  if (held < 0) return -ENOENT;
+  try {
+    if (held !== obj.ofile) return -ENOENT; // closed and reused since the lookup
+    const kind = ofileKind(kctx, held), object = ofileHostFd(kctx, held);
+    const kept = (flags & ~CREATION) | O_LARGEFILE;
+    let id: number;
+    if (kind === OK_PIPE_READ || kind === OK_PIPE_WRITE) {
+      if (hf.readable === hf.writable) return -EINVAL;
+      pipeOpenEnd(kctx, object, hf.writable);
+      id = ofileCreate(kctx, { kind: hf.writable ? OK_PIPE_WRITE : OK_PIPE_READ, flags: kept, hostFd: object });
+      if (id < 0) {
+        pipeCloseEnd(kctx, object, hf.writable, f.waiter);
+        return id;
+      }
+    } else if (kind === OK_STDIO) {
+      try {
+        if (fs.fstatSync(object).isSocket()) return -ENXIO; // a socket cannot be re-opened (Linux: ENXIO)
+      } catch { return -ENXIO; }
+      id = ofileCreate(kctx, { kind: OK_STDIO, flags: kept, hostFd: object });
+      if (id < 0) return id;
+    } else {
+      return -ENXIO;
+    }
+    const fd = fdInstall(kctx, f.fdt, id, hf.cloexec);
+    if (fd < 0) ofilePut(kctx, id, f.waiter);
+    return fd;
+  } finally {
+    ofilePut(kctx, held, f.waiter);
+  }
 }
 
 /** Bytes [pos, pos + len) of snapshot file `pc` (clipped at its end). */

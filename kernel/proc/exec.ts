@@ -41,7 +41,7 @@ import { initBrk, mmap, mprotect, releaseAddressSpace } from '../mm/mmap.ts';
 import type { Ctl } from '../layout.ts';
 import { COMM_BYTES, P_FLAGS, P_THREADS, PF_EXECED, T_CLEAR_TID, T_COMM, T_ROBUST, THREAD_BYTES } from './layout.ts';
 import { fsEnvOf, type FsEnv } from '../fs/sys-fs-env.ts';
-import { recordExec, type ArgBounds } from '../fs/procinfo.ts';
+import { imageSegments, recordExec, type ArgBounds } from '../fs/procinfo.ts';
 import { procOps } from './sys-proc.ts';
 import { procLock, procWord, releaseVfork } from './sys-proc-table.ts';
 import * as N from '../syscalls-table.ts';
@@ -216,9 +216,11 @@ function execFile(
   const ops = procOps();
   let src: ElfSource;
   let img: ElfImage;
+  let exeDev = 0, exeIno = 0;
   try {
     const st = fs.fstatSync(hostFd);
     if (!st.isFile()) return -EACCES;
+    [exeDev, exeIno] = [st.dev, st.ino];
     src = hostElfSource(hostFd, st.size);
     img = parseElfFrom(src);
   } catch (e) {
@@ -252,7 +254,7 @@ function execFile(
   lock.unlock();
   releaseVfork(ctl, self, (key) => { env.sched.wake(key, Infinity); }); // the old space is the vfork parent's again
   setComm(ctl, ops.currentThread(), new TextEncoder().encode(path));
-  recordExec(ctl, self, exePath, bounds); // /proc/<pid>/exe, cmdline, environ (kernel/fs/procinfo.ts)
+  recordExec(ctl, self, exePath, bounds, { segments: imageSegments(img.segments), dev: exeDev, ino: exeIno }); // /proc/<pid> (kernel/fs/procinfo.ts)
   fdCloseOnExec(kctx, f.fdt, f.waiter);
   const tw = (ctl.layout.threads + ops.currentThread() * THREAD_BYTES) / 4;
   ctl.f64[(tw + T_CLEAR_TID) / 2] = 0;

@@ -51,6 +51,9 @@ describe('procfs files in Linux text formats', () => {
       if (l.length > 73) expect(l[72] === ' ' && l[73] !== ' ').toBe(true);
     }
     expect(maps.filter((l) => l.endsWith('[stack]'))).toHaveLength(1);
+    expect(maps.filter((l) => l.endsWith('[heap]'))).toHaveLength(1);
+    // the program's text, as Linux's ELF loader maps it: from offset 0 of the file, named by it
+    expect(maps[0]).toMatch(/^00010000-[0-9a-f]{8} r-xp 00000000 00:00 0 {2,}\/procfs$/);
     expect(maps.some((l) => / r-xp /.test(l))).toBe(true);
     const starts = maps.map((l) => parseInt(l, 16));
     expect([...starts].sort((a, b) => a - b)).toEqual(starts); // ascending
@@ -98,6 +101,20 @@ describe('procfs files in Linux text formats', () => {
     expect(Number(s.get('/proc/sys/kernel/pid_max'))).toBe(4194304);
     expect(s.get('/proc/mounts')).toContain('proc /proc proc rw,nosuid,nodev,noexec,relatime 0 0\n');
   }, 120_000);
+
+  it('after an execve through /proc/self/exe, maps names the file with its device and inode, cmdline the new argv', async () => {
+    const r = await runGuest({ policy: 'ipi', guest: 'procfs', args: ['exec', 'cat', '/proc/self/maps', '/proc/self/cmdline'], cpus: 2 });
+    expect(r.status).toBe(0);
+    const s = sections(r.stdout);
+    const maps = s.get('/proc/self/maps')!.split('\n').filter((l) => l);
+    const text = /^00010000-[0-9a-f]{8} r-xp 00000000 ([0-9a-f]{2}):([0-9a-f]{2}) (\d+) +\/procfs$/.exec(maps[0]!);
+    expect(text, maps[0]).not.toBeNull();
+    expect(Number(text![3])).toBeGreaterThan(0); // the host file's inode
+    const data = maps.filter((l) => l.endsWith('/procfs'));
+    expect(data.length).toBeGreaterThanOrEqual(2);
+    for (const l of data.slice(1)) expect(l).toMatch(/^[0-9a-f]{8}-[0-9a-f]{8} r[w-]-p [0-9a-f]{8} /);
+    expect(s.get('/proc/self/cmdline')).toBe('procfs\0cat\0/proc/self/maps\0/proc/self/cmdline\0');
+  }, 60_000);
 
   it('refuses changes with the errnos Linux gives for procfs and /dev', async () => {
     const r = await runGuest({ policy: 'ipi', guest: 'procfs', args: ['errnos'], cpus: 1 });
