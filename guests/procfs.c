@@ -27,7 +27,8 @@
  * Arguments: none; `--qemu-lenient` skips the stat fields qemu-user 7.2 leaves 0 and the
  * 52-field count (its emulated stat has 44) and another process's maps (qemu emulates only
  * its own); `cat PATH...` prints files and directory listings; `errnos` the errno of each
- * refused operation; `exec MODE...` execs itself through /proc/self/exe with MODE....
+ * refused operation; `exec MODE...` execs itself through /proc/self/exe with MODE...;
+ * `urandom` prints 32 bytes of /dev/urandom and of /dev/random in hex.
  * Final line `procfs: OK`.
  */
 #include "guest.h"
@@ -598,6 +599,18 @@ int main(int argc, char **argv)
         return cat(argc, argv);
     if (argc > 1 && strcmp(argv[1], "errnos") == 0)
         return errnos();
+    if (argc > 1 && strcmp(argv[1], "urandom") == 0) { /* `urandom`: 32 bytes of /dev/urandom and of /dev/random, in hex */
+        for (int k = 0; k < 2; k++) {
+            unsigned char b[32];
+            int fd = open(k ? "/dev/random" : "/dev/urandom", O_RDONLY);
+            CHECK(fd >= 0 && read(fd, b, sizeof b) == sizeof b, "read %s", k ? "/dev/random" : "/dev/urandom");
+            close(fd);
+            for (size_t i = 0; i < sizeof b; i++)
+                printf("%02x", b[i]);
+            printf("\n");
+        }
+        return 0;
+    }
     if (argc > 2 && strcmp(argv[1], "exec") == 0) { /* `exec MODE...`: run ourselves again through /proc/self/exe */
         argv[1] = argv[0];
         execv("/proc/self/exe", argv + 1);

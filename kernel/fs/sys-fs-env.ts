@@ -93,7 +93,13 @@ export function fsEnvOf(env: SyscallEnv): FsEnv | number {
   const fdt = (resolver ?? tableByOwner)(env);
   if (fdt < 0) return fdt;
   const base = hostRoot();
-  // The root as this caller sees it: /proc and /dev are the virtual trees (kernel/fs/procfs.ts).
-  const root = base.withVirtual(procfsLookup({ kctx: env.kctx, pid: env.pid, rootBytes: base.rootBytes }));
-  return { kctx: env.kctx, as: env.as, fdt, root, waiter: waiterFactory(env), pid: env.pid, sched: env.sched };
+  let root: HostRoot | null = null;
+  return {
+    kctx: env.kctx, as: env.as, fdt, waiter: waiterFactory(env), pid: env.pid, sched: env.sched,
+    // The root as this caller sees it: /proc and /dev are the virtual trees (kernel/fs/procfs.ts).
+    // Made on first use: read and write never look a path up.
+    get root(): HostRoot {
+      return (root ??= base.withVirtual(procfsLookup({ kctx: env.kctx, pid: env.pid, rootBytes: base.rootBytes })));
+    },
+  };
 }

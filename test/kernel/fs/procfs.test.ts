@@ -4,9 +4,30 @@
  * manifest's, the same as under qemu-riscv64); its `cat` mode shows the files' exact text,
  * checked here against Linux's formats; its `errnos` mode the errno of each refused operation.
  */
-import { readFileSync } from 'node:fs';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { runGuest } from '../../lab/guest-runs.ts';
+import { bootScheduled, spawn, wait } from '../../../scheduler/api.ts';
+
+/** stdout of `procfs ARGS` on a 1-hart machine booted with `seed`. */
+async function runSeeded(seed: number, args: string[]): Promise<string> {
+  const dir = mkdtempSync(join(tmpdir(), 'coherent-procfs-'));
+  const out = join(dir, 'stdout');
+  const fd = openSync(out, 'w');
+  const m = await bootScheduled({ cpus: 1, memory: 64 * 2 ** 20, seed, root: dir });
+  try {
+    const elf = new Uint8Array(readFileSync(new URL('../../../guests/bin/procfs', import.meta.url)));
+    const { pid } = spawn(m, { elf, argv: ['procfs', ...args], envp: [], stdio: [fd, fd, fd] });
+    expect(await wait(m, pid, 60_000)).toBe(0);
+    return readFileSync(out, 'utf8');
+  } finally {
+    await m.shutdown();
+    closeSync(fd);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
 
 const manifest = JSON.parse(readFileSync(new URL('../../../guests/manifest.json', import.meta.url), 'utf8')) as {
   guests: Array<{ name: string; stdout: string }>;
@@ -114,6 +135,15 @@ describe('procfs files in Linux text formats', () => {
     expect(data.length).toBeGreaterThanOrEqual(2);
     for (const l of data.slice(1)) expect(l).toMatch(/^[0-9a-f]{8}-[0-9a-f]{8} r[w-]-p [0-9a-f]{8} /);
     expect(s.get('/proc/self/cmdline')).toBe('procfs\0cat\0/proc/self/maps\0/proc/self/cmdline\0');
+  }, 60_000);
+
+  it('/dev/urandom and /dev/random are the kernel getrandom stream: the same bytes for the same --seed', async () => {
+    const a = await runSeeded(7, ['urandom']);
+    const b = await runSeeded(7, ['urandom']);
+    const c = await runSeeded(8, ['urandom']);
+    expect(a).toMatch(/^[0-9a-f]{64}\n[0-9a-f]{64}\n$/);
+    expect(b).toBe(a);
+    expect(c).not.toBe(a);
   }, 60_000);
 
   it('refuses changes with the errnos Linux gives for procfs and /dev', async () => {
