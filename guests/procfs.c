@@ -28,7 +28,8 @@
  * 52-field count (its emulated stat has 44) and another process's maps (qemu emulates only
  * its own); `cat PATH...` prints files and directory listings; `errnos` the errno of each
  * refused operation; `exec MODE...` execs itself through /proc/self/exe with MODE...;
- * `urandom` prints 32 bytes of /dev/urandom and of /dev/random in hex.
+ * `urandom` prints 32 bytes of /dev/urandom and of /dev/random in hex; `race [ITER]` reads a
+ * child's maps, status, stat and cmdline while two of its threads churn its address space.
  * Final line `procfs: OK`.
  */
 #include "guest.h"
@@ -539,6 +540,98 @@ static void check_other(void)
     printf("procfs: another process: its status and maps are readable; a zombie shows Z, a reaped one is gone\n");
 }
 
+/* maps text well-formed: every line parses, ranges non-empty, ascending and disjoint. Returns the line count. */
+static int maps_valid(const char *maps)
+{
+    unsigned long prev = 0;
+    int lines = 0;
+    for (const char *p = maps; *p; p = strchr(p, '\n') + 1) {
+        unsigned long a, b, off;
+        unsigned maj, min;
+        char perms[5];
+        CHECK(sscanf(p, "%lx-%lx %4s %lx %x:%x", &a, &b, perms, &off, &maj, &min) == 6, "race: bad maps line '%.60s'", p);
+        CHECK(a < b && a >= prev && (perms[3] == 'p' || perms[3] == 's'), "race: maps line %lx-%lx after %lx", a, b, prev);
+        prev = b;
+        lines++;
+        CHECK(strchr(p, '\n'), "race: unterminated maps");
+    }
+    return lines;
+}
+
+/*
+ * `race ITER`: a child churns its address space (mmap, touch, mprotect a page, munmap, in two
+ * threads) while the parent reads its maps, status, stat and cmdline again and again: every
+ * snapshot must be well-formed, and the child's own check (the bytes it wrote) must hold.
+ */
+static void *churn(void *arg)
+{
+    long iters = (long)arg;
+    for (long i = 0; i < iters; i++) {
+        size_t len = (size_t)(1 + i % 7) * PAGE;
+        unsigned char *m = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+        if (m == MAP_FAILED)
+            return (void *)1;
+        for (size_t k = 0; k < len; k += PAGE)
+            m[k] = (unsigned char)(i + k / PAGE);
+        if (len > PAGE && mprotect(m + PAGE, PAGE, PROT_READ) != 0)
+            return (void *)2;
+        for (size_t k = 0; k < len; k += PAGE)
+            if (m[k] != (unsigned char)(i + k / PAGE))
+                return (void *)3;
+        munmap(m, len);
+    }
+    return NULL;
+}
+
+static int race(long iters)
+{
+    int go[2];
+    CHECK(pipe(go) == 0, "pipe");
+    pid_t c = fork();
+    CHECK(c >= 0, "fork");
+    if (c == 0) {
+        pthread_t t;
+        if (pthread_create(&t, NULL, churn, (void *)iters) != 0)
+            _exit(4);
+        void *r1 = churn((void *)iters), *r2;
+        pthread_join(t, &r2);
+        _exit(r1 || r2 ? 5 : 0);
+    }
+    char path[64];
+    long reads = 0;
+    int status = 0;
+    for (;;) {
+        pid_t w = waitpid(c, &status, WNOHANG);
+        CHECK(w >= 0, "waitpid");
+        if (w == c)
+            break;
+        const char *what[] = {"maps", "status", "stat", "cmdline"};
+        for (int k = 0; k < 4; k++) {
+            snprintf(path, sizeof path, "/proc/%d/%s", c, what[k]);
+            int fd = open(path, O_RDONLY);
+            if (fd < 0)
+                continue; /* reaped meanwhile? only by us: then the loop ends */
+            close(fd);
+            size_t n;
+            char *b = slurp(path, &n);
+            if (k == 0)
+                maps_valid(b);
+            if (k == 1 && n > 0)
+                CHECK(field(b, "Pid") == c, "race: status Pid %ld", field(b, "Pid"));
+            if (k == 2 && n > 0)
+                CHECK(strtol(b, NULL, 10) == c && strrchr(b, ')'), "race: stat '%.40s'", b);
+            free(b);
+        }
+        reads++;
+    }
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0, "race: churning child status %#x", status);
+    CHECK(reads > 0, "race: no snapshot taken");
+    fprintf(stderr, "procfs: race: %ld rounds of snapshots\n", reads);
+    printf("procfs: race: snapshots of a churning process's maps, status, stat and cmdline all well-formed\n");
+    printf("procfs: OK\n");
+    return 0;
+}
+
 /* `cat PATH...`: each file's bytes (a directory: its names, one a line), after a "==> PATH" line. */
 static int cat(int argc, char **argv)
 {
@@ -599,6 +692,8 @@ int main(int argc, char **argv)
         return cat(argc, argv);
     if (argc > 1 && strcmp(argv[1], "errnos") == 0)
         return errnos();
+    if (argc > 1 && strcmp(argv[1], "race") == 0)
+        return race(arg_long(argc, argv, 2, 2000));
     if (argc > 1 && strcmp(argv[1], "urandom") == 0) { /* `urandom`: 32 bytes of /dev/urandom and of /dev/random, in hex */
         for (int k = 0; k < 2; k++) {
             unsigned char b[32];

@@ -56,6 +56,18 @@ describe('procfs guest: /proc and /dev checked against the process state', () =>
   }
 });
 
+describe('procfs readers racing a process that changes its address space', () => {
+  for (const policy of ['ipi', 'deferred'] as const) {
+    it(`${policy}: every snapshot of a churning child's maps/status/stat/cmdline is well-formed, no report, no leak`, async () => {
+      const r = await runGuest({ policy, guest: 'procfs', args: ['race', '300'], cpus: 4 });
+      expect(r.stdout).toBe("procfs: race: snapshots of a churning process's maps, status, stat and cmdline all well-formed\nprocfs: OK\n");
+      expect(r.status).toBe(0);
+      expect(r.stats.sanitizer.violations).toBe(0);
+      expect(r.leaked).toBe(0);
+    }, 120_000);
+  }
+});
+
 describe('procfs files in Linux text formats', () => {
   it('maps, stat, status, cpuinfo, meminfo and the directories read as Linux prints them', async () => {
     const files = ['/proc/self/maps', '/proc/self/stat', '/proc/self/status', '/proc/cpuinfo', '/proc/meminfo', '/proc', '/dev',
