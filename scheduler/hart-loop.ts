@@ -214,7 +214,9 @@ export class HartScheduler implements SchedOps, ProcOps {
       wake: (_i32, index) => { this.wake(-1 - index, Infinity); },
     };
     // Wire the file layer and the process syscalls to this hart's scheduler.
-    setHostRoot(new HostRoot(hctx.root));
+    const root = new HostRoot(hctx.root);
+    if (hctx.shmDir) root.mount('/dev/shm', hctx.shmDir); // shm_open's directory (kernel/fs/procfs.ts)
+    setHostRoot(root);
     setWaiterFactory(() => this.waiter);
     setFdTableResolver(() => ctl.i32[procWord(ctl, this.threads.proc(this.current), P_FDT)]!);
     setProcOps(this);

@@ -42,6 +42,7 @@ export type HartReply =
 export default async function hartMain(task: HartTask): Promise<{ hartId: number; commands: number }> {
   for (const url of task.commandModules) await import(url);
   const ctx = new HartContext(task.hartId, task.ramSab, task.ctlSab, task.config.root);
+  ctx.shmDir = task.config.shmDir ?? null;
   const commands = { served: 0 };
   ctx.setStatus(HART_UP);
   task.port.postMessage({ type: 'up', hartId: task.hartId } satisfies HartReply);

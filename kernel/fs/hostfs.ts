@@ -65,17 +65,47 @@ export function byteString(b: Uint8Array): ByteString {
 
 /** A resolved guest path. */
 export interface ResolvedPath {
-  /** Host path inside the root, as bytes (what Node's fs calls take). */
+  /** Host path inside the root, as bytes (what Node's fs calls take); VIRTUAL_HOST_PATH for a virtual node. */
   hostPath: Buffer;
   /** Canonical absolute guest path ("/" for the root), links resolved except a kept final one. */
   guestPath: ByteString;
+  /** Set when the path names a node of a virtual tree (procfs, /dev: kernel/fs/procfs.ts), not a host file. */
+  virt?: VirtualHit;
 }
+
+/** A node of a virtual tree as the lookup sees it. */
+export interface VirtualHit {
+  type: 'dir' | 'file' | 'link' | 'dev';
+  /** Where a 'link' points (a byte string, absolute or relative to the link's directory). */
+  target?: ByteString;
+  /**
+   * A 'link' that names an open object rather than a path (/proc/<pid>/fd/<n> of a pipe or of
+   * the host's stdio: Linux's "magic" links): followed as the last component it is not
+   * resolved through its target; the path ends on the link node and open re-opens the object.
+   */
+  reopen?: boolean;
+}
+
+/**
+ * Lookup in the virtual trees for the canonical components `c` (["proc", "self"] for
+ * /proc/self): undefined when the path is not virtual (a host path), null when it lies inside
+ * a virtual directory but does not exist, else the node.
+ */
+export type VirtualLookup = (c: readonly ByteString[]) => VirtualHit | null | undefined;
+
+/**
+ * The host path a virtual node resolves to: below a character device, so that a host call made
+ * on it by code that does not know virtual nodes fails (ENOTDIR) instead of touching the host.
+ */
+export const VIRTUAL_HOST_PATH = Buffer.from('/dev/null/coherent-virtual-node');
 
 export interface ResolveOptions {
   /** Directory a relative path starts from (a guest absolute path): the cwd or a dirfd's path. */
   base?: ByteString;
   /** Follow a symlink in the final component (default true). */
   followFinal?: boolean;
+  /** The virtual trees (kernel/fs/procfs.ts), consulted for each component before the host. */
+  virtual?: VirtualLookup;
 }
 
 /** Guest root directory on the host. Construct once per machine (`--root DIR`). */
@@ -95,7 +125,18 @@ export class HostRoot {
 
   /** Host path (bytes) of canonical guest path `guestPath` (no checks: it came from resolve). */
   hostOfGuest(guestPath: ByteString): Buffer {
-    return bytesOf(guestPath === '/' ? this.rootBytes : this.rootBytes + guestPath);
+    return bytesOf(this.hostOf(splitGuest(guestPath)));
+  }
+
+  /**
+   * This root seen with the virtual trees `lookup` (kernel/fs/procfs.ts): an object sharing
+   * this root's state whose resolve consults `lookup` unless the caller passes its own. Made per
+   * syscall (the lookup knows the calling process: /proc/self).
+   */
+  withVirtual(lookup: VirtualLookup): HostRoot {
+    const view = Object.create(this) as HostRoot;
+    view.resolve = (path, options = {}) => this.resolve(path, { ...options, virtual: options.virtual ?? lookup });
+    return view;
   }
 
   /**
@@ -125,6 +166,20 @@ export class HostRoot {
       if (name.length > NAME_MAX) return -ENAMETOOLONG;
       stack.push(name);
       const isFinal = pending.every((c) => c === '' || c === '.');
+      const v = options.virtual?.(stack);
+      if (v !== undefined) { // a virtual node: no host call
+        if (v === null) return -ENOENT;
+        if (v.type === 'link' && (!isFinal || followFinal || trailingSlash) && !(v.reopen && isFinal && !trailingSlash)) {
+          if (++links > MAX_SYMLINKS) return -ELOOP;
+          const target = v.target ?? '';
+          stack.pop();
+          if (target.startsWith('/')) stack.length = 0;
+          pending = pending.concat(splitRaw(target).reverse());
+          continue;
+        }
+        if ((!isFinal || trailingSlash) && v.type !== 'dir') return -ENOTDIR;
+        continue;
+      }
       const host = this.hostOf(stack);
       let st: fs.Stats;
       try {
@@ -149,26 +204,48 @@ export class HostRoot {
     // Every canonical path fits a description and a cwd record (PATH_MAX): a long relative
     // path under a long cwd, or a link expanding past it, is refused before any host call.
     if (guestPath.length >= PATH_MAX) return -ENAMETOOLONG;
+    const virt = stack.length > 0 ? options.virtual?.(stack) : undefined;
+    if (virt === null) return -ENOENT;
+    if (virt) return { hostPath: VIRTUAL_HOST_PATH, guestPath, virt };
     const hostPath = this.hostOf(stack);
     // The walk followed every link itself; re-check the directory the result lives in on the
     // host (a kept final symlink may point anywhere — host calls act on the link, not through it).
-    if (!this.contains(stack.length === 0 ? hostPath : nodePath.dirname(hostPath))) return -EACCES;
+    const top = stack.length === 0 || this.mounts.some((m) => m.at.length === stack.length && m.at.every((c, i) => stack[i] === c));
+    if (!this.contains(top ? hostPath : nodePath.dirname(hostPath))) return -EACCES;
     return { hostPath: bytesOf(hostPath), guestPath };
   }
 
-  /** Host path (byte string) of guest components (no checks). */
-  private hostOf(components: ByteString[]): ByteString {
+  /** Host path (byte string) of guest components (no checks); a mounted directory's components map to its host directory. */
+  private hostOf(components: readonly ByteString[]): ByteString {
+    for (const m of this.mounts) {
+      if (components.length >= m.at.length && m.at.every((c, i) => components[i] === c)) {
+        const rest = components.slice(m.at.length);
+        return rest.length === 0 ? m.host : m.host + '/' + rest.join('/');
+      }
+    }
     return components.length === 0 ? this.rootBytes : this.rootBytes + '/' + components.join('/');
   }
 
-  /** The host realpath of the deepest existing prefix of hostPath (a byte string) lies inside the root. */
+  private readonly mounts: Array<{ at: ByteString[]; host: ByteString }> = [];
+  /**
+   * Show host directory `hostDir` at guest directory `guestDir` (absolute, canonical; e.g.
+   * /dev/shm): paths below it resolve into `hostDir`, confined to it as to the root. For the
+   * machine's /dev/shm (kernel/fs/procfs.ts). Throws if `hostDir` is not a directory.
+   */
+  mount(guestDir: ByteString, hostDir: string): void {
+    const real = byteString(fs.realpathSync(hostDir, { encoding: 'buffer' }));
+    if (!fs.statSync(bytesOf(real)).isDirectory()) throw new Error(`HostRoot.mount: ${hostDir} is not a directory`);
+    this.mounts.push({ at: splitGuest(guestDir), host: real });
+  }
+
+  /** The host realpath of the deepest existing prefix of hostPath (a byte string) lies inside the root (or a mounted directory). */
   contains(hostPath: ByteString): boolean {
-    const root = this.rootBytes;
+    const inside = (real: ByteString, root: ByteString): boolean => real === root || real.startsWith(root.endsWith('/') ? root : root + '/');
     let p = hostPath;
     for (;;) {
       try {
         const real = byteString(fs.realpathSync(bytesOf(p), { encoding: 'buffer' }));
-        return real === root || real.startsWith(root.endsWith('/') ? root : root + '/');
+        return inside(real, this.rootBytes) || this.mounts.some((m) => inside(real, m.host));
       } catch {
         const parent = nodePath.dirname(p);
         if (parent === p) return false;

@@ -96,6 +96,11 @@ export const OK_HOST_DIR = 2; // a host directory: getdents64, fchdir, *at base
 export const OK_STDIO = 3; // the host's own stdin/stdout/stderr (never closed on the host)
 export const OK_PIPE_READ = 4;
 export const OK_PIPE_WRITE = 5;
+// Virtual files (kernel/fs/procfs.ts; docs/procfs.md): values apart from the ones above so
+// other new kinds can be appended there without colliding.
+export const OK_VIRT_FILE = 16; // a procfs file: OF_PCFILE is a page-cache data file holding the snapshot taken at open
+export const OK_VIRT_DIR = 17; // a procfs or /dev directory: OF_PATH names it, entries generated at getdents64
+export const OK_CHARDEV = 18; // /dev/null, zero, random, urandom: OF_HOSTFD is the minor number (major 1, "mem")
 
 // ---- pipe (words; the ring follows the header) ----
 export const PIPE_CAPACITY = 65536; // Linux's default pipe capacity (16 pages)
@@ -109,6 +114,26 @@ export const PP_COUNT = 5; // bytes in the ring
 export const PP_SEQ = 16; // own cache line: bumped on every change; waiters wait on it
 export const PP_DATA_BYTE = 128;
 export const PIPE_BYTES = PP_DATA_BYTE + PIPE_CAPACITY;
+
+// ---- procfs process information (bytes; one record per process slot, kernel/fs/procinfo.ts) ----
+// What /proc/<pid> shows that the process record does not hold: Linux's mm->arg_start..env_end
+// and exe_file, and the start time. Written by the process's own thread (exec, spawn before
+// it runs, fork before the child runs: the run-queue publication orders it); read racily by
+// any reader of /proc (a torn read shows a half-updated exe path, never a wrong memory access).
+export const PI_START = 0; // f64 (byte 0): start time, ns since the machine's clock zero / 1e3 (µs)
+export const PI_ARG_START = 8; // f64: va of the first argument string
+export const PI_ARG_END = 16; // f64: va past the last argument string's NUL
+export const PI_ENV_START = 24; // f64
+export const PI_ENV_END = 32; // f64
+export const PI_EXE_LEN = 40; // i32: bytes of the exe path (0: none)
+export const PI_NSEGS = 44; // i32: program segments recorded at PI_SEGS
+export const PI_EXE_DEV = 48; // f64: host st_dev of the executable (0: not a host file)
+export const PI_EXE_INO = 56; // f64: host st_ino
+export const PI_SEGS = 64; // PI_SEGS_MAX x [start, end, file offset] f64: where the program's file bytes lie (maps names them)
+export const PI_SEGS_MAX = 8;
+export const PI_EXE_BYTE = PI_SEGS + PI_SEGS_MAX * 24; // 256: canonical guest path of the executable
+export const PI_EXE_MAX = 4096;
+export const PROCINFO_BYTES = PI_EXE_BYTE + PI_EXE_MAX;
 
 /** Record states shared by the three tables. */
 export const SLOT_FREE = 0;

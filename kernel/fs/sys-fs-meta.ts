@@ -20,7 +20,11 @@ import {
   ofileSetOffset, ofileWritable,
 } from './ofile.ts';
 import { pipeAvailable, pipeCloseEnd, pipeCreate } from './pipe.ts';
-import { FDT_FDS, OK_HOST_DIR, OK_HOST_FILE, OK_PIPE_READ, OK_PIPE_WRITE, OK_STDIO, PIPE_CAPACITY } from './layout.ts';
+import { FDT_FDS, OK_HOST_DIR, OK_HOST_FILE, OK_PIPE_READ, OK_PIPE_WRITE, OK_STDIO, OK_VIRT_DIR, PIPE_CAPACITY } from './layout.ts';
+import {
+  isVirtualKind, virtAccess, virtFstat, virtGetdents, virtReadlink, virtReadOnly, virtStat,
+} from './sys-fs-virt.ts';
+import type { VNode } from './procfs.ts';
 import type { FsEnv } from './sys-fs-env.ts';
 import { atBase, FILE_BYTES_MAX, userPath, withFd } from './sys-fs.ts';
 import { truncateCached } from './sys-fs-truncate.ts';
@@ -210,6 +214,7 @@ function pipeStat(p: number): Uint8Array {
 
 function statOf(f: FsEnv, id: number): Uint8Array | number {
   const k = ofileKind(f.kctx, id);
+  if (isVirtualKind(k)) return virtFstat(f, id);
   if (k === OK_PIPE_READ || k === OK_PIPE_WRITE) return pipeStat(ofileHostFd(f.kctx, id));
   try {
     return statToLinux(fs.fstatSync(ofileHostFd(f.kctx, id), { bigint: true }));
@@ -240,6 +245,7 @@ export function sysNewfstatat(f: FsEnv, a: readonly bigint[]): number {
   const res = f.root.resolve(path, { base, followFinal: !nofollow });
   if (typeof res === 'number') return res;
   let st: Uint8Array;
+  if (res.virt) return copyToUser(f.kctx, f.as, argU(a[2]!), virtStat(res.virt as VNode)) < 0 ? -EFAULT : 0;
   try {
     st = statToLinux(nofollow ? fs.lstatSync(res.hostPath, { bigint: true }) : fs.statSync(res.hostPath, { bigint: true }));
   } catch (e) {
@@ -263,12 +269,14 @@ export function sysReadlinkat(f: FsEnv, a: readonly bigint[]): number {
   if (size <= 0) return -EINVAL;
   const res = resolveAt(f, argInt(a[0]!), argU(a[1]!), false);
   if (typeof res === 'number') return res;
-  let target: Buffer;
-  try {
+  let target: Buffer | number;
+  if (res.virt) target = virtReadlink(res.virt as VNode);
+  else try {
     target = fs.readlinkSync(res.hostPath, { encoding: 'buffer' });
   } catch (e) {
     return -errnoFromNode(e);
   }
+  if (typeof target === 'number') return target;
   const n = Math.min(size, target.length);
   return copyToUser(f.kctx, f.as, argU(a[2]!), target.subarray(0, n)) < 0 ? -EFAULT : n;
 }
@@ -280,6 +288,7 @@ export function sysUnlinkat(f: FsEnv, a: readonly bigint[]): number {
   const res = resolveAt(f, argInt(a[0]!), argU(a[1]!), false);
   if (typeof res === 'number') return res;
   if (res.guestPath === '/') return flags & AT_REMOVEDIR ? -EBUSY : -EISDIR;
+  if (res.virt) return virtReadOnly(false);
   try {
     if (flags & AT_REMOVEDIR) fs.rmdirSync(res.hostPath);
     else fs.unlinkSync(res.hostPath);
@@ -293,6 +302,7 @@ export function sysUnlinkat(f: FsEnv, a: readonly bigint[]): number {
 export function sysMkdirat(f: FsEnv, a: readonly bigint[]): number {
   const res = resolveAt(f, argInt(a[0]!), argU(a[1]!), false);
   if (typeof res === 'number') return res;
+  if (res.virt) return virtReadOnly(true);
   try {
     fs.mkdirSync(res.hostPath, argInt(a[2]!) & 0o7777 & ~fdTableUmask(f.kctx, f.fdt, null));
   } catch (e) {
@@ -331,6 +341,7 @@ export function sysFaccessat(f: FsEnv, a: readonly bigint[]): number {
   if (mode & ~7) return -EINVAL;
   const res = resolveAt(f, argInt(a[0]!), argU(a[1]!), true);
   if (typeof res === 'number') return res;
+  if (res.virt) return virtAccess(res.virt as VNode, mode);
   try {
     fs.accessSync(res.hostPath, mode);
   } catch (e) {
@@ -350,6 +361,7 @@ export function sysGetcwd(f: FsEnv, a: readonly bigint[]): number {
 export function sysChdir(f: FsEnv, a: readonly bigint[]): number {
   const res = resolveAt(f, -100, argU(a[0]!), true);
   if (typeof res === 'number') return res;
+  if (res.virt) return res.virt.type === 'dir' ? fdTableSetCwd(f.kctx, f.fdt, res.guestPath) : -ENOTDIR;
   try {
     if (!fs.statSync(res.hostPath).isDirectory()) return -ENOTDIR;
   } catch (e) {
@@ -361,7 +373,7 @@ export function sysChdir(f: FsEnv, a: readonly bigint[]): number {
 /** fchdir(fd): the directory fd's path becomes the cwd. */
 export function sysFchdir(f: FsEnv, a: readonly bigint[]): number {
   return withFd(f, argInt(a[0]!), (id) =>
-    ofileKind(f.kctx, id) === OK_HOST_DIR ? fdTableSetCwd(f.kctx, f.fdt, ofilePath(f.kctx, id)) : -ENOTDIR);
+    ofileKind(f.kctx, id) === OK_HOST_DIR || ofileKind(f.kctx, id) === OK_VIRT_DIR ? fdTableSetCwd(f.kctx, f.fdt, ofilePath(f.kctx, id)) : -ENOTDIR);
 }
 
 const DOT = Buffer.from('.'), DOTDOT = Buffer.from('..'), SLASH = Buffer.from('/'), DOTDOT_SUFFIX = Buffer.from('/..');
@@ -379,6 +391,7 @@ export function sysGetdents64(f: FsEnv, a: readonly bigint[]): number {
   const { kctx } = f;
   const count = argU(a[2]!);
   return withFd(f, argInt(a[0]!), (id) => {
+    if (ofileKind(kctx, id) === OK_VIRT_DIR) return virtGetdents(f, id, argU(a[1]!), count); // /proc, /dev
     if (ofileKind(kctx, id) !== OK_HOST_DIR) return -ENOTDIR;
     const guest = ofilePath(kctx, id);
     const host = f.root.hostOfGuest(guest);

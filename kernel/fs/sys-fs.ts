@@ -34,7 +34,8 @@ import { fileRefDelta, overlayCached, writeThrough } from '../mm/pagecache.ts';
 import { truncateCached } from './sys-fs-truncate.ts';
 import { hostStreamRead } from './host-stdin.ts';
 import { PARKED, pipeRead, pipeWrite, raiseSigpipe } from './pipe.ts';
-import { OK_HOST_DIR, OK_HOST_FILE, OK_PIPE_READ, OK_PIPE_WRITE, OK_STDIO } from './layout.ts';
+import { OK_CHARDEV, OK_HOST_DIR, OK_HOST_FILE, OK_PIPE_READ, OK_PIPE_WRITE, OK_STDIO, OK_VIRT_DIR, OK_VIRT_FILE } from './layout.ts';
+import { isVirtualKind, virtLseek, virtOpen, virtRead, virtWrite } from './sys-fs-virt.ts';
 import type { FsEnv } from './sys-fs-env.ts';
 import { accessOk, copyFromUser, copyToUser, strncpyFromUser } from '../mm/uaccess.ts';
 
@@ -148,6 +149,8 @@ export function readAt(f: FsEnv, id: number, va: number, len: number, pos: numbe
         (bytes) => { copyToUser(kctx, f.as, va, bytes); });
       return r;
     }
+    case OK_VIRT_FILE: case OK_VIRT_DIR: case OK_CHARDEV: // /proc and /dev (kernel/fs/sys-fs-virt.ts)
+      return virtRead(f, id, va, len, pos);
     default:
       return -EBADF;
   }
@@ -198,6 +201,8 @@ export function writeAt(f: FsEnv, id: number, va: number, len: number, pos: numb
           const b = copyFromUser(kctx, f.as, va + off, n);
           return typeof b === 'number' ? -EFAULT : b;
         }, resume, base);
+    case OK_CHARDEV: // /dev/null, zero, random: kernel/fs/sys-fs-virt.ts
+      return virtWrite(f, id, len);
     default:
       return -EBADF;
   }
@@ -300,6 +305,7 @@ export function sysLseek(f: FsEnv, a: readonly bigint[]): number {
   const { kctx } = f;
   return withFd(f, argInt(a[0]!), (id) => {
     const kind = ofileKind(kctx, id);
+    if (isVirtualKind(kind)) return virtLseek(f, id, off, whence);
     if (kind !== OK_HOST_FILE && kind !== OK_HOST_DIR) return -ESPIPE;
     const lock = ofileLock(kctx, id);
     return lock.with(() => {
@@ -331,7 +337,10 @@ export function sysLseek(f: FsEnv, a: readonly bigint[]): number {
 export function atBase(f: FsEnv, dirfd: number, path: string): string | undefined | number {
   if (path.startsWith('/')) return undefined;
   if (dirfd === AT_FDCWD) return fdTableCwd(f.kctx, f.fdt);
-  return withFdValue(f, dirfd, (id) => (ofileKind(f.kctx, id) === OK_HOST_DIR ? ofilePath(f.kctx, id) : -ENOTDIR));
+  return withFdValue(f, dirfd, (id) => {
+    const k = ofileKind(f.kctx, id);
+    return k === OK_HOST_DIR || k === OK_VIRT_DIR ? ofilePath(f.kctx, id) : -ENOTDIR;
+  });
 }
 
 /** Run `fn` with the description at `fd` (one reference held throughout), or -EBADF; any result type. */
@@ -372,6 +381,7 @@ export function sysOpenat(f: FsEnv, a: readonly bigint[]): number {
   const excl = (flags & (O_CREAT | O_EXCL)) === (O_CREAT | O_EXCL);
   const res = f.root.resolve(path, { base, followFinal: !(flags & O_NOFOLLOW) && !excl });
   if (typeof res === 'number') return res;
+  if (res.virt) return virtOpen(f, res, flags, hf); // /proc, /dev (kernel/fs/sys-fs-virt.ts)
   const mode = argInt(a[3]!) & 0o7777 & ~fdTableUmask(kctx, f.fdt, null);
   const trunc = (hf.nodeFlags & fs.constants.O_TRUNC) !== 0;
   let hostFd: number;

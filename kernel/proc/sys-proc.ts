@@ -59,6 +59,7 @@ import {
   T_COMM, T_FLAGS, T_ROBUST, T_ROBUST_LEN, T_SLEEP, T_TID, T_VFORK, T_VFORK_PID, TF_KILLABLE, THREAD_BYTES,
 } from './layout.ts';
 import { clockNs } from './sys-info.ts';
+import { copyProcInfo, nowUs } from '../fs/procinfo.ts';
 import {
   childChannel, liveTasks, parentPidOf, procAlloc, procFree, procLock, procWord, reapChild, vforkChannel,
 } from './sys-proc-table.ts';
@@ -184,6 +185,7 @@ export function sysClone(env: SyscallEnv, a: readonly bigint[]): SyscallResult {
   if (!thread) {
     proc = procAlloc(ctl, as.slot, fdt, env.pid, flags & 0xff);
     if (proc < 0) { proc = self; return undo(-EAGAIN); }
+    copyProcInfo(ctl, self, proc, nowUs()); // /proc/<pid>: same program and strings as the parent
   }
   tix = o.newThread(proc, as.slot, sp !== 0 ? sp : null, flags & CLONE_SETTLS ? tls : null);
   if (tix < 0) return undo(tix);
