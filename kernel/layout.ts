@@ -67,6 +67,8 @@
  *   | coherence lab    labRegionBytes(C)         |  change seq + ring, sanitizer reports, epochs, stats
  *   +--------------------------------------------+ frameGen
  *   | frame generations F x int32                |  per-frame count of frees (the sanitizer's ABA check)
+ *   +--------------------------------------------+ timers          (kernel/signal/layout.ts has the fields)
+ *   | timers           timerRegionBytes(T)       |  ITIMER_REAL, POSIX timers, timerfds: deadlines, signals
  *   +--------------------------------------------+ <- APPEND POINT: a new region goes here —
  *   |                                            |    add a field to CtlLayout, a region in
  *   |                                            |    computeLayout/layoutRegions, a line in
@@ -113,6 +115,8 @@
  * - frame generations: Atomics.add(1) by the hart that frees the frame (kernel/mm/frames.ts,
  *   each free of a frame or 2 MiB block, before the frame can be handed out again); read with
  *   Atomics.load by the sanitizer (a TLB entry's frame freed since the entry was filled).
+ * - timers: everything under the table's SpinLock TH_LOCK, except the racy reads of TH_ARMED /
+ *   TH_NEXT by idle and quantum-ending harts. Field by field: kernel/signal/layout.ts.
  */
 import { MAILBOX_BYTES } from '../cpu/mailbox.ts';
 import { HART_COUNTER_SLOTS } from '../cpu/counters.ts';
@@ -122,7 +126,7 @@ import { traceRingBytes, validateTraceEvents } from './lab/trace-layout.ts';
 import { schedConfigFor, schedRegionBytes, validateSchedConfig, type SchedConfig } from './proc/layout.ts';
 import { fsConfigFor, fsRegionBytes, validateFsConfig, type FsConfig } from './fs/layout.ts';
 import { labRegionBytes } from './lab/layout.ts';
-import { signalRegionBytes } from './signal/layout.ts';
+import { signalRegionBytes, timerRegionBytes } from './signal/layout.ts';
 
 export const CTL_MAGIC = 0x43_4f_48_31; // "COH1"
 export const CTL_VERSION = 1;
@@ -269,6 +273,8 @@ export interface CtlLayout {
   readonly lab: number;
   /** Per-frame generation: how often the frame was freed (kernel/mm/frames.ts frameGeneration). */
   readonly frameGen: number;
+  /** Timer table: ITIMER_REAL, POSIX timers, timerfds (kernel/signal/layout.ts; one slot per thread slot). */
+  readonly timers: number;
   /** Total bytes of ctl. */
   readonly bytes: number;
 }
@@ -341,13 +347,14 @@ export function computeLayout({ cpus, frames, vm: vmPart, traceEvents = 0, sched
   const sigThreads = take(gb.sigThreads);
   const lab = take(labRegionBytes(cpus));
   const frameGen = take(frames * 4);
+  const timers = take(timerRegionBytes(sched.maxThreads));
   // APPEND POINT: new regions go here, in the order added.
   const bytes = alignUp(at, CACHE_LINE);
   const layout = {
     cpus, frames, blocks, header, frameRefcount, frameNext, frameState, blockTable, allocator,
     hartCaches, mailboxes, hartStatus, hartCounters, scratch, vmHeader, asTable, files, pageCache,
     traceRings, schedHeader, waitBuckets, threads, processes, runQueues, hartSched,
-    fdTables, ofiles, pipes, sigProcs, sigThreads, lab, frameGen, bytes,
+    fdTables, ofiles, pipes, sigProcs, sigThreads, lab, frameGen, timers, bytes,
   } as CtlLayout;
   // `vm` is configuration, not a region offset: non-enumerable so that walking the layout's
   // entries lists offsets only (the layout test does).
@@ -390,6 +397,7 @@ export function layoutRegions(l: CtlLayout): Region[] {
     })),
     { name: 'lab', offset: l.lab, bytes: labRegionBytes(l.cpus), align: CACHE_LINE },
     { name: 'frameGen', offset: l.frameGen, bytes: l.frames * 4, align: CACHE_LINE },
+    { name: 'timers', offset: l.timers, bytes: timerRegionBytes(l.sched.maxThreads), align: CACHE_LINE },
   ];
 }
 

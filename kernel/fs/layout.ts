@@ -96,6 +96,7 @@ export const OK_HOST_DIR = 2; // a host directory: getdents64, fchdir, *at base
 export const OK_STDIO = 3; // the host's own stdin/stdout/stderr (never closed on the host)
 export const OK_PIPE_READ = 4;
 export const OK_PIPE_WRITE = 5;
+export const OK_TIMERFD = 16; // a special file (kernel/fs/special.ts): OF_HOSTFD is a timer-table slot (kernel/signal/timerfd.ts)
 
 // ---- pipe (words; the ring follows the header) ----
 export const PIPE_CAPACITY = 65536; // Linux's default pipe capacity (16 pages)

@@ -5,7 +5,8 @@
  * Choices (documented behaviour):
  * - ids: the guest runs as root — uid = euid = gid = egid = 0, matching AT_UID/AT_GID in the
  *   initial stack (kernel/proc/initstack.ts). File ownership in stat is the host's.
- * - clocks: REALTIME from the host's wall clock; MONOTONIC, MONOTONIC_RAW, BOOTTIME and the
+ * - clocks: REALTIME from the host's wall clock (its offset to the monotonic clock measured once
+ *   at boot, so REALTIME never steps back and agrees on every hart); MONOTONIC, MONOTONIC_RAW, BOOTTIME and the
  *   COARSE variants from the host's monotonic clock (process.hrtime), relative to this worker's
  *   process start — all harts share the host process, so one clock. PROCESS_CPUTIME_ID and
  *   THREAD_CPUTIME_ID are approximated by the host process's CPU time (process.cpuUsage):
@@ -120,14 +121,31 @@ export function sysPrlimit64(f: FsEnv, a: readonly bigint[]): number {
 // ---- clocks ----
 // The host's monotonic clock (uv_hrtime), the same on every worker: a per-worker origin would
 // make CLOCK_MONOTONIC jump back when a thread migrates to a hart whose worker started later.
+// CLOCK_REALTIME is that clock plus one offset the host measured at boot (setRealtimeOffset,
+// SH_REALTIME), so it never steps back — neither within a millisecond nor when a thread moves
+// to another hart — and an absolute REALTIME deadline is a fixed monotonic one.
 const bootNs = 0n;
 const COARSE_NS = 4_000_000n;
+let realtimeOffsetNs = BigInt(Date.now()) * 1_000_000n - process.hrtime.bigint();
+
+/** Use `ns` (CLOCK_REALTIME - host monotonic, measured once by the host at boot) on this worker. */
+export function setRealtimeOffset(ns: number): void {
+  realtimeOffsetNs = BigInt(Math.round(ns));
+}
+
+/** The host's monotonic clock in ms (a double): the clock of every scheduler deadline (block timeouts, sleeps). */
+export function monotonicMs(): number {
+  return Number(process.hrtime.bigint()) / 1e6;
+}
 
 /** Nanoseconds of clock `id`, or null for an unknown clock. */
 export function clockNs(id: number): bigint | null {
   switch (id) {
-    case CLOCK_REALTIME: return BigInt(Date.now()) * 1_000_000n + (process.hrtime.bigint() % 1_000_000n);
-    case CLOCK_REALTIME_COARSE: return BigInt(Date.now()) * 1_000_000n;
+    case CLOCK_REALTIME: return process.hrtime.bigint() + realtimeOffsetNs;
+    case CLOCK_REALTIME_COARSE: {
+      const t = process.hrtime.bigint() + realtimeOffsetNs;
+      return t - (t % COARSE_NS);
+    }
     case CLOCK_MONOTONIC: case CLOCK_MONOTONIC_RAW: case CLOCK_BOOTTIME:
       return process.hrtime.bigint() - bootNs + 1_000_000_000n;
     case CLOCK_MONOTONIC_COARSE: {
