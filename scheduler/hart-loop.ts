@@ -87,6 +87,8 @@ import { ThreadTable } from './threads.ts';
 /** Mailbox kind "look at your current thread" (its process may be exiting). No payload. */
 export const MSG_KIND_RESCHED = MSG_KIND_USER + 1;
 export const DEFAULT_QUANTUM = 200_000;
+/** Shortest idle sleep a timer deadline may ask for (ms): the lateness bound of fine-grained timers on an idle hart. */
+export const MIN_TIMER_SLEEP_MS = 0.1;
 /**
  * What one trap (ecall, page fault, other exception) costs of the quantum, in instructions: about
  * the host time the kernel spends on a cheap system call (getppid, clock_gettime: a few µs)
@@ -244,8 +246,9 @@ export class HartScheduler implements SchedOps, ProcOps {
         if (Atomics.load(this.hctx.ctl.i32, this.hctx.port.pendingIndex) !== 0) return true;
         if (this.hctx.commandsAnnounced > 0) return false; // the worker loop waits for the command's message
         this.stats.bump(ST_IDLE);
-        // Sleep until woken, the next timed wait's check (1 ms) or the earliest timer deadline.
-        const sliceMs = Math.min(this.waits.anyTimed() ? 1 : IDLE_SLICE_MS, untilTimerNs / 1e6);
+        // Sleep until woken, the next timed wait's check (1 ms) or the earliest timer deadline —
+        // at least MIN_TIMER_SLEEP_MS, so a microsecond-period timer cannot make an idle hart spin.
+        const sliceMs = Math.min(this.waits.anyTimed() ? 1 : IDLE_SLICE_MS, Math.max(MIN_TIMER_SLEEP_MS, untilTimerNs / 1e6));
         Atomics.wait(this.hctx.ctl.i32, this.wakeIndex, seen, sliceMs);
         return true;
       }
