@@ -20,6 +20,9 @@
  *             deadline; a deadline in the past returns at once;
  *   timerfd   read blocks until an expiry and returns the count; a non-blocking read before
  *             an expiry is EAGAIN; timerfd_gettime counts down; periodic counts accumulate;
+ *   cputime   CLOCK_THREAD_CPUTIME_ID and a 50 ms ITIMER_VIRTUAL stand still while the process
+ *             sleeps; spinning, ITIMER_VIRTUAL sends SIGVTALRM and a 10 ms ITIMER_PROF SIGPROFs;
+ *             the process CPU clock is at least the thread's;
  *   fork      the child has no alarm and no POSIX timer; the parent keeps both;
  *   exec      (with "--exec PATH", PATH = this program inside the guest root) an alarm and an
  *             itimer survive execve, a POSIX timer does not ("--after-exec" is the exec'd half).
@@ -398,6 +401,56 @@ static void check_timerfd(void)
     printf("timers: timerfd: a blocking read returned the expiry count; EAGAIN before an expiry; gettime counts down; periodic counts add up\n");
 }
 
+/* ---- CPU time: clocks and ITIMER_VIRTUAL / ITIMER_PROF ---- */
+static volatile sig_atomic_t vtalrms, profs;
+static void on_vtalrm(int sig) { (void)sig; vtalrms++; }
+static void on_prof(int sig) { (void)sig; profs++; }
+
+/* Spin (never blocking) until `*flag` reaches `want` or 20 s of wall time passed; the flag's value. */
+static int spin_until(volatile sig_atomic_t *flag, int want)
+{
+    long long end = now_ns(CLOCK_MONOTONIC) + 20000000000LL;
+    volatile unsigned long x = 0;
+    while (*flag < want && now_ns(CLOCK_MONOTONIC) < end)
+        for (int i = 0; i < 100000; i++) x += (unsigned long)i;
+    return *flag;
+}
+
+static void check_cputime(void)
+{
+    long long t0 = now_ns(CLOCK_THREAD_CPUTIME_ID);
+    struct timespec ts = {0, 100000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
+    long long slept = now_ns(CLOCK_THREAD_CPUTIME_ID) - t0;
+    CHECK(slept >= 0 && slept < 50000000LL, "thread CPU time grew %lld ns over a 100 ms sleep", slept);
+    handle(SIGVTALRM, on_vtalrm, 0);
+    handle(SIGPROF, on_prof, 0);
+    vtalrms = 0;
+    struct itimerval v = {{0, 0}, {0, 50000}}, cur;
+    CHECK(setitimer(ITIMER_VIRTUAL, &v, NULL) == 0, "setitimer(ITIMER_VIRTUAL): errno %d", errno);
+    ts.tv_sec = 0;
+    ts.tv_nsec = 100000000L;
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
+    CHECK(vtalrms == 0, "ITIMER_VIRTUAL fired while the process slept");
+    CHECK(getitimer(ITIMER_VIRTUAL, &cur) == 0 && cur.it_value.tv_usec > 10000, "ITIMER_VIRTUAL ran down while asleep: %ld us left",
+          (long)cur.it_value.tv_usec);
+    long long c0 = now_ns(CLOCK_THREAD_CPUTIME_ID);
+    CHECK(spin_until(&vtalrms, 1) == 1, "ITIMER_VIRTUAL: no SIGVTALRM after 20 s of spinning");
+    long long spun = now_ns(CLOCK_THREAD_CPUTIME_ID) - c0;
+    CHECK(spun > 5000000LL, "thread CPU time grew only %lld ns until the 50 ms ITIMER_VIRTUAL fired", spun);
+    CHECK(getitimer(ITIMER_VIRTUAL, &cur) == 0 && cur.it_value.tv_sec == 0 && cur.it_value.tv_usec == 0, "one-shot ITIMER_VIRTUAL still armed");
+    long long thread_ns = now_ns(CLOCK_THREAD_CPUTIME_ID);
+    long long process_ns = now_ns(CLOCK_PROCESS_CPUTIME_ID); /* read after the thread's: never less */
+    CHECK(process_ns >= thread_ns, "process CPU time %lld below the thread's %lld", process_ns, thread_ns);
+    profs = 0;
+    struct itimerval p = {{0, 10000}, {0, 10000}};
+    CHECK(setitimer(ITIMER_PROF, &p, NULL) == 0, "setitimer(ITIMER_PROF): errno %d", errno);
+    CHECK(spin_until(&profs, 3) >= 3, "ITIMER_PROF: %d SIGPROFs after 20 s of spinning", (int)profs);
+    struct itimerval off = {{0, 0}, {0, 0}};
+    CHECK(setitimer(ITIMER_PROF, &off, &cur) == 0 && cur.it_interval.tv_usec == 10000, "ITIMER_PROF disarm");
+    printf("timers: cputime: CPU clocks and ITIMER_VIRTUAL stand still while asleep; ITIMER_VIRTUAL and ITIMER_PROF fire on CPU time\n");
+}
+
 /* ---- fork ---- */
 static void check_fork(void)
 {
@@ -525,6 +578,7 @@ int main(int argc, char **argv)
     check_overrun();
     check_abstime();
     check_timerfd();
+    check_cputime();
     check_fork();
     if (exec_path)
         check_exec(exec_path);

@@ -61,7 +61,8 @@ import '../kernel/signal/sys-signal.ts'; // signal syscalls
 import { faultSignal, signalsBeforeRun, trapSignal } from '../kernel/signal/deliver.ts';
 import { oomKill } from '../kernel/signal/oom.ts';
 import { bindSignalHost, type SignalHost } from '../kernel/signal/send.ts';
-import { expireTimers } from '../kernel/signal/timers.ts';
+import { cpuTimersTick, expireTimers } from '../kernel/signal/timers.ts';
+import { chargeThread, threadExitCpu } from '../kernel/proc/cputime.ts';
 import {
   SH_BATCH, SH_REALTIME, SH_SEED, SH_TLB_ENTRIES, SH_POISON, SH_POLICY, SH_QUANTUM, SH_STARTED, ST_BLOCK, ST_FAULTS, ST_IDLE, ST_PREEMPT, ST_QUANTA, ST_STEAL,
   ST_SYSCALLS, ST_WAKE, ST_YIELD, TF_MIGRATE, TF_SLEEP_INTR, TS_BLOCKED, TS_DEAD, TS_READY, TS_RUNNING, POLICY_LOCAL, P_AS, P_FDT, P_PID, T_AS,
@@ -286,8 +287,15 @@ export class HartScheduler implements SchedOps, ProcOps {
   private runQuantum(): void {
     const tix = this.current;
     if (!signalsBeforeRun(this.signals, tix, this.as!)) return; // pending signals: handler frames, or killed
+    const ctl = this.hctx.ctl;
+    const proc = this.threads.proc(tix);
     const before = this.hart.instret;
+    const t0 = performance.now();
     const exit = this.hart.run(this.budgetLeft);
+    const t1 = performance.now();
+    const userNs = (t1 - t0) * 1e6; // CPU time (kernel/proc/cputime.ts): guest code ...
+    chargeThread(ctl, tix, userNs, 0);
+    let sysNs = 0;
     this.budgetLeft -= this.hart.instret - before;
     this.stats.bump(ST_QUANTA);
     if (exit === EXIT_INTERRUPT) {
@@ -295,7 +303,12 @@ export class HartScheduler implements SchedOps, ProcOps {
     } else if (exit !== EXIT_BUDGET) {
       this.budgetLeft -= TRAP_COST;
       this.trap();
+      if (this.current === tix) { // ... and the kernel's work for it (not when it left the hart: another may run it now)
+        sysNs = (performance.now() - t1) * 1e6;
+        chargeThread(ctl, tix, 0, sysNs);
+      }
     }
+    cpuTimersTick(this.kctx, proc, userNs, sysNs); // ITIMER_VIRTUAL / ITIMER_PROF (kernel/signal/timers.ts)
     // The quantum is over, whether it ended in guest code or in the kernel (a trap).
     if (this.current === tix && this.budgetLeft <= 0 && this.quantumEnd()) return;
     if (this.current === tix && isExiting(this.hctx.ctl, this.threads.proc(tix))) this.exitCurrent(0);
@@ -367,6 +380,7 @@ export class HartScheduler implements SchedOps, ProcOps {
     traceEmitSwitchOut(this.hctx.trace, SWITCH_EXIT);
     const as = this.as!;
     const proc = this.threads.proc(tix);
+    threadExitCpu(this.kctx, proc, tix); // its CPU time stays with the process (kernel/proc/cputime.ts)
     this.threads.setExitCode(tix, code);
     this.threads.setState(tix, TS_DEAD);
     this.current = -1;

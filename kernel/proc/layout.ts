@@ -24,8 +24,8 @@
  *   Atomics.store of T_STATE/run-queue publication that follows the save.
  * - process record: P_STATE compareExchange; P_THREADS Atomics.add/sub; P_EXIT written
  *   before P_STATE becomes ZOMBIE (Atomics.store + notify: the host waits on P_STATE).
- *   P_PARENT, P_PGID, P_SID, P_FLAGS and the ZOMBIE → FREE reaping of a guest's child, only
- *   under SH_PROC_LOCK. P_VFORK: set before the child first runs, cleared once by the child.
+ *   P_PARENT, P_PGID, P_SID, P_FLAGS, P_CPU_DEAD_* and the ZOMBIE → FREE reaping of a guest's
+ *   child, only under SH_PROC_LOCK. P_VFORK: set before the child first runs, cleared once by the child.
  * - run queue: RQ_LOCK SpinLock guards RQ_HEAD/RQ_TAIL/ring; RQ_COUNT is Atomics.store'd
  *   under the lock so stealers may read it racily.
  * - hartSched: written only by its own hart (plain stores, racy reads are statistics);
@@ -62,7 +62,7 @@ export const WB_LOCK = 0;
 export const WB_HEAD = 1; // first thread index on the list, -1 = none
 
 // ---- thread record (words) ----
-export const THREAD_BYTES = 704; // words 170-175 free
+export const THREAD_BYTES = 704; // words 174-175 free
 export const T_STATE = 0; // TS_*
 export const T_TID = 1;
 export const T_PROC = 2; // process slot
@@ -95,6 +95,8 @@ export const COMM_BYTES = 16;
 export const T_VFORK_PID = 165; // vfork: pid of that child (checked against the slot's P_PID); owner hart only
 export const T_SLEEP_END = 166; // f64: nanosleep's end (ms, as T_DEADLINE); once interrupted (TF_SLEEP_INTR) the ms that were left. Owner, or the waker under the bucket lock
 export const T_SLEEP_REM = 168; // f64: nanosleep's rem va (0: none, or an absolute sleep); owner hart only
+export const T_UTIME = 170; // f64: ns this thread ran guest code (kernel/proc/cputime.ts); its hart while RUNNING, zeroed at exit under SH_PROC_LOCK
+export const T_STIME = 172; // f64: ns the kernel worked for it (traps); likewise
 /** Thread states. */
 export const TS_FREE = 0;
 export const TS_READY = 1; // on a run queue
@@ -111,7 +113,7 @@ export const TF_SLEEP_INTR = 1 << 5; // a signal ended its nanosleep: before it 
 export const TF_KILLABLE = 1 << 4; // blocked in a killable-only wait (vfork): only a fatal signal interrupts it (kernel/signal/send.ts); owner hart sets/clears it around the wait
 
 // ---- process record (words) ----
-export const PROC_BYTES = 64;
+export const PROC_BYTES = 128;
 export const P_STATE = 0; // PS_*
 export const P_PID = 1;
 export const P_AS = 2; // address-space slot
@@ -128,6 +130,8 @@ export const P_PGID = 12; // process group id. SH_PROC_LOCK (setpgid/setsid; rea
 export const P_SID = 13; // session id. SH_PROC_LOCK
 export const P_FLAGS = 14; // bits 0-7: parent-death signal (prctl PR_SET_PDEATHSIG); PF_* above. SH_PROC_LOCK
 export const P_VFORK = 15; // 1 while a vfork parent waits for this child to exec or exit, then 0 (Atomics.store + wake: the parent's channel)
+export const P_CPU_DEAD_U = 16; // f64: user-mode ns of the process's exited threads (kernel/proc/cputime.ts). SH_PROC_LOCK
+export const P_CPU_DEAD_S = 18; // f64: their kernel-mode ns. SH_PROC_LOCK
 /**
  * pid 1 is the kernel's own init (kernel/proc/sys-proc-table.ts): it has no slot and runs no
  * code; the host's processes are its children, orphans are re-parented to it, and the kernel

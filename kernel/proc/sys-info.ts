@@ -7,10 +7,10 @@
  *   initial stack (kernel/proc/initstack.ts). File ownership in stat is the host's.
  * - clocks: REALTIME from the host's wall clock (its offset to the monotonic clock measured once
  *   at boot, so REALTIME never steps back and agrees on every hart); MONOTONIC, MONOTONIC_RAW, BOOTTIME and the
- *   COARSE variants from the host's monotonic clock (process.hrtime), relative to this worker's
- *   process start — all harts share the host process, so one clock. PROCESS_CPUTIME_ID and
- *   THREAD_CPUTIME_ID are approximated by the host process's CPU time (process.cpuUsage):
- *   monotonic and of the right magnitude, not per guest process or thread. Resolution 1 ns
+ *   COARSE variants from the host's monotonic clock (process.hrtime) — all harts share the
+ *   host process, so one clock. clock_gettime of THREAD_CPUTIME_ID / PROCESS_CPUTIME_ID is the
+ *   calling thread's / process's CPU time as the harts charge it (kernel/proc/cputime.ts);
+ *   clockNs (no caller) approximates both by the host process's CPU time. Resolution 1 ns
  *   (COARSE: 4 ms, like a 250 Hz Linux tick).
  * - getrandom: a xorshift128+ stream seeded per machine (setRandomSeed; default a fixed
  *   seed), so runs are reproducible; shared by all threads of a worker, not cryptographic.
@@ -30,6 +30,8 @@ import { FDT_FDS, RLIM_NLIMITS } from '../fs/layout.ts';
 import type { FsEnv } from '../fs/sys-fs-env.ts';
 import { argInt, argU } from '../syscall.ts';
 import { copyFromUser, copyToUser } from '../mm/uaccess.ts';
+import { processCpuNs, threadCpuNs } from './cputime.ts';
+import { procOps } from './sys-proc.ts';
 
 const ESRCH = 3;
 export const UTS_SYSNAME = 'Linux';
@@ -168,9 +170,20 @@ function timespec(ns: bigint): Uint8Array {
   return out;
 }
 
+/**
+ * The calling thread's CPU clocks (kernel/proc/cputime.ts): CLOCK_THREAD_CPUTIME_ID its own user
+ * + system time, CLOCK_PROCESS_CPUTIME_ID its process's; null for other clocks.
+ */
+function cpuClockNs(f: FsEnv, id: number): bigint | null {
+  if (id !== CLOCK_PROCESS_CPUTIME_ID && id !== CLOCK_THREAD_CPUTIME_ID) return null;
+  const tix = procOps().currentThread();
+  const [u, s] = id === CLOCK_THREAD_CPUTIME_ID ? threadCpuNs(f.kctx.ctl, tix) : processCpuNs(f.kctx, procOps().currentProc());
+  return BigInt(Math.floor(u + s));
+}
+
 /** clock_gettime(id, tp): EINVAL for an unknown clock. */
 export function sysClockGettime(f: FsEnv, a: readonly bigint[]): number {
-  const ns = clockNs(argInt(a[0]!));
+  const ns = cpuClockNs(f, argInt(a[0]!)) ?? clockNs(argInt(a[0]!));
   if (ns === null) return -EINVAL;
   return copyToUser(f.kctx, f.as, argU(a[1]!), timespec(ns)) < 0 ? -EFAULT : 0;
 }

@@ -110,6 +110,7 @@ export const TH_LOCK = 0; // SpinLock for the whole table
 export const TH_ARMED = 1; // armed timers (racy reads: "anything to scan?")
 export const TH_NEXT = 2; // f64: earliest armed deadline (monotonic ns), Infinity when none
 export const TH_HIGH = 4; // one past the highest slot ever used (bounds the scans)
+export const TH_CPU_ARMED = 5; // armed ITIMER_VIRTUAL / ITIMER_PROF records (racy reads: "charge CPU time to them?")
 export const TIMER_BYTES = 128;
 export const TM_STATE = 0; // TMS_*
 export const TM_PID = 1; // owner process pid (a record whose owner is not a live process with this pid is freed)
@@ -125,7 +126,7 @@ export const TM_OVERRUN_LAST = 10; // timer_getoverrun: the overrun reported wit
 export const TM_QUEUED = 11; // 1 while its signal is pending (not yet delivered)
 export const TM_VALUE_LO = 12; // sigev_value (si_value)
 export const TM_VALUE_HI = 13;
-export const TM_DEADLINE = 14; // f64: monotonic ns of the next expiry, 0 = disarmed
+export const TM_DEADLINE = 14; // f64: monotonic ns of the next expiry, 0 = disarmed (ITIMER_VIRTUAL/PROF: CPU ns left)
 export const TM_INTERVAL = 16; // f64: period in ns, 0 = one-shot
 export const TM_TICKS = 18; // f64: timerfd: expiries not yet read
 export const TM_SEQ = 20; // timerfd: bumped at every expiry and settime; its readers' wait word (woken by the expiring hart)
@@ -135,6 +136,8 @@ export const TMS_ARMED = 2;
 export const TK_ITIMER_REAL = 1;
 export const TK_POSIX = 2;
 export const TK_TIMERFD = 3;
+export const TK_ITIMER_VIRTUAL = 4; // counts the process's user time (kernel/proc/cputime.ts)
+export const TK_ITIMER_PROF = 5; // counts its user + system time
 
 /** Bytes of the timer region for `maxTimers` records. */
 export function timerRegionBytes(maxTimers: number): number {

@@ -9,12 +9,13 @@
  *   struct sigevent   { sigval sigev_value @0; int sigev_signo @8; int sigev_notify @12; int _tid @16 } 64 bytes
  *
  * Choices, as Linux where it matters:
- * - ITIMER_REAL only: ITIMER_VIRTUAL and ITIMER_PROF (user / user+system CPU time of the
- *   process) are EINVAL — threads' CPU time is not accounted here (kernel/signal/README.md).
+ * - ITIMER_REAL counts the clock (SIGALRM); ITIMER_VIRTUAL the process's user time (SIGVTALRM)
+ *   and ITIMER_PROF its user + system time (SIGPROF), as the harts charge it
+ *   (kernel/proc/cputime.ts; checked at every run slice of a thread of the process).
  * - setitimer with a NULL new value disarms (Linux's compatibility behaviour); tv_usec outside
  *   0..999,999 is EINVAL. An armed value rounds up to whole microseconds as Linux reports it.
  * - timer_create: clocks REALTIME, MONOTONIC, BOOTTIME and their _ALARM twins; the CPU-time
- *   clocks are EINVAL (see above). sevp NULL = SIGEV_SIGNAL, SIGALRM, si_value = the timer id.
+ *   clocks are EINVAL (a deviation: use ITIMER_VIRTUAL / ITIMER_PROF). sevp NULL = SIGEV_SIGNAL, SIGALRM, si_value = the timer id.
  *   SIGEV_THREAD_ID needs a thread of the caller's process (EINVAL otherwise); SIGEV_THREAD is
  *   a libc notion (EINVAL from the kernel). Ids are per process, the smallest unused from 0.
  *   A full table is EAGAIN.
@@ -31,7 +32,8 @@ import { signalHost } from './send.ts';
 import { procOfThread, threadOfTid, tidOf } from './state.ts';
 import { NSIG, SIGALRM } from './signals.ts';
 import {
-  absToMono, DELAYTIMER_MAX, monoNs, SIGEV_NONE, SIGEV_SIGNAL, SIGEV_THREAD_ID, TK_ITIMER_REAL, TK_POSIX, timerClockOk,
+  absToMono, DELAYTIMER_MAX, monoNs, SIGEV_NONE, SIGEV_SIGNAL, SIGEV_THREAD_ID, SIGPROF, SIGVTALRM, TK_ITIMER_PROF,
+  TK_ITIMER_REAL, TK_ITIMER_VIRTUAL, TK_POSIX, timerClockOk,
   timerTable, type TimerTable,
 } from './timers.ts';
 import { TM_CLOCK, TM_OVERRUN_LAST, TM_OVERRUN, TM_QUEUED } from './layout.ts';
@@ -94,31 +96,36 @@ function writePair(env: SyscallEnv, va: number, interval: number, value: number,
   return copyToUser(env.kctx, env.as, va, out) < 0 ? -EFAULT : 0;
 }
 
-// ---- ITIMER_REAL ----
+// ---- itimers ----
 
-/** Lock held: the caller's ITIMER_REAL record, allocated (idle) when `create`; -1 none / table full. */
-function realTimer(t: TimerTable, env: SyscallEnv, p: number, create: boolean): number {
-  const s = t.find(env.pid, TK_ITIMER_REAL, -1);
+/** The timer kind of itimer `which`, or -1. */
+const ITIMER_KIND = (which: number): number =>
+  which === ITIMER_REAL ? TK_ITIMER_REAL : which === ITIMER_VIRTUAL ? TK_ITIMER_VIRTUAL : which === ITIMER_PROF ? TK_ITIMER_PROF : -1;
+
+/** Lock held: the caller's itimer record of `kind`, allocated (idle) when `create`; -1 none / table full. */
+function itimer(t: TimerTable, env: SyscallEnv, p: number, kind: number, create: boolean): number {
+  const s = t.find(env.pid, kind, -1);
   if (s >= 0 || !create) return s;
-  return t.alloc(p, env.pid, { kind: TK_ITIMER_REAL, id: -1, clock: 1, notify: SIGEV_SIGNAL, signo: SIGALRM, tid: -1, value: 0n });
+  const signo = kind === TK_ITIMER_REAL ? SIGALRM : kind === TK_ITIMER_VIRTUAL ? SIGVTALRM : SIGPROF;
+  return t.alloc(p, env.pid, { kind, id: -1, clock: 1, notify: SIGEV_SIGNAL, signo, tid: -1, value: 0n });
 }
 
 /** getitimer(which, curr_value) */
 function getitimer(env: SyscallEnv, a: readonly bigint[]): number {
-  const which = argInt(a[0]!);
-  if (which === ITIMER_VIRTUAL || which === ITIMER_PROF || which !== ITIMER_REAL) return -EINVAL;
+  const kind = ITIMER_KIND(argInt(a[0]!));
+  if (kind < 0) return -EINVAL;
   const { p } = caller(env);
   const [value, interval] = locked(env, (t) => {
-    const s = realTimer(t, env, p, false);
+    const s = itimer(t, env, p, kind, false);
     return s < 0 ? [0, 0] : t.remaining(s);
   });
   return writePair(env, argU(a[1]!), interval, value, 1000);
 }
 
-/** setitimer(which, new_value, old_value) */
+/** setitimer(which, new_value, old_value): a CPU-time itimer's value counts CPU ns, not clock ns. */
 function setitimer(env: SyscallEnv, a: readonly bigint[]): number {
-  const which = argInt(a[0]!);
-  if (which !== ITIMER_REAL) return -EINVAL;
+  const kind = ITIMER_KIND(argInt(a[0]!));
+  if (kind < 0) return -EINVAL;
   const newVa = argU(a[1]!), oldVa = argU(a[2]!);
   let next: [number, number] = [0, 0];
   if (newVa !== 0) {
@@ -128,10 +135,10 @@ function setitimer(env: SyscallEnv, a: readonly bigint[]): number {
   }
   const { p } = caller(env);
   const old = locked(env, (t): [number, number] | number => {
-    const s = realTimer(t, env, p, next[1] > 0);
+    const s = itimer(t, env, p, kind, next[1] > 0);
     if (s < 0) return next[1] > 0 ? -EAGAIN : [0, 0];
     const [value, interval] = t.remaining(s);
-    if (next[1] > 0) t.arm(s, monoNs() + next[1], next[0]);
+    if (next[1] > 0) t.arm(s, kind === TK_ITIMER_REAL ? monoNs() + next[1] : next[1], next[0]);
     else t.free(s);
     return [value, interval];
   });

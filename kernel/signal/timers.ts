@@ -40,7 +40,8 @@ import { P_EXITING, P_PID, P_STATE, PS_LIVE } from '../proc/layout.ts';
 import { clockNs } from '../proc/sys-info.ts';
 import { CLOCK_MONOTONIC, CLOCK_REALTIME } from '../linux-flags.ts';
 import {
-  TH_ARMED, TH_HIGH, TH_LOCK, TH_NEXT, TIMER_BYTES, TIMER_HEADER_BYTES, TK_ITIMER_REAL, TK_POSIX, TK_TIMERFD, TM_CLOCK,
+  TH_ARMED, TH_CPU_ARMED, TH_HIGH, TH_LOCK, TH_NEXT, TIMER_BYTES, TIMER_HEADER_BYTES, TK_ITIMER_PROF, TK_ITIMER_REAL,
+  TK_ITIMER_VIRTUAL, TK_POSIX, TK_TIMERFD, TM_CLOCK,
   TM_DEADLINE, TM_ID, TM_INTERVAL, TM_KIND, TM_NOTIFY, TM_OVERRUN, TM_OVERRUN_LAST, TM_PID, TM_PROC, TM_QUEUED, TM_SIGNO,
   TM_SEQ, TM_STATE, TM_TICKS, TM_TID, TM_VALUE_HI, TM_VALUE_LO, TMS_ARMED, TMS_FREE, TMS_IDLE,
 } from './layout.ts';
@@ -48,6 +49,12 @@ import type { SigInfo } from './sigframe.ts';
 import { postSignal } from './send.ts';
 import { procField, procOfThread, setTimerTakenHook, threadOfTid } from './state.ts';
 import { SI_KERNEL, SI_TIMER, SIGALRM } from './signals.ts';
+
+/** Linux SIGVTALRM / SIGPROF: what ITIMER_VIRTUAL / ITIMER_PROF send. */
+export const SIGVTALRM = 26;
+export const SIGPROF = 27;
+/** True for the kinds that count CPU time, not a clock (TM_DEADLINE = CPU ns left). */
+export const isCpuKind = (kind: number): boolean => kind === TK_ITIMER_VIRTUAL || kind === TK_ITIMER_PROF;
 
 /** Kernel sigev_notify values (asm-generic/siginfo.h). */
 export const SIGEV_SIGNAL = 0;
@@ -188,12 +195,17 @@ export class TimerTable {
     return id;
   }
 
-  /** Lock held: arm `slot` to expire at monotonic `deadline` ns, then every `interval` ns (0: once). */
+  /**
+   * Lock held: arm `slot` to expire at monotonic `deadline` ns, then every `interval` ns (0:
+   * once). A CPU-time kind (ITIMER_VIRTUAL / ITIMER_PROF) takes `deadline` as CPU ns left.
+   */
   arm(slot: number, deadline: number, interval: number): void {
-    if (this.state(slot) !== TMS_ARMED) Atomics.add(this.i32, this.hw(TH_ARMED), 1);
+    const cpu = isCpuKind(this.field(slot, TM_KIND));
+    if (this.state(slot) !== TMS_ARMED) Atomics.add(this.i32, this.hw(cpu ? TH_CPU_ARMED : TH_ARMED), 1);
     this.i32[this.w(slot, TM_STATE)] = TMS_ARMED;
     this.set(slot, TM_DEADLINE, deadline);
     this.set(slot, TM_INTERVAL, interval);
+    if (cpu) return;
     const next = this.hw(TH_NEXT) / 2;
     if (Atomics.load(this.i32, this.hw(TH_ARMED)) === 1 || deadline < this.f64[next]!) this.f64[next] = deadline;
   }
@@ -201,7 +213,7 @@ export class TimerTable {
   /** Lock held: disarm `slot` (it stays allocated). */
   disarm(slot: number): void {
     if (this.state(slot) === TMS_ARMED) {
-      Atomics.sub(this.i32, this.hw(TH_ARMED), 1);
+      Atomics.sub(this.i32, this.hw(isCpuKind(this.field(slot, TM_KIND)) ? TH_CPU_ARMED : TH_ARMED), 1);
       this.i32[this.w(slot, TM_STATE)] = TMS_IDLE;
     }
     this.set(slot, TM_DEADLINE, 0);
@@ -211,7 +223,8 @@ export class TimerTable {
   /** Lock held: [ns left until the next expiry (0 when disarmed), interval ns]. */
   remaining(slot: number, now = monoNs()): [number, number] {
     if (this.state(slot) !== TMS_ARMED) return [0, 0];
-    return [Math.max(1, this.get(slot, TM_DEADLINE) - now), this.get(slot, TM_INTERVAL)];
+    const left = isCpuKind(this.field(slot, TM_KIND)) ? this.get(slot, TM_DEADLINE) : this.get(slot, TM_DEADLINE) - now;
+    return [Math.max(1, left), this.get(slot, TM_INTERVAL)];
   }
 }
 
@@ -257,7 +270,7 @@ export function expireTimers(kctx: KernelContext, wake: WordWake | null = null):
   try {
     now = monoNs();
     for (let s = 0; s < t.high; s++) {
-      if (t.state(s) !== TMS_ARMED) continue;
+      if (t.state(s) !== TMS_ARMED || isCpuKind(t.field(s, TM_KIND))) continue;
       if (!t.ownerLive(s)) { t.free(s); continue; }
       const d = t.get(s, TM_DEADLINE), iv = t.get(s, TM_INTERVAL);
       if (d > now) { earliest = Math.min(earliest, d); continue; }
@@ -290,6 +303,10 @@ function collect(t: TimerTable, s: number, expiries: number): Fire | null {
     return { ...base, tid: -1, signo: 0, info: { signo: 0, code: 0 } };
   }
   if (kind === TK_ITIMER_REAL) return { ...base, tid: -1, signo: SIGALRM, info: { signo: SIGALRM, code: SI_KERNEL } };
+  if (isCpuKind(kind)) {
+    const signo = kind === TK_ITIMER_VIRTUAL ? SIGVTALRM : SIGPROF;
+    return { ...base, tid: -1, signo, info: { signo, code: SI_KERNEL } };
+  }
   const notify = t.field(s, TM_NOTIFY);
   if (notify === SIGEV_NONE) return null;
   if (t.field(s, TM_QUEUED)) {
@@ -330,6 +347,39 @@ function dequeued(t: TimerTable, f: Fire): void {
   } finally {
     t.lock.unlock();
   }
+}
+
+/**
+ * The hart charged `userNs` / `sysNs` of CPU time to a thread of process slot `p` (kernel/proc/
+ * cputime.ts): count them down on the process's ITIMER_VIRTUAL (user) and ITIMER_PROF (user +
+ * system), and send SIGVTALRM / SIGPROF for each that ran out (reloaded with its interval, as
+ * many periods as the slice covered, or disarmed). One racy load when no such timer is armed.
+ */
+export function cpuTimersTick(kctx: KernelContext, p: number, userNs: number, sysNs: number): void {
+  const t = timerTable(kctx);
+  if (Atomics.load(t.i32, t.hw(TH_CPU_ARMED)) === 0) return;
+  const ctl = kctx.ctl;
+  const pid = ctl.i32[procField(ctl, p, P_PID)]!;
+  const fires: Fire[] = [];
+  t.lock.with(() => {
+    for (let s = 0; s < t.high; s++) {
+      if (t.state(s) !== TMS_ARMED || !isCpuKind(t.field(s, TM_KIND)) || t.field(s, TM_PID) !== pid || t.field(s, TM_PROC) !== p) continue;
+      if (!t.ownerLive(s)) { t.free(s); continue; }
+      let left = t.get(s, TM_DEADLINE) - (t.field(s, TM_KIND) === TK_ITIMER_VIRTUAL ? userNs : userNs + sysNs);
+      if (left > 0) { t.set(s, TM_DEADLINE, left); continue; }
+      const iv = t.get(s, TM_INTERVAL);
+      let expiries = 1;
+      if (iv > 0) {
+        expiries = Math.floor(-left / iv) + 1;
+        left += expiries * iv;
+        t.set(s, TM_DEADLINE, left);
+      } else {
+        t.disarm(s);
+      }
+      fires.push(collect(t, s, expiries)!);
+    }
+  });
+  for (const f of fires) fire(kctx, t, f, null);
 }
 
 // A POSIX timer's signal left a pending set (process p's signal lock held: lock order signal → table).
@@ -376,4 +426,4 @@ export function timersInUse(ctl: Ctl): number {
   }
 }
 
-export { TK_ITIMER_REAL, TK_POSIX, TK_TIMERFD };
+export { TK_ITIMER_PROF, TK_ITIMER_REAL, TK_ITIMER_VIRTUAL, TK_POSIX, TK_TIMERFD };
