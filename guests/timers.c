@@ -13,7 +13,8 @@
  *             alarm() returns the seconds left, rounded as glibc does;
  *   posix     timer_create SIGEV_SIGNAL: si_code SI_TIMER, si_value as given, si_overrun 0;
  *             SIGEV_NONE counts down without a signal; errnos for bad ids and clocks;
- *   thread    SIGEV_THREAD_ID reaches the named thread, not the main one;
+ *   thread    SIGEV_THREAD_ID reaches the named thread, not the main one; glibc's SIGEV_THREAD
+ *             (a helper thread in sigwaitinfo, woken by a SIGEV_THREAD_ID signal) runs its function;
  *   overrun   a 1 ms periodic timer whose signal stays blocked for 50 ms: sigwaitinfo's
  *             si_overrun is large and timer_getoverrun agrees;
  *   abstime   clock_nanosleep TIMER_ABSTIME on MONOTONIC and REALTIME wakes at or after the
@@ -282,8 +283,13 @@ static void check_posix(void)
     printf("timers: posix: SIGEV_SIGNAL gave SI_TIMER with si_value, overrun 0; SIGEV_NONE counts down; EINVAL for bad ids, clocks, signals\n");
 }
 
-/* ---- SIGEV_THREAD_ID ---- */
-static atomic_int thread_tid;
+/* ---- SIGEV_THREAD_ID, and glibc's SIGEV_THREAD (a helper thread woken by a SIGEV_THREAD_ID signal) ---- */
+static atomic_int thread_tid, notified;
+
+static void on_notify(union sigval v)
+{
+    atomic_store(&notified, v.sival_int);
+}
 
 static void *target_thread(void *arg)
 {
@@ -321,7 +327,20 @@ static void check_thread(void)
     sev._sigev_un._tid = 999999;
     timer_t dummy;
     expect_errno(timer_create(CLOCK_MONOTONIC, &sev, &dummy), EINVAL, "SIGEV_THREAD_ID to a missing thread");
-    printf("timers: thread: SIGEV_THREAD_ID reached the named thread, not the main one; EINVAL for a missing thread\n");
+    memset(&sev, 0, sizeof sev);
+    sev.sigev_notify = SIGEV_THREAD;
+    sev.sigev_notify_function = on_notify;
+    sev.sigev_value.sival_int = 31;
+    timer_t tt;
+    CHECK(timer_create(CLOCK_MONOTONIC, &sev, &tt) == 0, "timer_create(SIGEV_THREAD): errno %d", errno);
+    arm(tt, 20000000L, 0);
+    for (int i = 0; i < 10000 && atomic_load(&notified) == 0; i++) {
+        struct timespec ms = {0, 1000000L};
+        nanosleep(&ms, NULL);
+    }
+    CHECK(atomic_load(&notified) == 31, "SIGEV_THREAD: the notify function ran with %d, expected 31", atomic_load(&notified));
+    CHECK(timer_delete(tt) == 0, "timer_delete(SIGEV_THREAD): errno %d", errno);
+    printf("timers: thread: SIGEV_THREAD_ID reached the named thread, not the main one; EINVAL for a missing thread; SIGEV_THREAD ran its function\n");
 }
 
 /* ---- overrun ---- */

@@ -17,7 +17,8 @@
  * - timer_create: clocks REALTIME, MONOTONIC, BOOTTIME and their _ALARM twins; the CPU-time
  *   clocks are EINVAL (a deviation: use ITIMER_VIRTUAL / ITIMER_PROF). sevp NULL = SIGEV_SIGNAL, SIGALRM, si_value = the timer id.
  *   SIGEV_THREAD_ID needs a thread of the caller's process (EINVAL otherwise); SIGEV_THREAD is
- *   a libc notion (EINVAL from the kernel). Ids are per process, the smallest unused from 0.
+ *   a signal to the process for the kernel, as Linux's good_sigevent has it (glibc builds its
+ *   SIGEV_THREAD on SIGEV_THREAD_ID and never passes it down). Ids are per process, the smallest unused from 0.
  *   A full table is EAGAIN.
  * - timer_settime with TIMER_ABSTIME: a REALTIME deadline is converted to the monotonic clock
  *   when armed (clock_settime does not exist here, so the two never drift apart).
@@ -32,7 +33,7 @@ import { signalHost } from './send.ts';
 import { procOfThread, threadOfTid, tidOf } from './state.ts';
 import { NSIG, SIGALRM } from './signals.ts';
 import {
-  absToMono, DELAYTIMER_MAX, monoNs, SIGEV_NONE, SIGEV_SIGNAL, SIGEV_THREAD_ID, SIGPROF, SIGVTALRM, TK_ITIMER_PROF,
+  absToMono, DELAYTIMER_MAX, monoNs, SIGEV_NONE, SIGEV_SIGNAL, SIGEV_THREAD, SIGEV_THREAD_ID, SIGPROF, SIGVTALRM, TK_ITIMER_PROF,
   TK_ITIMER_REAL, TK_ITIMER_VIRTUAL, TK_POSIX, timerClockOk,
   timerTable, type TimerTable,
 } from './timers.ts';
@@ -166,6 +167,8 @@ function timerCreate(env: SyscallEnv, a: readonly bigint[]): number {
       tid = dv.getInt32(16, true);
       const ttix = threadOfTid(env.kctx.ctl, tid);
       if (ttix < 0 || procOfThread(env.kctx.ctl, ttix) !== p) return -EINVAL;
+    } else if (notify === SIGEV_THREAD) {
+      notify = SIGEV_SIGNAL; // the kernel's view of it (Linux good_sigevent); libc runs the thread
     } else if (notify !== SIGEV_SIGNAL && notify !== SIGEV_NONE) {
       return -EINVAL;
     }
