@@ -69,6 +69,8 @@
  *   | frame generations F x int32                |  per-frame count of frees (the sanitizer's ABA check)
  *   +--------------------------------------------+ procInfo        (kernel/fs/layout.ts PI_*)
  *   | process info     P x PROCINFO_BYTES        |  /proc/<pid>: exe path, argument bounds, start time
+ *   +--------------------------------------------+ timers          (kernel/signal/layout.ts has the fields)
+ *   | timers           timerRegionBytes(T)       |  ITIMER_REAL, POSIX timers, timerfds: deadlines, signals
  *   +--------------------------------------------+ <- APPEND POINT: a new region goes here —
  *   |                                            |    add a field to CtlLayout, a region in
  *   |                                            |    computeLayout/layoutRegions, a line in
@@ -117,6 +119,8 @@
  * - frame generations: Atomics.add(1) by the hart that frees the frame (kernel/mm/frames.ts,
  *   each free of a frame or 2 MiB block, before the frame can be handed out again); read with
  *   Atomics.load by the sanitizer (a TLB entry's frame freed since the entry was filled).
+ * - timers: everything under the table's SpinLock TH_LOCK, except the racy reads of TH_ARMED /
+ *   TH_NEXT by idle and quantum-ending harts. Field by field: kernel/signal/layout.ts.
  */
 import { MAILBOX_BYTES } from '../cpu/mailbox.ts';
 import { HART_COUNTER_SLOTS } from '../cpu/counters.ts';
@@ -126,7 +130,7 @@ import { traceRingBytes, validateTraceEvents } from './lab/trace-layout.ts';
 import { schedConfigFor, schedRegionBytes, validateSchedConfig, type SchedConfig } from './proc/layout.ts';
 import { fsConfigFor, fsRegionBytes, PROCINFO_BYTES, validateFsConfig, type FsConfig } from './fs/layout.ts';
 import { labRegionBytes } from './lab/layout.ts';
-import { signalRegionBytes } from './signal/layout.ts';
+import { signalRegionBytes, timerRegionBytes } from './signal/layout.ts';
 
 export const CTL_MAGIC = 0x43_4f_48_31; // "COH1"
 export const CTL_VERSION = 1;
@@ -275,6 +279,8 @@ export interface CtlLayout {
   readonly frameGen: number;
   /** Per process slot: what /proc/<pid> shows beyond the process record (kernel/fs/layout.ts PI_*). */
   readonly procInfo: number;
+  /** Timer table: ITIMER_REAL, POSIX timers, timerfds (kernel/signal/layout.ts; one slot per thread slot). */
+  readonly timers: number;
   /** Total bytes of ctl. */
   readonly bytes: number;
 }
@@ -348,13 +354,14 @@ export function computeLayout({ cpus, frames, vm: vmPart, traceEvents = 0, sched
   const lab = take(labRegionBytes(cpus));
   const frameGen = take(frames * 4);
   const procInfo = take(sched.maxProcesses * PROCINFO_BYTES);
+  const timers = take(timerRegionBytes(sched.maxThreads));
   // APPEND POINT: new regions go here, in the order added.
   const bytes = alignUp(at, CACHE_LINE);
   const layout = {
     cpus, frames, blocks, header, frameRefcount, frameNext, frameState, blockTable, allocator,
     hartCaches, mailboxes, hartStatus, hartCounters, scratch, vmHeader, asTable, files, pageCache,
     traceRings, schedHeader, waitBuckets, threads, processes, runQueues, hartSched,
-    fdTables, ofiles, pipes, sigProcs, sigThreads, lab, frameGen, procInfo, bytes,
+    fdTables, ofiles, pipes, sigProcs, sigThreads, lab, frameGen, procInfo, timers, bytes,
   } as CtlLayout;
   // `vm` is configuration, not a region offset: non-enumerable so that walking the layout's
   // entries lists offsets only (the layout test does).
@@ -398,6 +405,7 @@ export function layoutRegions(l: CtlLayout): Region[] {
     { name: 'lab', offset: l.lab, bytes: labRegionBytes(l.cpus), align: CACHE_LINE },
     { name: 'frameGen', offset: l.frameGen, bytes: l.frames * 4, align: CACHE_LINE },
     { name: 'procInfo', offset: l.procInfo, bytes: l.sched.maxProcesses * PROCINFO_BYTES, align: CACHE_LINE },
+    { name: 'timers', offset: l.timers, bytes: timerRegionBytes(l.sched.maxThreads), align: CACHE_LINE },
   ];
 }
 

@@ -15,7 +15,7 @@
 import { bootVm, kernelFrames } from '../kernel/mm/aspace.ts';
 import { KernelContext } from '../kernel/context.ts';
 import {
-  INIT_PID, P_EXIT, P_STATE, POLICY_IPI, SH_NEXT_TID, POLICY_LOCAL, PS_FREE, PS_LIVE, SH_BATCH, SH_CEILING, SH_SEED, SH_TLB_ENTRIES, SH_POISON, SH_POLICY, SH_QUANTUM, SH_STARTED,
+  INIT_PID, P_EXIT, P_STATE, POLICY_IPI, SH_NEXT_TID, POLICY_LOCAL, PS_FREE, PS_LIVE, SH_BATCH, SH_CEILING, SH_REALTIME, SH_SEED, SH_TLB_ENTRIES, SH_POISON, SH_POLICY, SH_QUANTUM, SH_STARTED,
   STAT_NAMES,
 } from '../kernel/proc/layout.ts';
 import { enosysCounts } from '../kernel/syscall.ts';
@@ -93,6 +93,7 @@ export async function bootScheduled(o: SchedBootOptions = {}): Promise<Machine> 
   i32[sh + SH_BATCH] = o.batch ?? 0;
   i32[sh + SH_TLB_ENTRIES] = o.tlbEntries ?? 0;
   i32[sh + SH_SEED] = o.seed ?? 0;
+  m.ctl.f64[(sh + SH_REALTIME) / 2] = Date.now() * 1e6 - Number(process.hrtime.bigint()); // one CLOCK_REALTIME offset for every hart
   i32[sh + SH_CEILING] = o.ceilingPages ?? 0;
   i32[sh + SH_POLICY] = POLICY_CODES[o.policy ?? 'ipi']; // POLICY_IPI / POLICY_LOCAL and the lab's (kernel/lab/layout.ts)
   setSanitizerMode(m.ctl, o.sanitize === 'fatal' ? SAN_FATAL : o.sanitize === 'report' ? SAN_REPORT : SAN_OFF);

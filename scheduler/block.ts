@@ -20,7 +20,8 @@
  * back on its ecall and its argument registers untouched; a plain wake re-runs the whole
  * syscall with the original arguments, which re-checks its condition (pipes, wait4). Being
  * cancelled (-EINTR, -ETIMEDOUT) instead returns that errno from the ecall. A sleep
- * (BlockOptions.sleep: nanosleep) turns its timeout into success (a0 := 0); a poll
+ * (BlockOptions.sleep: nanosleep) turns its timeout into success (a0 := 0) and a cancel into
+ * -EINTR with the time left kept for its rem (TF_SLEEP_INTR, written at switch-in); a poll
  * (BlockOptions.poll, restartable: the host's stdin) turns it into a re-run of the syscall.
  *
  * Timeouts: a thread blocked with a deadline is counted in SH_TIMED; harts call
@@ -31,9 +32,10 @@ import type { Hart } from '../cpu/hart.ts';
 import type { Ctl } from '../kernel/layout.ts';
 import { SpinLock, type WhileWaiting } from '../kernel/sync/lock.ts';
 import {
-  BUCKET_BYTES, SH_TIMED, T_WAIT_BITSET, T_WAIT_KEY, TF_POLL, TF_RESTART, TF_SLEEP, TS_BLOCKED, WAIT_BUCKETS, WB_HEAD, WB_LOCK,
+  BUCKET_BYTES, SH_TIMED, T_SLEEP_END, T_WAIT_BITSET, T_WAIT_KEY, TF_POLL, TF_RESTART, TF_SLEEP, TF_SLEEP_INTR, TS_BLOCKED, WAIT_BUCKETS, WB_HEAD, WB_LOCK,
 } from '../kernel/proc/layout.ts';
 import { EAGAIN, EINTR } from '../kernel/errno.ts';
+import { monotonicMs } from '../kernel/proc/sys-info.ts';
 import { NO_RETURN, type BlockOptions, type WaitChannel } from '../kernel/syscall.ts';
 import type { RunQueues } from './runqueue.ts';
 import type { ThreadTable } from './threads.ts';
@@ -53,10 +55,12 @@ export function ctlChannel(ctl: Ctl, index: number): WaitChannel {
   return { key: -1 - index, i32: ctl.i32, index };
 }
 
-/** Monotonic milliseconds shared by every worker (deadlines). */
-export function nowMs(): number {
-  return performance.timeOrigin + performance.now();
-}
+/**
+ * Monotonic milliseconds shared by every worker (deadlines): the host's CLOCK_MONOTONIC, the
+ * same clock on every hart, so a deadline set on one hart expires on time on another
+ * (kernel/proc/sys-info.ts monotonicMs; nanosleep's T_SLEEP_END uses it too).
+ */
+export const nowMs = monotonicMs;
 
 export class WaitQueues {
   private readonly i32: Int32Array;
@@ -210,6 +214,12 @@ export class WaitQueues {
     const t = this.threads;
     const f = t.flags(tix);
     if (f & (TF_RESTART | TF_SLEEP | TF_POLL)) t.setFlags(tix, f & ~(TF_RESTART | TF_SLEEP | TF_POLL));
+    if (f & TF_SLEEP && a0 !== -ETIMEDOUT) {
+      // A signal ended a nanosleep: keep the time left for its rem (kernel/proc/sys-proc.ts finishInterruptedSleep).
+      const end = t.w(tix, T_SLEEP_END) / 2;
+      this.ctl.f64[end] = Math.max(0, this.ctl.f64[end]! - nowMs());
+      t.setFlags(tix, t.flags(tix) | TF_SLEEP_INTR);
+    }
     if (f & TF_RESTART) {
       // Cancelled: the ecall returns the errno instead of running again — but a poll's timeout re-runs it.
       if (a0 !== 0 && !(f & TF_POLL && a0 === -ETIMEDOUT)) {

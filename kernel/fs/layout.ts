@@ -101,6 +101,7 @@ export const OK_PIPE_WRITE = 5;
 export const OK_VIRT_FILE = 16; // a procfs file: OF_PCFILE is a page-cache data file holding the snapshot taken at open
 export const OK_VIRT_DIR = 17; // a procfs or /dev directory: OF_PATH names it, entries generated at getdents64
 export const OK_CHARDEV = 18; // /dev/null, zero, random, urandom: OF_HOSTFD is the minor number (major 1, "mem")
+export const OK_TIMERFD = 19; // a special file (kernel/fs/special.ts): OF_HOSTFD is a timer-table slot (kernel/signal/timerfd.ts)
 
 // ---- pipe (words; the ring follows the header) ----
 export const PIPE_CAPACITY = 65536; // Linux's default pipe capacity (16 pages)

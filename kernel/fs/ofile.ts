@@ -20,6 +20,7 @@ import type { HostRoot } from './hostfs.ts';
 import { SpinLock } from '../sync/lock.ts';
 import { fileRefDelta, findHostFile, openHostFile } from '../mm/pagecache.ts';
 import { pipeCloseEnd, type Waiter } from './pipe.ts';
+import { specialOps } from './special.ts';
 import {
   OFILE_BYTES, OF_DEV, OF_FLAGS, OF_INO, OF_HOSTFD, OF_KIND, OF_LOCK, OF_OFFSET, OF_PATH_BYTE, OF_PATH_LEN, OF_PATH_MAX,
   OF_PCFILE, OF_REFS, OF_STATE, OK_HOST_DIR, OK_HOST_FILE, OK_PIPE_READ, OK_PIPE_WRITE, SLOT_FREE, SLOT_LIVE,
@@ -94,6 +95,8 @@ export function ofilePut(ctx: KernelContext, id: number, waiter: Waiter | null =
     try { fs.closeSync(host); } catch { /* already gone: nothing to release */ }
   } else if (kind === OK_PIPE_READ || kind === OK_PIPE_WRITE) {
     pipeCloseEnd(ctx, host, kind === OK_PIPE_WRITE, waiter);
+  } else {
+    specialOps(kind)?.release(ctx, host); // a special file (kernel/fs/special.ts): its owner releases the handle
   }
   const pc = i32[w + OF_PCFILE]!;
   if (pc !== 0) fileRefDelta(ctx, pc, -1);

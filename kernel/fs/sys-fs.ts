@@ -41,6 +41,7 @@ import { accessOk, copyFromUser, copyToUser, strncpyFromUser } from '../mm/uacce
 
 /** Returned by a handler whose thread the Waiter parked (becomes NO_RETURN); kernel/fs/pipe.ts. */
 export { PARKED } from './pipe.ts';
+import { specialOps } from './special.ts';
 /** Bytes moved between host and user per step (bounds the bounce buffer, not the request). */
 const IO_CHUNK = 1 << 16;
 /** Linux MAX_RW_COUNT: one read/write moves at most this many bytes. */
@@ -151,8 +152,12 @@ export function readAt(f: FsEnv, id: number, va: number, len: number, pos: numbe
     }
     case OK_VIRT_FILE: case OK_VIRT_DIR: case OK_CHARDEV: // /proc and /dev (kernel/fs/sys-fs-virt.ts)
       return virtRead(f, id, va, len, pos);
-    default:
-      return -EBADF;
+    default: {
+      const special = specialOps(ofileKind(kctx, id)); // a timerfd (kernel/fs/special.ts)
+      if (special === undefined) return -EBADF;
+      if (pos !== null) return -ESPIPE;
+      return special.read(f, id, ofileHostFd(kctx, id), va, len, (flags & O_NONBLOCK) !== 0);
+    }
   }
 }
 
@@ -204,7 +209,7 @@ export function writeAt(f: FsEnv, id: number, va: number, len: number, pos: numb
     case OK_CHARDEV: // /dev/null, zero, random: kernel/fs/sys-fs-virt.ts
       return virtWrite(f, id, len);
     default:
-      return -EBADF;
+      return specialOps(ofileKind(kctx, id)) ? -EINVAL : -EBADF; // a timerfd is not writable (Linux: EINVAL)
   }
 }
 

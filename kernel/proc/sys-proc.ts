@@ -43,6 +43,7 @@
  * installed by scheduler/hart-loop.ts with setProcOps: kernel/ never imports scheduler/.
  */
 import type { VirtualAddressSpace } from '../mm/aspace.ts';
+import type { KernelContext } from '../context.ts';
 import { forkAddressSpace } from '../mm/cow.ts';
 import { EAGAIN, EFAULT, EINVAL } from '../errno.ts';
 import { fdTableFork, fdTablePut, fdTableRlimit, fdTableShare } from '../fs/fdtable.ts';
@@ -56,9 +57,10 @@ import {
 import { releaseAddressSpace } from '../mm/mmap.ts';
 import {
   COMM_BYTES, P_FDT, P_FLAGS, P_PGID, P_PID, P_SID, P_STATE, P_THREADS, P_VFORK, PF_NO_NEW_PRIVS, PF_NOT_DUMPABLE, PF_PERSONA, PS_FREE, T_CLEAR_TID,
-  T_COMM, T_FLAGS, T_ROBUST, T_ROBUST_LEN, T_SLEEP, T_TID, T_VFORK, T_VFORK_PID, TF_KILLABLE, THREAD_BYTES,
+  T_COMM, T_FLAGS, T_ROBUST, T_ROBUST_LEN, T_SLEEP, T_SLEEP_END, T_SLEEP_REM, T_TID, T_VFORK, T_VFORK_PID, TF_KILLABLE,
+  TF_SLEEP_INTR, THREAD_BYTES,
 } from './layout.ts';
-import { clockNs } from './sys-info.ts';
+import { clockNs, monotonicMs } from './sys-info.ts';
 import { copyProcInfo, nowUs } from '../fs/procinfo.ts';
 import {
   childChannel, liveTasks, parentPidOf, procAlloc, procFree, procLock, procWord, reapChild, vforkChannel,
@@ -324,7 +326,7 @@ const CLD_EXITED = 1, CLD_KILLED = 2, CLD_DUMPED = 3;
 export function sysNanosleep(env: SyscallEnv, a: readonly bigint[]): SyscallResult {
   const t = readTimespec(env, argU(a[0]!));
   if (typeof t === 'number') return t;
-  return sleepNs(env, Number(t));
+  return sleepNs(env, Number(t), argU(a[1]!));
 }
 
 /** clock_nanosleep(clockid, flags, req, rem): relative, or TIMER_ABSTIME (flags bit 0). */
@@ -334,17 +336,45 @@ export function sysClockNanosleep(env: SyscallEnv, a: readonly bigint[]): Syscal
   if (now === null || clock === 2 || clock === 3) return -EINVAL; // unknown, or a CPU-time clock
   const t = readTimespec(env, argU(a[2]!));
   if (typeof t === 'number') return t;
-  return sleepNs(env, flags & TIMER_ABSTIME ? Math.max(0, Number(t - now)) : Number(t));
+  return flags & TIMER_ABSTIME ? sleepNs(env, Math.max(0, Number(t - now))) : sleepNs(env, Number(t), argU(a[3]!));
 }
-/** Park the caller for `ns` (a channel on its own thread record that nobody wakes). */
-function sleepNs(env: SyscallEnv, ns: number): SyscallResult {
+/**
+ * Park the caller for `ns` (a channel on its own thread record that nobody wakes). A signal
+ * that interrupts the sleep returns -EINTR (never restarted, SA_RESTART or not: signal(7)) and,
+ * for a relative sleep, stores the time left at `remVa` (0: none) — see finishInterruptedSleep.
+ */
+function sleepNs(env: SyscallEnv, ns: number, remVa = 0): SyscallResult {
   if (ns <= 0) {
     env.sched.yieldAfter();
     return 0;
   }
   const ctl = env.kctx.ctl;
-  const index = tw(env, procOps().currentThread(), T_SLEEP);
+  const tix = procOps().currentThread();
+  const index = tw(env, tix, T_SLEEP);
+  ctl.f64[tw(env, tix, T_SLEEP_END) / 2] = monotonicMs() + ns / 1e6; // the clock of block deadlines
+  ctl.f64[tw(env, tix, T_SLEEP_REM) / 2] = remVa;
   return env.sched.block({ key: -1 - index, i32: ctl.i32, index }, ctl.i32[index]!, ns, { sleep: true });
+}
+
+/**
+ * Thread `tix`, just switched in on this hart with `as`, had its nanosleep ended by a signal
+ * (TF_SLEEP_INTR, set by the scheduler's wait queue with the milliseconds left in T_SLEEP_END):
+ * write the time left to the sleep's rem pointer, as Linux's nanosleep does before it returns
+ * -EINTR, before any handler runs. Returns -EFAULT when rem cannot be written (the syscall's
+ * result then), else 0.
+ */
+export function finishInterruptedSleep(kctx: KernelContext, as: VirtualAddressSpace, tix: number): number {
+  const ctl = kctx.ctl;
+  const w = (f: number): number => (ctl.layout.threads + tix * THREAD_BYTES) / 4 + f;
+  Atomics.and(ctl.i32, w(T_FLAGS), ~TF_SLEEP_INTR);
+  const va = ctl.f64[w(T_SLEEP_REM) / 2]!;
+  if (va === 0) return 0;
+  const ns = BigInt(Math.max(0, Math.round(ctl.f64[w(T_SLEEP_END) / 2]! * 1e6)));
+  const out = new Uint8Array(16);
+  const dv = new DataView(out.buffer);
+  dv.setBigInt64(0, ns / 1_000_000_000n, true);
+  dv.setBigInt64(8, ns % 1_000_000_000n, true);
+  return copyToUser(kctx, as, va, out) < 0 ? -EFAULT : 0;
 }
 
 /** sched_getaffinity(pid, len, mask): every hart of the machine. */

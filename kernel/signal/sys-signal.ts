@@ -36,6 +36,9 @@ import { INIT_PID, P_CODE, P_PGID, P_SIGNAL } from '../proc/layout.ts';
 import { procsOfGroup, setAutoReapHook, setChildExitHook, setParentDeathHook } from '../proc/sys-proc-table.ts';
 import { setCloneSignalHook } from '../proc/sys-proc.ts';
 import { copyToUser } from '../mm/uaccess.ts';
+import { timersExec } from './timers.ts';
+import './sys-timer.ts'; // setitimer, getitimer, timer_create & co.
+import './timerfd.ts'; // timerfd_create, timerfd_settime, timerfd_gettime
 
 import {
   SYS_kill, SYS_tkill, SYS_tgkill, SYS_sigaltstack, SYS_rt_sigsuspend, SYS_rt_sigaction,
@@ -388,10 +391,12 @@ setParentDeathHook((kctx, childPid, sig, deadPid) => {
 });
 
 // execve (kernel/proc/exec.ts, past its point of no return): caught handlers back to SIG_DFL,
-// ignored ones kept, the blocked mask and pending signals kept, the altstack dropped.
+// ignored ones kept, the blocked mask and pending signals kept, the altstack dropped; POSIX
+// timers deleted (kernel/signal/timers.ts).
 setExecSignalHook((env) => {
   const tix = callerTix(env);
   signalState(env.kctx).execSignals(procOfThread(env.kctx.ctl, tix), tix);
+  timersExec(env.kctx, env.pid); // POSIX timers are deleted; ITIMER_REAL (alarm) survives
 });
 
 export { decodeSigInfo };
