@@ -67,6 +67,8 @@
  *   | coherence lab    labRegionBytes(C)         |  change seq + ring, sanitizer reports, epochs, stats
  *   +--------------------------------------------+ frameGen
  *   | frame generations F x int32                |  per-frame count of frees (the sanitizer's ABA check)
+ *   +--------------------------------------------+ pollio          (kernel/fs/layout.ts pollioLayout has the parts)
+ *   | pollio           pollioLayout(fs, T).bytes |  poll buckets, poll records, eventfds, socket pairs, epolls
  *   +--------------------------------------------+ <- APPEND POINT: a new region goes here —
  *   |                                            |    add a field to CtlLayout, a region in
  *   |                                            |    computeLayout/layoutRegions, a line in
@@ -110,6 +112,9 @@
  *   Field by field: kernel/signal/layout.ts.
  * - lab: change/report rings claimed by Atomics.add and published by a tag store; per-hart
  *   epochs Atomics by their owner; statistics owner-only. Field by field: kernel/lab/layout.ts.
+ * - pollio: poll buckets Atomics-only, a thread's poll record by that thread, eventfds / socket
+ *   pairs / epolls each under its own SpinLock with an Atomics-only change counter. Field by
+ *   field: kernel/fs/layout.ts (pollio region).
  * - frame generations: Atomics.add(1) by the hart that frees the frame (kernel/mm/frames.ts,
  *   each free of a frame or 2 MiB block, before the frame can be handed out again); read with
  *   Atomics.load by the sanitizer (a TLB entry's frame freed since the entry was filled).
@@ -120,7 +125,7 @@ import { FRAMES_PER_MEGAPAGE } from '../cpu/ram.ts';
 import { validateVmConfig, vmConfigFor, vmRegionBytes, type VmConfig } from './mm/layout.ts';
 import { traceRingBytes, validateTraceEvents } from './lab/trace-layout.ts';
 import { schedConfigFor, schedRegionBytes, validateSchedConfig, type SchedConfig } from './proc/layout.ts';
-import { fsConfigFor, fsRegionBytes, validateFsConfig, type FsConfig } from './fs/layout.ts';
+import { fsConfigFor, fsRegionBytes, pollioLayout, validateFsConfig, type FsConfig } from './fs/layout.ts';
 import { labRegionBytes } from './lab/layout.ts';
 import { signalRegionBytes } from './signal/layout.ts';
 
@@ -269,6 +274,8 @@ export interface CtlLayout {
   readonly lab: number;
   /** Per-frame generation: how often the frame was freed (kernel/mm/frames.ts frameGeneration). */
   readonly frameGen: number;
+  /** Poll buckets and records, eventfds, socket pairs, epoll instances (kernel/fs/layout.ts pollioLayout). */
+  readonly pollio: number;
   /** Total bytes of ctl. */
   readonly bytes: number;
 }
@@ -341,13 +348,14 @@ export function computeLayout({ cpus, frames, vm: vmPart, traceEvents = 0, sched
   const sigThreads = take(gb.sigThreads);
   const lab = take(labRegionBytes(cpus));
   const frameGen = take(frames * 4);
+  const pollio = take(pollioLayout(fs, sched.maxThreads).bytes);
   // APPEND POINT: new regions go here, in the order added.
   const bytes = alignUp(at, CACHE_LINE);
   const layout = {
     cpus, frames, blocks, header, frameRefcount, frameNext, frameState, blockTable, allocator,
     hartCaches, mailboxes, hartStatus, hartCounters, scratch, vmHeader, asTable, files, pageCache,
     traceRings, schedHeader, waitBuckets, threads, processes, runQueues, hartSched,
-    fdTables, ofiles, pipes, sigProcs, sigThreads, lab, frameGen, bytes,
+    fdTables, ofiles, pipes, sigProcs, sigThreads, lab, frameGen, pollio, bytes,
   } as CtlLayout;
   // `vm` is configuration, not a region offset: non-enumerable so that walking the layout's
   // entries lists offsets only (the layout test does).
@@ -390,6 +398,7 @@ export function layoutRegions(l: CtlLayout): Region[] {
     })),
     { name: 'lab', offset: l.lab, bytes: labRegionBytes(l.cpus), align: CACHE_LINE },
     { name: 'frameGen', offset: l.frameGen, bytes: l.frames * 4, align: CACHE_LINE },
+    { name: 'pollio', offset: l.pollio, bytes: pollioLayout(l.fs, l.sched.maxThreads).bytes, align: CACHE_LINE },
   ];
 }
 

@@ -72,6 +72,21 @@ export function ofileCreate(ctx: KernelContext, init: OfileInit): number {
   return -ENFILE;
 }
 
+/** Releases the object of a description kind defined elsewhere (eventfd, socket, epoll): its OF_HOSTFD value. */
+export type OfileReleaseHook = (ctx: KernelContext, object: number, waiter: Waiter | null) => void;
+const releaseHooks = new Map<number, OfileReleaseHook>();
+/** Install the release of kind `kind`'s objects (at import time, by the module that creates them). */
+export function setOfileReleaseHook(kind: number, fn: OfileReleaseHook): void {
+  releaseHooks.set(kind, fn);
+}
+/** Told of every description's release, before its object goes (epoll drops items that name it). */
+export type OfileGoneHook = (ctx: KernelContext, id: number, waiter: Waiter | null) => void;
+const goneHooks: OfileGoneHook[] = [];
+/** Install a hook told of every release (at import time). */
+export function addOfileGoneHook(fn: OfileGoneHook): void {
+  goneHooks.push(fn);
+}
+
 /** Take one more reference on live description `id`. */
 export function ofileGet(ctx: KernelContext, id: number): void {
   const n = Atomics.add(ctx.ctl.i32, ofileWord(ctx, id, OF_REFS), 1);
@@ -90,7 +105,10 @@ export function ofilePut(ctx: KernelContext, id: number, waiter: Waiter | null =
   if (n > 0) return;
   const kind = i32[w + OF_KIND]!;
   const host = i32[w + OF_HOSTFD]!;
-  if (kind === OK_HOST_FILE || kind === OK_HOST_DIR) {
+  for (const gone of goneHooks) gone(ctx, id, waiter); // before the object goes (epoll items name it)
+  const release = releaseHooks.get(kind);
+  if (release) release(ctx, host, waiter);
+  else if (kind === OK_HOST_FILE || kind === OK_HOST_DIR) {
     try { fs.closeSync(host); } catch { /* already gone: nothing to release */ }
   } else if (kind === OK_PIPE_READ || kind === OK_PIPE_WRITE) {
     pipeCloseEnd(ctx, host, kind === OK_PIPE_WRITE, waiter);

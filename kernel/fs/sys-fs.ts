@@ -148,8 +148,11 @@ export function readAt(f: FsEnv, id: number, va: number, len: number, pos: numbe
         (bytes) => { copyToUser(kctx, f.as, va, bytes); });
       return r;
     }
-    default:
-      return -EBADF;
+    default: {
+      const io = kindIo.get(ofileKind(kctx, id)); // eventfd, socket (kernel/fs/sys-pollio-register.ts)
+      if (io === undefined) return -EBADF;
+      return pos !== null ? -ESPIPE : io.read(f, id, va, len);
+    }
   }
 }
 
@@ -198,9 +201,24 @@ export function writeAt(f: FsEnv, id: number, va: number, len: number, pos: numb
           const b = copyFromUser(kctx, f.as, va + off, n);
           return typeof b === 'number' ? -EFAULT : b;
         }, resume, base);
-    default:
-      return -EBADF;
+    default: {
+      const io = kindIo.get(ofileKind(kctx, id));
+      if (io === undefined) return -EBADF;
+      return pos !== null ? -ESPIPE : io.write(f, id, va, len, resume);
+    }
   }
+}
+
+/** read/write of a description kind defined in another file: count, -errno or PARKED. */
+export interface KindIo {
+  read(f: FsEnv, id: number, va: number, len: number): number;
+  /** `resume`: bytes written before the syscall parked (a restarting waiter's re-run). */
+  write(f: FsEnv, id: number, va: number, len: number, resume: number): number;
+}
+const kindIo = new Map<number, KindIo>();
+/** Install read/write for description kind `kind` (at import time). */
+export function setKindIo(kind: number, io: KindIo): void {
+  kindIo.set(kind, io);
 }
 
 /** Run `fn` with the page-cache file of host file `id` (0 when its inode has none), referenced throughout. */
