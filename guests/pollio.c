@@ -6,6 +6,7 @@
  * poll, then select, then epoll, and checks that it saw every item exactly once.
  * Deterministic output (the same under qemu-riscv64): only results, never timings.
  * Usage: pollio [rounds]   (default 20)
+ *        pollio race N      (N single wake-ups: the lost wake-up check, see race())
  */
 #include "guest.h"
 #include <fcntl.h>
@@ -400,10 +401,67 @@ static void epoll_semantics(void)
     printf("pollio: epoll level/edge/oneshot/hup/err ok\n");
 }
 
+/*
+ * `pollio race N`: N single wake-ups with nothing after them. The child writes one byte after
+ * a short seeded delay, then waits for the parent's ack; the parent waits (poll, select, epoll in
+ * turn) with a 60 s timeout. A wake-up lost between the parent's check and its park (the window
+ * the poll.before-park injection point widens) leaves nothing but the deadline to end the wait:
+ * ppoll/pselect then report no time left (a re-check at the deadline finds the byte), epoll_wait
+ * keeps the run waiting past any test's patience.
+ */
+static void race(int n)
+{
+    int data[2], ack[2];
+    CHECK(pipe(data) == 0 && pipe(ack) == 0, "pipes");
+    pid_t pid = fork();
+    CHECK(pid >= 0, "fork");
+    if (pid == 0) {
+        uint64_t rng = 12345;
+        char c;
+        for (int i = 0; i < n; i++) {
+            struct timespec d = { 0, (long)rng_below(&rng, 4000) * 1000 };
+            nanosleep(&d, NULL);
+            if (write(data[1], "r", 1) != 1 || read(ack[0], &c, 1) != 1) _exit(2);
+        }
+        _exit(0);
+    }
+    int ep = epoll_create1(0);
+    struct epoll_event ev = { .events = EPOLLIN }, out;
+    CHECK(epoll_ctl(ep, EPOLL_CTL_ADD, data[0], &ev) == 0, "epoll_ctl");
+    for (int i = 0; i < n; i++) {
+        /* 60 s: a lost wake-up ends only at the deadline, with no time left (or the run times out) */
+        struct timespec ts = { 60, 0 };
+        int r;
+        if (i % 3 == 0) {
+            struct pollfd f = { data[0], POLLIN, 0 };
+            r = ppoll(&f, 1, &ts, NULL);
+        } else if (i % 3 == 1) {
+            fd_set rs;
+            FD_ZERO(&rs);
+            FD_SET(data[0], &rs);
+            r = pselect(data[0] + 1, &rs, NULL, NULL, &ts, NULL);
+        } else {
+            r = epoll_wait(ep, &out, 1, 60000);
+            ts.tv_sec = 1;
+        }
+        CHECK(r == 1 && ts.tv_sec + ts.tv_nsec > 0, "wake-up %d lost (%s returned %d)", i,
+              i % 3 == 0 ? "ppoll" : i % 3 == 1 ? "pselect" : "epoll_wait", r);
+        char c;
+        CHECK(read(data[0], &c, 1) == 1 && write(ack[1], "a", 1) == 1, "read, ack");
+    }
+    int st;
+    CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0, "child %x", st);
+    printf("pollio: race: %d single wake-ups, none lost\n", n);
+}
+
 int main(int argc, char **argv)
 {
     guest_start("pollio");
     self_path = argv[0];
+    if (argc > 2 && strcmp(argv[1], "race") == 0) {
+        race((int)arg_long(argc, argv, 2, 30));
+        ok();
+    }
     int rounds = (int)arg_long(argc, argv, 1, 20);
     pipe_basics();
     eventfd_semantics();

@@ -43,6 +43,7 @@ import { signalState } from '../signal/send.ts';
 import { procOfThread } from '../signal/state.ts';
 import { sigBit, SIGKILL, SIGSTOP } from '../signal/signals.ts';
 import { POLL_MS } from './host-stdin.ts';
+import { INJ, inject } from '../lab/inject.ts';
 
 /** Monotonic ms shared by every worker (the scheduler's deadlines use the same clock). */
 export const nowMs = (): number => performance.timeOrigin + performance.now();
@@ -201,6 +202,7 @@ export function pollWait(env: SyscallEnv, tix: number, timeoutMs: number | null,
     if (deadline <= now) return finish(0);
     let waitMs = deadline - now;
     if (spec.hostPoll) waitMs = Math.min(waitMs, POLL_MS);
+    inject(ctx.ctl, INJ['poll.before-park']); // the check-to-park window (fault injection)
     // The restart marker and the deadline, before the block: once parked the thread may run elsewhere.
     i32[mark] = -1;
     f64[threadWord(ctx, tix, T_RESTART_PC) / 2] = env.pc;
