@@ -293,6 +293,42 @@ static void signals_end_waits(void)
     close(p[0]);
     close(p[1]);
     printf("pollio: ppoll/pselect signal masks ok\n");
+
+    /* A blocking eventfd read: EINTR from a handler without SA_RESTART. */
+    sa.sa_flags = 0;
+    sigaction(SIGUSR1, &sa, NULL);
+    int efd = eventfd(0, 0);
+    got_usr1 = 0;
+    n = nagger();
+    uint64_t v;
+    r = (int)read(efd, &v, 8);
+    CHECK(r == -1 && errno == EINTR && got_usr1 > 0, "blocking eventfd read: EINTR (%d)", r);
+    kill(n, SIGKILL);
+    waitpid(n, NULL, 0);
+    /* SIGKILL ends a process parked in epoll_wait, ppoll and a blocking eventfd read. */
+    for (int k = 0; k < 3; k++) {
+        pid_t c = fork();
+        CHECK(c >= 0, "fork");
+        if (c == 0) {
+            if (k == 0) {
+                int ep = epoll_create1(0);
+                struct epoll_event ev = { .events = EPOLLIN }, o;
+                epoll_ctl(ep, EPOLL_CTL_ADD, efd, &ev);
+                epoll_wait(ep, &o, 1, -1);
+            } else if (k == 1) {
+                ppoll(NULL, 0, NULL, NULL);
+            } else {
+                read(efd, &v, 8);
+            }
+            _exit(9);
+        }
+        struct timespec d = { 0, 10000000 };
+        nanosleep(&d, NULL);
+        int st;
+        CHECK(kill(c, SIGKILL) == 0 && waitpid(c, &st, 0) == c && WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, "SIGKILL in wait %d: %x", k, st);
+    }
+    close(efd);
+    printf("pollio: blocking eventfd read EINTR; SIGKILL ends epoll_wait, ppoll, eventfd waits\n");
 }
 
 

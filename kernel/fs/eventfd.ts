@@ -16,7 +16,7 @@ import { SpinLock } from '../sync/lock.ts';
 import { type Waiter } from './pipe.ts';
 import { pollNotify } from './pollwait.ts';
 import { EFD_MAX, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM } from './poll-abi.ts';
-import { EV_BYTES, EV_HI, EV_LO, EV_LOCK, EV_SEQ, EV_STATE, pollioLayout, SLOT_FREE, SLOT_LIVE } from './layout.ts';
+import { EV_BYTES, EV_HI, EV_LO, EV_LOCK, EV_SEMAPHORE, EV_SEQ, EV_STATE, pollioLayout, SLOT_FREE, SLOT_LIVE } from './layout.ts';
 
 const word = (ctx: KernelContext, e: number, f: number): number =>
   (ctx.ctl.layout.pollio + pollioLayout(ctx.ctl.layout.fs, ctx.ctl.layout.sched.maxThreads).eventfds + e * EV_BYTES) / 4 + f;
@@ -38,13 +38,16 @@ function bump(ctx: KernelContext, e: number, waiter: Waiter | null): void {
   pollNotify(ctx, -1 - i, waiter);
 }
 
-/** Create an eventfd with counter `initval`; its index, or -ENFILE when all are in use. */
-export function eventfdCreate(ctx: KernelContext, initval: number): number {
+/** Create an eventfd with counter `initval` (`semaphore`: EFD_SEMAPHORE); its index, or -ENFILE when all are in use. */
+export function eventfdCreate(ctx: KernelContext, initval: number, semaphore = false): number {
   const i32 = ctx.ctl.i32;
   const n = pollioLayout(ctx.ctl.layout.fs, ctx.ctl.layout.sched.maxThreads).eventfdCount;
   for (let e = 0; e < n; e++) {
     if (Atomics.compareExchange(i32, word(ctx, e, EV_STATE), SLOT_FREE, SLOT_LIVE) !== SLOT_FREE) continue;
-    lockOf(ctx, e).with(() => set(ctx, e, BigInt(initval >>> 0)));
+    lockOf(ctx, e).with(() => {
+      set(ctx, e, BigInt(initval >>> 0));
+      i32[word(ctx, e, EV_SEMAPHORE)] = semaphore ? 1 : 0;
+    });
     return e;
   }
   return -ENFILE;
@@ -61,11 +64,12 @@ export function eventfdCount(ctx: KernelContext, e: number): bigint {
 }
 
 /**
- * read(2) of eventfd `e`: the value read (a bigint), or -EAGAIN (nonblock, counter 0), or the
- * waiter's result (PARKED, -EINTR).
+ * read(2) of eventfd `e`: the value read (a bigint: the counter, or 1 for EFD_SEMAPHORE), or
+ * -EAGAIN (nonblock, counter 0), or the waiter's result (PARKED, -EINTR).
  */
-export function eventfdRead(ctx: KernelContext, e: number, semaphore: boolean, nonblock: boolean, waiter: Waiter): bigint | number {
+export function eventfdRead(ctx: KernelContext, e: number, nonblock: boolean, waiter: Waiter): bigint | number {
   const seqIndex = word(ctx, e, EV_SEQ);
+  const semaphore = ctx.ctl.i32[word(ctx, e, EV_SEMAPHORE)] === 1;
   for (;;) {
     const seen = Atomics.load(ctx.ctl.i32, seqIndex);
     const got = lockOf(ctx, e).with(() => {

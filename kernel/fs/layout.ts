@@ -152,6 +152,7 @@ export const EV_LOCK = 1;
 export const EV_LO = 2; // counter, low 32 bits (unsigned)
 export const EV_HI = 3; // counter, high 32 bits
 export const EV_SEQ = 4; // bumped after every change (the wait channel)
+export const EV_SEMAPHORE = 5; // 1: EFD_SEMAPHORE (reads take 1); written once by the creator
 export const SOCK_CAPACITY = 65536; // bytes queued per direction (Linux's SO_SNDBUF is ~208 KiB; 64 KiB as a pipe)
 export const SOCK_MSGS = 64; // messages queued per direction (datagrams; stream writes merge unless they carry fds)
 export const SOCK_MSG_FDS = 16; // SCM_RIGHTS descriptors per message (Linux SCM_MAX_FD is 253)

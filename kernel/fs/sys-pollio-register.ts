@@ -7,7 +7,7 @@
  */
 import { EFAULT, EINVAL } from '../errno.ts';
 import { O_LARGEFILE, O_NONBLOCK, O_RDWR } from '../linux-flags.ts';
-import { argInt, argU, NO_RETURN, registerSyscall, syscallHandler, type SyscallResult } from '../syscall.ts';
+import { argInt, argU, NO_RETURN, registerSyscall, type SyscallResult } from '../syscall.ts';
 import { syscallNumber } from '../syscalls-table.ts';
 import { copyFromUser, copyToUser } from '../mm/uaccess.ts';
 import { fdInstall } from './fdtable.ts';
@@ -35,9 +35,9 @@ export function nr(name: string): number {
   return n;
 }
 
-/** Register `fn` unless another module already did (the shared table is append-only). */
-export function registerOnce(name: string, fn: Parameters<typeof registerSyscall>[2]): void {
-  if (syscallHandler(nr(name)) === undefined) registerSyscall(nr(name), name, fn);
+/** Register `fn` for syscall `name` (registerSyscall throws if another module took it: a merge to look at). */
+export function register(name: string, fn: Parameters<typeof registerSyscall>[2]): void {
+  registerSyscall(nr(name), name, fn);
 }
 
 /** struct stat of an anonymous-inode object (eventfd, epoll: mode 0600, no type bits) or a socket. */
@@ -54,19 +54,15 @@ export function anonStat(ino: number, mode: number): Uint8Array {
 
 // ---- eventfd ----
 
-const EFD_KEPT = EFD_SEMAPHORE; // kept in the description's flags beside O_NONBLOCK (EFD_SEMAPHORE = 1 = O_WRONLY's bit is not used: O_RDWR is 2)
-/** Description flag bit remembering EFD_SEMAPHORE (above every Linux open flag). */
-const OF_EFD_SEMAPHORE = 1 << 30;
-
 /** eventfd2(initval, flags): a new fd, -EINVAL for unknown flags, -EMFILE, -ENFILE. */
 function sysEventfd2(f: FsEnv, a: readonly bigint[]): number {
   const initval = argU(a[0]!) >>> 0, flags = argInt(a[1]!);
-  if (flags & ~(EFD_KEPT | EFD_CLOEXEC | EFD_NONBLOCK)) return -EINVAL;
-  const e = eventfdCreate(f.kctx, initval);
+  if (flags & ~(EFD_SEMAPHORE | EFD_CLOEXEC | EFD_NONBLOCK)) return -EINVAL;
+  const e = eventfdCreate(f.kctx, initval, (flags & EFD_SEMAPHORE) !== 0);
   if (e < 0) return e;
   const id = ofileCreate(f.kctx, {
     kind: OK_EVENTFD, hostFd: e,
-    flags: O_RDWR | O_LARGEFILE | (flags & EFD_NONBLOCK ? O_NONBLOCK : 0) | (flags & EFD_SEMAPHORE ? OF_EFD_SEMAPHORE : 0),
+    flags: O_RDWR | O_LARGEFILE | (flags & EFD_NONBLOCK ? O_NONBLOCK : 0),
   });
   if (id < 0) {
     eventfdRelease(f.kctx, e);
@@ -86,8 +82,7 @@ setKindStat(OK_EVENTFD, (e) => anonStat(e + 1, 0o600));
 setKindIo(OK_EVENTFD, {
   read(f, id, va, len) {
     if (len < 8) return -EINVAL;
-    const fl = ofileFlags(f.kctx, id);
-    const v = eventfdRead(f.kctx, ofileHostFd(f.kctx, id), (fl & OF_EFD_SEMAPHORE) !== 0, (fl & O_NONBLOCK) !== 0, f.waiter);
+    const v = eventfdRead(f.kctx, ofileHostFd(f.kctx, id), (ofileFlags(f.kctx, id) & O_NONBLOCK) !== 0, f.waiter);
     if (typeof v === 'number') return v;
     const out = new Uint8Array(8);
     new DataView(out.buffer).setBigUint64(0, v, true);
@@ -125,17 +120,17 @@ setKindStat(OK_SOCKET, (h) => anonStat(h + 1, 0o140777)); // S_IFSOCK | 0777
 setKindIo(OK_SOCKET, socketIo);
 setKindStat(OK_EPOLL, (ep) => anonStat(ep + 1, 0o600));
 
-registerOnce('ppoll', sysPpoll);
-registerOnce('pselect6', sysPselect6);
-registerOnce('eventfd2', fsCall(sysEventfd2));
-registerOnce('socketpair', fsCall(sysSocketpair));
-registerOnce('sendto', fsCall(sysSendto));
-registerOnce('recvfrom', fsCall(sysRecvfrom));
-registerOnce('sendmsg', fsCall(sysSendmsg));
-registerOnce('recvmsg', fsCall(sysRecvmsg));
-registerOnce('shutdown', fsCall(sysShutdown));
-registerOnce('getsockopt', fsCall(sysGetsockopt));
-registerOnce('epoll_create1', fsCall(sysEpollCreate1));
-registerOnce('epoll_ctl', fsCall(sysEpollCtl));
-registerOnce('epoll_pwait', sysEpollPwait);
-registerOnce('epoll_pwait2', sysEpollPwait2);
+register('ppoll', sysPpoll);
+register('pselect6', sysPselect6);
+register('eventfd2', fsCall(sysEventfd2));
+register('socketpair', fsCall(sysSocketpair));
+register('sendto', fsCall(sysSendto));
+register('recvfrom', fsCall(sysRecvfrom));
+register('sendmsg', fsCall(sysSendmsg));
+register('recvmsg', fsCall(sysRecvmsg));
+register('shutdown', fsCall(sysShutdown));
+register('getsockopt', fsCall(sysGetsockopt));
+register('epoll_create1', fsCall(sysEpollCreate1));
+register('epoll_ctl', fsCall(sysEpollCtl));
+register('epoll_pwait', sysEpollPwait);
+register('epoll_pwait2', sysEpollPwait2);
