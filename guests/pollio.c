@@ -433,6 +433,20 @@ static void epoll_semantics(void)
     waitpid(pid, NULL, 0);
     CHECK(epoll_wait(ep, out, 0, 0) == -1 && errno == EINVAL, "maxevents 0: EINVAL");
     close(efd);
+    /* more ready than maxevents: round robin */
+    int three[3];
+    for (int k = 0; k < 3; k++) {
+        three[k] = eventfd(1, 0);
+        struct epoll_event e3 = { .events = EPOLLIN, .data.u32 = (uint32_t)(100 + k) };
+        CHECK(epoll_ctl(ep, EPOLL_CTL_ADD, three[k], &e3) == 0, "add eventfd %d", k);
+    }
+    unsigned seen_mask = 0;
+    for (int k = 0; k < 3; k++) {
+        CHECK(ep_wait0(ep, out, 1) == 1 && out[0].data.u32 >= 100 && out[0].data.u32 < 103, "one of three");
+        seen_mask |= 1u << (out[0].data.u32 - 100);
+    }
+    CHECK(seen_mask == 7, "three waits of maxevents 1 saw every ready item (%x)", seen_mask);
+    for (int k = 0; k < 3; k++) close(three[k]);
     close(ep);
     printf("pollio: epoll level/edge/oneshot/hup/err ok\n");
 }

@@ -13,8 +13,9 @@
  *   and directories cannot be added (EPERM); an epoll instance can (it is readable when one of its
  *   items is ready), up to EP_MAX_NEST levels, never into itself or a cycle (ELOOP);
  * - a signal ends the wait with EINTR; the sigmask of epoll_pwait is installed for the wait.
- * Known gaps: no fairness rotation when more items are ready than maxevents (the first ones in
- * the list win), EPOLLEXCLUSIVE is accepted and treated as a plain item (every waiter is woken).
+ * - more ready items than maxevents: the next wait starts its scan after the last one reported
+ *   (round robin, as Linux's ready list re-queues level-triggered items at its tail).
+ * Known gap: EPOLLEXCLUSIVE is accepted and treated as a plain item (every waiter is woken).
  */
 import type { KernelContext } from '../context.ts';
 import { EBADF, EEXIST, EFAULT, EINVAL, ENFILE, ENOENT, EPERM } from '../errno.ts';
@@ -24,7 +25,7 @@ import { SpinLock } from '../sync/lock.ts';
 import { fdGet, fdInstall } from './fdtable.ts';
 import {
   EI_DATA_HI, EI_DATA_LO, EI_EDGE, EI_EVENTS, EI_FD, EI_LAST, EI_OFILE, EI_STATE, EI_WORDS, EP_BYTES, EP_COUNT, EP_ITEMS, EP_ITEMS_WORD,
-  EP_LOCK, EP_SEQ, EP_STATE, OK_EPOLL, pollioLayout, SLOT_FREE, SLOT_LIVE,
+  EP_LOCK, EP_NEXT, EP_SEQ, EP_STATE, OK_EPOLL, pollioLayout, SLOT_FREE, SLOT_LIVE,
 } from './layout.ts';
 import { addOfileGoneHook, ofileCreate, ofileHostFd, ofileKind, ofilePut, setOfileReleaseHook } from './ofile.ts';
 import { fsEnvOf, type FsEnv } from './sys-fs-env.ts';
@@ -68,6 +69,7 @@ export function epollCreate(ctx: KernelContext): number {
     if (Atomics.compareExchange(i32, word(ctx, ep, EP_STATE), SLOT_FREE, SLOT_LIVE) !== SLOT_FREE) continue;
     lockOf(ctx, ep).with(() => {
       i32[word(ctx, ep, EP_COUNT)] = 0;
+      i32[word(ctx, ep, EP_NEXT)] = 0;
       for (let i = 0; i < EP_ITEMS; i++) i32[item(ctx, ep, i, EI_OFILE)] = 0;
     });
     return ep;
@@ -131,7 +133,9 @@ function collect(ctx: KernelContext, ep: number, max: number, consume: boolean, 
   const i32 = ctx.ctl.i32;
   const out: EpollEvent[] = [];
   lockOf(ctx, ep).with(() => {
-    for (let i = 0; i < EP_ITEMS && out.length < max; i++) {
+    const start = i32[word(ctx, ep, EP_NEXT)]! % EP_ITEMS;
+    for (let k = 0; k < EP_ITEMS && out.length < max; k++) {
+      const i = (start + k) % EP_ITEMS;
       const id = i32[item(ctx, ep, i, EI_OFILE)]!;
       if (id === 0 || i32[item(ctx, ep, i, EI_STATE)] !== ARMED) continue;
       const want = i32[item(ctx, ep, i, EI_EVENTS)]!;
@@ -145,6 +149,7 @@ function collect(ctx: KernelContext, ep: number, max: number, consume: boolean, 
       }
       if (consume && want & EPOLLONESHOT) i32[item(ctx, ep, i, EI_STATE)] = DISARMED;
       out.push({ events: mask, lo: i32[item(ctx, ep, i, EI_DATA_LO)]!, hi: i32[item(ctx, ep, i, EI_DATA_HI)]! });
+      if (consume && out.length === max) i32[word(ctx, ep, EP_NEXT)] = (i + 1) % EP_ITEMS; // the next wait starts after it
     }
   });
   return out;

@@ -189,6 +189,7 @@ export const EI_EDGE = 7; // 1 once an edge was reported (EI_LAST is valid)
 export const EP_STATE = 0;
 export const EP_LOCK = 1;
 export const EP_COUNT = 2;
+export const EP_NEXT = 3; // item a wait starts its scan at (round robin when more are ready than maxevents)
 export const EP_SEQ = 16; // bumped after every change of the interest list
 export const EP_ITEMS_WORD = 32;
 export const EP_BYTES = (EP_ITEMS_WORD + EP_ITEMS * EI_WORDS) * 4;
