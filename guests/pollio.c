@@ -7,6 +7,7 @@
  * Deterministic output (the same under qemu-riscv64): only results, never timings.
  * Usage: pollio [rounds]   (default 20)
  *        pollio race N      (N single wake-ups: the lost wake-up check, see race())
+ *        pollio stdin       (the host's stdin as a source, see stdin_source())
  */
 #include "guest.h"
 #include <fcntl.h>
@@ -504,10 +505,49 @@ static void race(int n)
     printf("pollio: race: %d single wake-ups, none lost\n", n);
 }
 
+/*
+ * `pollio stdin`: the host's stdin as a poll / epoll source (run with an open pipe as stdin that
+ * stays silent until "ready for input" is printed, then gets "hello\nworld\n" and is closed:
+ * test/bin/host-io.test.ts). Nothing readable before; epoll_wait and poll wake for the data;
+ * POLLHUP (no POLLIN) at the end of input.
+ */
+static void stdin_source(void)
+{
+    struct pollfd f = { 0, POLLIN, 0 };
+    CHECK(poll(&f, 1, 0) == 0, "stdin readable before any input (%d)", f.revents);
+    printf("pollio: stdin: nothing to read yet\n");
+    int ep = epoll_create1(0);
+    struct epoll_event ev = { .events = EPOLLIN }, out;
+    CHECK(epoll_ctl(ep, EPOLL_CTL_ADD, 0, &ev) == 0, "epoll_ctl stdin: %d", errno);
+    printf("pollio: ready for input\n");
+    char buf[64];
+    size_t got = 0;
+    for (int waits = 0; waits < 100; waits++) {
+        if (waits % 2 == 0) {
+            CHECK(epoll_wait(ep, &out, 1, -1) == 1 && (out.events & (EPOLLIN | EPOLLHUP)), "epoll_wait on stdin");
+        } else {
+            CHECK(poll(&f, 1, -1) == 1 && (f.revents & (POLLIN | POLLHUP)), "poll on stdin");
+        }
+        ssize_t n = read(0, buf + got, sizeof buf - 1 - got);
+        CHECK(n >= 0, "read stdin");
+        if (n == 0) break;
+        got += (size_t)n;
+    }
+    buf[got] = 0;
+    CHECK(got == 12 && strcmp(buf, "hello\nworld\n") == 0, "stdin gave %zu bytes", got);
+    CHECK(poll(&f, 1, 0) == 1 && f.revents == POLLHUP, "end of input: POLLHUP (%d)", f.revents);
+    printf("pollio: stdin: %zu bytes through epoll_wait and poll, then POLLHUP\n", got);
+    close(ep);
+}
+
 int main(int argc, char **argv)
 {
     guest_start("pollio");
     self_path = argv[0];
+    if (argc > 1 && strcmp(argv[1], "stdin") == 0) {
+        stdin_source();
+        ok();
+    }
     if (argc > 2 && strcmp(argv[1], "race") == 0) {
         race((int)arg_long(argc, argv, 2, 30));
         ok();

@@ -155,8 +155,8 @@ function collect(ctx: KernelContext, ep: number, max: number, consume: boolean, 
   return out;
 }
 
-/** The keys a waiter on `ep` registers on: its own and every item's. */
-function keysOf(ctx: KernelContext, ep: number, depth: number): number[] {
+/** The keys a waiter on `ep` registers on: its own and every item's (`host.polled`: an item has no channel). */
+function keysOf(ctx: KernelContext, ep: number, depth: number, host: { polled: boolean } = { polled: false }): number[] {
   const i32 = ctx.ctl.i32;
   const keys = [epollKey(ctx, ep)];
   const ids = lockOf(ctx, ep).with(() => {
@@ -164,7 +164,14 @@ function keysOf(ctx: KernelContext, ep: number, depth: number): number[] {
     for (let i = 0; i < EP_ITEMS; i++) if (i32[item(ctx, ep, i, EI_OFILE)]! !== 0) out.push(i32[item(ctx, ep, i, EI_OFILE)]!);
     return out;
   });
-  if (depth < EP_MAX_NEST) for (const id of ids) keys.push(...readinessOf(ctx, id, depth + 1).keys);
+  host.polled = false;
+  if (depth < EP_MAX_NEST) {
+    for (const id of ids) {
+      const r = readinessOf(ctx, id, depth + 1);
+      keys.push(...r.keys);
+      if (r.hostPoll) host.polled = true;
+    }
+  }
   return keys;
 }
 
@@ -269,8 +276,10 @@ function epollWait(env: SyscallEnv, f: FsEnv, a: readonly bigint[], timeoutMs: n
     if (ofileKind(kctx, epId) !== OK_EPOLL) return -EINVAL;
     const ep = ofileHostFd(kctx, epId);
     let got: EpollEvent[] = [];
+    const host = { polled: false };
     const spec: PollSpec = {
-      keys: () => keysOf(kctx, ep, 0),
+      get hostPoll() { return host.polled; },
+      keys: () => keysOf(kctx, ep, 0, host),
       check: () => {
         got = collect(kctx, ep, max, true, 0);
         return got.length;

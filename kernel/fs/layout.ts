@@ -88,6 +88,7 @@ export const OF_PATH_LEN = 7;
 export const OF_OFFSET = 8; // f64: file position (bytes; for a directory, the next entry index)
 export const OF_DEV = 10; // f64: host st_dev of a host file (finds its page-cache file)
 export const OF_INO = 12; // f64: host st_ino of a host file
+export const OF_PUSHBACK = 14; // host stdin (OK_STDIO): bytes a poll peeked, kept at OF_PATH_BYTE for the next read (under OF_LOCK)
 export const OF_PATH_BYTE = 64; // canonical guest path (its bytes, as the guest named it)
 export const OF_PATH_MAX = OFILE_BYTES - OF_PATH_BYTE;
 /** OF_KIND values. */

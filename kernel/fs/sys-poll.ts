@@ -22,7 +22,7 @@ import { ofilePut } from './ofile.ts';
 import { fsEnvOf, type FsEnv } from './sys-fs-env.ts';
 import { PARKED } from './pipe.ts';
 import { nowMs, pollDeadlineOf, pollWait, type PollSpec } from './pollwait.ts';
-import { readinessOf } from './readiness.ts';
+import { readinessOf, type Readiness } from './readiness.ts';
 import { POLLERR, POLLEX_SET, POLLHUP, POLLIN_SET, POLLNVAL, POLLOUT_SET } from './poll-abi.ts';
 import { procOps } from '../proc/sys-proc.ts';
 
@@ -61,7 +61,7 @@ export function readSigmask(f: FsEnv, va: number, size: number): bigint | null |
 }
 
 /** Readiness of `fd` of the caller's table: its mask and keys, or null when the fd is not open. */
-function fdReadiness(f: FsEnv, fd: number): { mask: number; keys: number[] } | null {
+function fdReadiness(f: FsEnv, fd: number): Readiness | null {
   const id = fdGet(f.kctx, f.fdt, fd);
   if (id < 0) return null;
   try {
@@ -71,10 +71,17 @@ function fdReadiness(f: FsEnv, fd: number): { mask: number; keys: number[] } | n
   }
 }
 
-/** The keys of every open fd in `fds` (what a poller registers on). */
-function keysOf(f: FsEnv, fds: Iterable<number>): number[] {
+/** The keys of every open fd in `fds` (what a poller registers on); `host.polled` set when one has no channel. */
+function keysOf(f: FsEnv, fds: Iterable<number>, host: { polled: boolean }): number[] {
   const keys: number[] = [];
-  for (const fd of fds) if (fd >= 0) keys.push(...(fdReadiness(f, fd)?.keys ?? []));
+  host.polled = false;
+  for (const fd of fds) {
+    if (fd < 0) continue;
+    const r = fdReadiness(f, fd);
+    if (r === null) continue;
+    keys.push(...r.keys);
+    if (r.hostPoll) host.polled = true;
+  }
   return keys;
 }
 
@@ -96,8 +103,10 @@ export function sysPpoll(env: SyscallEnv, a: readonly bigint[]): SyscallResult {
   const dv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
   const fds: number[] = [];
   for (let i = 0; i < nfds; i++) fds.push(dv.getInt32(i * 8, true));
+  const host = { polled: false };
   const spec: PollSpec = {
-    keys: () => keysOf(f, fds),
+    get hostPoll() { return host.polled; },
+    keys: () => keysOf(f, fds, host),
     check: () => {
       let n = 0;
       for (let i = 0; i < nfds; i++) {
@@ -158,8 +167,10 @@ export function sysPselect6(env: SyscallEnv, a: readonly bigint[]): SyscallResul
   for (let fd = 0; fd < nfds; fd++) if (isSet(sets[0]!, fd) || isSet(sets[1]!, fd) || isSet(sets[2]!, fd)) wanted.push(fd);
   for (const fd of wanted) if (fdReadiness(f, fd) === null) return -EBADF;
   const out = sets.map((s) => (s === null ? null : new Uint8Array(s.length)));
+  const host = { polled: false };
   const spec: PollSpec = {
-    keys: () => keysOf(f, wanted),
+    get hostPoll() { return host.polled; },
+    keys: () => keysOf(f, wanted, host),
     check: () => {
       let n = 0;
       for (const o of out) o?.fill(0);
