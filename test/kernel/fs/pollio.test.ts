@@ -122,7 +122,7 @@ describe('socket pairs hold the descriptions they pass (kernel/fs/socket.ts)', (
 
 const POLLIO = (n: number): string => [
   'pollio: pipe readiness ok', 'pollio: eventfd counter ok', 'pollio: timeouts ok', 'pollio: pause woken by a signal',
-  'pollio: ppoll/pselect signal masks ok', 'pollio: blocking eventfd read EINTR; SIGKILL ends epoll_wait, ppoll, eventfd waits',
+  'pollio: ppoll/pselect/epoll_pwait signal masks ok', 'pollio: blocking eventfd read EINTR; SIGKILL ends epoll_wait, ppoll, eventfd waits',
   `pollio: poll consumed ${n} rounds from pipe+eventfd+socketpair`,
   `pollio: select consumed ${n} rounds from pipe+eventfd+socketpair`, 'pollio: epoll level/edge/oneshot/hup/err ok',
   `pollio: epoll level consumed ${n} rounds from pipe+eventfd+socketpair`, `pollio: epoll edge consumed ${n} rounds from pipe+eventfd+socketpair`,
