@@ -23,6 +23,11 @@
  * (BlockOptions.sleep: nanosleep) turns its timeout into success (a0 := 0); a poll
  * (BlockOptions.poll, restartable: the host's stdin) turns it into a re-run of the syscall.
  *
+ * A restart record of -1 (T_RESTART_DONE, set by kernel/fs/pollwait.ts for poll, select and
+ * epoll_wait) marks a call a signal never restarts: cancel turns a signal's plain restart (a0 0,
+ * SA_RESTART) into -EINTR for it, and keeps the record across a poll timeout's re-run.
+ * requeue() moves waiters between keys without waking them (FUTEX_(CMP_)REQUEUE).
+ *
  * Timeouts: a thread blocked with a deadline is counted in SH_TIMED; harts call
  * expireTimeouts() when idle and between quanta; an expired thread gets -ETIMEDOUT.
  * cancel() takes a blocked thread off its bucket with -EINTR (process exit / kill).
