@@ -22,7 +22,7 @@ import { fileRefDelta, findHostFile, openHostFile } from '../mm/pagecache.ts';
 import { pipeCloseEnd, type Waiter } from './pipe.ts';
 import {
   OFILE_BYTES, OF_DEV, OF_FLAGS, OF_INO, OF_HOSTFD, OF_KIND, OF_LOCK, OF_OFFSET, OF_PATH_BYTE, OF_PATH_LEN, OF_PATH_MAX,
-  OF_PCFILE, OF_REFS, OF_STATE, OK_HOST_DIR, OK_HOST_FILE, OK_PIPE_READ, OK_PIPE_WRITE, SLOT_FREE, SLOT_LIVE,
+  OF_PCFILE, OF_PUSHBACK, OF_REFS, OF_STATE, OK_HOST_DIR, OK_HOST_FILE, OK_PIPE_READ, OK_PIPE_WRITE, SLOT_FREE, SLOT_LIVE,
 } from './layout.ts';
 import { O_ACCMODE, O_RDONLY, O_WRONLY } from '../linux-flags.ts';
 
@@ -61,6 +61,7 @@ export function ofileCreate(ctx: KernelContext, init: OfileInit): number {
     Atomics.store(i32, w + OF_FLAGS, init.flags);
     i32[w + OF_HOSTFD] = init.hostFd;
     i32[w + OF_PCFILE] = 0;
+    i32[w + OF_PUSHBACK] = 0; // host stdin's peeked bytes (kernel/fs/host-stdin.ts): none yet
     ctx.ctl.f64[(w + OF_OFFSET) / 2] = 0;
     ctx.ctl.f64[(w + OF_DEV) / 2] = init.dev ?? -1;
     ctx.ctl.f64[(w + OF_INO) / 2] = init.ino ?? -1;
