@@ -71,6 +71,8 @@
  *   | process info     P x PROCINFO_BYTES        |  /proc/<pid>: exe path, argument bounds, start time
  *   +--------------------------------------------+ timers          (kernel/signal/layout.ts has the fields)
  *   | timers           timerRegionBytes(T)       |  ITIMER_REAL, POSIX timers, timerfds: deadlines, signals
+ *   +--------------------------------------------+ pollio          (kernel/fs/layout.ts pollioLayout has the parts)
+ *   | pollio           pollioLayout(fs, T).bytes |  poll buckets, poll records, eventfds, socket pairs, epolls
  *   +--------------------------------------------+ <- APPEND POINT: a new region goes here —
  *   |                                            |    add a field to CtlLayout, a region in
  *   |                                            |    computeLayout/layoutRegions, a line in
@@ -116,6 +118,9 @@
  *   epochs Atomics by their owner; statistics owner-only. Field by field: kernel/lab/layout.ts.
  * - process info: each record written by its process's own thread (exec) or its creator before
  *   the process first runs (spawn, fork); read racily by /proc readers (kernel/fs/layout.ts PI_*).
+ * - pollio: poll buckets Atomics-only, a thread's poll record by that thread, eventfds / socket
+ *   pairs / epolls each under its own SpinLock with an Atomics-only change counter. Field by
+ *   field: kernel/fs/layout.ts (pollio region).
  * - frame generations: Atomics.add(1) by the hart that frees the frame (kernel/mm/frames.ts,
  *   each free of a frame or 2 MiB block, before the frame can be handed out again); read with
  *   Atomics.load by the sanitizer (a TLB entry's frame freed since the entry was filled).
@@ -128,7 +133,7 @@ import { FRAMES_PER_MEGAPAGE } from '../cpu/ram.ts';
 import { validateVmConfig, vmConfigFor, vmRegionBytes, type VmConfig } from './mm/layout.ts';
 import { traceRingBytes, validateTraceEvents } from './lab/trace-layout.ts';
 import { schedConfigFor, schedRegionBytes, validateSchedConfig, type SchedConfig } from './proc/layout.ts';
-import { fsConfigFor, fsRegionBytes, PROCINFO_BYTES, validateFsConfig, type FsConfig } from './fs/layout.ts';
+import { fsConfigFor, fsRegionBytes, pollioLayout, PROCINFO_BYTES, validateFsConfig, type FsConfig } from './fs/layout.ts';
 import { labRegionBytes } from './lab/layout.ts';
 import { signalRegionBytes, timerRegionBytes } from './signal/layout.ts';
 
@@ -281,6 +286,8 @@ export interface CtlLayout {
   readonly procInfo: number;
   /** Timer table: ITIMER_REAL, POSIX timers, timerfds (kernel/signal/layout.ts; one slot per thread slot). */
   readonly timers: number;
+  /** Poll buckets and records, eventfds, socket pairs, epoll instances (kernel/fs/layout.ts pollioLayout). */
+  readonly pollio: number;
   /** Total bytes of ctl. */
   readonly bytes: number;
 }
@@ -355,13 +362,14 @@ export function computeLayout({ cpus, frames, vm: vmPart, traceEvents = 0, sched
   const frameGen = take(frames * 4);
   const procInfo = take(sched.maxProcesses * PROCINFO_BYTES);
   const timers = take(timerRegionBytes(sched.maxThreads));
+  const pollio = take(pollioLayout(fs, sched.maxThreads).bytes);
   // APPEND POINT: new regions go here, in the order added.
   const bytes = alignUp(at, CACHE_LINE);
   const layout = {
     cpus, frames, blocks, header, frameRefcount, frameNext, frameState, blockTable, allocator,
     hartCaches, mailboxes, hartStatus, hartCounters, scratch, vmHeader, asTable, files, pageCache,
     traceRings, schedHeader, waitBuckets, threads, processes, runQueues, hartSched,
-    fdTables, ofiles, pipes, sigProcs, sigThreads, lab, frameGen, procInfo, timers, bytes,
+    fdTables, ofiles, pipes, sigProcs, sigThreads, lab, frameGen, procInfo, timers, pollio, bytes,
   } as CtlLayout;
   // `vm` is configuration, not a region offset: non-enumerable so that walking the layout's
   // entries lists offsets only (the layout test does).
@@ -406,6 +414,7 @@ export function layoutRegions(l: CtlLayout): Region[] {
     { name: 'frameGen', offset: l.frameGen, bytes: l.frames * 4, align: CACHE_LINE },
     { name: 'procInfo', offset: l.procInfo, bytes: l.sched.maxProcesses * PROCINFO_BYTES, align: CACHE_LINE },
     { name: 'timers', offset: l.timers, bytes: timerRegionBytes(l.sched.maxThreads), align: CACHE_LINE },
+    { name: 'pollio', offset: l.pollio, bytes: pollioLayout(l.fs, l.sched.maxThreads).bytes, align: CACHE_LINE },
   ];
 }
 

@@ -75,6 +75,13 @@ export interface SchedOps {
   block(chan: WaitChannel, expected: number, timeoutNs?: number, o?: BlockOptions): number | typeof NO_RETURN;
   /** Wake up to `count` threads blocked on channel `key` (whose bitset meets `bitset`); returns how many. */
   wake(key: number, count: number, bitset?: number): number;
+  /**
+   * FUTEX_(CMP_)REQUEUE: with the buckets of `from.key` and `to` locked, fail with -EAGAIN
+   * when `expected` is not null and from's word differs; else wake up to `nrWake` threads
+   * blocked on from.key and move up to `nrRequeue` more to key `to` (still blocked). Returns
+   * woken + moved.
+   */
+  requeue(from: WaitChannel, expected: number | null, to: number, nrWake: number, nrRequeue: number): number;
   /** Write to the host's file descriptor 1 or 2. */
   hostWrite(fd: 1 | 2, bytes: Uint8Array): void;
 }

@@ -219,6 +219,7 @@ export class HartScheduler implements SchedOps, ProcOps {
       },
       resumed: () => this.threads.takeRestartDone(this.current, hart.pc, Number(hart.getX(2))),
       wake: (_i32, index) => { this.wake(-1 - index, Infinity); },
+      wakeKey: (key) => { this.wake(key, Infinity); },
     };
     // Wire the file layer and the process syscalls to this hart's scheduler.
     const root = new HostRoot(hctx.root);
@@ -443,6 +444,11 @@ export class HartScheduler implements SchedOps, ProcOps {
   wake(key: number, count: number, bitset = -1): number {
     const n = this.waits.wake(key, count, this.hartId, bitset);
     this.stats.bump(ST_WAKE, n);
+    return n;
+  }
+
+  requeue(from: WaitChannel, expected: number | null, to: number, nrWake: number, nrRequeue: number): number {
+    const n = this.waits.requeue(from, expected, to, nrWake, nrRequeue, this.hartId);
     return n;
   }
 

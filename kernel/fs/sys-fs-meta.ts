@@ -212,10 +212,18 @@ function pipeStat(p: number): Uint8Array {
   return out;
 }
 
+const kindStat = new Map<number, (object: number) => Uint8Array>();
+/** Install fstat for description kind `kind` (its object number → a struct stat); at import time. */
+export function setKindStat(kind: number, fn: (object: number) => Uint8Array): void {
+  kindStat.set(kind, fn);
+}
+
 function statOf(f: FsEnv, id: number): Uint8Array | number {
   const k = ofileKind(f.kctx, id);
   if (isVirtualKind(k)) return virtFstat(f, id);
   if (k === OK_PIPE_READ || k === OK_PIPE_WRITE) return pipeStat(ofileHostFd(f.kctx, id));
+  const special = kindStat.get(k); // eventfd, socket, epoll (kernel/fs/sys-pollio-register.ts)
+  if (special) return special(ofileHostFd(f.kctx, id));
   try {
     return statToLinux(fs.fstatSync(ofileHostFd(f.kctx, id), { bigint: true }));
   } catch (e) {

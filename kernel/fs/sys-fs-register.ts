@@ -82,3 +82,4 @@ for (const [nr, name, fn] of FS) registerSyscall(nr, name, fsHandler(fn));
 replaceSyscall(N.SYS_write, 'write', fsHandler(sysWrite));
 replaceSyscall(N.SYS_mmap, 'mmap', fsHandler(sysMmap));
 
+import './sys-pollio-register.ts'; // ppoll, pselect6, eventfd2, socketpair, epoll (issue 14 item 4)

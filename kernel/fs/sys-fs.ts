@@ -154,9 +154,13 @@ export function readAt(f: FsEnv, id: number, va: number, len: number, pos: numbe
       return virtRead(f, id, va, len, pos);
     default: {
       const special = specialOps(ofileKind(kctx, id)); // a timerfd (kernel/fs/special.ts)
-      if (special === undefined) return -EBADF;
-      if (pos !== null) return -ESPIPE;
-      return special.read(f, id, ofileHostFd(kctx, id), va, len, (flags & O_NONBLOCK) !== 0);
+      if (special !== undefined) {
+        if (pos !== null) return -ESPIPE;
+        return special.read(f, id, ofileHostFd(kctx, id), va, len, (flags & O_NONBLOCK) !== 0);
+      }
+      const io = kindIo.get(ofileKind(kctx, id)); // eventfd, socket (kernel/fs/sys-pollio-register.ts)
+      if (io === undefined) return -EBADF;
+      return pos !== null ? -ESPIPE : io.read(f, id, va, len);
     }
   }
 }
@@ -208,9 +212,25 @@ export function writeAt(f: FsEnv, id: number, va: number, len: number, pos: numb
         }, resume, base);
     case OK_CHARDEV: // /dev/null, zero, random: kernel/fs/sys-fs-virt.ts
       return virtWrite(f, id, len);
-    default:
-      return specialOps(ofileKind(kctx, id)) ? -EINVAL : -EBADF; // a timerfd is not writable (Linux: EINVAL)
+    default: {
+      if (specialOps(ofileKind(kctx, id))) return -EINVAL; // a timerfd is not writable (Linux: EINVAL)
+      const io = kindIo.get(ofileKind(kctx, id));
+      if (io === undefined) return -EBADF;
+      return pos !== null ? -ESPIPE : io.write(f, id, va, len, resume);
+    }
   }
+}
+
+/** read/write of a description kind defined in another file: count, -errno or PARKED. */
+export interface KindIo {
+  read(f: FsEnv, id: number, va: number, len: number): number;
+  /** `resume`: bytes written before the syscall parked (a restarting waiter's re-run). */
+  write(f: FsEnv, id: number, va: number, len: number, resume: number): number;
+}
+const kindIo = new Map<number, KindIo>();
+/** Install read/write for description kind `kind` (at import time). */
+export function setKindIo(kind: number, io: KindIo): void {
+  kindIo.set(kind, io);
 }
 
 /** Run `fn` with the page-cache file of host file `id` (0 when its inode has none), referenced throughout. */

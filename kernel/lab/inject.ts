@@ -38,6 +38,10 @@ import { INJECT_SLOTS, LH_INJECT, LH_INJECT_HITS } from './layout.ts';
  *   (kernel/mm/file-unmap.ts), after picking a space, before taking its mmap lock (the space's
  *   process may exit and its slot be reused meanwhile).
  * - truncate.locked: the same walk, with the space's mmap lock held, before its regions are scanned.
+ * - poll.before-park: a multi-fd wait (kernel/fs/pollwait.ts pollWait: poll, select, epoll_wait),
+ *   after it registered on every source and found nothing ready, before it parks: a source that
+ *   becomes ready here must still end the wait (its bump of the poller's wake-up word makes the
+ *   park fail and the check run again) — the lost wake-up window between check and park.
  */
 export const INJECT_POINTS = [
   'shootdown.before-remote',
@@ -50,6 +54,7 @@ export const INJECT_POINTS = [
   'deferred.after-epoch',
   'truncate.before-lock',
   'truncate.locked',
+  'poll.before-park',
 ] as const;
 export type InjectPoint = (typeof INJECT_POINTS)[number];
 /** Delays in microseconds by point name. */
