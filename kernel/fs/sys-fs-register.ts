@@ -78,3 +78,6 @@ for (const [nr, name, fn] of FS) registerSyscall(nr, name, fsHandler(fn));
 replaceSyscall(N.SYS_write, 'write', fsHandler(sysWrite));
 replaceSyscall(N.SYS_mmap, 'mmap', fsHandler(sysMmap));
 
+
+// Issue 14's file-system calls (fsync, renameat2, links, metadata, statfs, copies, locks, mlock, mincore).
+import './sys-fs-calls-register.ts';

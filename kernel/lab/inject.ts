@@ -38,6 +38,9 @@ import { INJECT_SLOTS, LH_INJECT, LH_INJECT_HITS } from './layout.ts';
  *   (kernel/mm/file-unmap.ts), after picking a space, before taking its mmap lock (the space's
  *   process may exit and its slot be reused meanwhile).
  * - truncate.locked: the same walk, with the space's mmap lock held, before its regions are scanned.
+ * - fs.open.after-resolve: openat (kernel/fs/sys-fs.ts), after the guest path was resolved
+ *   under the root, before the host opens the result (a directory on the way may be swapped
+ *   for a symlink meanwhile: the host would follow it).
  */
 export const INJECT_POINTS = [
   'shootdown.before-remote',
@@ -50,6 +53,7 @@ export const INJECT_POINTS = [
   'deferred.after-epoch',
   'truncate.before-lock',
   'truncate.locked',
+  'fs.open.after-resolve',
 ] as const;
 export type InjectPoint = (typeof INJECT_POINTS)[number];
 /** Delays in microseconds by point name. */
