@@ -9,7 +9,7 @@
  * bytes, writes update them (kernel/mm/pagecache.ts), exactly as read() and write() do.
  */
 import * as fs from 'node:fs';
-import { EAGAIN, EBADF, EFAULT, EFBIG, EINVAL } from '../errno.ts';
+import { EBADF, EFAULT, EFBIG, EINVAL } from '../errno.ts';
 import { EISDIR, errnoFromNode, ESPIPE } from './hostfs.ts';
 import { O_APPEND, O_NONBLOCK, O_PATH } from '../linux-flags.ts';
 import {
@@ -169,7 +169,7 @@ function writeOffset(f: FsEnv, va: number, v: number): number {
  * sendfile(out_fd, in_fd, offset, count): copy from host file in_fd (at *offset, updated,
  * when offset is given; else at and advancing in_fd's offset) to out_fd (a file, pipe or the
  * host's stdio). EBADF (not readable / writable), EINVAL (in_fd not a regular file, O_APPEND
- * out file), ESPIPE never (an offset pointer on a pipe input is not possible: EINVAL first).
+ * out file), EAGAIN from a full O_NONBLOCK pipe before any byte moved.
  * A pipe output takes chunks of PIPE_BUF bytes, each whole: once some bytes moved, a full
  * pipe ends the call with the partial count instead of blocking (Linux's sendfile does too
  * when a signal or O_NONBLOCK stops it; the bytes it reports are exactly the bytes moved).
@@ -216,7 +216,7 @@ export function sysSendfile(f: FsEnv, a: readonly bigint[]): number {
         if (writeOffset(f, offVa, pos) < 0) return -EFAULT;
       } else lock.with(() => ofileSetOffset(kctx, inId, pos));
     }
-    return total > 0 ? total : err === -EAGAIN ? -EAGAIN : err;
+    return total > 0 ? total : err;
   }));
 }
 

@@ -65,7 +65,13 @@ function pageRange(addr: number, len: number): [number, number] | number {
 
 /** Fault in every page of [s, e) that its region's protection allows; -ENOMEM when RAM ran out. Lock not held. */
 function populate(ctx: KernelContext, as: VirtualAddressSpace, s: number, e: number): number {
-  const regions = exclusive(ctx, as, 'mlock.populate', () => as.regions.all().filter((r) => r.start < e && regionEnd(r) > s));
+  as.lock.readLock();
+  let regions;
+  try {
+    regions = as.regions.all().filter((r) => r.start < e && regionEnd(r) > s);
+  } finally {
+    as.lock.readUnlock();
+  }
   for (const r of regions) {
     if (r.prot === 0 || r.flags & RF_DEVICE) continue;
     const write = (r.prot & PROT_WRITE) !== 0 && !(r.flags & RF_SHARED);
