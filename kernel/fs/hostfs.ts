@@ -210,6 +210,9 @@ export function openedInside(root: HostRoot, hostFd: number): boolean {
 /** The host has /proc/self/fd (Linux): the in-root checks of openInRoot and atParent use it. */
 const HOST_PROC_FD = fs.existsSync('/proc/self/fd');
 
+/** Linux's O_PATH (not in Node's fs.constants): the parent directories are opened only to name them, needing no read permission. */
+const HOST_O_PATH = process.platform === 'linux' ? 0o10000000 : 0;
+
 /** openInRoot's answer when the host's view changed under the walk: walk again. */
 export const OPEN_RETRY = -0x7fff_0001;
 
@@ -239,7 +242,7 @@ export function openInRoot(root: HostRoot, res: ResolvedPath, nodeFlags: number,
   }
   let dirFd: number;
   try {
-    dirFd = fs.openSync(res.hostPath.subarray(0, slash), c.O_RDONLY | c.O_DIRECTORY | c.O_NOFOLLOW);
+    dirFd = fs.openSync(res.hostPath.subarray(0, slash), c.O_RDONLY | HOST_O_PATH | c.O_DIRECTORY | c.O_NOFOLLOW);
   } catch (e) {
     const errno = errnoFromNode(e);
     return errno === ELOOP || errno === ENOTDIR || errno === ENOENT ? OPEN_RETRY : -errno;
@@ -274,7 +277,7 @@ export function atParent(root: HostRoot, res: ResolvedPath, fn: (hostPath: Buffe
   const c = fs.constants;
   let dirFd: number;
   try {
-    dirFd = fs.openSync(res.hostPath.subarray(0, slash), c.O_RDONLY | c.O_DIRECTORY | c.O_NOFOLLOW);
+    dirFd = fs.openSync(res.hostPath.subarray(0, slash), c.O_RDONLY | HOST_O_PATH | c.O_DIRECTORY | c.O_NOFOLLOW);
   } catch (e) {
     const errno = errnoFromNode(e);
     return errno === ELOOP || errno === ENOTDIR || errno === ENOENT ? OPEN_RETRY : -errno;
