@@ -73,6 +73,8 @@
  *   | timers           timerRegionBytes(T)       |  ITIMER_REAL, POSIX timers, timerfds: deadlines, signals
  *   +--------------------------------------------+ pollio          (kernel/fs/layout.ts pollioLayout has the parts)
  *   | pollio           pollioLayout(fs, T).bytes |  poll buckets, poll records, eventfds, socket pairs, epolls
+ *   +--------------------------------------------+ fileLocks       (kernel/fs/layout.ts LK_*)
+ *   | file locks       header + 2 O x 64 bytes   |  flock and fcntl record locks, one SpinLock
  *   +--------------------------------------------+ <- APPEND POINT: a new region goes here —
  *   |                                            |    add a field to CtlLayout, a region in
  *   |                                            |    computeLayout/layoutRegions, a line in
@@ -126,6 +128,9 @@
  *   Atomics.load by the sanitizer (a TLB entry's frame freed since the entry was filled).
  * - timers: everything under the table's SpinLock TH_LOCK, except the racy reads of TH_ARMED /
  *   TH_NEXT by idle and quantum-ending harts. Field by field: kernel/signal/layout.ts.
+ * - file locks (2 records per open file description O): every record under the region's one
+ *   SpinLock (LKH_LOCK); the change counter LKH_SEQ Atomics-only. Field by field:
+ *   kernel/fs/layout.ts (LK_*), protocol: kernel/fs/locks.ts.
  */
 import { MAILBOX_BYTES } from '../cpu/mailbox.ts';
 import { HART_COUNTER_SLOTS } from '../cpu/counters.ts';
@@ -133,7 +138,7 @@ import { FRAMES_PER_MEGAPAGE } from '../cpu/ram.ts';
 import { validateVmConfig, vmConfigFor, vmRegionBytes, type VmConfig } from './mm/layout.ts';
 import { traceRingBytes, validateTraceEvents } from './lab/trace-layout.ts';
 import { schedConfigFor, schedRegionBytes, validateSchedConfig, type SchedConfig } from './proc/layout.ts';
-import { fsConfigFor, fsRegionBytes, pollioLayout, PROCINFO_BYTES, validateFsConfig, type FsConfig } from './fs/layout.ts';
+import { fileLockRegionBytes, fsConfigFor, fsRegionBytes, pollioLayout, PROCINFO_BYTES, validateFsConfig, type FsConfig } from './fs/layout.ts';
 import { labRegionBytes } from './lab/layout.ts';
 import { signalRegionBytes, timerRegionBytes } from './signal/layout.ts';
 
@@ -288,6 +293,8 @@ export interface CtlLayout {
   readonly timers: number;
   /** Poll buckets and records, eventfds, socket pairs, epoll instances (kernel/fs/layout.ts pollioLayout). */
   readonly pollio: number;
+  /** File locks: flock and fcntl record locks (kernel/fs/layout.ts LK_*, kernel/fs/locks.ts). */
+  readonly fileLocks: number;
   /** Total bytes of ctl. */
   readonly bytes: number;
 }
@@ -363,13 +370,14 @@ export function computeLayout({ cpus, frames, vm: vmPart, traceEvents = 0, sched
   const procInfo = take(sched.maxProcesses * PROCINFO_BYTES);
   const timers = take(timerRegionBytes(sched.maxThreads));
   const pollio = take(pollioLayout(fs, sched.maxThreads).bytes);
+  const fileLocks = take(fileLockRegionBytes(fs.ofiles));
   // APPEND POINT: new regions go here, in the order added.
   const bytes = alignUp(at, CACHE_LINE);
   const layout = {
     cpus, frames, blocks, header, frameRefcount, frameNext, frameState, blockTable, allocator,
     hartCaches, mailboxes, hartStatus, hartCounters, scratch, vmHeader, asTable, files, pageCache,
     traceRings, schedHeader, waitBuckets, threads, processes, runQueues, hartSched,
-    fdTables, ofiles, pipes, sigProcs, sigThreads, lab, frameGen, procInfo, timers, pollio, bytes,
+    fdTables, ofiles, pipes, sigProcs, sigThreads, lab, frameGen, procInfo, timers, pollio, fileLocks, bytes,
   } as CtlLayout;
   // `vm` is configuration, not a region offset: non-enumerable so that walking the layout's
   // entries lists offsets only (the layout test does).
@@ -415,6 +423,7 @@ export function layoutRegions(l: CtlLayout): Region[] {
     { name: 'procInfo', offset: l.procInfo, bytes: l.sched.maxProcesses * PROCINFO_BYTES, align: CACHE_LINE },
     { name: 'timers', offset: l.timers, bytes: timerRegionBytes(l.sched.maxThreads), align: CACHE_LINE },
     { name: 'pollio', offset: l.pollio, bytes: pollioLayout(l.fs, l.sched.maxThreads).bytes, align: CACHE_LINE },
+    { name: 'fileLocks', offset: l.fileLocks, bytes: fileLockRegionBytes(l.fs.ofiles), align: CACHE_LINE },
   ];
 }
 

@@ -191,7 +191,18 @@ export class HostRoot {
       }
       if (st.isSymbolicLink() && (!isFinal || followFinal || trailingSlash)) {
         if (++links > MAX_SYMLINKS) return -ELOOP;
-        const target = byteString(fs.readlinkSync(bytesOf(host), { encoding: 'buffer' }));
+        let target: ByteString;
+        try {
+          target = byteString(fs.readlinkSync(bytesOf(host), { encoding: 'buffer' }));
+        } catch (e) {
+          // Replaced since the lstat (another process renamed or swapped it): look at the
+          // component again; the link count bounds how often.
+          const errno = errnoFromNode(e);
+          if (errno !== EINVAL && errno !== ENOENT) return -errno;
+          stack.pop();
+          pending.push(name);
+          continue;
+        }
         stack.pop();
         if (target.startsWith('/')) stack.length = 0;
         pending = pending.concat(splitRaw(target).reverse());
@@ -252,6 +263,107 @@ export class HostRoot {
         p = parent;
       }
     }
+  }
+}
+
+/**
+ * Whether host fd `hostFd`, just opened from a resolved path, names a file inside the root:
+ * the host's /proc/self/fd link gives the path the host actually opened. The resolver walked
+ * the path itself, but between that walk and the host's open another process may have
+ * swapped a directory on the way for a symlink, which the host would follow (Node offers no
+ * openat2 with RESOLVE_IN_ROOT). True when the host has no /proc (nothing to check with).
+ */
+export function openedInside(root: HostRoot, hostFd: number): boolean {
+  let real: ByteString;
+  try {
+    real = byteString(fs.readlinkSync(`/proc/self/fd/${hostFd}`, { encoding: 'buffer' }));
+  } catch {
+    return true;
+  }
+  const r = root.rootBytes;
+  return real === r || real.startsWith(r.endsWith('/') ? r : r + '/');
+}
+
+/** The host has /proc/self/fd (Linux): the in-root checks of openInRoot and atParent use it. */
+const HOST_PROC_FD = fs.existsSync('/proc/self/fd');
+
+/** Linux's O_PATH (not in Node's fs.constants): the parent directories are opened only to name them, needing no read permission. */
+const HOST_O_PATH = process.platform === 'linux' ? 0o10000000 : 0;
+
+/** openInRoot's answer when the host's view changed under the walk: walk again. */
+export const OPEN_RETRY = -0x7fff_0001;
+
+/**
+ * Open resolved path `res` on the host without letting a concurrent swap of a directory on
+ * the way (for a symlink to outside) redirect the host: the parent directory is opened and
+ * checked to lie inside the root (openedInside), then the final name is opened relative to
+ * it through the host's /proc/self/fd/<dirfd>/<name>, with O_NOFOLLOW — the walk already
+ * followed any final link, so a link found there now was swapped in. Returns the host fd,
+ * -errno, or OPEN_RETRY (the caller walks again). `guestNofollow`: the guest asked for
+ * O_NOFOLLOW (an ELOOP is then its answer, not a swap). Without /proc on the host, a plain open
+ * followed by the openedInside check.
+ */
+export function openInRoot(root: HostRoot, res: ResolvedPath, nodeFlags: number, mode: number, guestNofollow: boolean): number {
+  const c = fs.constants;
+  const slash = res.hostPath.lastIndexOf(0x2f);
+  if (res.guestPath === '/' || slash <= 0 || !HOST_PROC_FD) {
+    let fd: number;
+    try {
+      fd = fs.openSync(res.hostPath, nodeFlags, mode);
+    } catch (e) {
+      return -errnoFromNode(e);
+    }
+    if (openedInside(root, fd)) return fd;
+    fs.closeSync(fd);
+    return OPEN_RETRY;
+  }
+  let dirFd: number;
+  try {
+    dirFd = fs.openSync(res.hostPath.subarray(0, slash), c.O_RDONLY | HOST_O_PATH | c.O_DIRECTORY | c.O_NOFOLLOW);
+  } catch (e) {
+    const errno = errnoFromNode(e);
+    return errno === ELOOP || errno === ENOTDIR || errno === ENOENT ? OPEN_RETRY : -errno;
+  }
+  try {
+    if (!openedInside(root, dirFd)) return OPEN_RETRY;
+    const name = res.hostPath.subarray(slash + 1);
+    const via = Buffer.concat([Buffer.from(`/proc/self/fd/${dirFd}/`), name]);
+    try {
+      return fs.openSync(via, nodeFlags | c.O_NOFOLLOW, mode);
+    } catch (e) {
+      const errno = errnoFromNode(e);
+      return errno === ELOOP && !guestNofollow ? OPEN_RETRY : -errno;
+    }
+  } finally {
+    fs.closeSync(dirFd);
+  }
+}
+
+/**
+ * Run host call `fn` on the final name of resolved path `res` through its parent directory,
+ * opened and checked to lie inside the root first: `fn` gets /proc/self/fd/<dirfd>/<name>,
+ * which the host resolves from that directory, so a directory on the way swapped for a
+ * symlink meanwhile cannot redirect it. For calls that act on the name itself (rename, link,
+ * unlink, mkdir, symlink, lchown, lstat); a call that would follow a final link uses
+ * openInRoot instead. Returns fn's result, -errno, or OPEN_RETRY (walk again). The root
+ * itself, and hosts without /proc, get the plain host path.
+ */
+export function atParent(root: HostRoot, res: ResolvedPath, fn: (hostPath: Buffer) => number): number {
+  const slash = res.hostPath.lastIndexOf(0x2f);
+  if (res.guestPath === '/' || slash <= 0 || !HOST_PROC_FD) return fn(res.hostPath);
+  const c = fs.constants;
+  let dirFd: number;
+  try {
+    dirFd = fs.openSync(res.hostPath.subarray(0, slash), c.O_RDONLY | HOST_O_PATH | c.O_DIRECTORY | c.O_NOFOLLOW);
+  } catch (e) {
+    const errno = errnoFromNode(e);
+    return errno === ELOOP || errno === ENOTDIR || errno === ENOENT ? OPEN_RETRY : -errno;
+  }
+  try {
+    if (!openedInside(root, dirFd)) return OPEN_RETRY;
+    return fn(Buffer.concat([Buffer.from(`/proc/self/fd/${dirFd}/`), res.hostPath.subarray(slash + 1)]));
+  } finally {
+    fs.closeSync(dirFd);
   }
 }
 

@@ -242,3 +242,34 @@ export function pollioLayout(c: FsConfig, threads: number): PollioLayout {
   const bytes = up(epolls + epollCount * EP_BYTES);
   return { threads, buckets, pollThreads, eventfds, eventfdCount, sockets, socketCount, epolls, epollCount, bytes };
 }
+
+// ---- file locks (flock, fcntl record locks): region `fileLocks` ----
+// A header, then LOCK_RECORDS_PER_OFILE records per open file description. The header's
+// LKH_LOCK (SpinLock) guards every record and LKH_COUNT; LKH_SEQ (own cache line) is bumped
+// (Atomics.add, then notify and the Waiter's wake) after every change: a blocked locker reads
+// it before it checks under the lock and waits while it still holds that value.
+export const LOCK_RECORDS_PER_OFILE = 2;
+export const LKH_LOCK = 0; // SpinLock over the records and LKH_COUNT
+export const LKH_COUNT = 1; // live records (held and waiting): close skips the scan at 0
+export const LKH_SEQ = 16; // change counter the blocked wait on
+export const LK_HEADER_BYTES = 128;
+export const LOCK_RECORD_BYTES = 64;
+export const LK_STATE = 0; // LKS_* below
+export const LK_KIND = 1; // LKK_* below
+export const LK_TYPE = 2; // F_RDLCK 0 / F_WRLCK 1 (held); the wanted type (waiting)
+export const LK_OWNER = 3; // record locks: fd-table slot + 1 (POSIX: the process) or -ofile id (OFD); flock: ofile id
+export const LK_PID = 4; // pid shown by F_GETLK (-1 for OFD locks); waiting: the owner it waits for
+export const LK_DEV = 6; // f64: host st_dev (-2 for a pipe)
+export const LK_INO = 8; // f64: host st_ino (the pipe index for a pipe)
+export const LK_START = 10; // f64: first byte
+export const LK_END = 12; // f64: one past the last byte (Infinity: to the end of any file)
+export const LKS_FREE = 0;
+export const LKS_HELD = 1;
+export const LKS_WAITING = 2; // a blocked F_SETLKW: who it waits for (deadlock detection)
+export const LKK_RECORD = 1; // fcntl: POSIX and OFD locks (they conflict with each other)
+export const LKK_FLOCK = 2;
+
+/** Bytes of the file-lock region for `ofiles` open file descriptions. */
+export function fileLockRegionBytes(ofiles: number): number {
+  return LK_HEADER_BYTES + ofiles * LOCK_RECORDS_PER_OFILE * LOCK_RECORD_BYTES;
+}

@@ -21,6 +21,7 @@ import { SpinLock } from '../sync/lock.ts';
 import { fileRefDelta, findHostFile, openHostFile } from '../mm/pagecache.ts';
 import { pipeCloseEnd, type Waiter } from './pipe.ts';
 import { specialOps } from './special.ts';
+import { releaseOfile } from './locks.ts';
 import {
   OFILE_BYTES, OF_DEV, OF_FLAGS, OF_INO, OF_HOSTFD, OF_KIND, OF_LOCK, OF_OFFSET, OF_PATH_BYTE, OF_PATH_LEN, OF_PATH_MAX,
   OF_PCFILE, OF_PUSHBACK, OF_REFS, OF_STATE, OK_HOST_DIR, OK_HOST_FILE, OK_PIPE_READ, OK_PIPE_WRITE, SLOT_FREE, SLOT_LIVE,
@@ -105,6 +106,7 @@ export function ofilePut(ctx: KernelContext, id: number, waiter: Waiter | null =
   const n = Atomics.sub(i32, w + OF_REFS, 1) - 1;
   if (n < 0) throw new Error(`ofilePut: ofile ${id} has no references`);
   if (n > 0) return;
+  releaseOfile(ctx, id, waiter); // its flock and OFD locks (Linux: at the last fput)
   const kind = i32[w + OF_KIND]!;
   const host = i32[w + OF_HOSTFD]!;
   for (const gone of goneHooks) gone(ctx, id, waiter); // before the object goes (epoll items name it)

@@ -28,6 +28,8 @@ import type { VNode } from './procfs.ts';
 import type { FsEnv } from './sys-fs-env.ts';
 import { atBase, FILE_BYTES_MAX, userPath, withFd } from './sys-fs.ts';
 import { truncateCached } from './sys-fs-truncate.ts';
+import { fcntlLock, isLockCmd } from './sys-fs-lock.ts';
+import { onName } from './sys-fs-paths.ts';
 import { argInt, argU } from '../syscall.ts';
 import { copyToUser } from '../mm/uaccess.ts';
 
@@ -54,10 +56,11 @@ export function sysDup3(f: FsEnv, a: readonly bigint[]): number {
   return fdDupTo(f.kctx, f.fdt, oldfd, newfd, (flags & O_CLOEXEC) !== 0, f.waiter);
 }
 
-/** fcntl(fd, cmd, arg): F_DUPFD[_CLOEXEC], F_GETFD/SETFD, F_GETFL/SETFL, locks (advisory: always granted), pipe size. */
+/** fcntl(fd, cmd, arg): F_DUPFD[_CLOEXEC], F_GETFD/SETFD, F_GETFL/SETFL, record locks (kernel/fs/sys-fs-lock.ts), pipe size. */
 export function sysFcntl(f: FsEnv, a: readonly bigint[]): number {
   const { kctx, fdt } = f;
   const fd = argInt(a[0]!), cmd = argInt(a[1]!);
+  if (isLockCmd(cmd)) return fcntlLock(f, fd, cmd, argU(a[2]!)); // kernel/fs/sys-fs-lock.ts
   switch (cmd) {
     case F_DUPFD:
     case F_DUPFD_CLOEXEC: {
@@ -83,15 +86,6 @@ export function sysFcntl(f: FsEnv, a: readonly bigint[]): number {
         ofileSetFlags(kctx, id, SETFL_MASK, argInt(a[2]!));
         return 0;
       });
-    case F_GETLK:
-      return withFd(f, fd, () => {
-        const b = new Uint8Array(2);
-        new DataView(b.buffer).setInt16(0, F_UNLCK, true); // struct flock.l_type: nobody holds a lock
-        return copyToUser(kctx, f.as, argU(a[2]!), b) < 0 ? -EFAULT : 0;
-      });
-    case F_SETLK:
-    case F_SETLKW:
-      return withFd(f, fd, () => 0);
     case F_GETPIPE_SZ:
     case F_SETPIPE_SZ:
       return withFd(f, fd, (id) => {
@@ -275,48 +269,49 @@ function resolveAt(f: FsEnv, dirfd: number, va: number, follow: boolean): Resolv
 export function sysReadlinkat(f: FsEnv, a: readonly bigint[]): number {
   const size = argInt(a[3]!);
   if (size <= 0) return -EINVAL;
-  const res = resolveAt(f, argInt(a[0]!), argU(a[1]!), false);
-  if (typeof res === 'number') return res;
-  let target: Buffer | number;
-  if (res.virt) target = virtReadlink(res.virt as VNode);
-  else try {
-    target = fs.readlinkSync(res.hostPath, { encoding: 'buffer' });
-  } catch (e) {
-    return -errnoFromNode(e);
-  }
-  if (typeof target === 'number') return target;
-  const n = Math.min(size, target.length);
-  return copyToUser(f.kctx, f.as, argU(a[2]!), target.subarray(0, n)) < 0 ? -EFAULT : n;
+  return onName(f, argInt(a[0]!), argU(a[1]!), false, (p) => {
+    let target: Buffer;
+    try {
+      target = fs.readlinkSync(p, { encoding: 'buffer' });
+    } catch (e) {
+      return -errnoFromNode(e);
+    }
+    const n = Math.min(size, target.length);
+    return copyToUser(f.kctx, f.as, argU(a[2]!), target.subarray(0, n)) < 0 ? -EFAULT : n;
+  }, (res) => { // /proc/self, exe, fd/N (kernel/fs/sys-fs-virt.ts)
+    const target = virtReadlink(res.virt as VNode);
+    if (typeof target === 'number') return target;
+    const n = Math.min(size, target.length);
+    return copyToUser(f.kctx, f.as, argU(a[2]!), target.subarray(0, n)) < 0 ? -EFAULT : n;
+  });
 }
 
 /** unlinkat(dirfd, path, flags): file, or with AT_REMOVEDIR an empty directory. */
 export function sysUnlinkat(f: FsEnv, a: readonly bigint[]): number {
   const flags = argInt(a[2]!);
   if (flags & ~AT_REMOVEDIR) return -EINVAL;
-  const res = resolveAt(f, argInt(a[0]!), argU(a[1]!), false);
-  if (typeof res === 'number') return res;
-  if (res.guestPath === '/') return flags & AT_REMOVEDIR ? -EBUSY : -EISDIR;
-  if (res.virt) return virtReadOnly(false);
-  try {
-    if (flags & AT_REMOVEDIR) fs.rmdirSync(res.hostPath);
-    else fs.unlinkSync(res.hostPath);
-  } catch (e) {
-    return -errnoFromNode(e);
-  }
-  return 0;
+  return onName(f, argInt(a[0]!), argU(a[1]!), false, (p, res) => {
+    if (res.guestPath === '/') return flags & AT_REMOVEDIR ? -EBUSY : -EISDIR;
+    try {
+      if (flags & AT_REMOVEDIR) fs.rmdirSync(p);
+      else fs.unlinkSync(p);
+    } catch (e) {
+      return -errnoFromNode(e);
+    }
+    return 0;
+  });
 }
 
 /** mkdirat(dirfd, path, mode): mode less the umask. */
 export function sysMkdirat(f: FsEnv, a: readonly bigint[]): number {
-  const res = resolveAt(f, argInt(a[0]!), argU(a[1]!), false);
-  if (typeof res === 'number') return res;
-  if (res.virt) return virtReadOnly(true);
-  try {
-    fs.mkdirSync(res.hostPath, argInt(a[2]!) & 0o7777 & ~fdTableUmask(f.kctx, f.fdt, null));
-  } catch (e) {
-    return -errnoFromNode(e);
-  }
-  return 0;
+  return onName(f, argInt(a[0]!), argU(a[1]!), false, (p) => {
+    try {
+      fs.mkdirSync(p, argInt(a[2]!) & 0o7777 & ~fdTableUmask(f.kctx, f.fdt, null));
+    } catch (e) {
+      return -errnoFromNode(e);
+    }
+    return 0;
+  }, () => virtReadOnly(true));
 }
 
 /**
@@ -390,6 +385,34 @@ const DT: Array<[(d: fs.Dirent<Buffer>) => boolean, number]> = [
   [(d) => d.isFile(), 8], [(d) => d.isSymbolicLink(), 10], [(d) => d.isSocket(), 12],
 ];
 
+/** Directory listings being read, per description (this worker's; see listing). */
+const listings = new Map<number, { guest: string; names: fs.Dirent<Buffer>[] }>();
+/** Listings kept per worker (a description not read to its end is dropped oldest first). */
+const LISTINGS_MAX = 64;
+
+/**
+ * The host entries of directory description `id` for a read at entry index `idx`: read from
+ * the host when the read starts at 0 (a new or rewound stream), else the listing this worker
+ * took then, so a directory of n entries costs one host readdir, not one per call (Linux's
+ * readdir likewise walks one stream; entries created meanwhile may or may not show). A worker
+ * that did not take it (the description moved to another hart) reads the host again: the
+ * host's order of an unchanged directory is stable. -errno when the host read fails.
+ */
+function listing(id: number, guest: string, host: Buffer, idx: number): fs.Dirent<Buffer>[] | number {
+  const have = listings.get(id);
+  if (idx > 0 && have !== undefined && have.guest === guest) return have.names;
+  let names: fs.Dirent<Buffer>[];
+  try {
+    names = fs.readdirSync(host, { withFileTypes: true, encoding: 'buffer' }); // names as bytes
+  } catch (e) {
+    return -errnoFromNode(e);
+  }
+  listings.delete(id);
+  if (listings.size >= LISTINGS_MAX) listings.delete(listings.keys().next().value!);
+  listings.set(id, { guest, names });
+  return names;
+}
+
 /**
  * getdents64(fd, dirp, count): linux_dirent64 records from the description's position (an
  * entry index: ".", "..", then the host's entries). 0 at the end; EINVAL when the first
@@ -403,15 +426,11 @@ export function sysGetdents64(f: FsEnv, a: readonly bigint[]): number {
     if (ofileKind(kctx, id) !== OK_HOST_DIR) return -ENOTDIR;
     const guest = ofilePath(kctx, id);
     const host = f.root.hostOfGuest(guest);
-    let names: fs.Dirent<Buffer>[];
-    try {
-      names = fs.readdirSync(host, { withFileTypes: true, encoding: 'buffer' }); // names as bytes
-    } catch (e) {
-      return -errnoFromNode(e);
-    }
     const lock = ofileLock(kctx, id);
     return lock.with(() => {
       let idx = ofileOffset(kctx, id);
+      const names = listing(id, guest, host, idx);
+      if (typeof names === 'number') return names;
       const out = new Uint8Array(Math.min(count, 1 << 16));
       const dv = new DataView(out.buffer);
       let at = 0;
@@ -434,6 +453,7 @@ export function sysGetdents64(f: FsEnv, a: readonly bigint[]): number {
       if (at === 0 && idx < names.length + 2) return -EINVAL;
       if (at > 0 && copyToUser(kctx, f.as, argU(a[1]!), out.subarray(0, at)) < 0) return -EFAULT;
       ofileSetOffset(kctx, id, idx);
+      if (at === 0) listings.delete(id); // read to the end: the next read starts over
       return at;
     });
   });

@@ -83,3 +83,6 @@ replaceSyscall(N.SYS_write, 'write', fsHandler(sysWrite));
 replaceSyscall(N.SYS_mmap, 'mmap', fsHandler(sysMmap));
 
 import './sys-pollio-register.ts'; // ppoll, pselect6, eventfd2, socketpair, epoll (issue 14 item 4)
+
+// Issue 14's file-system calls (fsync, renameat2, links, metadata, statfs, copies, locks, mlock, mincore).
+import './sys-fs-calls-register.ts';

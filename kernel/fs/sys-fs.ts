@@ -19,9 +19,11 @@
  */
 import * as fs from 'node:fs';
 import { argInt, argU } from '../syscall.ts';
-import { EBADF, EFAULT, EFBIG, EINVAL } from '../errno.ts';
-import { fdClose, fdGet, fdInstall, fdTableCwd, fdTableUmask } from './fdtable.ts';
-import { EISDIR, ENOTDIR, ENXIO, EPIPE, errnoFromNode, ESPIPE, openFlagsToHost, PATH_MAX } from './hostfs.ts';
+import { EACCES, EBADF, EFAULT, EFBIG, EINVAL } from '../errno.ts';
+import { fdClose, fdGet, fdInstall, fdTableCwd, fdTableHasFree, fdTableUmask } from './fdtable.ts';
+import {
+  EISDIR, EMFILE, ENOTDIR, ENXIO, EPIPE, errnoFromNode, ESPIPE, openInRoot, OPEN_RETRY, openFlagsToHost, PATH_MAX, type ResolvedPath,
+} from './hostfs.ts';
 import {
   AT_FDCWD, O_APPEND, O_CLOEXEC, O_CREAT, O_EXCL, O_LARGEFILE, O_NOCTTY, O_NOFOLLOW, O_NONBLOCK, O_PATH, O_TRUNC,
   SEEK_CUR, SEEK_DATA, SEEK_END, SEEK_HOLE, SEEK_SET,
@@ -38,6 +40,7 @@ import { OK_CHARDEV, OK_HOST_DIR, OK_HOST_FILE, OK_PIPE_READ, OK_PIPE_WRITE, OK_
 import { isVirtualKind, virtLseek, virtOpen, virtRead, virtWrite } from './sys-fs-virt.ts';
 import type { FsEnv } from './sys-fs-env.ts';
 import { accessOk, copyFromUser, copyToUser, strncpyFromUser } from '../mm/uaccess.ts';
+import { inject, INJ } from '../lab/inject.ts';
 
 /** Returned by a handler whose thread the Waiter parked (becomes NO_RETURN); kernel/fs/pipe.ts. */
 export { PARKED } from './pipe.ts';
@@ -384,6 +387,9 @@ export function userPath(f: FsEnv, va: number): string | number {
   return strncpyFromUser(f.kctx, f.as, va, PATH_MAX - 1);
 }
 
+/** Walks and host opens openat tries before EACCES when the host keeps opening outside the root. */
+const OPEN_ATTEMPTS = 8;
+
 /** Flags an open file description keeps (F_GETFL shows them); creation-only flags drop out. */
 const KEPT = ~(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_CLOEXEC);
 
@@ -403,25 +409,31 @@ export function sysOpenat(f: FsEnv, a: readonly bigint[]): number {
   if (typeof hf === 'number') return hf;
   const base = atBase(f, argInt(a[0]!), path);
   if (typeof base === 'number') return base;
+  if (!fdTableHasFree(kctx, f.fdt)) return -EMFILE; // Linux takes the fd before the file: EMFILE before ENFILE
   const excl = (flags & (O_CREAT | O_EXCL)) === (O_CREAT | O_EXCL);
-  const res = f.root.resolve(path, { base, followFinal: !(flags & O_NOFOLLOW) && !excl });
-  if (typeof res === 'number') return res;
-  if (res.virt) return virtOpen(f, res, flags, hf); // /proc, /dev (kernel/fs/sys-fs-virt.ts)
   const mode = argInt(a[3]!) & 0o7777 & ~fdTableUmask(kctx, f.fdt, null);
   const trunc = (hf.nodeFlags & fs.constants.O_TRUNC) !== 0;
-  let hostFd: number;
-  let st: fs.Stats;
-  try {
-    hostFd = fs.openSync(res.hostPath, hf.nodeFlags & ~fs.constants.O_TRUNC, mode);
-  } catch (e) {
-    return -errnoFromNode(e);
+  let hostFd = -1;
+  let st: fs.Stats | null = null;
+  let res: ResolvedPath | number = -EACCES;
+  // The host open must land where the walk said: a path swapped under us (a directory
+  // replaced by a symlink to outside) is walked again; a root that keeps moving is EACCES.
+  for (let attempt = 0; attempt < OPEN_ATTEMPTS && st === null; attempt++) {
+    res = f.root.resolve(path, { base, followFinal: !(flags & O_NOFOLLOW) && !excl });
+    if (typeof res === 'number') return res;
+    if (res.virt) return virtOpen(f, res, flags, hf); // /proc, /dev (kernel/fs/sys-fs-virt.ts)
+    inject(kctx.ctl, INJ['fs.open.after-resolve']);
+    hostFd = openInRoot(f.root, res, hf.nodeFlags & ~fs.constants.O_TRUNC, mode, (flags & O_NOFOLLOW) !== 0);
+    if (hostFd === OPEN_RETRY) continue;
+    if (hostFd < 0) return hostFd;
+    try {
+      st = fs.fstatSync(hostFd);
+    } catch (e) {
+      fs.closeSync(hostFd);
+      return -errnoFromNode(e);
+    }
   }
-  try {
-    st = fs.fstatSync(hostFd);
-  } catch (e) {
-    fs.closeSync(hostFd);
-    return -errnoFromNode(e);
-  }
+  if (st === null || typeof res === 'number') return -EACCES;
   const isDir = st.isDirectory();
   const id = ofileCreate(kctx, {
     kind: isDir ? OK_HOST_DIR : OK_HOST_FILE, flags: (flags & KEPT) | O_LARGEFILE, hostFd, path: res.guestPath,

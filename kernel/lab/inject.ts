@@ -42,6 +42,9 @@ import { INJECT_SLOTS, LH_INJECT, LH_INJECT_HITS } from './layout.ts';
  *   after it registered on every source and found nothing ready, before it parks: a source that
  *   becomes ready here must still end the wait (its bump of the poller's wake-up word makes the
  *   park fail and the check run again) — the lost wake-up window between check and park.
+ * - fs.open.after-resolve: openat (kernel/fs/sys-fs.ts), after the guest path was resolved
+ *   under the root, before the host opens the result (a directory on the way may be swapped
+ *   for a symlink meanwhile: the host would follow it).
  */
 export const INJECT_POINTS = [
   'shootdown.before-remote',
@@ -55,6 +58,7 @@ export const INJECT_POINTS = [
   'truncate.before-lock',
   'truncate.locked',
   'poll.before-park',
+  'fs.open.after-resolve',
 ] as const;
 export type InjectPoint = (typeof INJECT_POINTS)[number];
 /** Delays in microseconds by point name. */

@@ -100,6 +100,7 @@ export const RF_HUGE_OK = 1 << 3; // may be backed by 2 MiB leaves
 export const RF_DEVICE = 1 << 4; // maps given physical frames; no refcount ownership
 export const RF_HEAP = 1 << 5; // the brk heap
 export const RF_NO_MAYWRITE = 1 << 6; // shared file mapping of a description not open for writing: never writable (Linux lacks VM_MAYWRITE); mprotect(PROT_WRITE) is EACCES
+export const RF_LOCKED = 1 << 7; // mlock'ed (VM_LOCKED): its pages were made resident and count against RLIMIT_MEMLOCK (kernel/mm/mlock.ts)
 
 // ---- file object (words) ----
 export const FILE_BYTES = 256;
