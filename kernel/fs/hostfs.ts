@@ -249,14 +249,19 @@ export class HostRoot {
     this.mounts.push({ at: splitGuest(guestDir), host: real });
   }
 
+  /** Host real path `real` (a byte string) is the root, a mounted directory (/dev/shm), or below one of them. */
+  holds(real: ByteString): boolean {
+    const inside = (root: ByteString): boolean => real === root || real.startsWith(root.endsWith('/') ? root : root + '/');
+    return inside(this.rootBytes) || this.mounts.some((m) => inside(m.host));
+  }
+
   /** The host realpath of the deepest existing prefix of hostPath (a byte string) lies inside the root (or a mounted directory). */
   contains(hostPath: ByteString): boolean {
-    const inside = (real: ByteString, root: ByteString): boolean => real === root || real.startsWith(root.endsWith('/') ? root : root + '/');
     let p = hostPath;
     for (;;) {
       try {
         const real = byteString(fs.realpathSync(bytesOf(p), { encoding: 'buffer' }));
-        return inside(real, this.rootBytes) || this.mounts.some((m) => inside(real, m.host));
+        return this.holds(real);
       } catch {
         const parent = nodePath.dirname(p);
         if (parent === p) return false;
@@ -267,7 +272,8 @@ export class HostRoot {
 }
 
 /**
- * Whether host fd `hostFd`, just opened from a resolved path, names a file inside the root:
+ * Whether host fd `hostFd`, just opened from a resolved path, names a file inside the root (or
+ * a directory mounted into it, such as /dev/shm):
  * the host's /proc/self/fd link gives the path the host actually opened. The resolver walked
  * the path itself, but between that walk and the host's open another process may have
  * swapped a directory on the way for a symlink, which the host would follow (Node offers no
@@ -280,8 +286,7 @@ export function openedInside(root: HostRoot, hostFd: number): boolean {
   } catch {
     return true;
   }
-  const r = root.rootBytes;
-  return real === r || real.startsWith(r.endsWith('/') ? r : r + '/');
+  return root.holds(real);
 }
 
 /** The host has /proc/self/fd (Linux): the in-root checks of openInRoot and atParent use it. */
