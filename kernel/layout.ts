@@ -67,6 +67,8 @@
  *   | coherence lab    labRegionBytes(C)         |  change seq + ring, sanitizer reports, epochs, stats
  *   +--------------------------------------------+ frameGen
  *   | frame generations F x int32                |  per-frame count of frees (the sanitizer's ABA check)
+ *   +--------------------------------------------+ frameClean
+ *   | frame clean epochs F x 2 int32             |  per-frame count of D-bit cleans begun / completed
  *   +--------------------------------------------+ <- APPEND POINT: a new region goes here —
  *   |                                            |    add a field to CtlLayout, a region in
  *   |                                            |    computeLayout/layoutRegions, a line in
@@ -113,6 +115,11 @@
  * - frame generations: Atomics.add(1) by the hart that frees the frame (kernel/mm/frames.ts,
  *   each free of a frame or 2 MiB block, before the frame can be handed out again); read with
  *   Atomics.load by the sanitizer (a TLB entry's frame freed since the entry was filled).
+ * - frame clean epochs: two words per frame (FC_BEGUN, FC_DONE), Atomics.add(1) by the hart that
+ *   cleans a PTE of the frame (msync: kernel/mm/pagetable.ts cleanRange, FC_BEGUN before the D
+ *   clear) and by the hart that completes that change (kernel/mm/shootdown.ts releaseFrames,
+ *   FC_DONE after the invalidation); read with Atomics.load by the sanitizer (a TLB entry cached
+ *   writable+dirty before a clean of its frame that has completed: kernel/mm/frames.ts).
  */
 import { MAILBOX_BYTES } from '../cpu/mailbox.ts';
 import { HART_COUNTER_SLOTS } from '../cpu/counters.ts';
@@ -168,6 +175,11 @@ export const FRAME_HUGE = 3; // part of an allocated 2 MiB block
 export const FRAME_RESERVED = 4; // kernel-reserved at boot (frame 0: ppn 0 means "none")
 /** Frames reserved at boot, never handed out. */
 export const RESERVED_FRAMES = 1;
+
+// ---- frame clean epochs: per frame, two Int32 (kernel/mm/frames.ts frameCleanBegin) ----
+export const FRAME_CLEAN_BYTES = 8;
+export const FC_BEGUN = 0; // cleans of a PTE of this frame begun (bumped before the D clear)
+export const FC_DONE = 1; // of those, completed (bumped once the change is invalidated everywhere)
 
 // ---- block table: per 2 MiB block, BLOCK_WORDS Int32 ----
 export const BLOCK_WORDS = 8;
@@ -269,6 +281,8 @@ export interface CtlLayout {
   readonly lab: number;
   /** Per-frame generation: how often the frame was freed (kernel/mm/frames.ts frameGeneration). */
   readonly frameGen: number;
+  /** Per-frame clean epochs: D-bit cleans begun and completed (kernel/mm/frames.ts frameCleanBegin). */
+  readonly frameClean: number;
   /** Total bytes of ctl. */
   readonly bytes: number;
 }
@@ -341,13 +355,14 @@ export function computeLayout({ cpus, frames, vm: vmPart, traceEvents = 0, sched
   const sigThreads = take(gb.sigThreads);
   const lab = take(labRegionBytes(cpus));
   const frameGen = take(frames * 4);
+  const frameClean = take(frames * FRAME_CLEAN_BYTES);
   // APPEND POINT: new regions go here, in the order added.
   const bytes = alignUp(at, CACHE_LINE);
   const layout = {
     cpus, frames, blocks, header, frameRefcount, frameNext, frameState, blockTable, allocator,
     hartCaches, mailboxes, hartStatus, hartCounters, scratch, vmHeader, asTable, files, pageCache,
     traceRings, schedHeader, waitBuckets, threads, processes, runQueues, hartSched,
-    fdTables, ofiles, pipes, sigProcs, sigThreads, lab, frameGen, bytes,
+    fdTables, ofiles, pipes, sigProcs, sigThreads, lab, frameGen, frameClean, bytes,
   } as CtlLayout;
   // `vm` is configuration, not a region offset: non-enumerable so that walking the layout's
   // entries lists offsets only (the layout test does).
@@ -390,6 +405,7 @@ export function layoutRegions(l: CtlLayout): Region[] {
     })),
     { name: 'lab', offset: l.lab, bytes: labRegionBytes(l.cpus), align: CACHE_LINE },
     { name: 'frameGen', offset: l.frameGen, bytes: l.frames * 4, align: CACHE_LINE },
+    { name: 'frameClean', offset: l.frameClean, bytes: l.frames * FRAME_CLEAN_BYTES, align: CACHE_LINE },
   ];
 }
 
