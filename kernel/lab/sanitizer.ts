@@ -90,7 +90,7 @@ import {
   RP_SINCE_NS, RP_STALE_PPN, RP_TAG, RP_TID, RP_VA, RP_WHAT, SAN_FATAL, SAN_OFF, STALE_CLEAN, STALE_PROTECTED, STALE_REMOVED,
   STALE_REPOINTED, STALE_REUSED, CHANGE_UNMAP, STALE_DIRTY_AFTER_CLEAN,
 } from './layout.ts';
-import { frameCleansBegun, frameCleansDone, frameGeneration } from '../mm/frames.ts';
+import { frameCleansBegun, frameCleansDone, frameGeneration, frameTag } from '../mm/frames.ts';
 import { traceEmitSanitizer, type TraceWriter } from './trace.ts';
 
 /** stderr lines the sanitizer prints per machine before it only counts. */
@@ -256,8 +256,7 @@ export class SanitizerObserver implements TlbObserver {
    * (low 16 bits) and its clean epoch (high 16 bits), both read after the walk.
    */
   fillTag(leafBase: number): number {
-    const ppn = Math.floor(leafBase / PAGE_SIZE);
-    return (frameGeneration(this.ctl, ppn) & 0xffff) | (frameCleansBegun(this.ctl, ppn) << 16);
+    return frameTag(this.ctl, Math.floor(leafBase / PAGE_SIZE));
   }
 
   onHit(
@@ -325,7 +324,7 @@ export class SanitizerObserver implements TlbObserver {
    */
   private cleanedSince(tag: number, ppn: number): number {
     const begun = frameCleansBegun(this.ctl, ppn);
-    if (((begun ^ (tag >>> 16)) & 0xffff) === 0) return 0;
+    if (begun < 0 || ((begun ^ (tag >>> 16)) & 0xffff) === 0) return 0; // not a RAM frame (device memory), or no clean since
     return frameCleansDone(this.ctl, ppn) >= begun ? 1 : -1; // done read after begun (frames.ts)
   }
 

@@ -94,6 +94,18 @@ export function frameCleansDone(ctl: Ctl, ppn: number): number {
   return Atomics.load(ctl.i32, ctl.layout.frameClean / 4 + ppn * 2 + FC_DONE);
 }
 
+/**
+ * The sanitizer's TLB-entry tag for frame `ppn` (one call per TLB fill): the low 16 bits of its
+ * generation (frameGeneration) and, in the high 16 bits, the low 16 bits of its cleans begun
+ * (frameCleansBegun). -1 for a ppn outside the frame table (both halves all ones, as the
+ * two functions' -1). Two Atomics.load.
+ */
+export function frameTag(ctl: Ctl, ppn: number): number {
+  const l = ctl.layout;
+  if (!(ppn >= 0 && ppn < l.frames)) return -1;
+  return (Atomics.load(ctl.i32, (l.frameGen >> 2) + ppn) & 0xffff) | (Atomics.load(ctl.i32, (l.frameClean >> 2) + ppn * 2 + FC_BEGUN) << 16);
+}
+
 /** Snapshot of the allocator counters (racy while harts run; exact when they are quiet). */
 export interface FrameStats {
   total: number;
