@@ -37,7 +37,7 @@
  *                     new PTE's D bit, so a file write-back misses it. A load through such an
  *                     entry is not decided: the entry is looked at again at its next hit (its
  *                     checked value is kept) — a later store through it is reported;
-       after-clean   a store through an entry cached writable, the PTE clean now (and no
+ *       after-clean   a store through an entry cached writable, the PTE clean now (and no
  *                     removal covers it), and a clean of the frame (msync's D clear, which keeps
  *                     the PTE valid) BEGAN after the entry's walk — the tag's clean epoch is
  *                     behind frameCleansBegun — and every clean begun has COMPLETED
