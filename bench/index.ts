@@ -12,6 +12,7 @@ export const BENCHES: Readonly<Record<string, () => Promise<void>>> = {
   vm: async () => (await import('./vm.ts')).run(),
   shootdown: async () => (await import('./shootdown.ts')).run(),
   policies: async () => (await import('./policies.ts')).run([]),
+  sanitizer: async () => (await import('./sanitizer.ts')).run(),
 };
 
 /** Run the benchmarks named in `argv` (all when empty); resolves with the exit status (2: unknown name). */

@@ -75,6 +75,8 @@
  *   | pollio           pollioLayout(fs, T).bytes |  poll buckets, poll records, eventfds, socket pairs, epolls
  *   +--------------------------------------------+ fileLocks       (kernel/fs/layout.ts LK_*)
  *   | file locks       header + 2 O x 64 bytes   |  flock and fcntl record locks, one SpinLock
+ *   +--------------------------------------------+ frameClean
+ *   | frame clean epochs F x 2 int32             |  per-frame count of D-bit cleans begun / completed
  *   +--------------------------------------------+ <- APPEND POINT: a new region goes here —
  *   |                                            |    add a field to CtlLayout, a region in
  *   |                                            |    computeLayout/layoutRegions, a line in
@@ -131,6 +133,11 @@
  * - file locks (2 records per open file description O): every record under the region's one
  *   SpinLock (LKH_LOCK); the change counter LKH_SEQ Atomics-only. Field by field:
  *   kernel/fs/layout.ts (LK_*), protocol: kernel/fs/locks.ts.
+ * - frame clean epochs: two words per frame (FC_BEGUN, FC_DONE), Atomics.add(1) by the hart that
+ *   cleans a PTE of the frame (msync: kernel/mm/pagetable.ts cleanRange, FC_BEGUN before the D
+ *   clear) and by the hart that completes that change (kernel/mm/shootdown.ts releaseFrames,
+ *   FC_DONE after the invalidation); read with Atomics.load by the sanitizer (a TLB entry cached
+ *   writable+dirty before a clean of its frame that has completed: kernel/mm/frames.ts).
  */
 import { MAILBOX_BYTES } from '../cpu/mailbox.ts';
 import { HART_COUNTER_SLOTS } from '../cpu/counters.ts';
@@ -186,6 +193,11 @@ export const FRAME_HUGE = 3; // part of an allocated 2 MiB block
 export const FRAME_RESERVED = 4; // kernel-reserved at boot (frame 0: ppn 0 means "none")
 /** Frames reserved at boot, never handed out. */
 export const RESERVED_FRAMES = 1;
+
+// ---- frame clean epochs: per frame, two Int32 (kernel/mm/frames.ts frameCleanBegin) ----
+export const FRAME_CLEAN_BYTES = 8;
+export const FC_BEGUN = 0; // cleans of a PTE of this frame begun (bumped before the D clear)
+export const FC_DONE = 1; // of those, completed (bumped once the change is invalidated everywhere)
 
 // ---- block table: per 2 MiB block, BLOCK_WORDS Int32 ----
 export const BLOCK_WORDS = 8;
@@ -295,6 +307,8 @@ export interface CtlLayout {
   readonly pollio: number;
   /** File locks: flock and fcntl record locks (kernel/fs/layout.ts LK_*, kernel/fs/locks.ts). */
   readonly fileLocks: number;
+  /** Per-frame clean epochs: D-bit cleans begun and completed (kernel/mm/frames.ts frameCleanBegin). */
+  readonly frameClean: number;
   /** Total bytes of ctl. */
   readonly bytes: number;
 }
@@ -371,13 +385,14 @@ export function computeLayout({ cpus, frames, vm: vmPart, traceEvents = 0, sched
   const timers = take(timerRegionBytes(sched.maxThreads));
   const pollio = take(pollioLayout(fs, sched.maxThreads).bytes);
   const fileLocks = take(fileLockRegionBytes(fs.ofiles));
+  const frameClean = take(frames * FRAME_CLEAN_BYTES);
   // APPEND POINT: new regions go here, in the order added.
   const bytes = alignUp(at, CACHE_LINE);
   const layout = {
     cpus, frames, blocks, header, frameRefcount, frameNext, frameState, blockTable, allocator,
     hartCaches, mailboxes, hartStatus, hartCounters, scratch, vmHeader, asTable, files, pageCache,
     traceRings, schedHeader, waitBuckets, threads, processes, runQueues, hartSched,
-    fdTables, ofiles, pipes, sigProcs, sigThreads, lab, frameGen, procInfo, timers, pollio, fileLocks, bytes,
+    fdTables, ofiles, pipes, sigProcs, sigThreads, lab, frameGen, procInfo, timers, pollio, fileLocks, frameClean, bytes,
   } as CtlLayout;
   // `vm` is configuration, not a region offset: non-enumerable so that walking the layout's
   // entries lists offsets only (the layout test does).
@@ -424,6 +439,7 @@ export function layoutRegions(l: CtlLayout): Region[] {
     { name: 'timers', offset: l.timers, bytes: timerRegionBytes(l.sched.maxThreads), align: CACHE_LINE },
     { name: 'pollio', offset: l.pollio, bytes: pollioLayout(l.fs, l.sched.maxThreads).bytes, align: CACHE_LINE },
     { name: 'fileLocks', offset: l.fileLocks, bytes: fileLockRegionBytes(l.fs.ofiles), align: CACHE_LINE },
+    { name: 'frameClean', offset: l.frameClean, bytes: l.frames * FRAME_CLEAN_BYTES, align: CACHE_LINE },
   ];
 }
 

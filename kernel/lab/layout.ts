@@ -71,7 +71,8 @@ export const STALE_REMOVED = 1; // nothing is mapped at va now
 export const STALE_REPOINTED = 2; // va maps another frame now
 export const STALE_PROTECTED = 3; // same frame, but the access is no longer permitted
 export const STALE_REUSED = 4; // same frame, but it was freed (and allocated again) since the entry was filled
-export const STALE_CLEAN = 5; // a store through an entry cached writable+dirty whose PTE is clean now: D is skipped
+export const STALE_CLEAN = 5; // a store through an entry cached writable+dirty whose PTE is clean now: D is skipped (after a removal)
+export const STALE_DIRTY_AFTER_CLEAN = 6; // the same after a clean of its frame (msync) that began after its walk and completed
 
 // ---- per-hart block ----
 export const LAB_HART_BYTES = 512;
