@@ -67,6 +67,8 @@
  *   | coherence lab    labRegionBytes(C)         |  change seq + ring, sanitizer reports, epochs, stats
  *   +--------------------------------------------+ frameGen
  *   | frame generations F x int32                |  per-frame count of frees (the sanitizer's ABA check)
+ *   +--------------------------------------------+ tlbBroadcast
+ *   | broadcast queues C x MAILBOX_BYTES         |  cpu/tlb-broadcast.ts: per-hart invalidation queue + completion counter
  *   +--------------------------------------------+ <- APPEND POINT: a new region goes here —
  *   |                                            |    add a field to CtlLayout, a region in
  *   |                                            |    computeLayout/layoutRegions, a line in
@@ -113,6 +115,9 @@
  * - frame generations: Atomics.add(1) by the hart that frees the frame (kernel/mm/frames.ts,
  *   each free of a frame or 2 MiB block, before the frame can be handed out again); read with
  *   Atomics.load by the sanitizer (a TLB entry's frame freed since the entry was filled).
+ * - broadcast queues: the hardware's (cpu/tlb-broadcast.ts, a Mailboxes set: lock-free,
+ *   Atomics throughout); initialised by the host with the mailboxes, used only when the machine
+ *   has --tlb-broadcast.
  */
 import { MAILBOX_BYTES } from '../cpu/mailbox.ts';
 import { HART_COUNTER_SLOTS } from '../cpu/counters.ts';
@@ -269,6 +274,8 @@ export interface CtlLayout {
   readonly lab: number;
   /** Per-frame generation: how often the frame was freed (kernel/mm/frames.ts frameGeneration). */
   readonly frameGen: number;
+  /** Broadcast-invalidation queues, C x MAILBOX_BYTES (cpu/tlb-broadcast.ts). */
+  readonly tlbBroadcast: number;
   /** Total bytes of ctl. */
   readonly bytes: number;
 }
@@ -341,13 +348,14 @@ export function computeLayout({ cpus, frames, vm: vmPart, traceEvents = 0, sched
   const sigThreads = take(gb.sigThreads);
   const lab = take(labRegionBytes(cpus));
   const frameGen = take(frames * 4);
+  const tlbBroadcast = take(cpus * MAILBOX_BYTES);
   // APPEND POINT: new regions go here, in the order added.
   const bytes = alignUp(at, CACHE_LINE);
   const layout = {
     cpus, frames, blocks, header, frameRefcount, frameNext, frameState, blockTable, allocator,
     hartCaches, mailboxes, hartStatus, hartCounters, scratch, vmHeader, asTable, files, pageCache,
     traceRings, schedHeader, waitBuckets, threads, processes, runQueues, hartSched,
-    fdTables, ofiles, pipes, sigProcs, sigThreads, lab, frameGen, bytes,
+    fdTables, ofiles, pipes, sigProcs, sigThreads, lab, frameGen, tlbBroadcast, bytes,
   } as CtlLayout;
   // `vm` is configuration, not a region offset: non-enumerable so that walking the layout's
   // entries lists offsets only (the layout test does).
@@ -390,6 +398,7 @@ export function layoutRegions(l: CtlLayout): Region[] {
     })),
     { name: 'lab', offset: l.lab, bytes: labRegionBytes(l.cpus), align: CACHE_LINE },
     { name: 'frameGen', offset: l.frameGen, bytes: l.frames * 4, align: CACHE_LINE },
+    { name: 'tlbBroadcast', offset: l.tlbBroadcast, bytes: l.cpus * MAILBOX_BYTES, align: CACHE_LINE, stride: MAILBOX_BYTES },
   ];
 }
 

@@ -38,6 +38,10 @@ import { INJECT_SLOTS, LH_INJECT, LH_INJECT_HITS } from './layout.ts';
  *   (kernel/mm/file-unmap.ts), after picking a space, before taking its mmap lock (the space's
  *   process may exit and its slot be reused meanwhile).
  * - truncate.locked: the same walk, with the space's mmap lock held, before its regions are scanned.
+ * - broadcast.before-tlbsync: the broadcast policy (scheduler/policy-broadcast.ts), after the
+ *   invalidation was broadcast and before tlbsync: other harts may still hold the old
+ *   translation (they apply the broadcast at their next batch boundary); with the tlbsync-skip
+ *   knob (negative control) the change is then reported complete without waiting for them.
  */
 export const INJECT_POINTS = [
   'shootdown.before-remote',
@@ -50,6 +54,7 @@ export const INJECT_POINTS = [
   'deferred.after-epoch',
   'truncate.before-lock',
   'truncate.locked',
+  'broadcast.before-tlbsync',
 ] as const;
 export type InjectPoint = (typeof INJECT_POINTS)[number];
 /** Delays in microseconds by point name. */
