@@ -51,7 +51,7 @@ import { LH_GASID_MIN, LH_TLBSYNC_SKIP } from '../kernel/lab/layout.ts';
 import { inject, INJ } from '../kernel/lab/inject.ts';
 import {
   ST_BC_APPLIED, ST_BC_ASIDS, ST_BC_FALLBACK, ST_BC_GASIDS, ST_BC_ISSUED, ST_BC_PAGES, ST_BC_SYNC_NS, ST_BC_SYNCS,
-  ST_BC_TRANSITION, ST_SD_IPIS, ST_SD_SENT,
+  ST_BC_TRANSITION, ST_SD_IPIS, ST_SD_RECV, ST_SD_SENT,
 } from '../kernel/proc/layout.ts';
 import { AsidTable, globalHwAsid } from './asid.ts';
 import { asWord, catchUpLocal, runningTargets } from './policy-common.ts';
@@ -185,6 +185,7 @@ export class BroadcastPolicy implements ShootdownPolicy {
 export function serveGasidSwitch(h: IpiHart, kctx: KernelContext, msg: MailboxMessage): void {
   const slot = msg.payload[0]!;
   const g = msg.payload[1]!;
+  h.stats.bump(ST_SD_RECV); // an interrupt served: kernel code ran here
   const i = h.table.find(slot);
   if (i < 0 || h.table.loaded !== i || h.table.isGlobal(i)) return;
   h.hart.sfenceVma(null, 0, h.table.hwAsidOf(i));

@@ -27,8 +27,9 @@ describe('broadcast policy', () => {
     expect(b.pages + b.asids).toBeGreaterThanOrEqual(b.issued);
     expect(b.applied).toBeGreaterThan(0); // the other harts' hardware applied them
     // Interrupts: the ipi fallback (at most 3 targets per change before the global ASID) and
-    // the move of each other hart to the global ASID (once per hart for this one process).
-    expect(b.transitionIpis).toBeLessThanOrEqual(3);
+    // the move of each other hart to the global ASID (once per hart for this one process; two
+    // changes in flight at that moment may both interrupt it).
+    expect(b.transitionIpis).toBeLessThanOrEqual(6);
     expect(r.stats.interrupts.sent).toBeLessThanOrEqual(3 * b.fallback + b.transitionIpis);
     expect(r.stats.interrupts.sent).toBeLessThan(b.issued);
   }, 120_000);
