@@ -115,7 +115,8 @@ export function runOptionsFrom(elf: string, args: string[], o: Record<string, un
     flushCeiling: o.flushCeiling as number, sanitize,
     trace: trace ?? (o.trace as string | undefined) ?? null, traceBuffer: o.traceBuffer as number,
     tlbEntries: o.tlbEntries as number, seed: o.seed as number, inject: (o.inject as RunOptions['inject'] | undefined) ?? {},
-    tlbBroadcast: o.tlbBroadcast === true || o.shootdown === 'broadcast', globalAsidMin: o.globalAsidMin as number,
+    tlbBroadcast: o.tlbBroadcast === true || o.shootdown === 'broadcast',
+    globalAsidMin: (o.globalAsidMin as number | undefined) ?? RUN_DEFAULTS.globalAsidMin,
   });
 }
 
