@@ -46,6 +46,7 @@ export function runLoop(h: Hart, budget: number): ExitReason {
   const sAdd = h.sAdd;
   const batch = h.batch;
   const irq = h.irq;
+  const bcw = h.bcastPending;
   let page = REFILL_PAGE;
   let ops = page.ops;
   let args = page.args;
@@ -60,6 +61,8 @@ export function runLoop(h: Hart, budget: number): ExitReason {
   for (;;) {
     // Between batches: interrupts, budget, icache epoch.
     if (irq !== null && Atomics.load(irq.word, irq.index) !== 0) { exit = EXIT_INTERRUPT; break; }
+    // Broadcast invalidations (cpu/tlb-broadcast.ts): applied here by the hardware, the batch goes on.
+    if (bcw !== null && Atomics.load(bcw.word, bcw.index) !== 0) h.bcast!.apply();
     if (left <= 0) break;
     h.checkEpoch();
     if (h.cpPage !== page) { page = REFILL_PAGE; ops = page.ops; }

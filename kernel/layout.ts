@@ -77,6 +77,8 @@
  *   | file locks       header + 2 O x 64 bytes   |  flock and fcntl record locks, one SpinLock
  *   +--------------------------------------------+ frameClean
  *   | frame clean epochs F x 2 int32             |  per-frame count of D-bit cleans begun / completed
+ *   +--------------------------------------------+ tlbBroadcast
+ *   | broadcast queues C x MAILBOX_BYTES         |  cpu/tlb-broadcast.ts: per-hart invalidation queue + completion counter
  *   +--------------------------------------------+ <- APPEND POINT: a new region goes here —
  *   |                                            |    add a field to CtlLayout, a region in
  *   |                                            |    computeLayout/layoutRegions, a line in
@@ -138,6 +140,9 @@
  *   clear) and by the hart that completes that change (kernel/mm/shootdown.ts releaseFrames,
  *   FC_DONE after the invalidation); read with Atomics.load by the sanitizer (a TLB entry cached
  *   writable+dirty before a clean of its frame that has completed: kernel/mm/frames.ts).
+ * - broadcast queues: the hardware's (cpu/tlb-broadcast.ts, a Mailboxes set: lock-free,
+ *   Atomics throughout); initialised by the host with the mailboxes, used only when the machine
+ *   has --tlb-broadcast.
  */
 import { MAILBOX_BYTES } from '../cpu/mailbox.ts';
 import { HART_COUNTER_SLOTS } from '../cpu/counters.ts';
@@ -309,6 +314,8 @@ export interface CtlLayout {
   readonly fileLocks: number;
   /** Per-frame clean epochs: D-bit cleans begun and completed (kernel/mm/frames.ts frameCleanBegin). */
   readonly frameClean: number;
+  /** Broadcast-invalidation queues, C x MAILBOX_BYTES (cpu/tlb-broadcast.ts). */
+  readonly tlbBroadcast: number;
   /** Total bytes of ctl. */
   readonly bytes: number;
 }
@@ -386,13 +393,14 @@ export function computeLayout({ cpus, frames, vm: vmPart, traceEvents = 0, sched
   const pollio = take(pollioLayout(fs, sched.maxThreads).bytes);
   const fileLocks = take(fileLockRegionBytes(fs.ofiles));
   const frameClean = take(frames * FRAME_CLEAN_BYTES);
+  const tlbBroadcast = take(cpus * MAILBOX_BYTES);
   // APPEND POINT: new regions go here, in the order added.
   const bytes = alignUp(at, CACHE_LINE);
   const layout = {
     cpus, frames, blocks, header, frameRefcount, frameNext, frameState, blockTable, allocator,
     hartCaches, mailboxes, hartStatus, hartCounters, scratch, vmHeader, asTable, files, pageCache,
     traceRings, schedHeader, waitBuckets, threads, processes, runQueues, hartSched,
-    fdTables, ofiles, pipes, sigProcs, sigThreads, lab, frameGen, procInfo, timers, pollio, fileLocks, frameClean, bytes,
+    fdTables, ofiles, pipes, sigProcs, sigThreads, lab, frameGen, procInfo, timers, pollio, fileLocks, frameClean, tlbBroadcast, bytes,
   } as CtlLayout;
   // `vm` is configuration, not a region offset: non-enumerable so that walking the layout's
   // entries lists offsets only (the layout test does).
@@ -440,6 +448,7 @@ export function layoutRegions(l: CtlLayout): Region[] {
     { name: 'pollio', offset: l.pollio, bytes: pollioLayout(l.fs, l.sched.maxThreads).bytes, align: CACHE_LINE },
     { name: 'fileLocks', offset: l.fileLocks, bytes: fileLockRegionBytes(l.fs.ofiles), align: CACHE_LINE },
     { name: 'frameClean', offset: l.frameClean, bytes: l.frames * FRAME_CLEAN_BYTES, align: CACHE_LINE },
+    { name: 'tlbBroadcast', offset: l.tlbBroadcast, bytes: l.cpus * MAILBOX_BYTES, align: CACHE_LINE, stride: MAILBOX_BYTES },
   ];
 }
 

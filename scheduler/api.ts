@@ -20,7 +20,7 @@ import {
 } from '../kernel/proc/layout.ts';
 import { enosysCounts } from '../kernel/syscall.ts';
 import { syscallName } from '../kernel/syscalls-table.ts';
-import { POLICY_CODES, POLICY_NAMES, SAN_FATAL, SAN_OFF, SAN_REPORT, type PolicyName } from '../kernel/lab/layout.ts';
+import { LH_BROADCAST, LH_GASID_MIN, LH_TLBSYNC_SKIP, POLICY_CODES, POLICY_NAMES, SAN_FATAL, SAN_OFF, SAN_REPORT, type PolicyName } from '../kernel/lab/layout.ts';
 import { setSanitizerMode } from '../kernel/lab/sanitizer.ts';
 import { setInjection, validateInjection, type InjectConfig } from '../kernel/lab/inject.ts';
 import { AsidTable, HartSchedBlock } from './asid.ts';
@@ -53,6 +53,15 @@ export interface SchedBootOptions extends BootOptions {
   inject?: InjectConfig;
   /** Seed of the machine's random choices: TLB replacement (per hart) and getrandom. */
   seed?: number;
+  /**
+   * Broadcast TLB invalidation hardware (cpu/tlb-broadcast.ts: INVLPGB/TLBSYNC-style). Default:
+   * on with policy 'broadcast' (which needs it), off otherwise; false with 'broadcast' is refused.
+   */
+  tlbBroadcast?: boolean;
+  /** broadcast policy: harts a space must run on at once to get a global ASID (1..64, default 4 as Linux). */
+  globalAsidMinHarts?: number;
+  /** Lab knob, negative control only (UNSAFE): the broadcast policy skips tlbsync. */
+  tlbsyncSkip?: boolean;
 }
 
 const hostContexts = new WeakMap<Machine, { kctx: KernelContext; rq: RunQueues }>();
@@ -84,6 +93,10 @@ export async function bootScheduled(o: SchedBootOptions = {}): Promise<Machine> 
   if (o.policy !== undefined && !(o.policy in POLICY_CODES)) throw new RangeError(`bootScheduled: unknown policy ${o.policy} (${POLICY_NAMES.join(', ')})`);
   if (o.sanitize !== undefined && !['off', 'report', 'fatal'].includes(o.sanitize)) throw new RangeError(`bootScheduled: sanitize ${o.sanitize} must be off, report or fatal`);
   validateInjection(o.inject ?? {});
+  const tlbBroadcast = o.tlbBroadcast ?? o.policy === 'broadcast';
+  if (o.policy === 'broadcast' && !tlbBroadcast) throw new RangeError('bootScheduled: policy broadcast needs the broadcast hardware (tlbBroadcast / --tlb-broadcast)');
+  const gmin = o.globalAsidMinHarts;
+  if (gmin !== undefined && !(Number.isInteger(gmin) && gmin >= 1 && gmin <= 64)) throw new RangeError(`bootScheduled: globalAsidMinHarts ${gmin} must be an integer from 1 to 64`);
   const m = await Machine.boot({ ...o, commandModules: [SCHEDULER_MODULE, ...(o.commandModules ?? [])] });
   const sh = m.ctl.layout.schedHeader / 4;
   const i32 = m.ctl.i32;
@@ -99,6 +112,10 @@ export async function bootScheduled(o: SchedBootOptions = {}): Promise<Machine> 
   setSanitizerMode(m.ctl, o.sanitize === 'fatal' ? SAN_FATAL : o.sanitize === 'report' ? SAN_REPORT : SAN_OFF);
   i32[sh + SH_POISON] = o.poison ? 1 : 0;
   setInjection(m.ctl, o.inject ?? {});
+  const lab = m.ctl.layout.lab / 4;
+  i32[lab + LH_BROADCAST] = tlbBroadcast ? 1 : 0;
+  i32[lab + LH_GASID_MIN] = gmin ?? 0;
+  i32[lab + LH_TLBSYNC_SKIP] = o.tlbsyncSkip ? 1 : 0;
   Atomics.store(i32, sh + SH_STARTED, 1); // publishes the words above to every hart's scheduler
   for (let h = 0; h < m.cpus; h++) m.mailboxes.kick(h);
   host(m);

@@ -104,7 +104,7 @@ export class HartContext {
    * wait loop on a hart (locks, acks, futexes) calls this between bounded waits.
    */
   serve(): void {
-    if (Atomics.load(this.ctl.i32, this.port.pendingIndex) !== 0) this.port.poll();
+    if (this.port.anyPending()) this.port.poll(); // interrupts, and broadcast invalidations (cpu/tlb-broadcast.ts)
     this.checkRunning();
   }
 

@@ -71,6 +71,9 @@ import {
   dispatchSyscall, NO_RETURN, type BlockOptions, type SchedOps, type SyscallEnv, type WaitChannel,
 } from '../kernel/syscall.ts';
 import { AsidTable, HartSchedBlock } from './asid.ts';
+import { BroadcastUnit } from '../cpu/tlb-broadcast.ts';
+import { Mailboxes } from '../cpu/mailbox.ts';
+import { LH_BROADCAST } from '../kernel/lab/layout.ts';
 import { WaitQueues } from './block.ts';
 import { EAGAIN } from '../kernel/errno.ts';
 import { PARKED } from '../kernel/fs/sys-fs.ts';
@@ -178,12 +181,21 @@ export class HartScheduler implements SchedOps, ProcOps {
         sfenceVma(vaLo, vaHi, asid) {
           if (asid === null) return hart.sfenceVma(vaLo, vaHi, null);
           const i = table.findGlobal(asid);
-          if (i >= 0) hart.sfenceVma(vaLo, vaHi, AsidTable.hwAsid(i));
+          if (i >= 0) hart.sfenceVma(vaLo, vaHi, table.hwAsidOf(i));
         },
       },
     });
     // The shootdown policy chosen at boot, its interrupt handlers, the sanitizer (scheduler/policy-select.ts).
-    this.lab = installLab({ hctx, hart, table, stats: this.stats, kctx: this.kctx, running: () => this.current >= 0 });
+    // Broadcast TLB invalidation hardware (--tlb-broadcast; cpu/tlb-broadcast.ts): queue applied by
+    // the run loop between batches and by every poll of the interrupt port.
+    let bcast: BroadcastUnit | null = null;
+    if (ctl.i32[ctl.layout.lab / 4 + LH_BROADCAST] !== 0) {
+      const queues = new Mailboxes(ctl.sab, ctl.layout.tlbBroadcast, hctx.cpus, hctx.mailboxes);
+      bcast = new BroadcastUnit(queues, hctx.mailboxes, this.hartId, hart, hctx.whileWaiting);
+      hart.attachBroadcast(bcast);
+      hctx.port.attachBroadcast(bcast);
+    }
+    this.lab = installLab({ hctx, hart, table, stats: this.stats, kctx: this.kctx, running: () => this.current >= 0, bcast });
     hctx.onInterrupt(MSG_KIND_RESCHED, () => {});
     // Signals (kernel/signal/send.ts): this hart's current thread, waking and kicking threads.
     this.signals = {
@@ -247,7 +259,7 @@ export class HartScheduler implements SchedOps, ProcOps {
         if (tix >= 0) this.stats.bump(ST_STEAL);
       }
       if (tix < 0) {
-        if (Atomics.load(this.hctx.ctl.i32, this.hctx.port.pendingIndex) !== 0) return true;
+        if (this.hctx.port.anyPending()) return true;
         if (this.hctx.commandsAnnounced > 0) return false; // the worker loop waits for the command's message
         this.stats.bump(ST_IDLE);
         // Sleep until woken, the next timed wait's check (1 ms) or the earliest timer deadline —

@@ -67,10 +67,9 @@ export default async function hartMain(task: HartTask): Promise<{ hartId: number
  */
 export function hartLoop(ctx: HartContext, commandPort: MessagePort, commands: { served: number }): void {
   const i32 = ctx.ctl.i32;
-  const pending = ctx.port.pendingIndex;
   const served = hartStatusIndex(ctx.ctl.layout, ctx.hartId, HS_COMMANDS);
   while (ctx.running()) {
-    if (Atomics.load(i32, pending) !== 0) ctx.port.poll();
+    if (ctx.port.anyPending()) ctx.port.poll();
     if (ctx.commandsAnnounced > 0) {
       const msg = receiveMessageOnPort(commandPort);
       if (msg) {

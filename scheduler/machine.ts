@@ -97,6 +97,7 @@ export class Machine {
     initializeTrace(this.ctl);
     FrameAllocator.initialize(this.ctl);
     Mailboxes.initialize(this.ctl.sab, this.ctl.layout.mailboxes, cpus);
+    Mailboxes.initialize(this.ctl.sab, this.ctl.layout.tlbBroadcast, cpus); // cpu/tlb-broadcast.ts queues
     this.mailboxes = new Mailboxes(this.ctl.sab, this.ctl.layout.mailboxes, cpus);
     this.halted = new Promise<void>((resolve, reject) => { this.settleHalted = { resolve, reject }; });
     this.halted.catch(() => {}); // observed through `halted` or the next API call

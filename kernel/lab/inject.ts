@@ -45,6 +45,10 @@ import { INJECT_SLOTS, LH_INJECT, LH_INJECT_HITS } from './layout.ts';
  * - fs.open.after-resolve: openat (kernel/fs/sys-fs.ts), after the guest path was resolved
  *   under the root, before the host opens the result (a directory on the way may be swapped
  *   for a symlink meanwhile: the host would follow it).
+ * - broadcast.before-tlbsync: the broadcast policy (scheduler/policy-broadcast.ts), after the
+ *   invalidation was broadcast and before tlbsync: other harts may still hold the old
+ *   translation (they apply the broadcast at their next batch boundary); with the tlbsync-skip
+ *   knob (negative control) the change is then reported complete without waiting for them.
  */
 export const INJECT_POINTS = [
   'shootdown.before-remote',
@@ -59,6 +63,7 @@ export const INJECT_POINTS = [
   'truncate.locked',
   'poll.before-park',
   'fs.open.after-resolve',
+  'broadcast.before-tlbsync',
 ] as const;
 export type InjectPoint = (typeof INJECT_POINTS)[number];
 /** Delays in microseconds by point name. */

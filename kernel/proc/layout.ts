@@ -163,10 +163,11 @@ export function runQueueBytes(maxThreads: number): number {
 // ---- per-hart scheduler block (words) ----
 export const ASID_SLOTS = 6; // Linux x86 TLB_NR_DYN_ASIDS
 export const HS_SLOT_WORDS = 4;
-export const HS_SLOTS = 0; // ASID_SLOTS x [AS slot (-1 empty), AS global asid, generation caught up to, spare]
+export const HS_SLOTS = 0; // ASID_SLOTS x [AS slot (-1 empty), AS global asid, generation caught up to, hardware ASID]
 export const HS_SLOT_AS = 0;
 export const HS_SLOT_GASID = 1;
 export const HS_SLOT_GEN = 2;
+export const HS_SLOT_HW = 3; // hardware ASID in satp: 0 = the slot's own (slot + 1), else the space's global hardware ASID
 export const HS_NEXT_SLOT = 24; // round-robin victim
 export const HS_LOADED = 25; // ASID slot loaded in satp, -1 none
 export const HS_CURRENT = 26; // thread index running, -1 none
@@ -194,12 +195,24 @@ export const ST_BLOCK = 18;
 export const ST_WAKE = 19;
 export const ST_SD_LOCAL_FULL = 20; // initiator's own slot behind by more: full local flush
 export const ST_SD_LAT_N = 21; // latencies recorded (ring position = N % LAT_RING)
+// broadcast policy (scheduler/policy-broadcast.ts)
+export const ST_BC_ISSUED = 22; // broadcasts issued (invlpgb calls)
+export const ST_BC_PAGES = 23; // ... pages they named
+export const ST_BC_ASIDS = 24; // ... whole ASIDs they named
+export const ST_BC_SYNCS = 25; // tlbsyncs that had to wait
+export const ST_BC_SYNC_NS = 26; // ns spent in tlbsync
+export const ST_BC_APPLIED = 27; // broadcast entries this hart's hardware applied (published at poll points)
+export const ST_BC_FALLBACK = 28; // changes of spaces without a global ASID: flushed by ipi
+export const ST_BC_GASIDS = 29; // global ASIDs this hart assigned
+export const ST_BC_TRANSITION = 30; // interrupts sent to harts still on a per-hart ASID of a global space
 export const STAT_SLOTS = 32;
 export const STAT_NAMES: readonly string[] = [
   'switch.newAsid', 'switch.range', 'switch.full', 'switch.none',
   'shootdown.sent', 'shootdown.ipis', 'shootdown.recv', 'shootdown.recv.current', 'shootdown.recv.range',
   'shootdown.recv.full', 'shootdown.recv.lazy', 'preempt', 'yield', 'steal', 'idle', 'syscalls', 'faults',
   'quanta', 'block', 'wake', 'shootdown.localFull', 'shootdown.latencies',
+  'broadcast.issued', 'broadcast.pages', 'broadcast.asids', 'broadcast.tlbsyncWaits', 'broadcast.tlbsyncNs',
+  'broadcast.applied', 'broadcast.fallback', 'broadcast.globalAsids', 'broadcast.transitionIpis',
 ];
 /** Shootdown round-trip latencies, ns (f64 ring from word HS_LAT). */
 export const HS_LAT = HS_STATS + STAT_SLOTS * 2;

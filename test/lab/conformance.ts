@@ -6,7 +6,7 @@
  * when every value it observed is one a correct kernel allows; it prints `<name>: FAIL ...`
  * and exits 1 when it saw stale data, a lost update or a write that landed after the operation
  * returned. Expected outcomes (test/lab/conformance.test.ts, soak: test/stress/conformance-soak.test.ts):
- *   - safe policies (ipi, per-page, deferred): exit 0, 0 sanitizer reports, frames balanced;
+ *   - safe policies (ipi, per-page, deferred, broadcast): exit 0, 0 sanitizer reports, frames balanced;
  *   - unsafe policies (lazy, off): whenever the guest's own check fails, the sanitizer reported.
  * `inject` widens the guest's race window (kernel/lab/inject.ts) so the race is hit on every
  * run, not once in a while: each case must fail under the bug it guards against.
@@ -93,5 +93,14 @@ export const CONFORMANCE: ConformanceCase[] = [
   },
 ];
 
-export const SAFE_POLICIES = ['ipi', 'per-page', 'deferred'] as const;
+export const SAFE_POLICIES = ['ipi', 'per-page', 'deferred', 'broadcast'] as const;
 export const UNSAFE_POLICIES = ['lazy', 'off'] as const;
+
+/**
+ * Extra boot options of a policy in the suite: `broadcast` gives a global ASID to a space running
+ * on 2 harts (instead of Linux's 4), so its broadcast path — not only its ipi fallback — is
+ * exercised on 2 harts too, with the move to the global ASID in the middle of every case.
+ */
+export function policyOptions(policy: string): { globalAsidMinHarts?: number } {
+  return policy === 'broadcast' ? { globalAsidMinHarts: 2 } : {};
+}
