@@ -14,7 +14,7 @@ import type { KernelContext } from '../context.ts';
 import { EAGAIN, ENFILE } from '../errno.ts';
 import { SpinLock } from '../sync/lock.ts';
 import { type Waiter } from './pipe.ts';
-import { pollNotify } from './pollwait.ts';
+import { bumpSource } from './pollwait.ts';
 import { EFD_MAX, POLLIN, POLLOUT, POLLRDNORM, POLLWRNORM } from './poll-abi.ts';
 import { EV_BYTES, EV_HI, EV_LO, EV_LOCK, EV_SEMAPHORE, EV_SEQ, EV_STATE, pollioLayout, SLOT_FREE, SLOT_LIVE } from './layout.ts';
 
@@ -31,11 +31,7 @@ function set(ctx: KernelContext, e: number, v: bigint): void {
 export const eventfdKey = (ctx: KernelContext, e: number): number => -1 - word(ctx, e, EV_SEQ);
 
 function bump(ctx: KernelContext, e: number, waiter: Waiter | null): void {
-  const i = word(ctx, e, EV_SEQ);
-  Atomics.add(ctx.ctl.i32, i, 1);
-  Atomics.notify(ctx.ctl.i32, i);
-  waiter?.wake(ctx.ctl.i32, i);
-  pollNotify(ctx, -1 - i, waiter);
+  bumpSource(ctx, word(ctx, e, EV_SEQ), waiter); // waiters and pollers (kernel/fs/pollwait.ts)
 }
 
 /** Create an eventfd with counter `initval` (`semaphore`: EFD_SEMAPHORE); its index, or -ENFILE when all are in use. */

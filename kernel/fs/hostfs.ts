@@ -322,15 +322,9 @@ export function openInRoot(root: HostRoot, res: ResolvedPath, nodeFlags: number,
     fs.closeSync(fd);
     return OPEN_RETRY;
   }
-  let dirFd: number;
+  const dirFd = openParent(root, res.hostPath, slash);
+  if (dirFd < 0) return dirFd;
   try {
-    dirFd = fs.openSync(res.hostPath.subarray(0, slash), c.O_RDONLY | HOST_O_PATH | c.O_DIRECTORY | c.O_NOFOLLOW);
-  } catch (e) {
-    const errno = errnoFromNode(e);
-    return errno === ELOOP || errno === ENOTDIR || errno === ENOENT ? OPEN_RETRY : -errno;
-  }
-  try {
-    if (!openedInside(root, dirFd)) return OPEN_RETRY;
     const name = res.hostPath.subarray(slash + 1);
     const via = Buffer.concat([Buffer.from(`/proc/self/fd/${dirFd}/`), name]);
     try {
@@ -345,6 +339,25 @@ export function openInRoot(root: HostRoot, res: ResolvedPath, nodeFlags: number,
 }
 
 /**
+ * Open the parent directory of host path `hostPath` (its last '/' at `slash`) by name only
+ * (O_PATH, no link followed) and check it lies inside the root: the host fd, -errno, or
+ * OPEN_RETRY (a component changed under the walk, or the directory is outside: walk again).
+ */
+function openParent(root: HostRoot, hostPath: Buffer, slash: number): number {
+  const c = fs.constants;
+  let dirFd: number;
+  try {
+    dirFd = fs.openSync(hostPath.subarray(0, slash), c.O_RDONLY | HOST_O_PATH | c.O_DIRECTORY | c.O_NOFOLLOW);
+  } catch (e) {
+    const errno = errnoFromNode(e);
+    return errno === ELOOP || errno === ENOTDIR || errno === ENOENT ? OPEN_RETRY : -errno;
+  }
+  if (openedInside(root, dirFd)) return dirFd;
+  fs.closeSync(dirFd);
+  return OPEN_RETRY;
+}
+
+/**
  * Run host call `fn` on the final name of resolved path `res` through its parent directory,
  * opened and checked to lie inside the root first: `fn` gets /proc/self/fd/<dirfd>/<name>,
  * which the host resolves from that directory, so a directory on the way swapped for a
@@ -356,16 +369,9 @@ export function openInRoot(root: HostRoot, res: ResolvedPath, nodeFlags: number,
 export function atParent(root: HostRoot, res: ResolvedPath, fn: (hostPath: Buffer) => number): number {
   const slash = res.hostPath.lastIndexOf(0x2f);
   if (res.guestPath === '/' || slash <= 0 || !HOST_PROC_FD) return fn(res.hostPath);
-  const c = fs.constants;
-  let dirFd: number;
+  const dirFd = openParent(root, res.hostPath, slash);
+  if (dirFd < 0) return dirFd;
   try {
-    dirFd = fs.openSync(res.hostPath.subarray(0, slash), c.O_RDONLY | HOST_O_PATH | c.O_DIRECTORY | c.O_NOFOLLOW);
-  } catch (e) {
-    const errno = errnoFromNode(e);
-    return errno === ELOOP || errno === ENOTDIR || errno === ENOENT ? OPEN_RETRY : -errno;
-  }
-  try {
-    if (!openedInside(root, dirFd)) return OPEN_RETRY;
     return fn(Buffer.concat([Buffer.from(`/proc/self/fd/${dirFd}/`), res.hostPath.subarray(slash + 1)]));
   } finally {
     fs.closeSync(dirFd);
@@ -496,4 +502,21 @@ const NODE_ERRNO: Readonly<Record<string, number>> = {
 export function errnoFromNode(err: unknown): number {
   const code = (err as { code?: unknown } | null)?.code;
   return (typeof code === 'string' && NODE_ERRNO[code]) || EIO;
+}
+
+/**
+ * Write one linux_dirent64 record at byte `at` of `out` (`dv` views the same bytes): inode,
+ * d_off, d_reclen, d_type, the name and its NUL padded to 8 bytes. Returns the record's length;
+ * 0 (nothing written) when it does not fit.
+ */
+export function putDirent64(out: Uint8Array, dv: DataView, at: number, ino: bigint, off: number, type: number, name: Uint8Array): number {
+  const reclen = Math.ceil((19 + name.length + 1) / 8) * 8;
+  if (at + reclen > out.length) return 0;
+  dv.setBigUint64(at, ino, true);
+  dv.setBigInt64(at + 8, BigInt(off), true);
+  dv.setUint16(at + 16, reclen, true);
+  out[at + 18] = type;
+  out.set(name, at + 19);
+  out.fill(0, at + 19 + name.length, at + reclen);
+  return reclen;
 }

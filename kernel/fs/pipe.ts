@@ -17,7 +17,7 @@ import type { KernelContext } from '../context.ts';
 import { EAGAIN, ENFILE } from '../errno.ts';
 import { EPIPE } from './hostfs.ts';
 import { SpinLock, waitSlice, type WhileWaiting } from '../sync/lock.ts';
-import { pollNotify } from './pollwait.ts';
+import { bumpSource } from './pollwait.ts';
 import {
   PIPE_BUF, PIPE_BYTES, PIPE_CAPACITY, PP_COUNT, PP_DATA_BYTE, PP_HEAD, PP_LOCK, PP_READERS, PP_SEQ, PP_STATE,
   PP_WRITERS, SLOT_FREE, SLOT_LIVE,
@@ -96,11 +96,7 @@ const dataAt = (ctx: KernelContext, p: number): number => ctx.ctl.layout.pipes +
 const lockOf = (ctx: KernelContext, p: number): SpinLock => new SpinLock(ctx.ctl.i32, word(ctx, p, PP_LOCK), ctx.whileWaiting);
 
 function bump(ctx: KernelContext, p: number, waiter: Waiter | null): void {
-  const i = word(ctx, p, PP_SEQ);
-  Atomics.add(ctx.ctl.i32, i, 1);
-  Atomics.notify(ctx.ctl.i32, i);
-  waiter?.wake(ctx.ctl.i32, i);
-  pollNotify(ctx, -1 - i, waiter); // pollers of either end (kernel/fs/pollwait.ts)
+  bumpSource(ctx, word(ctx, p, PP_SEQ), waiter); // waiters and pollers (kernel/fs/pollwait.ts)
 }
 
 /**

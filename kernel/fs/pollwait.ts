@@ -104,6 +104,18 @@ export function pollUnregister(ctx: KernelContext, tix: number): void {
 }
 
 /**
+ * A source changed: bump its ctl wake word `i` (its channel key is -1 - i), wake the threads
+ * blocked on it (Atomics.notify and the scheduler's `waiter`), then its pollers (pollNotify).
+ * Pipes, eventfds and socket pairs announce every change through this.
+ */
+export function bumpSource(ctx: KernelContext, i: number, waiter: Waiter | null): void {
+  Atomics.add(ctx.ctl.i32, i, 1);
+  Atomics.notify(ctx.ctl.i32, i);
+  waiter?.wake(ctx.ctl.i32, i);
+  pollNotify(ctx, -1 - i, waiter);
+}
+
+/**
  * A source whose channel key is `key` changed (call after the change is published and its own
  * wake word bumped): bump and wake every thread polling the key's bucket. `waiter`: the
  * scheduler's wake (null: Atomics.notify only, for hart-blocking tests). Cheap when nobody polls.

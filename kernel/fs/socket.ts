@@ -28,7 +28,7 @@ import { EAGAIN, EINVAL, ENFILE } from '../errno.ts';
 import { SpinLock } from '../sync/lock.ts';
 import { PARKED, raiseSigpipe, type Waiter } from './pipe.ts';
 import { EPIPE } from './hostfs.ts';
-import { pollNotify } from './pollwait.ts';
+import { bumpSource } from './pollwait.ts';
 import { POLLHUP, POLLIN, POLLOUT, POLLRDHUP, POLLRDNORM, POLLWRNORM } from './poll-abi.ts';
 import {
   pollioLayout, SD_COUNT, SD_HEAD, SD_MCOUNT, SD_MHEAD, SD_MSGS, SD_RING_BYTE, SK_DIR_BYTE, SK_LOCK, SK_OPEN, SK_SEQ, SK_SHUT,
@@ -57,11 +57,7 @@ const lockOf = (ctx: KernelContext, s: number): SpinLock => new SpinLock(ctx.ctl
 export const socketKey = (ctx: KernelContext, s: number): number => -1 - word(ctx, s, SK_SEQ);
 
 function bump(ctx: KernelContext, s: number, waiter: Waiter | null): void {
-  const i = word(ctx, s, SK_SEQ);
-  Atomics.add(ctx.ctl.i32, i, 1);
-  Atomics.notify(ctx.ctl.i32, i);
-  waiter?.wake(ctx.ctl.i32, i);
-  pollNotify(ctx, -1 - i, waiter);
+  bumpSource(ctx, word(ctx, s, SK_SEQ), waiter); // waiters and pollers (kernel/fs/pollwait.ts)
 }
 
 /** Create a connected pair of type `type`; its index, or -ENFILE when all are in use. */

@@ -9,7 +9,7 @@ import { EBADF, EBUSY, EFAULT, EFBIG, EINVAL, ERANGE } from '../errno.ts';
 import {
   fdClose, fdDupTo, fdGet, fdGetCloexec, fdInstall, fdSetCloexec, fdTableCwd, fdTableRlimit, fdTableSetCwd, fdTableUmask,
 } from './fdtable.ts';
-import { EISDIR, ENOTDIR, ENOTTY, errnoFromNode, statToLinux, STAT_SIZE, type ResolvedPath } from './hostfs.ts';
+import { EISDIR, ENOTDIR, ENOTTY, errnoFromNode, putDirent64, statToLinux, STAT_SIZE, type ResolvedPath } from './hostfs.ts';
 import {
   AT_EMPTY_PATH, AT_REMOVEDIR, AT_SYMLINK_NOFOLLOW, FD_CLOEXEC, FIONREAD, F_DUPFD, F_DUPFD_CLOEXEC, F_GETFD, F_GETFL,
   F_GETLK, F_SETFD, F_SETFL, F_SETLK, F_SETLKW, O_APPEND, O_CLOEXEC, O_DIRECT, O_LARGEFILE, O_NOATIME, O_NONBLOCK,
@@ -436,19 +436,12 @@ export function sysGetdents64(f: FsEnv, a: readonly bigint[]): number {
       let at = 0;
       for (; idx < names.length + 2; idx++) {
         const nb = idx === 0 ? DOT : idx === 1 ? DOTDOT : names[idx - 2]!.name;
-        const reclen = Math.ceil((19 + nb.length + 1) / 8) * 8;
-        if (at + reclen > out.length) break;
+        if (at + Math.ceil((19 + nb.length + 1) / 8) * 8 > out.length) break; // before the lstat
         let ino = 0n;
         const p = idx === 0 ? host : idx === 1 ? (guest === '/' ? host : Buffer.concat([host, DOTDOT_SUFFIX])) : Buffer.concat([host, SLASH, nb]);
         try { ino = fs.lstatSync(p, { bigint: true }).ino; } catch { /* vanished: inode 0 */ }
         const type = idx < 2 ? 4 : DT.find(([is]) => is(names[idx - 2]!))?.[1] ?? 0;
-        dv.setBigUint64(at, ino, true);
-        dv.setBigInt64(at + 8, BigInt(idx + 1), true);
-        dv.setUint16(at + 16, reclen, true);
-        out[at + 18] = type;
-        out.set(nb, at + 19);
-        out.fill(0, at + 19 + nb.length, at + reclen);
-        at += reclen;
+        at += putDirent64(out, dv, at, ino, idx + 1, type, nb);
       }
       if (at === 0 && idx < names.length + 2) return -EINVAL;
       if (at > 0 && copyToUser(kctx, f.as, argU(a[1]!), out.subarray(0, at)) < 0) return -EFAULT;

@@ -18,7 +18,7 @@ import { createFile, fileRefDelta, fileSize, getPage } from '../mm/pagecache.ts'
 import { copyToUser } from '../mm/uaccess.ts';
 import { sysGetrandom } from '../proc/sys-info.ts';
 import { fdGet, fdInstall } from './fdtable.ts';
-import { ELOOP, EISDIR, ENOTDIR, ENXIO, STAT_SIZE, type HostOpenFlags, type ResolvedPath } from './hostfs.ts';
+import { ELOOP, EISDIR, ENOTDIR, ENXIO, putDirent64, STAT_SIZE, type HostOpenFlags, type ResolvedPath } from './hostfs.ts';
 import {
   O_ACCMODE, O_CREAT, O_DIRECTORY, O_EXCL, O_LARGEFILE, O_NOFOLLOW, O_PATH, SEEK_CUR, SEEK_SET,
 } from '../linux-flags.ts';
@@ -275,14 +275,8 @@ export function virtGetdents(f: FsEnv, id: number, va: number, count: number): n
     let at = 0;
     for (; idx < names.length; idx++) {
       const [nb, type, ino] = names[idx]!;
-      const reclen = Math.ceil((19 + nb.length + 1) / 8) * 8;
-      if (at + reclen > out.length) break;
-      dv.setBigUint64(at, BigInt(ino), true);
-      dv.setBigInt64(at + 8, BigInt(idx + 1), true);
-      dv.setUint16(at + 16, reclen, true);
-      out[at + 18] = type;
-      out.set(nb, at + 19);
-      out.fill(0, at + 19 + nb.length, at + reclen);
+      const reclen = putDirent64(out, dv, at, BigInt(ino), idx + 1, type, nb);
+      if (reclen === 0) break;
       at += reclen;
     }
     if (at === 0 && idx < names.length) return -EINVAL;
