@@ -7,9 +7,11 @@
  * outside it (or no current page, or the first fetch of a run) refills through
  * Hart.refillFetch — the fetch micro-TLB and the Tlb — exactly when the interpreter would
  * (runLoop is called with keepPage so it does not translate again). Interrupts, the budget
- * and the icache epoch are checked between batches of `h.batch` instructions; a compiled
- * block never runs more instructions than the batch has left, so at most `batch`
- * instructions pass between two interrupt polls, as in the interpreter.
+ * and the icache epoch are checked between batches of `h.batch` instructions. A block, compiled
+ * or interpreted, runs whole when the run's budget allows (the budget stays exact), so a
+ * batch may overrun by less than one block: at most batch + MAX_BLOCK - 1 instructions pass
+ * between two interrupt polls (a self-looping block starts another pass only while the
+ * batch has room for it).
  */
 import type { Hart } from './hart.ts';
 import { REFILL_PAGE } from './decode.ts';
@@ -49,7 +51,9 @@ export function runJit(h: Hart, budget: number): ExitReason {
       let b = jp.blocks[slot];
       if (b === undefined) b = jp.blocks[slot] = discoverBlock(h, page, slot);
       const fn = b.fn;
-      if (fn !== null && n >= b.len) {
+      // A compiled block runs whole if the run's budget allows, even past the batch's end (by
+      // at most MAX_BLOCK - 1 instructions): the budget stays exact, the poll interval bounded.
+      if (fn !== null && b.len <= left) {
         h.jitTrap = false;
         const r = fn(h.cpBase, n);
         n -= r;
@@ -64,9 +68,9 @@ export function runJit(h: Hart, budget: number): ExitReason {
         h.jitBlocks++;
         continue;
       }
-      // Cold (or too long for what is left of the batch): interpret up to the block's end.
+      // Cold (or longer than the budget left): interpret up to the block's end.
       const before = h.instret;
-      const exit = runLoop(h, n < b.len ? n : b.len, true);
+      const exit = runLoop(h, left < b.len ? left : b.len, true);
       const r = h.instret - before;
       n -= r;
       left -= r;

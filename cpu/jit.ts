@@ -8,12 +8,14 @@
  * cache's size bound. The block's instructions are the page's decoded slots, the same ones
  * the interpreter executes.
  *
- * A block runs from its first instruction up to and including the first branch or jump, or
+ * A block runs from its first instruction up to and including the first jump (jal, jalr), or
  * up to (excluding) the first instruction the translator leaves to the interpreter —
  * ecall, ebreak, CSR access, LR/SC/AMO, fence.i, an illegal encoding, a 32-bit instruction
  * crossing the page end — or MAX_BLOCK instructions, or the page end, whichever is first.
- * A block that branches back to its own first instruction loops inside the generated
- * function while the caller's instruction budget allows another full pass.
+ * Conditional branches inside a block are side exits (a superblock): taken, the block exits
+ * there. A block whose last instruction (or a side exit) branches back to its own first
+ * instruction loops inside the generated function while the caller's budget allows another
+ * full pass.
  *
  * Generated code (see `emit*` below; one template per OP_*, written against the run loop in
  * cpu/hart-run.ts, which stays the reference):
@@ -101,7 +103,7 @@ export function discoverBlock(h: Hart, page: DecodedPage, slot: number): JitBloc
     if (!isTranslatable(op)) break;
     len++;
     off += page.args[s] >>> 24;
-    if (isControl(op)) break;
+    if (op === OP_JAL || op === OP_JALR) break; // a conditional branch is a side exit: go on
   }
   return len === 0 ? new JitBlock(1, false) : new JitBlock(len, true);
 }
@@ -339,9 +341,11 @@ export function blockSource(page: DecodedPage, slot: number, len: number): strin
   for (let k = 0; k < len; k++) { offs.push(off); off += page.args[off >>> 1] >>> 24; }
   const endOff = off;
   const lastOff = offs[len - 1]!;
-  const lastOp = page.ops[lastOff >>> 1];
-  const lastImm = page.imms[lastOff >>> 1];
-  g.loops = (lastOp === OP_JAL || (lastOp >= OP_BEQ && lastOp <= OP_BGEU)) && lastOff + lastImm === startOff;
+  g.loops = false;
+  for (const o of offs) {
+    const op = page.ops[o >>> 1];
+    if ((op === OP_JAL || (op >= OP_BEQ && op <= OP_BGEU)) && o + page.imms[o >>> 1] === startOff) g.loops = true;
+  }
   const body: string[] = [];
   for (let k = 0; k < len; k++) {
     const o = offs[k]!;
@@ -349,7 +353,8 @@ export function blockSource(page: DecodedPage, slot: number, len: number): strin
     const op = page.ops[s];
     const a = page.args[s];
     const imm = page.imms[s];
-    if (k === len - 1 && isControl(op)) body.push(emitControl(g, op, a, imm, o, k, len));
+    if (k === len - 1 && isControl(op)) body.push(emitControl(g, op, a, imm, o, startOff, len));
+    else if (isControl(op)) body.push(emitSideExit(g, op, a, imm, o, k, startOff, len));
     else body.push(emitInsn(g, op, a, imm, o, k));
   }
   const last = page.ops[lastOff >>> 1];
@@ -362,8 +367,36 @@ export function blockSource(page: DecodedPage, slot: number, len: number): strin
   return `"use strict";\nreturn function block(base, n) {\n${entry}\nlet hl = 0, hs = 0;\n${code}\n};`;
 }
 
+/** The condition (a JS expression over register locals) under which branch `op` is taken. */
+function branchCondition(g: Gen, op: number, r1: number, r2: number): string {
+  g.use(r1); g.use(r2);
+  const a1 = g.lo(r1); const b1 = g.hi(r1); const a2 = g.lo(r2); const b2 = g.hi(r2);
+  switch (op) {
+    case OP_BEQ: return `${a1} === ${a2} && ${b1} === ${b2}`;
+    case OP_BNE: return `${a1} !== ${a2} || ${b1} !== ${b2}`;
+    case OP_BLT: return `${b1} < ${b2} || (${b1} === ${b2} && (${a1} >>> 0) < (${a2} >>> 0))`;
+    case OP_BGE: return `!(${b1} < ${b2} || (${b1} === ${b2} && (${a1} >>> 0) < (${a2} >>> 0)))`;
+    case OP_BLTU: return `(${b1} >>> 0) < (${b2} >>> 0) || (${b1} === ${b2} && (${a1} >>> 0) < (${a2} >>> 0))`;
+    default: return `!((${b1} >>> 0) < (${b2} >>> 0) || (${b1} === ${b2} && (${a1} >>> 0) < (${a2} >>> 0)))`;
+  }
+}
+
+/**
+ * A conditional branch inside a block (instruction k, not the last): taken, the block exits
+ * with k + 1 retired — or, in a looping block whose start it targets, starts another pass
+ * while the budget allows; not taken, execution falls through to the next instruction.
+ */
+function emitSideExit(g: Gen, op: number, a: number, imm: number, off: number, k: number, startOff: number, len: number): string {
+  const cond = branchCondition(g, op, (a >>> 8) & 0xff, (a >>> 16) & 0xff);
+  const target = `base + ${off + imm}`;
+  if (g.loops && off + imm === startOff) {
+    return `if (${cond}) { done += ${k + 1}; if (n - done >= ${len}) continue; ${g.exit(target, 'done', false)} }`;
+  }
+  return `if (${cond}) ${g.exit(target, g.loops ? `done + ${k + 1}` : `${k + 1}`, false)}`;
+}
+
 /** The block's final control transfer (branch, jal, jalr) and its exits. */
-function emitControl(g: Gen, op: number, a: number, imm: number, off: number, k: number, len: number): string {
+function emitControl(g: Gen, op: number, a: number, imm: number, off: number, startOff: number, len: number): string {
   const rd = a & 0xff;
   const r1 = (a >>> 8) & 0xff;
   const r2 = (a >>> 16) & 0xff;
@@ -372,7 +405,7 @@ function emitControl(g: Gen, op: number, a: number, imm: number, off: number, k:
   const fall = `base + ${off + ilen}`;
   const L = (r: number) => { g.use(r); return g.lo(r); };
   const H = (r: number) => { g.use(r); return g.hi(r); };
-  const taken = g.loops
+  const taken = g.loops && off + imm === startOff
     ? `{ done += ${len}; if (n - done >= ${len}) continue; ${g.exit(`base + ${off + imm}`, 'done', false)} }`
     : g.exit(`base + ${off + imm}`, retired, false);
   switch (op) {
@@ -386,19 +419,8 @@ function emitControl(g: Gen, op: number, a: number, imm: number, off: number, k:
       return `{ const l = ${l1}; const lo = (l + ${imm}) | 0; const hi = (${h1} + ${imm >> 31} + ((lo >>> 0) < (l >>> 0) ? 1 : 0)) | 0; ` +
         `const t = hi * ${TWO32} + ((lo & ~1) >>> 0); ${link} ${g.exit('t', retired, false)} }`;
     }
-    default: {
-      let cond: string;
-      const a1 = L(r1); const b1 = H(r1); const a2 = L(r2); const b2 = H(r2);
-      switch (op) {
-        case OP_BEQ: cond = `${a1} === ${a2} && ${b1} === ${b2}`; break;
-        case OP_BNE: cond = `${a1} !== ${a2} || ${b1} !== ${b2}`; break;
-        case OP_BLT: cond = `${b1} < ${b2} || (${b1} === ${b2} && (${a1} >>> 0) < (${a2} >>> 0))`; break;
-        case OP_BGE: cond = `!(${b1} < ${b2} || (${b1} === ${b2} && (${a1} >>> 0) < (${a2} >>> 0)))`; break;
-        case OP_BLTU: cond = `(${b1} >>> 0) < (${b2} >>> 0) || (${b1} === ${b2} && (${a1} >>> 0) < (${a2} >>> 0))`; break;
-        default: cond = `!((${b1} >>> 0) < (${b2} >>> 0) || (${b1} === ${b2} && (${a1} >>> 0) < (${a2} >>> 0)))`; break;
-      }
-      return `if (${cond}) ${taken}\n${g.exit(fall, retired, false)}`;
-    }
+    default:
+      return `if (${branchCondition(g, op, r1, r2)}) ${taken}\n${g.exit(fall, retired, false)}`;
   }
 }
 
