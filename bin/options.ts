@@ -79,7 +79,7 @@ export const RUN_DEFAULTS = {
   tlbEntries: 1024,
   seed: 1,
   inject: {},
-  jit: 'off',
+  jit: 'on',
 } as const satisfies Omit<RunOptions, 'elf' | 'args' | 'root'>;
 
 const fail = (flag: string, given: string, allowed: string): never => {

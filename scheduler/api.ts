@@ -52,7 +52,7 @@ export interface SchedBootOptions extends BootOptions {
   inject?: InjectConfig;
   /** Seed of the machine's random choices: TLB replacement (per hart) and getrandom. */
   seed?: number;
-  /** Translate hot guest code (cpu/jit.ts, docs/jit.md); default false (interpret only). */
+  /** Translate hot guest code (cpu/jit.ts, docs/jit.md); default true. false: interpret only. */
   jit?: boolean;
 }
 
@@ -94,7 +94,7 @@ export async function bootScheduled(o: SchedBootOptions = {}): Promise<Machine> 
   i32[sh + SH_BATCH] = o.batch ?? 0;
   i32[sh + SH_TLB_ENTRIES] = o.tlbEntries ?? 0;
   i32[sh + SH_SEED] = o.seed ?? 0;
-  i32[sh + SH_JIT] = o.jit ? 1 : 0;
+  i32[sh + SH_JIT] = (o.jit ?? true) ? 1 : 0;
   i32[sh + SH_CEILING] = o.ceilingPages ?? 0;
   i32[sh + SH_POLICY] = POLICY_CODES[o.policy ?? 'ipi']; // POLICY_IPI / POLICY_LOCAL and the lab's (kernel/lab/layout.ts)
   setSanitizerMode(m.ctl, o.sanitize === 'fatal' ? SAN_FATAL : o.sanitize === 'report' ? SAN_REPORT : SAN_OFF);

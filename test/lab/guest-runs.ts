@@ -35,7 +35,15 @@ export interface GuestRunOptions {
   inject?: InjectConfig;
   /** Fill freed frames with POISON_WORD (bootScheduled `poison`): a read of a freed frame shows. */
   poison?: boolean;
+  /** Translating harts (bootScheduled `jit`); default guestRunDefaults.jit, else the machine's default (on). */
+  jit?: boolean;
 }
+
+/**
+ * Defaults for every runGuest of this test file: test/lab/conformance-interp.test.ts sets
+ * `jit: false` here before it imports the conformance suite, which then runs interpreted.
+ */
+export const guestRunDefaults: { jit?: boolean } = {};
 
 export interface GuestRun {
   status: number;
@@ -61,7 +69,7 @@ export async function runGuest(o: GuestRunOptions): Promise<GuestRun> {
   writeFileSync(join(dir, o.guest), elf, { mode: 0o755 });
   const fd = openSync(outPath, 'w');
   const nul = openSync('/dev/null', 'r+');
-  const m = await bootScheduled({ cpus: o.cpus ?? 4, memory: 128 * MiB, policy: o.policy, sanitize: o.sanitize ?? 'report', root: dir, inject: o.inject, poison: o.poison });
+  const m = await bootScheduled({ cpus: o.cpus ?? 4, memory: 128 * MiB, policy: o.policy, sanitize: o.sanitize ?? 'report', root: dir, inject: o.inject, poison: o.poison, jit: o.jit ?? guestRunDefaults.jit });
   try {
     const t0 = performance.now();
     const { pid } = spawn(m, { elf, argv: [o.guest, ...o.args], envp: [], stdio: [nul, fd, nul] });
