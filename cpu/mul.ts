@@ -84,12 +84,12 @@ function fromDouble(out: Int32Array, o: number, v: number): void {
 }
 
 /**
- * floor(t / d) for integers 0 ≤ t < 2^48 and 0 < d < 2^32 as a double. The division can round
- * up to the next integer when the fraction is within 2^-32 of 1, so the remainder is checked.
+ * floor(t / d) for integers 0 ≤ t < 2^48 and 0 < d < 2^32, exact: t / d = q + f/d with f ≤ d - 1,
+ * so the next integer is at least 1/d away, while the rounding error of the division is at most
+ * half an ulp of a value below 2^48/d, i.e. below 2^-5/d — the rounded quotient never reaches q + 1.
  */
 function floorDiv(t: number, d: number): number {
-  const q = Math.floor(t / d);
-  return t - q * d < 0 ? q - 1 : q;
+  return Math.floor(t / d);
 }
 
 /**
