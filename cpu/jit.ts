@@ -115,7 +115,6 @@ class Gen {
   /** Registers (1..31) the block reads or writes, and those it writes. */
   readonly used = new Set<number>();
   readonly written = new Set<number>();
-  readonly out: string[] = [];
   /** True while emitting a self-looping block (exits count `done`). */
   loops = false;
 
@@ -432,7 +431,7 @@ export function compileBlock(h: Hart, page: DecodedPage, slot: number, b: JitBlo
   const t0 = performance.now();
   const src = blockSource(page, slot, b.len);
   const ram = h.ram;
-  // eslint-disable-next-line @typescript-eslint/no-implied-eval -- the translator (see the file header)
+  // The one place the project generates code (see the file header): fixed templates, numbers from the decoder.
   const factory = new Function(...FACTORY_PARAMS, src) as (...args: unknown[]) => BlockFn;
   b.fn = factory(
     h, page, h.xbuf, ram.u8, ram.i8, ram.u16, ram.i16, ram.i32, ram.f64, h.wideF, h.wideI, h.fpu.fi32, h.fpu,

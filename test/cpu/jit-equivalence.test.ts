@@ -159,6 +159,29 @@ describe('translated and interpreted execution agree', () => {
   });
 });
 
+describe('loops inside one block', () => {
+  // Side exits that branch back to the block's start start another pass in the generated
+  // function; the block ends by falling off its end, by a side exit forward, or by a jal back.
+  const programs: [string, number[]][] = [
+    ['side exit back, fall off the end', [E.addi(6, 6, 1), E.andi(7, 6, 7), E.bne(7, 0, -8), E.addi(9, 9, 1), E.ECALL]],
+    ['side exits back and forward, jal back', [E.addi(6, 6, 1), E.andi(7, 6, 3), E.bne(7, 0, -8), E.addi(8, 8, 1),
+      E.addi(13, 13, -1), E.beq(13, 0, 8), E.jal(0, -24), E.ECALL]],
+    ['load in the loop, store after it', [E.addi(6, 6, 1), E.lw(8, 10, 4), E.add(9, 9, 8), E.andi(7, 6, 15), E.bne(7, 0, -16),
+      E.sd(9, 10, 8), E.ECALL]],
+  ];
+  for (const [what, words] of programs) {
+    it(`${what}: same state for every budget`, () => {
+      // x13 = 9: the second program's pass count.
+      for (const budget of [1, 2, 3, 5, 7, 11, 100, 100_000]) {
+        for (const threshold of [1, 2]) {
+          const c = compare(words, [0n, 0n, 0n, 0n, 0n, 0n, 0n, 0n, 0n, 0n, 0n, 0n, 0n, 9n], budget, threshold);
+          if (budget === 100_000) expect(c[HC_JIT_INSNS]).toBeGreaterThan(0);
+        }
+      }
+    });
+  }
+});
+
 describe('precise traps inside a block', () => {
   // A 12-instruction block of ALU ops, loads and stores; instruction k replaced by a faulting one.
   const block = [E.addi(5, 5, 1), E.ld(6, 10, 0), E.add(7, 6, 5), E.sd(7, 10, 8), E.slli(8, 7, 5), E.lw(9, 10, 12),
