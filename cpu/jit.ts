@@ -13,7 +13,8 @@
  * ecall, ebreak, CSR access, LR/SC/AMO, fence.i, an illegal encoding, a 32-bit instruction
  * crossing the page end — or MAX_BLOCK instructions, or the page end, whichever is first.
  * Conditional branches inside a block are side exits (a superblock): taken, the block exits
- * there. A block whose last instruction (or a side exit) branches back to its own first
+ * there — except a forward branch to a later instruction of the block over no other control
+ * transfer, which becomes an `if` around the instructions it skips. A block whose last instruction (or a side exit) branches back to its own first
  * instruction loops inside the generated function while the caller's budget allows another
  * full pass.
  *
@@ -118,6 +119,14 @@ class Gen {
   /** True while emitting a self-looping block (exits count `done`). */
   loops = false;
 
+  /**
+   * Instructions retired when `k` instructions of this pass, in block order, are behind: minus
+   * those a forward branch inside the block skipped in this pass (`sk`), plus earlier passes.
+   */
+  retired(k: number): string {
+    return this.loops ? `done + ${k} - sk` : `${k} - sk`;
+  }
+
   lo(r2: number): string { return r2 === 0 ? '0' : `xl${r2 >> 1}`; }
   hi(r2: number): string { return r2 === 0 ? '0' : `xh${r2 >> 1}`; }
   use(r2: number): void { if (r2 !== 0 && r2 !== X_SINK) this.used.add(r2 >> 1); }
@@ -175,8 +184,8 @@ function emitInsn(g: Gen, op: number, a: number, imm: number, off: number, k: nu
   const r1 = (a >>> 8) & 0xff;
   const r2 = (a >>> 16) & 0xff;
   const len = a >>> 24;
-  const before = g.loops ? `done + ${k}` : `${k}`;
-  const after = g.loops ? `done + ${k + 1}` : `${k + 1}`;
+  const before = g.retired(k);
+  const after = g.retired(k + 1);
   const here = `base + ${off}`;
   const next = `base + ${off + len}`;
   const trap = g.exit(here, before, true);
@@ -346,24 +355,32 @@ export function blockSource(page: DecodedPage, slot: number, len: number): strin
     if ((op === OP_JAL || (op >= OP_BEQ && op <= OP_BGEU)) && o + page.imms[o >>> 1] === startOff) g.loops = true;
   }
   const body: string[] = [];
+  const skipEnds = new Map<number, number>(); // instruction index → how many skip regions close before it
   for (let k = 0; k < len; k++) {
+    for (let c = skipEnds.get(k) ?? 0; c > 0; c--) body.push('}');
     const o = offs[k]!;
     const s = o >>> 1;
     const op = page.ops[s];
     const a = page.args[s];
     const imm = page.imms[s];
+    const t = isControl(op) && op !== OP_JAL && op !== OP_JALR ? offs.indexOf(o + imm) : -1;
     if (k === len - 1 && isControl(op)) body.push(emitControl(g, op, a, imm, o, startOff, len));
-    else if (isControl(op)) body.push(emitSideExit(g, op, a, imm, o, k, startOff, len));
+    else if (t > k + 1 && t < len && !offs.slice(k + 1, t).some((q) => isControl(page.ops[q >>> 1]))) {
+      // A forward branch to a later instruction of this block, over no other control transfer:
+      // the instructions it skips run under `if (!taken)`; taken, they count as not retired.
+      body.push(`if (${branchCondition(g, op, (a >>> 8) & 0xff, (a >>> 16) & 0xff)}) { sk += ${t - k - 1}; } else {`);
+      skipEnds.set(t, (skipEnds.get(t) ?? 0) + 1);
+    } else if (isControl(op)) body.push(emitSideExit(g, op, a, imm, o, k, startOff, len));
     else body.push(emitInsn(g, op, a, imm, o, k));
   }
   const last = page.ops[lastOff >>> 1];
-  if (!isControl(last)) body.push(g.exit(`base + ${endOff}`, g.loops ? `done + ${len}` : `${len}`, false));
+  if (!isControl(last)) body.push(g.exit(`base + ${endOff}`, g.retired(len), false));
   const regs = [...g.used].sort((p, q) => p - q);
   const entry = regs.map((r) => `let xl${r} = x[${2 * r}] | 0, xh${r} = x[${2 * r + 1}] | 0;`).join(' ');
   const wbAll = g.writeBack();
   let code = body.join('\n').replaceAll('WRITEBACK_ALL', wbAll);
   if (g.loops) code = `let done = 0;\nfor (;;) {\n${code}\n}`;
-  return `"use strict";\nreturn function block(base, n) {\n${entry}\nlet hl = 0, hs = 0;\n${code}\n};`;
+  return `"use strict";\nreturn function block(base, n) {\n${entry}\nlet hl = 0, hs = 0, sk = 0;\n${code}\n};`;
 }
 
 /** The condition (a JS expression over register locals) under which branch `op` is taken. */
@@ -389,9 +406,9 @@ function emitSideExit(g: Gen, op: number, a: number, imm: number, off: number, k
   const cond = branchCondition(g, op, (a >>> 8) & 0xff, (a >>> 16) & 0xff);
   const target = `base + ${off + imm}`;
   if (g.loops && off + imm === startOff) {
-    return `if (${cond}) { done += ${k + 1}; if (n - done >= ${len}) continue; ${g.exit(target, 'done', false)} }`;
+    return `if (${cond}) { done += ${k + 1} - sk; sk = 0; if (n - done >= ${len}) continue; ${g.exit(target, 'done', false)} }`;
   }
-  return `if (${cond}) ${g.exit(target, g.loops ? `done + ${k + 1}` : `${k + 1}`, false)}`;
+  return `if (${cond}) ${g.exit(target, g.retired(k + 1), false)}`;
 }
 
 /** The block's final control transfer (branch, jal, jalr) and its exits. */
@@ -400,12 +417,12 @@ function emitControl(g: Gen, op: number, a: number, imm: number, off: number, st
   const r1 = (a >>> 8) & 0xff;
   const r2 = (a >>> 16) & 0xff;
   const ilen = a >>> 24;
-  const retired = g.loops ? `done + ${len}` : `${len}`;
+  const retired = g.retired(len);
   const fall = `base + ${off + ilen}`;
   const L = (r: number) => { g.use(r); return g.lo(r); };
   const H = (r: number) => { g.use(r); return g.hi(r); };
   const taken = g.loops && off + imm === startOff
-    ? `{ done += ${len}; if (n - done >= ${len}) continue; ${g.exit(`base + ${off + imm}`, 'done', false)} }`
+    ? `{ done += ${len} - sk; sk = 0; if (n - done >= ${len}) continue; ${g.exit(`base + ${off + imm}`, 'done', false)} }`
     : g.exit(`base + ${off + imm}`, retired, false);
   switch (op) {
     case OP_JAL: {

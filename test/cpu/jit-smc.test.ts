@@ -109,7 +109,7 @@ describe('self-modifying code across harts with the translator', () => {
     expect(ram.i32[SHARED / 4 + 3]).toBe(0); // no wait loop ran out
     expect(ram.i32[SHARED / 4 + 1]).toBe(VERSIONS);
     expect(ram.i32[SHARED / 4 + 2]).toBe(0); // every call after fence.i returned the published version
-    expect(runner.jitBlocks).toBeGreaterThan(VERSIONS); // func recompiled after each fence.i
+    expect(runner.jitBlocks).toBeGreaterThanOrEqual(VERSIONS); // func compiled again after each fence.i (threshold 1)
     expect(runner.jitInsns).toBeGreaterThan(0);
   }, 60_000);
 });

@@ -9,7 +9,7 @@ import { HC_INSTRET, HC_JIT_BLOCKS, HC_JIT_INSNS } from '../../cpu/counters.ts';
 const { sab, pc, versions, shared, hartId, jit } = workerData as {
   sab: SharedArrayBuffer; pc: number; versions: number; shared: number; hartId: number; jit: boolean;
 };
-const hart = new Hart({ hartId, ram: new PhysicalMemory(sab), batch: 257, jit, jitThreshold: 2 });
+const hart = new Hart({ hartId, ram: new PhysicalMemory(sab), batch: 257, jit, jitThreshold: 1 });
 hart.pc = pc;
 // Start together: worker start-up takes far longer than the guest's wait loops are bounded by.
 const start = (shared + 16) / 4;
