@@ -9,15 +9,21 @@
  * Prints a table, each figure as `BENCH policies.<workload>.<policy>.<figure> <value> <unit>`,
  * and writes the JSON to bench/results/policies.json (or `--out PATH`).
  *
- * Figures: interrupts sent, flush operations (sfence.vma page + ASID + all, every hart),
+ * `--policies a,b` and `--workloads w,x` run a subset (default: every policy but `local`, every
+ * workload).
+ *
+ * Figures: interrupts sent and received (a received interrupt is kernel code run on a target,
+ * i.e. guest time it lost), flush operations (sfence.vma page + ASID + all, every hart),
  * shootdown latency p50/p99 (the initiator's wait — for `deferred` the time to park),
  * wall time, guest throughput (instructions per second of wall time), sanitizer reports,
- * guest exit status. The machine has 2 cores shared by 4 harts: latencies include waiting
- * for a core.
+ * guest exit status; for `broadcast` also the broadcasts issued, the pages and whole ASIDs they
+ * named, the tlbsyncs that waited and their mean time, global ASIDs assigned, ipi-fallback
+ * changes and transition interrupts. The machine has 2 cores shared by 4 harts: latencies
+ * include waiting for a core.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { labStats } from '../kernel/lab/stats.ts';
+import { labStats, type LabStats } from '../kernel/lab/stats.ts';
 import { POLICY_NAMES, type PolicyName } from '../kernel/lab/layout.ts';
 import { bootScheduled, spawn, wait } from '../scheduler/api.ts';
 import { runGuest } from '../test/lab/guest-runs.ts';
@@ -35,6 +41,8 @@ interface Row {
   sanitize: boolean;
   exitStatus: number;
   interruptsSent: number;
+  interruptsReceived: number;
+  broadcast: LabStats['broadcast'] | null;
   flushes: number;
   latencyP50Us: number;
   latencyP99Us: number;
@@ -49,7 +57,8 @@ async function runBundled(workload: keyof typeof GUESTS, policy: PolicyName): Pr
     const r = await runGuest({ policy, guest: workload, args: [...GUESTS[workload]], timeoutMs: GUEST_TIMEOUT_MS });
     const s = r.stats;
     return {
-      workload, policy, sanitize: true, exitStatus: r.status, interruptsSent: s.interrupts.sent,
+      workload, policy, sanitize: true, exitStatus: r.status, interruptsSent: s.interrupts.sent, interruptsReceived: s.interrupts.received,
+      broadcast: policy === 'broadcast' ? s.broadcast : null,
       flushes: s.flushes.page + s.flushes.asid + s.flushes.all,
       latencyP50Us: s.shootdowns.latencyNs.p50 / 1000, latencyP99Us: s.shootdowns.latencyNs.p99 / 1000,
       wallMs: r.wallMs, throughputMips: s.instructions / r.wallMs / 1000, sanitizerReports: s.sanitizer.violations, leakedFrames: r.leaked,
@@ -57,7 +66,7 @@ async function runBundled(workload: keyof typeof GUESTS, policy: PolicyName): Pr
   } catch (e) {
     if (!(e instanceof Error && /still running/.test(e.message))) throw e;
     return {
-      workload, policy, sanitize: true, exitStatus: -1, interruptsSent: NaN, flushes: NaN, latencyP50Us: NaN, latencyP99Us: NaN,
+      workload, policy, sanitize: true, exitStatus: -1, interruptsSent: NaN, interruptsReceived: NaN, broadcast: null, flushes: NaN, latencyP50Us: NaN, latencyP99Us: NaN,
       wallMs: GUEST_TIMEOUT_MS, throughputMips: NaN, sanitizerReports: NaN, leakedFrames: NaN,
     };
   }
@@ -74,7 +83,8 @@ async function runOne(workload: Workload, policy: PolicyName, sanitize: boolean)
     const leakedFrames = await settledLeak(m);
     const s = labStats(m.ctl);
     return {
-      workload, policy, sanitize, exitStatus, interruptsSent: s.interrupts.sent,
+      workload, policy, sanitize, exitStatus, interruptsSent: s.interrupts.sent, interruptsReceived: s.interrupts.received,
+      broadcast: policy === 'broadcast' ? s.broadcast : null,
       flushes: s.flushes.page + s.flushes.asid + s.flushes.all,
       latencyP50Us: s.shootdowns.latencyNs.p50 / 1000, latencyP99Us: s.shootdowns.latencyNs.p99 / 1000,
       wallMs, throughputMips: s.instructions / wallMs / 1000, sanitizerReports: s.sanitizer.violations, leakedFrames,
@@ -88,11 +98,20 @@ async function runOne(workload: Workload, policy: PolicyName, sanitize: boolean)
 export async function run(argv: string[] = process.argv.slice(2)): Promise<void> {
   const k = argv.indexOf('--out');
   const out = resolve(k >= 0 && argv[k + 1] ? argv[k + 1]! : new URL('./results/policies.json', import.meta.url).pathname);
+  const list = (flag: string): string[] | null => {
+    const i = argv.indexOf(flag);
+    return i >= 0 && argv[i + 1] ? argv[i + 1]!.split(',') : null;
+  };
+  const policies = (list('--policies') ?? POLICIES) as PolicyName[];
+  for (const p of policies) if (!(POLICIES as string[]).includes(p)) throw new Error(`bench policies: unknown policy ${p} (${POLICIES.join(', ')})`);
+  const all = ['race', 'munmap', 'tlbrace', 'mix'] as const;
+  const workloads = (list('--workloads') ?? all) as Workload[];
+  for (const w of workloads) if (!(all as readonly string[]).includes(w)) throw new Error(`bench policies: unknown workload ${w} (${all.join(', ')})`);
   const rows: Row[] = [];
-  for (const workload of ['race', 'munmap', 'tlbrace', 'mix'] as const) {
-    for (const policy of POLICIES) rows.push(await runOne(workload, policy, true));
+  for (const workload of workloads) {
+    for (const policy of policies) rows.push(await runOne(workload, policy, true));
   }
-  for (const policy of POLICIES) rows.push(await runOne('munmap', policy, false));
+  if (workloads.includes('munmap')) for (const policy of policies) rows.push(await runOne('munmap', policy, false));
   const head = ['workload', 'policy', 'san', 'exit', 'IPIs', 'flushes', 'p50 us', 'p99 us', 'wall ms', 'MIPS', 'reports', 'leak'];
   console.log(head.map((h) => h.padStart(9)).join(''));
   for (const r of rows) {
@@ -103,6 +122,19 @@ export async function run(argv: string[] = process.argv.slice(2)): Promise<void>
   for (const r of rows.filter((x) => x.exitStatus >= 0)) {
     const p = `policies.${r.workload}${r.sanitize ? '' : '-nosan'}.${r.policy}`;
     console.log(`BENCH ${p}.interrupts ${r.interruptsSent} count`);
+    console.log(`BENCH ${p}.interruptsReceived ${r.interruptsReceived} count`);
+    const b = r.broadcast;
+    if (b !== null) {
+      console.log(`BENCH ${p}.broadcasts ${b.issued} count`);
+      console.log(`BENCH ${p}.broadcastPages ${b.pages} count`);
+      console.log(`BENCH ${p}.broadcastAsids ${b.asids} count`);
+      console.log(`BENCH ${p}.broadcastApplied ${b.applied} count`);
+      console.log(`BENCH ${p}.tlbsyncWaits ${b.tlbsyncWaits} count`);
+      console.log(`BENCH ${p}.tlbsyncMean ${(b.issued === 0 ? 0 : b.tlbsyncNs / b.issued / 1000).toFixed(1)} us`);
+      console.log(`BENCH ${p}.globalAsids ${b.globalAsids} count`);
+      console.log(`BENCH ${p}.ipiFallbackChanges ${b.fallback} count`);
+      console.log(`BENCH ${p}.transitionInterrupts ${b.transitionIpis} count`);
+    }
     console.log(`BENCH ${p}.flushes ${r.flushes} count`);
     console.log(`BENCH ${p}.latencyP50 ${r.latencyP50Us.toFixed(1)} us`);
     console.log(`BENCH ${p}.latencyP99 ${r.latencyP99Us.toFixed(1)} us`);

@@ -9,7 +9,7 @@ import { basename, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import {
   OptionError, JIT_MODES, parseJit, parseCpus, parseFlushCeiling, parseMemory, parseOutputFile, parseQuantum, parseRoot, parseSeed, parseInject,
-  parseShootdown, parseTlbEntries, parseTraceBuffer, resolveRunOptions, RUN_DEFAULTS, SHOOTDOWN_POLICIES,
+  parseGlobalAsidMin, parseShootdown, parseTlbEntries, parseTraceBuffer, resolveRunOptions, RUN_DEFAULTS, SHOOTDOWN_POLICIES,
   type RunOptions, type SanitizeMode,
 } from './options.ts';
 import { ElfError, hostElfSource, parseElfFrom } from '../kernel/proc/elf.ts';
@@ -21,7 +21,7 @@ import { writeChromeTrace } from '../kernel/lab/trace-export.ts';
 /** Flags of the run option set that take a value (the argv pre-pass must skip their values). */
 export const RUN_VALUE_FLAGS = [
   '--cpus', '--memory', '--root', '--quantum', '--stats-json', '--shootdown', '--flush-ceiling', '--trace',
-  '--trace-buffer', '--tlb-entries', '--seed', '--inject', '--jit', '--sanitize-mode', '-o', '--output',
+  '--trace-buffer', '--tlb-entries', '--seed', '--inject', '--jit', '--sanitize-mode', '-o', '--output', '--global-asid-min',
 ];
 
 /**
@@ -101,7 +101,10 @@ export function addRunOptions(cmd: Command, withTrace = true): Command {
     .addOption(new Option('--jit <mode>', 'translate hot guest code to JavaScript (docs/jit.md)').choices(JIT_MODES)
       .default(d.jit).argParser(p(parseJit)))
     .addOption(new Option('--inject <point=us,...>', 'fault injection: sleep µs at named protocol points to widen race windows (see docs/coherence.md)')
-      .argParser(p(parseInject)));
+      .argParser(p(parseInject)))
+    .addOption(new Option('--tlb-broadcast', 'broadcast TLB invalidation hardware (INVLPGB/TLBSYNC-style; --shootdown broadcast turns it on)'))
+    .addOption(new Option('--global-asid-min <harts>', 'broadcast policy: a space running on this many harts gets a global ASID, 1-64')
+      .default(d.globalAsidMin).argParser(p(parseGlobalAsidMin)));
 }
 
 /** The typed RunOptions of a parsed run/trace command line (`trace` overrides `--trace`). */
@@ -115,12 +118,14 @@ export function runOptionsFrom(elf: string, args: string[], o: Record<string, un
     trace: trace ?? (o.trace as string | undefined) ?? null, traceBuffer: o.traceBuffer as number,
     tlbEntries: o.tlbEntries as number, seed: o.seed as number, inject: (o.inject as RunOptions['inject'] | undefined) ?? {},
     jit: (o.jit as RunOptions['jit'] | undefined) ?? RUN_DEFAULTS.jit,
+    tlbBroadcast: o.tlbBroadcast === true || o.shootdown === 'broadcast',
+    globalAsidMin: (o.globalAsidMin as number | undefined) ?? RUN_DEFAULTS.globalAsidMin,
   });
 }
 
 /** Policies the scheduler can boot (scheduler/api.ts SchedBootOptions.policy; scheduler/policy-select.ts), by CLI name. */
 const MACHINE_POLICIES: Record<RunOptions['shootdown'], PolicyName> = {
-  ipi: 'ipi', 'per-page': 'per-page', lazy: 'lazy', deferred: 'deferred', off: 'off',
+  ipi: 'ipi', 'per-page': 'per-page', lazy: 'lazy', deferred: 'deferred', off: 'off', broadcast: 'broadcast',
 };
 
 /**
@@ -142,6 +147,7 @@ export async function runGuest(options: RunOptions): Promise<number> {
     cpus: options.cpus, memory: options.memory, quantum: options.quantum, ceilingPages: options.flushCeiling,
     policy, sanitize: options.sanitize, traceEvents: traceFile === null ? 0 : options.traceBuffer,
     tlbEntries: options.tlbEntries, seed: options.seed, inject: options.inject, jit: options.jit === 'on',
+    tlbBroadcast: options.tlbBroadcast || policy === 'broadcast', globalAsidMinHarts: options.globalAsidMin,
   });
   const t0 = performance.now();
   try {

@@ -17,7 +17,7 @@ export class OptionError extends Error {
   }
 }
 
-export const SHOOTDOWN_POLICIES = ['ipi', 'per-page', 'lazy', 'deferred', 'off'] as const;
+export const SHOOTDOWN_POLICIES = ['ipi', 'per-page', 'lazy', 'deferred', 'off', 'broadcast'] as const;
 export type PolicyName = (typeof SHOOTDOWN_POLICIES)[number];
 export type SanitizeMode = 'off' | 'report' | 'fatal';
 export const JIT_MODES = ['off', 'on'] as const;
@@ -63,6 +63,10 @@ export interface RunOptions {
   inject: InjectConfig;
   /** The translating hart (cpu/jit.ts, docs/jit.md): hot guest blocks run compiled. */
   jit: JitMode;
+  /** Broadcast TLB invalidation hardware (cpu/tlb-broadcast.ts); `broadcast` turns it on itself. */
+  tlbBroadcast: boolean;
+  /** broadcast policy: harts a space must run on to get a global ASID (1-64). */
+  globalAsidMin: number;
 }
 
 /** Defaults of every option but `elf`, `args` and `root` (root defaults to the cwd). */
@@ -80,6 +84,8 @@ export const RUN_DEFAULTS = {
   seed: 1,
   inject: {},
   jit: 'on',
+  tlbBroadcast: false,
+  globalAsidMin: 4,
 } as const satisfies Omit<RunOptions, 'elf' | 'args' | 'root'>;
 
 const fail = (flag: string, given: string, allowed: string): never => {
@@ -99,6 +105,7 @@ export const parseQuantum = (text: string): number => parseIntIn('--quantum', te
 export const parseFlushCeiling = (text: string): number => parseIntIn('--flush-ceiling', text, 1, FLUSH_CEILING_MAX);
 export const parseTraceBuffer = (text: string): number => parseIntIn('--trace-buffer', text, TRACE_BUFFER_MIN, TRACE_EVENTS_MAX);
 export const parseSeed = (text: string): number => parseIntIn('--seed', text, 0, 0xffffffff);
+export const parseGlobalAsidMin = (text: string): number => parseIntIn('--global-asid-min', text, 1, 64);
 
 const MEMORY_ALLOWED = 'it must be a size such as 64M, 512MiB or 1G (a multiple of 2 MiB from 16 MiB to 4 GiB)';
 const UNIT: Readonly<Record<string, number>> = { '': 1, k: 1024, m: MIB, g: 1024 * MIB };
@@ -189,6 +196,7 @@ export function resolveRunOptions(input: Partial<RunOptions> & { elf: string }):
   int('--flush-ceiling', o.flushCeiling, 1, FLUSH_CEILING_MAX);
   int('--trace-buffer', o.traceBuffer, TRACE_BUFFER_MIN, TRACE_EVENTS_MAX);
   int('--seed', o.seed, 0, 0xffffffff);
+  int('--global-asid-min', o.globalAsidMin, 1, 64);
   parseTlbEntries(String(o.tlbEntries));
   parseShootdown(o.shootdown);
   parseJit(o.jit);

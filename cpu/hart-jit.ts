@@ -6,8 +6,8 @@
  * The fetch side is the interpreter's: the current code page is h.cpPage / h.cpBase; a pc
  * outside it (or no current page, or the first fetch of a run) refills through
  * Hart.refillFetch — the fetch micro-TLB and the Tlb — exactly when the interpreter would
- * (runLoop is called with keepPage so it does not translate again). Interrupts, the budget
- * and the icache epoch are checked between batches of `h.batch` instructions. A block, compiled
+ * (runLoop is called with keepPage so it does not translate again). Interrupts, queued
+ * broadcast invalidations, the budget and the icache epoch are checked between batches of `h.batch` instructions. A block, compiled
  * or interpreted, runs whole when the run's budget allows (the budget stays exact), so a
  * batch may overrun by less than one block: at most batch + MAX_BLOCK - 1 instructions pass
  * between two interrupt polls (a self-looping block starts another pass only while the
@@ -26,12 +26,15 @@ import { EXIT_BUDGET, EXIT_INTERRUPT, EXIT_TRAP, type ExitReason } from './trap.
  */
 export function runJit(h: Hart, budget: number): ExitReason {
   const irq = h.irq;
+  const bcw = h.bcastPending;
   const batch = h.batch;
   const threshold = h.jitThreshold;
   let left = budget;
   let fresh = true; // the first fetch of a run translates, as runLoop's does
   for (;;) {
     if (irq !== null && Atomics.load(irq.word, irq.index) !== 0) return EXIT_INTERRUPT;
+    // Broadcast invalidations (cpu/tlb-broadcast.ts): applied here by the hardware, as runLoop does.
+    if (bcw !== null && Atomics.load(bcw.word, bcw.index) !== 0) h.bcast!.apply();
     if (left <= 0) return EXIT_BUDGET;
     h.checkEpoch();
     let n = left < batch ? left : batch;

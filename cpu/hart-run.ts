@@ -47,6 +47,7 @@ export function runLoop(h: Hart, budget: number, keepPage = false): ExitReason {
   const sAdd = h.sAdd;
   const batch = h.batch;
   const irq = h.irq;
+  const bcw = h.bcastPending;
   let page = REFILL_PAGE;
   let ops = page.ops;
   let args = page.args;
@@ -68,6 +69,8 @@ export function runLoop(h: Hart, budget: number, keepPage = false): ExitReason {
   for (;;) {
     // Between batches: interrupts, budget, icache epoch.
     if (irq !== null && Atomics.load(irq.word, irq.index) !== 0) { exit = EXIT_INTERRUPT; break; }
+    // Broadcast invalidations (cpu/tlb-broadcast.ts): applied here by the hardware, the batch goes on.
+    if (bcw !== null && Atomics.load(bcw.word, bcw.index) !== 0) h.bcast!.apply();
     if (left <= 0) break;
     h.checkEpoch();
     if (h.cpPage !== page) { page = REFILL_PAGE; ops = page.ops; }

@@ -37,6 +37,7 @@ import { MICRO_TLB_ENTRIES, setTranslateFault, vaOf } from './hart-mem.ts';
 import { runLoop } from './hart-run.ts';
 import { runJit } from './hart-jit.ts';
 import { JIT_THRESHOLD } from './jit.ts';
+import type { BroadcastUnit } from './tlb-broadcast.ts';
 
 export interface SharedWord {
   word: Int32Array;
@@ -102,6 +103,13 @@ export class Hart {
   readonly irq: SharedWord | null;
   readonly icacheEpoch: SharedWord | null;
   epochSeen = 0;
+  /**
+   * Broadcast-invalidation unit (cpu/tlb-broadcast.ts; null = the machine has none) and its
+   * queue's PENDING word, which the run loop polls between batches beside `irq`: nonzero →
+   * the unit applies the queued invalidations and the batch goes on (no EXIT, no kernel code).
+   */
+  bcast: BroadcastUnit | null = null;
+  bcastPending: SharedWord | null = null;
 
   // Micro-TLBs (see cpu/hart-mem.ts). Fetch: page va → decoded page.
   readonly lTagLo = new Int32Array(MICRO_TLB_ENTRIES).fill(-1);
@@ -170,6 +178,12 @@ export class Hart {
     if (i === 0) return;
     this.x[2 * i] = Number(BigInt.asIntN(32, v));
     this.x[2 * i + 1] = Number(BigInt.asIntN(32, v >> 32n));
+  }
+
+  /** Give this hart its broadcast-invalidation unit (once, before the first run). */
+  attachBroadcast(unit: BroadcastUnit): void {
+    this.bcast = unit;
+    this.bcastPending = { word: unit.queuesWord, index: unit.pendingIndex };
   }
 
   /** Load satp into the TLB (no TLB flush, like hardware) and drop the micro-TLBs. */

@@ -85,6 +85,16 @@ export class MailboxMessage {
   readonly payload = new Int32Array(MAILBOX_PAYLOAD_WORDS);
 }
 
+/**
+ * What InterruptPort needs of a hart's broadcast-invalidation unit (cpu/tlb-broadcast.ts):
+ * the word index (in the same ctl Int32Array) of its queue's PENDING word, and `apply`.
+ */
+export interface BroadcastSink {
+  readonly pendingIndex: number;
+  /** Apply every queued invalidation to this hart's TLB and acknowledge each; returns how many. */
+  apply(): number;
+}
+
 /** Handler that serves one received message (runs on the receiving hart). */
 export type InterruptHandler = (msg: MailboxMessage) => void;
 
@@ -94,12 +104,17 @@ export class Mailboxes {
   readonly harts: number;
   private readonly base: number; // word index of hart 0's block
   private static readonly strideWords = MAILBOX_BYTES / 4;
+  /** Where kicks go: this set's own WAKE words, or another set's (cpu/tlb-broadcast.ts). */
+  private readonly wakeVia: Mailboxes | null;
 
   /**
    * Attach to `harts` mailbox blocks starting at `byteOffset` (64-byte aligned) of `sab`.
    * Does not initialise; the creator calls Mailboxes.initialize once before any use.
+   * `wakeVia`: kick that set's WAKE words instead of this one's (a second queue per hart — the
+   * broadcast-invalidation queues — whose owner sleeps on its interrupt mailbox's WAKE word).
    */
-  constructor(sab: SharedArrayBuffer, byteOffset: number, harts: number) {
+  constructor(sab: SharedArrayBuffer, byteOffset: number, harts: number, wakeVia: Mailboxes | null = null) {
+    this.wakeVia = wakeVia;
     if (byteOffset % MAILBOX_ALIGN !== 0) throw new Error(`Mailboxes: byteOffset ${byteOffset} is not 64-byte aligned`);
     if (byteOffset + harts * MAILBOX_BYTES > sab.byteLength) throw new Error('Mailboxes: blocks exceed the buffer');
     this.i32 = new Int32Array(sab);
@@ -199,6 +214,7 @@ export class Mailboxes {
 
   /** Wake hart `hartId` if it is blocked, without a message (used for shutdown and acks). */
   kick(hartId: number): void {
+    if (this.wakeVia !== null) return this.wakeVia.kick(hartId);
     const w = this.word(hartId, MB_WAKE);
     Atomics.add(this.i32, w, 1);
     Atomics.notify(this.i32, w);
@@ -227,6 +243,9 @@ export class InterruptPort {
   private readonly sentIndex: number;
   private readonly msg = new MailboxMessage();
   private expectedAcks: number;
+  /** The hart's broadcast-invalidation unit (cpu/tlb-broadcast.ts), drained by every poll; null = none. */
+  private bcast: BroadcastSink | null = null;
+  private bcastPending = -1;
 
   constructor(
     mailboxes: Mailboxes,
@@ -244,8 +263,25 @@ export class InterruptPort {
     this.expectedAcks = Atomics.load(this.i32, this.acksIndex);
   }
 
+  /**
+   * Attach the hart's broadcast-invalidation unit: from now on every poll first lets it apply
+   * the queued invalidations (hardware work, no handler runs), and idle returns when some wait.
+   * So a hart that waits anywhere (ack wait, lock, idle) keeps applying broadcasts, and a tlbsync
+   * on another hart never waits for this one's software.
+   */
+  attachBroadcast(sink: BroadcastSink): void {
+    this.bcast = sink;
+    this.bcastPending = sink.pendingIndex;
+  }
+
+  /** True when an interrupt or a broadcast invalidation waits for this hart (one or two Atomics.load). */
+  anyPending(): boolean {
+    return Atomics.load(this.i32, this.pendingIndex) !== 0 || (this.bcastPending >= 0 && Atomics.load(this.i32, this.bcastPending) !== 0);
+  }
+
   /** Serve every message published to this hart now; returns how many were served. */
   poll(): number {
+    if (this.bcastPending >= 0 && Atomics.load(this.i32, this.bcastPending) !== 0) this.bcast!.apply();
     let served = 0;
     while (this.mailboxes.tryReceive(this.hartId, this.msg)) {
       this.handler(this.msg);
@@ -293,7 +329,7 @@ export class InterruptPort {
   waitForAcks(ticket: number, spin = 0): void {
     for (let i = 0; i < spin; i++) {
       if (this.acked(ticket)) return;
-      if (Atomics.load(this.i32, this.pendingIndex) !== 0) this.poll();
+      if (this.anyPending()) this.poll();
     }
     for (;;) {
       const seen = Atomics.load(this.i32, this.wakeIndex);
@@ -310,7 +346,7 @@ export class InterruptPort {
    */
   idle(timeoutMs: number): void {
     const seen = Atomics.load(this.i32, this.wakeIndex);
-    if (Atomics.load(this.i32, this.pendingIndex) !== 0) return;
+    if (this.anyPending()) return;
     Atomics.wait(this.i32, this.wakeIndex, seen, timeoutMs);
   }
 }

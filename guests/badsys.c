@@ -1,7 +1,8 @@
 /*
  * badsys — bad system calls must fail with the right errno and leave the process running:
  * an unknown syscall number (9999) returns -1 with ENOSYS; write() from an unmapped buffer
- * and read() into a read-only page return EFAULT; close() of a bad fd returns EBADF.
+ * and read() into a read-only page return EFAULT; close() of a bad fd returns EBADF; futex with
+ * an unknown command (99) returns ENOSYS as Linux's do_futex does (counted like an unknown call).
  * Args: none. Expected final line: "badsys: OK".
  */
 #include "guest.h"
@@ -14,6 +15,11 @@ int main(void)
     long r = syscall(9999, 1, 2, 3);
     printf("badsys: syscall(9999) = %ld errno=%s\n", r, errno == ENOSYS ? "ENOSYS" : strerror(errno));
     CHECK(r == -1 && errno == ENOSYS, "syscall(9999) returned %ld errno %d", r, errno);
+    int word = 0;
+    errno = 0;
+    r = syscall(SYS_futex, &word, 99, 0, 0, 0, 0);
+    CHECK(r == -1 && errno == ENOSYS, "futex(cmd 99) returned %ld errno %d", r, errno);
+    printf("badsys: futex(cmd 99) errno=ENOSYS\n");
     errno = 0;
     volatile uintptr_t wild = 0x10; /* through a volatile, so the compiler cannot see it */
     r = write(1, (const void *)wild, 5);

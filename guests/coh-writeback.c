@@ -8,6 +8,8 @@
  *   s  msync(MS_SYNC), then munmap
  *   d  madvise(MADV_DONTNEED), then munmap
  *   x  exit: a forked child maps the file, its writer threads store, the child exits
+ *   a  msync(MS_SYNC), then the writers store for hold_us more — every one of those stores
+ *      after msync returned — then munmap (the msync sanitizer check, docs/policies.md)
  * The file's only reference is the mapping (its fd is closed right after mmap), so once the
  * mapping is gone the file's cached pages are dropped and a fresh open + pread reads what was
  * written back: exactly the stores the kernel did not lose.
@@ -27,6 +29,10 @@
  * before the operation returned (snapshot of acked[t] right after it returned), reaches the
  * file. A store made through a still-valid TLB entry after the kernel wrote the page back,
  * before it flushed that hart, is lost: "FAIL lost store".
+ * For a, msync cleaned the PTEs' D bits: a store after it returned must set D again (a correct
+ * kernel flushed every hart's writable+dirty entry, so the store walks), or munmap finds the
+ * page clean and the file keeps the value msync wrote. Under `lazy`/`off` the writer's stale
+ * entry skips D and every store after msync is lost ("the last completed store was").
  * For x the child's writers publish acked[] in a MAP_SHARED anonymous page; after the parent
  * reaped the child the file must hold at least acked[t] (a writer killed between its store
  * and its publication may have stored one more).
@@ -153,10 +159,10 @@ static uint64_t file_word(long t)
 
 static const char *mode_name(char m)
 {
-    return m == 'u' ? "munmap" : m == 's' ? "msync" : m == 'd' ? "madvise(MADV_DONTNEED)" : "exit";
+    return m == 'u' ? "munmap" : m == 's' ? "msync" : m == 'd' ? "madvise(MADV_DONTNEED)" : m == 'a' ? "msync, then stores" : "exit";
 }
 
-/* One round of u, s or d with the process's writer threads. */
+/* One round of u, s, d or a with the process's writer threads. */
 static void round_in_process(int r, char m)
 {
     size_t len = (size_t)writers * PAGE;
@@ -174,13 +180,17 @@ static void round_in_process(int r, char m)
     for (long t = 0; t < writers; t++)
         while (atomic_load_explicit(&acked[t], memory_order_acquire) == 0)
             wait_check(start, "a writer never stored", t);
-    atomic_store_explicit(&calling, 1, memory_order_release);
-    int rc = m == 'u' ? munmap(area, len) : m == 's' ? msync(area, len, MS_SYNC) : madvise(area, len, MADV_DONTNEED);
+    if (m != 'a')
+        atomic_store_explicit(&calling, 1, memory_order_release);
+    int rc = m == 'u' ? munmap(area, len) : m == 's' || m == 'a' ? msync(area, len, MS_SYNC) : madvise(area, len, MADV_DONTNEED);
     CHECK(rc == 0, "round %d: %s: %s", r, mode_name(m), strerror(errno));
     uint64_t at_return[MAX_WRITERS];
     for (long t = 0; t < writers; t++)
         at_return[t] = atomic_load_explicit(&acked[t], memory_order_acquire);
-    atomic_store_explicit(&stop, 1, memory_order_release);
+    if (m == 'a')
+        atomic_store_explicit(&calling, 1, memory_order_release); /* hold_us more stores, all after msync returned */
+    else
+        atomic_store_explicit(&stop, 1, memory_order_release);
     start = now_us();
     for (long t = 0; t < writers; t++)
         while (atomic_load_explicit(&left[t], memory_order_acquire) != r)
@@ -265,7 +275,7 @@ int main(int argc, char **argv)
     const char *modes = argc > 4 ? argv[4] : "usdx";
     CHECK(rounds >= 1 && writers >= 1 && writers <= MAX_WRITERS && hold_us >= 0, "bad arguments");
     for (const char *m = modes; *m; m++)
-        CHECK(strchr("usdx", *m), "unknown mode '%c' (use u, s, d, x)", *m);
+        CHECK(strchr("usdxa", *m), "unknown mode '%c' (use u, s, d, x, a)", *m);
     probe_install();
     printf("coh-writeback: rounds=%ld modes=%s\n", rounds, modes);
     fprintf(stderr, "coh-writeback: writers=%ld\n", writers);

@@ -10,6 +10,10 @@
  *              none matches even though another child exists;
  *   setsid     a new session: sid = pgid = pid; a second setsid, setpgid on a session leader,
  *              setsid by a group leader and setpgid across sessions are EPERM;
+ *   waitid     WNOWAIT leaves the zombie, siginfo as Linux fills it (CLD_EXITED/CLD_KILLED),
+ *              WNOHANG on a live child returns 0 with zeroed info, EINVAL without WEXITED;
+ *   autoreap   with SIGCHLD ignored or SA_NOCLDWAIT children leave no zombie: wait blocks
+ *              until the last one ends, then ECHILD; the SA_NOCLDWAIT handler still runs;
  *   errnos     waitpid on a non-child (the parent, init) ECHILD; kill, getpgid, getsid of a
  *              reaped pid ESRCH; setpgid of a non-child ESRCH, to a missing group EPERM,
  *              negative EINVAL;
@@ -20,7 +24,8 @@
  * "print-ids": only print pid, ppid, pgid and sid (environment-dependent);
  * "--qemu-subreaper-lenient": qemu-user 7.2 answers PR_SET_CHILD_SUBREAPER with EINVAL, which
  * becomes a note, and the orphans are checked without it; and getsid may be 0 (a session
- * leader outside the host container's pid namespace).
+ * leader outside the host container's pid namespace); and SA_NOCLDWAIT may leave a zombie
+ * (qemu-user does not pass the flag to the host kernel): a note.
  * Expected final line: "procgroup: OK".
  */
 #include "guest.h"
@@ -247,6 +252,69 @@ static void check_sessions(void)
     printf("procgroup: setsid: a new session and group; EPERM for a leader, a second setsid, across sessions\n");
 }
 
+static volatile sig_atomic_t got_chld;
+static void on_chld(int sig) { (void)sig; got_chld++; }
+
+static void check_waitid(int lenient)
+{
+    siginfo_t si;
+    pid_t c = fork();
+    CHECK(c >= 0, "fork");
+    if (c == 0) _exit(7);
+    memset(&si, 0xff, sizeof si);
+    CHECK(waitid(P_PID, c, &si, WEXITED | WNOWAIT) == 0, "waitid WNOWAIT errno %d", errno);
+    CHECK(si.si_signo == SIGCHLD && si.si_code == CLD_EXITED && si.si_pid == c && si.si_status == 7 && si.si_uid == getuid(),
+          "waitid info signo %d code %d pid %d status %d", si.si_signo, si.si_code, (int)si.si_pid, si.si_status);
+    memset(&si, 0, sizeof si);
+    CHECK(waitid(P_ALL, 0, &si, WEXITED) == 0 && si.si_pid == c && si.si_status == 7, "waitid after WNOWAIT: the zombie again");
+    expect_errno(waitid(P_PID, c, &si, WEXITED), ECHILD, "waitid of the reaped child");
+    int gate[2];
+    CHECK(pipe(gate) == 0, "pipe");
+    c = fork();
+    CHECK(c >= 0, "fork");
+    if (c == 0) { close(gate[1]); wait_byte(gate[0]); _exit(0); }
+    close(gate[0]);
+    memset(&si, 0xff, sizeof si);
+    CHECK(waitid(P_PGID, 0, &si, WEXITED | WNOHANG) == 0 && si.si_pid == 0 && si.si_signo == 0, "waitid WNOHANG of a live child: 0, zeroed info");
+    CHECK(kill(c, SIGTERM) == 0, "kill");
+    CHECK(waitid(P_PGID, getpgrp(), &si, WEXITED) == 0 && si.si_code == CLD_KILLED && si.si_status == SIGTERM && si.si_pid == c,
+          "waitid of a killed child: code %d status %d", si.si_code, si.si_status);
+    close(gate[1]);
+    expect_errno(waitid(P_ALL, 0, &si, WNOHANG), EINVAL, "waitid without WEXITED");
+    expect_errno(waitid((idtype_t)9, 0, &si, WEXITED), EINVAL, "waitid with a bad idtype");
+    printf("procgroup: waitid: WNOWAIT keeps the zombie, CLD_EXITED/CLD_KILLED, WNOHANG zeroes, EINVAL\n");
+
+    /* SIGCHLD ignored: children leave no zombie, wait blocks until the last ends, then ECHILD. */
+    CHECK(signal(SIGCHLD, SIG_IGN) != SIG_ERR, "signal");
+    for (int i = 0; i < 3; i++) {
+        c = fork();
+        CHECK(c >= 0, "fork");
+        if (c == 0) { sleep_ms(20 * i); _exit(1); }
+    }
+    pid_t r;
+    while ((r = wait(NULL)) < 0 && errno == EINTR) {}
+    CHECK(r == -1 && errno == ECHILD, "wait with SIGCHLD ignored = %d errno %d", (int)r, errno);
+    CHECK(signal(SIGCHLD, SIG_DFL) == SIG_IGN, "signal back to SIG_DFL");
+    /* SA_NOCLDWAIT with a handler: no zombie, but SIGCHLD still arrives. */
+    struct sigaction sa = {0};
+    sa.sa_handler = on_chld;
+    sa.sa_flags = SA_NOCLDWAIT | SA_RESTART;
+    CHECK(sigaction(SIGCHLD, &sa, NULL) == 0, "sigaction");
+    got_chld = 0;
+    c = fork();
+    CHECK(c >= 0, "fork");
+    if (c == 0) _exit(3);
+    while ((r = wait(NULL)) < 0 && errno == EINTR) {}
+    if (lenient && r == c) /* qemu-user keeps SA_NOCLDWAIT from the host kernel: a zombie */
+        printf("procgroup: note: SA_NOCLDWAIT left a zombie (qemu-user behaviour, lenient)\n");
+    else
+        CHECK(r == -1 && errno == ECHILD, "wait with SA_NOCLDWAIT = %d errno %d", (int)r, errno);
+    for (int i = 0; i < 200 && !got_chld; i++) sleep_ms(5);
+    CHECK(got_chld == 1, "SIGCHLD with SA_NOCLDWAIT arrived %d times", (int)got_chld);
+    signal(SIGCHLD, SIG_DFL);
+    printf("procgroup: SIGCHLD SIG_IGN and SA_NOCLDWAIT: no zombies, wait ECHILD, the handler still runs\n");
+}
+
 static void check_errnos(void)
 {
     pid_t c = fork();
@@ -369,6 +437,7 @@ int main(int argc, char **argv)
         check_wait_group();
         check_sessions();
         check_errnos();
+        check_waitid(lenient);
         int sub = become_subreaper(lenient);
         check_orphans(sub, 0);
     }

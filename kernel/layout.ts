@@ -67,6 +67,18 @@
  *   | coherence lab    labRegionBytes(C)         |  change seq + ring, sanitizer reports, epochs, stats
  *   +--------------------------------------------+ frameGen
  *   | frame generations F x int32                |  per-frame count of frees (the sanitizer's ABA check)
+ *   +--------------------------------------------+ procInfo        (kernel/fs/layout.ts PI_*)
+ *   | process info     P x PROCINFO_BYTES        |  /proc/<pid>: exe path, argument bounds, start time
+ *   +--------------------------------------------+ timers          (kernel/signal/layout.ts has the fields)
+ *   | timers           timerRegionBytes(T)       |  ITIMER_REAL, POSIX timers, timerfds: deadlines, signals
+ *   +--------------------------------------------+ pollio          (kernel/fs/layout.ts pollioLayout has the parts)
+ *   | pollio           pollioLayout(fs, T).bytes |  poll buckets, poll records, eventfds, socket pairs, epolls
+ *   +--------------------------------------------+ fileLocks       (kernel/fs/layout.ts LK_*)
+ *   | file locks       header + 2 O x 64 bytes   |  flock and fcntl record locks, one SpinLock
+ *   +--------------------------------------------+ frameClean
+ *   | frame clean epochs F x 2 int32             |  per-frame count of D-bit cleans begun / completed
+ *   +--------------------------------------------+ tlbBroadcast
+ *   | broadcast queues C x MAILBOX_BYTES         |  cpu/tlb-broadcast.ts: per-hart invalidation queue + completion counter
  *   +--------------------------------------------+ <- APPEND POINT: a new region goes here —
  *   |                                            |    add a field to CtlLayout, a region in
  *   |                                            |    computeLayout/layoutRegions, a line in
@@ -110,9 +122,27 @@
  *   Field by field: kernel/signal/layout.ts.
  * - lab: change/report rings claimed by Atomics.add and published by a tag store; per-hart
  *   epochs Atomics by their owner; statistics owner-only. Field by field: kernel/lab/layout.ts.
+ * - process info: each record written by its process's own thread (exec) or its creator before
+ *   the process first runs (spawn, fork); read racily by /proc readers (kernel/fs/layout.ts PI_*).
+ * - pollio: poll buckets Atomics-only, a thread's poll record by that thread, eventfds / socket
+ *   pairs / epolls each under its own SpinLock with an Atomics-only change counter. Field by
+ *   field: kernel/fs/layout.ts (pollio region).
  * - frame generations: Atomics.add(1) by the hart that frees the frame (kernel/mm/frames.ts,
  *   each free of a frame or 2 MiB block, before the frame can be handed out again); read with
  *   Atomics.load by the sanitizer (a TLB entry's frame freed since the entry was filled).
+ * - timers: everything under the table's SpinLock TH_LOCK, except the racy reads of TH_ARMED /
+ *   TH_NEXT by idle and quantum-ending harts. Field by field: kernel/signal/layout.ts.
+ * - file locks (2 records per open file description O): every record under the region's one
+ *   SpinLock (LKH_LOCK); the change counter LKH_SEQ Atomics-only. Field by field:
+ *   kernel/fs/layout.ts (LK_*), protocol: kernel/fs/locks.ts.
+ * - frame clean epochs: two words per frame (FC_BEGUN, FC_DONE), Atomics.add(1) by the hart that
+ *   cleans a PTE of the frame (msync: kernel/mm/pagetable.ts cleanRange, FC_BEGUN before the D
+ *   clear) and by the hart that completes that change (kernel/mm/shootdown.ts releaseFrames,
+ *   FC_DONE after the invalidation); read with Atomics.load by the sanitizer (a TLB entry cached
+ *   writable+dirty before a clean of its frame that has completed: kernel/mm/frames.ts).
+ * - broadcast queues: the hardware's (cpu/tlb-broadcast.ts, a Mailboxes set: lock-free,
+ *   Atomics throughout); initialised by the host with the mailboxes, used only when the machine
+ *   has --tlb-broadcast.
  */
 import { MAILBOX_BYTES } from '../cpu/mailbox.ts';
 import { HART_COUNTER_SLOTS } from '../cpu/counters.ts';
@@ -120,9 +150,9 @@ import { FRAMES_PER_MEGAPAGE } from '../cpu/ram.ts';
 import { validateVmConfig, vmConfigFor, vmRegionBytes, type VmConfig } from './mm/layout.ts';
 import { traceRingBytes, validateTraceEvents } from './lab/trace-layout.ts';
 import { schedConfigFor, schedRegionBytes, validateSchedConfig, type SchedConfig } from './proc/layout.ts';
-import { fsConfigFor, fsRegionBytes, validateFsConfig, type FsConfig } from './fs/layout.ts';
+import { fileLockRegionBytes, fsConfigFor, fsRegionBytes, pollioLayout, PROCINFO_BYTES, validateFsConfig, type FsConfig } from './fs/layout.ts';
 import { labRegionBytes } from './lab/layout.ts';
-import { signalRegionBytes } from './signal/layout.ts';
+import { signalRegionBytes, timerRegionBytes } from './signal/layout.ts';
 
 export const CTL_MAGIC = 0x43_4f_48_31; // "COH1"
 export const CTL_VERSION = 1;
@@ -168,6 +198,11 @@ export const FRAME_HUGE = 3; // part of an allocated 2 MiB block
 export const FRAME_RESERVED = 4; // kernel-reserved at boot (frame 0: ppn 0 means "none")
 /** Frames reserved at boot, never handed out. */
 export const RESERVED_FRAMES = 1;
+
+// ---- frame clean epochs: per frame, two Int32 (kernel/mm/frames.ts frameCleanBegin) ----
+export const FRAME_CLEAN_BYTES = 8;
+export const FC_BEGUN = 0; // cleans of a PTE of this frame begun (bumped before the D clear)
+export const FC_DONE = 1; // of those, completed (bumped once the change is invalidated everywhere)
 
 // ---- block table: per 2 MiB block, BLOCK_WORDS Int32 ----
 export const BLOCK_WORDS = 8;
@@ -269,6 +304,18 @@ export interface CtlLayout {
   readonly lab: number;
   /** Per-frame generation: how often the frame was freed (kernel/mm/frames.ts frameGeneration). */
   readonly frameGen: number;
+  /** Per process slot: what /proc/<pid> shows beyond the process record (kernel/fs/layout.ts PI_*). */
+  readonly procInfo: number;
+  /** Timer table: ITIMER_REAL, POSIX timers, timerfds (kernel/signal/layout.ts; one slot per thread slot). */
+  readonly timers: number;
+  /** Poll buckets and records, eventfds, socket pairs, epoll instances (kernel/fs/layout.ts pollioLayout). */
+  readonly pollio: number;
+  /** File locks: flock and fcntl record locks (kernel/fs/layout.ts LK_*, kernel/fs/locks.ts). */
+  readonly fileLocks: number;
+  /** Per-frame clean epochs: D-bit cleans begun and completed (kernel/mm/frames.ts frameCleanBegin). */
+  readonly frameClean: number;
+  /** Broadcast-invalidation queues, C x MAILBOX_BYTES (cpu/tlb-broadcast.ts). */
+  readonly tlbBroadcast: number;
   /** Total bytes of ctl. */
   readonly bytes: number;
 }
@@ -341,13 +388,19 @@ export function computeLayout({ cpus, frames, vm: vmPart, traceEvents = 0, sched
   const sigThreads = take(gb.sigThreads);
   const lab = take(labRegionBytes(cpus));
   const frameGen = take(frames * 4);
+  const procInfo = take(sched.maxProcesses * PROCINFO_BYTES);
+  const timers = take(timerRegionBytes(sched.maxThreads));
+  const pollio = take(pollioLayout(fs, sched.maxThreads).bytes);
+  const fileLocks = take(fileLockRegionBytes(fs.ofiles));
+  const frameClean = take(frames * FRAME_CLEAN_BYTES);
+  const tlbBroadcast = take(cpus * MAILBOX_BYTES);
   // APPEND POINT: new regions go here, in the order added.
   const bytes = alignUp(at, CACHE_LINE);
   const layout = {
     cpus, frames, blocks, header, frameRefcount, frameNext, frameState, blockTable, allocator,
     hartCaches, mailboxes, hartStatus, hartCounters, scratch, vmHeader, asTable, files, pageCache,
     traceRings, schedHeader, waitBuckets, threads, processes, runQueues, hartSched,
-    fdTables, ofiles, pipes, sigProcs, sigThreads, lab, frameGen, bytes,
+    fdTables, ofiles, pipes, sigProcs, sigThreads, lab, frameGen, procInfo, timers, pollio, fileLocks, frameClean, tlbBroadcast, bytes,
   } as CtlLayout;
   // `vm` is configuration, not a region offset: non-enumerable so that walking the layout's
   // entries lists offsets only (the layout test does).
@@ -390,6 +443,12 @@ export function layoutRegions(l: CtlLayout): Region[] {
     })),
     { name: 'lab', offset: l.lab, bytes: labRegionBytes(l.cpus), align: CACHE_LINE },
     { name: 'frameGen', offset: l.frameGen, bytes: l.frames * 4, align: CACHE_LINE },
+    { name: 'procInfo', offset: l.procInfo, bytes: l.sched.maxProcesses * PROCINFO_BYTES, align: CACHE_LINE },
+    { name: 'timers', offset: l.timers, bytes: timerRegionBytes(l.sched.maxThreads), align: CACHE_LINE },
+    { name: 'pollio', offset: l.pollio, bytes: pollioLayout(l.fs, l.sched.maxThreads).bytes, align: CACHE_LINE },
+    { name: 'fileLocks', offset: l.fileLocks, bytes: fileLockRegionBytes(l.fs.ofiles), align: CACHE_LINE },
+    { name: 'frameClean', offset: l.frameClean, bytes: l.frames * FRAME_CLEAN_BYTES, align: CACHE_LINE },
+    { name: 'tlbBroadcast', offset: l.tlbBroadcast, bytes: l.cpus * MAILBOX_BYTES, align: CACHE_LINE, stride: MAILBOX_BYTES },
   ];
 }
 

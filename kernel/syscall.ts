@@ -75,6 +75,13 @@ export interface SchedOps {
   block(chan: WaitChannel, expected: number, timeoutNs?: number, o?: BlockOptions): number | typeof NO_RETURN;
   /** Wake up to `count` threads blocked on channel `key` (whose bitset meets `bitset`); returns how many. */
   wake(key: number, count: number, bitset?: number): number;
+  /**
+   * FUTEX_(CMP_)REQUEUE: with the buckets of `from.key` and `to` locked, fail with -EAGAIN
+   * when `expected` is not null and from's word differs; else wake up to `nrWake` threads
+   * blocked on from.key and move up to `nrRequeue` more to key `to` (still blocked). Returns
+   * woken + moved.
+   */
+  requeue(from: WaitChannel, expected: number | null, to: number, nrWake: number, nrRequeue: number): number;
   /** Write to the host's file descriptor 1 or 2. */
   hostWrite(fd: 1 | 2, bytes: Uint8Array): void;
 }
@@ -133,7 +140,8 @@ export function argInt(v: bigint): number {
 
 /**
  * Run the syscall in a7 with a0..a5 for the calling thread; writes a0 unless the handler
- * returned NO_RETURN. Unknown numbers: -ENOSYS, counted in ctl. Returns the result.
+ * returned NO_RETURN. Unknown numbers: -ENOSYS. Every -ENOSYS (unknown number or a handler's
+ * answer) is counted in ctl by number. Returns the result.
  */
 export function dispatchSyscall(env: SyscallEnv): SyscallResult {
   const nr = Number(env.getReg(17));
@@ -142,13 +150,13 @@ export function dispatchSyscall(env: SyscallEnv): SyscallResult {
   const w = env.kctx.trace;
   if (w !== null) traceEmitSyscallBegin(w, nr, Number(args[0]), Number(args[1]), Number(args[2]));
   let r: SyscallResult;
-  if (entry === undefined) {
+  r = entry === undefined ? -ENOSYS : entry.fn(env, args);
+  // Every ENOSYS is counted, also one from a handler that exists (clone with an unsupported
+  // flag, a futex command that is absent): what a guest asked for and did not get.
+  if (r === -ENOSYS) {
     const ctl = env.kctx.ctl;
     const slot = nr >= 0 && nr < SYSCALL_SLOTS ? nr : SYSCALL_SLOTS - 1;
     Atomics.add(ctl.i32, ctl.layout.schedHeader / 4 + SH_ENOSYS + slot, 1);
-    r = -ENOSYS;
-  } else {
-    r = entry.fn(env, args);
   }
   if (r !== NO_RETURN) env.setReg(10, typeof r === 'bigint' ? r : BigInt(r));
   // Still open unless the thread left the hart inside the handler (its switch-out ended it).

@@ -15,11 +15,12 @@
 import { bootVm, kernelFrames } from '../kernel/mm/aspace.ts';
 import { KernelContext } from '../kernel/context.ts';
 import {
-  INIT_PID, P_EXIT, P_STATE, POLICY_IPI, SH_NEXT_TID, POLICY_LOCAL, PS_FREE, PS_LIVE, SH_BATCH, SH_CEILING, SH_JIT, SH_SEED, SH_TLB_ENTRIES, SH_POISON, SH_POLICY, SH_QUANTUM, SH_STARTED,
+  INIT_PID, P_EXIT, P_STATE, POLICY_IPI, SH_NEXT_TID, POLICY_LOCAL, PS_FREE, PS_LIVE, SH_BATCH, SH_CEILING, SH_JIT, SH_REALTIME, SH_SEED, SH_TLB_ENTRIES, SH_POISON, SH_POLICY, SH_QUANTUM, SH_STARTED,
   STAT_NAMES,
 } from '../kernel/proc/layout.ts';
 import { enosysCounts } from '../kernel/syscall.ts';
-import { POLICY_CODES, POLICY_NAMES, SAN_FATAL, SAN_OFF, SAN_REPORT, type PolicyName } from '../kernel/lab/layout.ts';
+import { syscallName } from '../kernel/syscalls-table.ts';
+import { LH_BROADCAST, LH_GASID_MIN, LH_TLBSYNC_SKIP, POLICY_CODES, POLICY_NAMES, SAN_FATAL, SAN_OFF, SAN_REPORT, type PolicyName } from '../kernel/lab/layout.ts';
 import { setSanitizerMode } from '../kernel/lab/sanitizer.ts';
 import { setInjection, validateInjection, type InjectConfig } from '../kernel/lab/inject.ts';
 import { AsidTable, HartSchedBlock } from './asid.ts';
@@ -54,6 +55,15 @@ export interface SchedBootOptions extends BootOptions {
   seed?: number;
   /** Translate hot guest code (cpu/jit.ts, docs/jit.md); default true. false: interpret only. */
   jit?: boolean;
+  /**
+   * Broadcast TLB invalidation hardware (cpu/tlb-broadcast.ts: INVLPGB/TLBSYNC-style). Default:
+   * on with policy 'broadcast' (which needs it), off otherwise; false with 'broadcast' is refused.
+   */
+  tlbBroadcast?: boolean;
+  /** broadcast policy: harts a space must run on at once to get a global ASID (1..64, default 4 as Linux). */
+  globalAsidMinHarts?: number;
+  /** Lab knob, negative control only (UNSAFE): the broadcast policy skips tlbsync. */
+  tlbsyncSkip?: boolean;
 }
 
 const hostContexts = new WeakMap<Machine, { kctx: KernelContext; rq: RunQueues }>();
@@ -85,6 +95,10 @@ export async function bootScheduled(o: SchedBootOptions = {}): Promise<Machine> 
   if (o.policy !== undefined && !(o.policy in POLICY_CODES)) throw new RangeError(`bootScheduled: unknown policy ${o.policy} (${POLICY_NAMES.join(', ')})`);
   if (o.sanitize !== undefined && !['off', 'report', 'fatal'].includes(o.sanitize)) throw new RangeError(`bootScheduled: sanitize ${o.sanitize} must be off, report or fatal`);
   validateInjection(o.inject ?? {});
+  const tlbBroadcast = o.tlbBroadcast ?? o.policy === 'broadcast';
+  if (o.policy === 'broadcast' && !tlbBroadcast) throw new RangeError('bootScheduled: policy broadcast needs the broadcast hardware (tlbBroadcast / --tlb-broadcast)');
+  const gmin = o.globalAsidMinHarts;
+  if (gmin !== undefined && !(Number.isInteger(gmin) && gmin >= 1 && gmin <= 64)) throw new RangeError(`bootScheduled: globalAsidMinHarts ${gmin} must be an integer from 1 to 64`);
   const m = await Machine.boot({ ...o, commandModules: [SCHEDULER_MODULE, ...(o.commandModules ?? [])] });
   const sh = m.ctl.layout.schedHeader / 4;
   const i32 = m.ctl.i32;
@@ -95,11 +109,16 @@ export async function bootScheduled(o: SchedBootOptions = {}): Promise<Machine> 
   i32[sh + SH_TLB_ENTRIES] = o.tlbEntries ?? 0;
   i32[sh + SH_SEED] = o.seed ?? 0;
   i32[sh + SH_JIT] = (o.jit ?? true) ? 1 : 0;
+  m.ctl.f64[(sh + SH_REALTIME) / 2] = Date.now() * 1e6 - Number(process.hrtime.bigint()); // one CLOCK_REALTIME offset for every hart
   i32[sh + SH_CEILING] = o.ceilingPages ?? 0;
   i32[sh + SH_POLICY] = POLICY_CODES[o.policy ?? 'ipi']; // POLICY_IPI / POLICY_LOCAL and the lab's (kernel/lab/layout.ts)
   setSanitizerMode(m.ctl, o.sanitize === 'fatal' ? SAN_FATAL : o.sanitize === 'report' ? SAN_REPORT : SAN_OFF);
   i32[sh + SH_POISON] = o.poison ? 1 : 0;
   setInjection(m.ctl, o.inject ?? {});
+  const lab = m.ctl.layout.lab / 4;
+  i32[lab + LH_BROADCAST] = tlbBroadcast ? 1 : 0;
+  i32[lab + LH_GASID_MIN] = gmin ?? 0;
+  i32[lab + LH_TLBSYNC_SKIP] = o.tlbsyncSkip ? 1 : 0;
   Atomics.store(i32, sh + SH_STARTED, 1); // publishes the words above to every hart's scheduler
   for (let h = 0; h < m.cpus; h++) m.mailboxes.kick(h);
   host(m);
@@ -147,8 +166,10 @@ export interface HartSchedStats {
 export interface SchedStats {
   harts: HartSchedStats[];
   total: Record<string, number>;
-  /** ENOSYS counts by syscall number. */
+  /** ENOSYS counts by syscall number (unknown calls and handlers' ENOSYS answers alike). */
   enosys: Record<number, number>;
+  /** The same counts keyed by the call's name (`clone3`, `sys_999` for numbers Linux lacks). */
+  enosysByName: Record<string, number>;
   frames: { total: number; free: number; inUse: number; reserved: number; kernel: number };
 }
 
@@ -167,8 +188,10 @@ export function schedStats(m: Machine): SchedStats {
     });
   }
   const f = m.frameStats();
+  const enosys = enosysCounts(m.ctl);
   return {
-    harts, total, enosys: enosysCounts(m.ctl),
+    harts, total, enosys,
+    enosysByName: Object.fromEntries(Object.entries(enosys).map(([nr, n]) => [syscallName(Number(nr)), n])),
     frames: { total: f.total, free: f.free, inUse: f.inUse, reserved: f.reserved, kernel: kernelFrames(m.ctl) },
   };
 }

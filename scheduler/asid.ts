@@ -11,13 +11,33 @@
  * the space: its tlb_generation keeps growing across reuse of the slot (create bumps it with
  * "whole"), so an entry left over from the slot's previous life is simply behind and flushed.
  *
+ * Global ASIDs (the `broadcast` policy, after Linux 6.15's INVLPGB support in arch/x86/mm/tlb.c):
+ * a space that runs on many harts at once gets ONE hardware ASID on every hart,
+ * globalHwAsid(AS slot) = GLOBAL_ASID_BASE + slot (above every per-hart ASID, so the two never
+ * collide; unique among live spaces because AS slots are). An ASID-table slot then records that
+ * hardware ASID (HS_SLOT_HW) instead of using its own (slot + 1); `hwAsidOf` names whichever is in
+ * use. The assignment (scheduler/policy-broadcast.ts assignGlobalAsid) first invalidates the
+ * global ASID on every hart by broadcast + tlbsync (entries of an earlier life of the AS slot),
+ * then publishes it in the space (AS_GASID); from then on every change of the space is broadcast
+ * to every hart, so entries tagged with it are coherent everywhere and switch-in never flushes it.
+ *
  * Also here: HartSchedBlock, the statistics counters of the same per-hart block.
  */
 import type { Ctl } from '../kernel/layout.ts';
 import {
-  ASID_SLOTS, HART_SCHED_BYTES, HS_CURRENT, HS_LAT, HS_LOADED, HS_NEXT_SLOT, HS_SLOT_AS, HS_SLOT_GASID, HS_SLOT_GEN,
+  ASID_SLOTS, HART_SCHED_BYTES, HS_CURRENT, HS_LAT, HS_LOADED, HS_NEXT_SLOT, HS_SLOT_AS, HS_SLOT_GASID, HS_SLOT_GEN, HS_SLOT_HW,
   HS_SLOT_WORDS, HS_SLOTS, HS_STATS, LAT_RING, ST_SD_LAT_N, STAT_NAMES, STAT_SLOTS,
 } from '../kernel/proc/layout.ts';
+
+/** First global hardware ASID (per-hart ASIDs are 1..ASID_SLOTS). */
+export const GLOBAL_ASID_BASE = 64;
+/** Sv48 ASIDs are 16 bits: global ASIDs exist for AS slots below this. */
+export const GLOBAL_ASID_LIMIT = 65536 - GLOBAL_ASID_BASE;
+
+/** The global hardware ASID of address-space slot `asSlot` (0 when the slot has none: beyond 16 bits). */
+export function globalHwAsid(asSlot: number): number {
+  return asSlot < GLOBAL_ASID_LIMIT ? GLOBAL_ASID_BASE + asSlot : 0;
+}
 
 /** Generation recorded for a slot just taken: unknown, so anything but a full flush is wrong. */
 export const GEN_UNKNOWN = -1;
@@ -63,7 +83,22 @@ export class AsidTable {
     this.i32[this.w(i, HS_SLOT_AS)] = asSlot + 1;
     this.i32[this.w(i, HS_SLOT_GASID)] = gasid;
     this.i32[this.w(i, HS_SLOT_GEN)] = GEN_UNKNOWN;
+    this.i32[this.w(i, HS_SLOT_HW)] = 0;
     return i;
+  }
+
+  /** Hardware ASID slot i puts in satp: the space's global one if set (setHw), else its own. */
+  hwAsidOf(i: number): number {
+    const hw = this.i32[this.w(i, HS_SLOT_HW)]!;
+    return hw !== 0 ? hw : i + 1;
+  }
+  /** Make slot i use global hardware ASID `hw` (before it is marked loaded: others read it). */
+  setHw(i: number, hw: number): void {
+    this.i32[this.w(i, HS_SLOT_HW)] = hw;
+  }
+  /** True when slot i runs its space under a global hardware ASID. */
+  isGlobal(i: number): boolean {
+    return this.i32[this.w(i, HS_SLOT_HW)] !== 0;
   }
 
   /** Forget ASID slot `i` (its space was freed); its ASID is flushed when next taken anyway. */
@@ -92,7 +127,7 @@ export class AsidTable {
     this.i32[this.b + HS_LOADED] = i + 1;
   }
 
-  /** Hardware ASID of slot i. */
+  /** The per-hart hardware ASID of slot i (what hwAsidOf gives unless the slot went global). */
   static hwAsid(i: number): number {
     return i + 1;
   }

@@ -20,8 +20,14 @@
  * back on its ecall and its argument registers untouched; a plain wake re-runs the whole
  * syscall with the original arguments, which re-checks its condition (pipes, wait4). Being
  * cancelled (-EINTR, -ETIMEDOUT) instead returns that errno from the ecall. A sleep
- * (BlockOptions.sleep: nanosleep) turns its timeout into success (a0 := 0); a poll
+ * (BlockOptions.sleep: nanosleep) turns its timeout into success (a0 := 0) and a cancel into
+ * -EINTR with the time left kept for its rem (TF_SLEEP_INTR, written at switch-in); a poll
  * (BlockOptions.poll, restartable: the host's stdin) turns it into a re-run of the syscall.
+ *
+ * A restart record of -1 (T_RESTART_DONE, set by kernel/fs/pollwait.ts for poll, select and
+ * epoll_wait) marks a call a signal never restarts: cancel turns a signal's plain restart (a0 0,
+ * SA_RESTART) into -EINTR for it, and keeps the record across a poll timeout's re-run.
+ * requeue() moves waiters between keys without waking them (FUTEX_(CMP_)REQUEUE).
  *
  * Timeouts: a thread blocked with a deadline is counted in SH_TIMED; harts call
  * expireTimeouts() when idle and between quanta; an expired thread gets -ETIMEDOUT.
@@ -31,9 +37,10 @@ import type { Hart } from '../cpu/hart.ts';
 import type { Ctl } from '../kernel/layout.ts';
 import { SpinLock, type WhileWaiting } from '../kernel/sync/lock.ts';
 import {
-  BUCKET_BYTES, SH_TIMED, T_WAIT_BITSET, T_WAIT_KEY, TF_POLL, TF_RESTART, TF_SLEEP, TS_BLOCKED, WAIT_BUCKETS, WB_HEAD, WB_LOCK,
+  BUCKET_BYTES, SH_TIMED, T_SLEEP_END, T_WAIT_BITSET, T_WAIT_KEY, TF_POLL, TF_RESTART, TF_SLEEP, TF_SLEEP_INTR, TS_BLOCKED, WAIT_BUCKETS, WB_HEAD, WB_LOCK,
 } from '../kernel/proc/layout.ts';
 import { EAGAIN, EINTR } from '../kernel/errno.ts';
+import { monotonicMs } from '../kernel/proc/sys-info.ts';
 import { NO_RETURN, type BlockOptions, type WaitChannel } from '../kernel/syscall.ts';
 import type { RunQueues } from './runqueue.ts';
 import type { ThreadTable } from './threads.ts';
@@ -53,10 +60,12 @@ export function ctlChannel(ctl: Ctl, index: number): WaitChannel {
   return { key: -1 - index, i32: ctl.i32, index };
 }
 
-/** Monotonic milliseconds shared by every worker (deadlines). */
-export function nowMs(): number {
-  return performance.timeOrigin + performance.now();
-}
+/**
+ * Monotonic milliseconds shared by every worker (deadlines): the host's CLOCK_MONOTONIC, the
+ * same clock on every hart, so a deadline set on one hart expires on time on another
+ * (kernel/proc/sys-info.ts monotonicMs; nanosleep's T_SLEEP_END uses it too).
+ */
+export const nowMs = monotonicMs;
 
 export class WaitQueues {
   private readonly i32: Int32Array;
@@ -144,6 +153,53 @@ export class WaitQueues {
   }
 
   /**
+   * FUTEX_(CMP_)REQUEUE (SchedOps.requeue): both buckets locked (lower index first), the
+   * compare of from's word under them, then up to `nrWake` waiters of from.key woken and up to
+   * `nrRequeue` more re-keyed to `to` and moved to its bucket, still blocked. -EAGAIN when the
+   * word is not `expected`; else woken + moved.
+   */
+  requeue(from: WaitChannel, expected: number | null, to: number, nrWake: number, nrRequeue: number, hartId: number): number {
+    const b1 = WaitQueues.bucketOf(from.key), b2 = WaitQueues.bucketOf(to);
+    const first = this.locks[Math.min(b1, b2)]!, second = b1 === b2 ? null : this.locks[Math.max(b1, b2)]!;
+    first.lock();
+    second?.lock();
+    try {
+      if (expected !== null && Atomics.load(from.i32, from.index) !== expected) return -EAGAIN;
+      let woken = 0, moved = 0;
+      let prev = -1;
+      let cur = this.i32[this.bw(b1) + WB_HEAD]! - 1;
+      const keyW = (tix: number): number => this.threads.w(tix, T_WAIT_KEY) / 2;
+      while (cur >= 0 && (woken < nrWake || moved < nrRequeue)) {
+        const next = this.threads.waitNext(cur) - 1;
+        if (this.ctl.f64[keyW(cur)] !== from.key) { prev = cur; cur = next; continue; }
+        if (woken < nrWake) {
+          this.unlink(b1, prev, cur, next);
+          this.ready(cur, 0, hartId);
+          woken++;
+        } else {
+          this.ctl.f64[keyW(cur)] = to;
+          if (b1 !== b2) { // off b1 (its deadline stays: unlink's timed count is undone), onto b2
+            const deadline = this.threads.deadline(cur);
+            this.unlink(b1, prev, cur, next);
+            if (deadline > 0) { this.threads.setDeadline(cur, deadline); Atomics.add(this.i32, this.timed, 1); }
+            this.threads.setWaitBucket(cur, b2);
+            this.threads.setWaitNext(cur, this.i32[this.bw(b2) + WB_HEAD]!);
+            this.i32[this.bw(b2) + WB_HEAD] = cur + 1;
+          } else {
+            prev = cur;
+          }
+          moved++;
+        }
+        cur = next;
+      }
+      return woken + moved;
+    } finally {
+      second?.unlock();
+      first.unlock();
+    }
+  }
+
+  /**
    * Take blocked thread `tix` off its bucket with a0 := `a0` and queue it; false if it was not
    * blocked. A restartable syscall that recorded progress (ThreadTable.setRestartDone) returns
    * that count instead, whatever `a0` says.
@@ -161,7 +217,12 @@ export class WaitQueues {
         this.unlink(b, prev, cur, this.threads.waitNext(cur) - 1);
         // A restartable syscall that already moved bytes returns them when interrupted
         // (Linux pipe_write: a signal after progress gives the partial count, SA_RESTART or not).
-        const done = this.threads.takeAnyRestartDone(cur);
+        // A poll's timeout re-runs the syscall: its restart record (kernel/fs/pollwait.ts) stays.
+        const rerun = (this.threads.flags(cur) & TF_POLL) !== 0 && a0 === -ETIMEDOUT;
+        const done = rerun ? 0 : this.threads.takeAnyRestartDone(cur);
+        // -1 marks a call that a signal never restarts (poll, select, epoll_wait: signal(7)):
+        // a signal's plain restart (a0 0, SA_RESTART) becomes -EINTR for it.
+        if (done === -1 && a0 === 0) a0 = -EINTR;
         this.ready(cur, done > 0 ? done : a0, hartId);
         return true;
       }
@@ -210,6 +271,12 @@ export class WaitQueues {
     const t = this.threads;
     const f = t.flags(tix);
     if (f & (TF_RESTART | TF_SLEEP | TF_POLL)) t.setFlags(tix, f & ~(TF_RESTART | TF_SLEEP | TF_POLL));
+    if (f & TF_SLEEP && a0 !== -ETIMEDOUT) {
+      // A signal ended a nanosleep: keep the time left for its rem (kernel/proc/sys-proc.ts finishInterruptedSleep).
+      const end = t.w(tix, T_SLEEP_END) / 2;
+      this.ctl.f64[end] = Math.max(0, this.ctl.f64[end]! - nowMs());
+      t.setFlags(tix, t.flags(tix) | TF_SLEEP_INTR);
+    }
     if (f & TF_RESTART) {
       // Cancelled: the ecall returns the errno instead of running again — but a poll's timeout re-runs it.
       if (a0 !== 0 && !(f & TF_POLL && a0 === -ETIMEDOUT)) {

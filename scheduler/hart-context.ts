@@ -28,7 +28,7 @@ export interface HartTask {
   hartId: number;
   ramSab: SharedArrayBuffer;
   ctlSab: SharedArrayBuffer;
-  config: { cpus: number; memory: number; root: string };
+  config: { cpus: number; memory: number; root: string; shmDir?: string };
   /** Command channel from the host (transferred). */
   port: MessagePort;
   /** Module URLs imported before the hart reports up; they register extra commands. */
@@ -54,6 +54,8 @@ export class HartContext {
   readonly trace: TraceWriter | null;
   /** Host directory of the guests' files (BootOptions.root). */
   readonly root: string;
+  /** Host directory shown as the guests' /dev/shm (the machine's; null: none, /dev/shm then resolves under the root). */
+  shmDir: string | null = null;
   /** Commands announced by the host and not yet taken from the command port. */
   commandsAnnounced = 0;
   private readonly handlers = new Map<number, InterruptKindHandler>();
@@ -102,7 +104,7 @@ export class HartContext {
    * wait loop on a hart (locks, acks, futexes) calls this between bounded waits.
    */
   serve(): void {
-    if (Atomics.load(this.ctl.i32, this.port.pendingIndex) !== 0) this.port.poll();
+    if (this.port.anyPending()) this.port.poll(); // interrupts, and broadcast invalidations (cpu/tlb-broadcast.ts)
     this.checkRunning();
   }
 

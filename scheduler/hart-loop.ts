@@ -35,7 +35,7 @@
 import { writeSync } from 'node:fs';
 import { Hart } from '../cpu/hart.ts';
 import type { TlbConfig } from '../cpu/tlb.ts';
-import { setRandomSeed } from '../kernel/proc/sys-info.ts';
+import { setRandomSeed, setRealtimeOffset } from '../kernel/proc/sys-info.ts';
 import { MSG_KIND_USER } from '../cpu/mailbox.ts';
 import { HART_COUNTER_SLOTS } from '../cpu/counters.ts';
 import {
@@ -55,20 +55,25 @@ import '../kernel/mm/sys-mm.ts'; // madvise, msync
 import '../kernel/mm/sys-mremap.ts'; // mremap
 import '../kernel/proc/exec.ts'; // execve
 import { setFdTableResolver, setHostRoot, setWaiterFactory } from '../kernel/fs/sys-fs-env.ts';
-import { setProcOps, type ProcOps } from '../kernel/proc/sys-proc.ts';
+import { finishInterruptedSleep, setProcOps, type ProcOps } from '../kernel/proc/sys-proc.ts';
 import { threadGone } from '../kernel/proc/sys-proc-table.ts';
 import '../kernel/signal/sys-signal.ts'; // signal syscalls
 import { faultSignal, signalsBeforeRun, trapSignal } from '../kernel/signal/deliver.ts';
 import { oomKill } from '../kernel/signal/oom.ts';
 import { bindSignalHost, type SignalHost } from '../kernel/signal/send.ts';
+import { cpuTimersTick, expireTimers } from '../kernel/signal/timers.ts';
+import { chargeThread, threadExitCpu } from '../kernel/proc/cputime.ts';
 import {
-  SH_BATCH, SH_JIT, SH_SEED, SH_TLB_ENTRIES, SH_POISON, SH_POLICY, SH_QUANTUM, SH_STARTED, ST_BLOCK, ST_FAULTS, ST_IDLE, ST_PREEMPT, ST_QUANTA, ST_STEAL,
-  ST_SYSCALLS, ST_WAKE, ST_YIELD, TF_MIGRATE, TS_BLOCKED, TS_DEAD, TS_READY, TS_RUNNING, POLICY_LOCAL, P_AS, P_FDT, P_PID, T_AS,
+  SH_BATCH, SH_JIT, SH_REALTIME, SH_SEED, SH_TLB_ENTRIES, SH_POISON, SH_POLICY, SH_QUANTUM, SH_STARTED, ST_BLOCK, ST_FAULTS, ST_IDLE, ST_PREEMPT, ST_QUANTA, ST_STEAL,
+  ST_SYSCALLS, ST_WAKE, ST_YIELD, TF_MIGRATE, TF_SLEEP_INTR, TS_BLOCKED, TS_DEAD, TS_READY, TS_RUNNING, POLICY_LOCAL, P_AS, P_FDT, P_PID, T_AS,
 } from '../kernel/proc/layout.ts';
 import {
   dispatchSyscall, NO_RETURN, type BlockOptions, type SchedOps, type SyscallEnv, type WaitChannel,
 } from '../kernel/syscall.ts';
 import { AsidTable, HartSchedBlock } from './asid.ts';
+import { BroadcastUnit } from '../cpu/tlb-broadcast.ts';
+import { Mailboxes } from '../cpu/mailbox.ts';
+import { LH_BROADCAST } from '../kernel/lab/layout.ts';
 import { WaitQueues } from './block.ts';
 import { EAGAIN } from '../kernel/errno.ts';
 import { PARKED } from '../kernel/fs/sys-fs.ts';
@@ -86,6 +91,8 @@ import { ThreadTable } from './threads.ts';
 /** Mailbox kind "look at your current thread" (its process may be exiting). No payload. */
 export const MSG_KIND_RESCHED = MSG_KIND_USER + 1;
 export const DEFAULT_QUANTUM = 200_000;
+/** Shortest idle sleep a timer deadline may ask for (ms): the lateness bound of fine-grained timers on an idle hart. */
+export const MIN_TIMER_SLEEP_MS = 0.1;
 /**
  * What one trap (ecall, page fault, other exception) costs of the quantum, in instructions: about
  * the host time the kernel spends on a cheap system call (getppid, clock_gettime: a few µs)
@@ -135,6 +142,8 @@ export class HartScheduler implements SchedOps, ProcOps {
   private budgetLeft = 0;
   private readonly env: SyscallEnv;
   private readonly signals: SignalHost;
+  /** Wake every thread blocked on ctl word `index` (a timerfd's readers, kernel/signal/timers.ts). */
+  private readonly wakeWord = (_i32: Int32Array, index: number): void => { this.wake(-1 - index, Infinity); };
   /** How file syscalls block here: park the thread, re-run the syscall when woken. */
   readonly waiter: Waiter;
   readonly cpus: number;
@@ -155,6 +164,7 @@ export class HartScheduler implements SchedOps, ProcOps {
       tlb: hartTlbConfig(ctl.i32[sh + SH_TLB_ENTRIES], ctl.i32[sh + SH_SEED] >>> 0, this.hartId),
     });
     if (ctl.i32[sh + SH_SEED] !== 0) setRandomSeed(ctl.i32[sh + SH_SEED] >>> 0);
+    if (ctl.f64[(sh + SH_REALTIME) / 2] !== 0) setRealtimeOffset(ctl.f64[(sh + SH_REALTIME) / 2]!);
     this.quantum = ctl.i32[sh + SH_QUANTUM] || DEFAULT_QUANTUM;
     this.cpus = hctx.cpus;
     this.table = new AsidTable(ctl, this.hartId);
@@ -172,12 +182,21 @@ export class HartScheduler implements SchedOps, ProcOps {
         sfenceVma(vaLo, vaHi, asid) {
           if (asid === null) return hart.sfenceVma(vaLo, vaHi, null);
           const i = table.findGlobal(asid);
-          if (i >= 0) hart.sfenceVma(vaLo, vaHi, AsidTable.hwAsid(i));
+          if (i >= 0) hart.sfenceVma(vaLo, vaHi, table.hwAsidOf(i));
         },
       },
     });
     // The shootdown policy chosen at boot, its interrupt handlers, the sanitizer (scheduler/policy-select.ts).
-    this.lab = installLab({ hctx, hart, table, stats: this.stats, kctx: this.kctx, running: () => this.current >= 0 });
+    // Broadcast TLB invalidation hardware (--tlb-broadcast; cpu/tlb-broadcast.ts): queue applied by
+    // the run loop between batches and by every poll of the interrupt port.
+    let bcast: BroadcastUnit | null = null;
+    if (ctl.i32[ctl.layout.lab / 4 + LH_BROADCAST] !== 0) {
+      const queues = new Mailboxes(ctl.sab, ctl.layout.tlbBroadcast, hctx.cpus, hctx.mailboxes);
+      bcast = new BroadcastUnit(queues, hctx.mailboxes, this.hartId, hart, hctx.whileWaiting);
+      hart.attachBroadcast(bcast);
+      hctx.port.attachBroadcast(bcast);
+    }
+    this.lab = installLab({ hctx, hart, table, stats: this.stats, kctx: this.kctx, running: () => this.current >= 0, bcast });
     hctx.onInterrupt(MSG_KIND_RESCHED, () => {});
     // Signals (kernel/signal/send.ts): this hart's current thread, waking and kicking threads.
     this.signals = {
@@ -213,9 +232,12 @@ export class HartScheduler implements SchedOps, ProcOps {
       },
       resumed: () => this.threads.takeRestartDone(this.current, hart.pc, Number(hart.getX(2))),
       wake: (_i32, index) => { this.wake(-1 - index, Infinity); },
+      wakeKey: (key) => { this.wake(key, Infinity); },
     };
     // Wire the file layer and the process syscalls to this hart's scheduler.
-    setHostRoot(new HostRoot(hctx.root));
+    const root = new HostRoot(hctx.root);
+    if (hctx.shmDir) root.mount('/dev/shm', hctx.shmDir); // shm_open's directory (kernel/fs/procfs.ts)
+    setHostRoot(root);
     setWaiterFactory(() => this.waiter);
     setFdTableResolver(() => ctl.i32[procWord(ctl, this.threads.proc(this.current), P_FDT)]!);
     setProcOps(this);
@@ -231,16 +253,20 @@ export class HartScheduler implements SchedOps, ProcOps {
     if (this.current < 0) {
       const seen = Atomics.load(this.hctx.ctl.i32, this.wakeIndex);
       this.waits.expireTimeouts(this.hartId);
+      const untilTimerNs = expireTimers(this.kctx, this.wakeWord); // alarms, POSIX timers, timerfds (kernel/signal/timers.ts)
       let tix = this.rq.pop(this.hartId);
       if (tix < 0) {
         tix = this.rq.steal(this.hartId);
         if (tix >= 0) this.stats.bump(ST_STEAL);
       }
       if (tix < 0) {
-        if (Atomics.load(this.hctx.ctl.i32, this.hctx.port.pendingIndex) !== 0) return true;
+        if (this.hctx.port.anyPending()) return true;
         if (this.hctx.commandsAnnounced > 0) return false; // the worker loop waits for the command's message
         this.stats.bump(ST_IDLE);
-        Atomics.wait(this.hctx.ctl.i32, this.wakeIndex, seen, this.waits.anyTimed() ? 1 : IDLE_SLICE_MS);
+        // Sleep until woken, the next timed wait's check (1 ms) or the earliest timer deadline —
+        // at least MIN_TIMER_SLEEP_MS, so a microsecond-period timer cannot make an idle hart spin.
+        const sliceMs = Math.min(this.waits.anyTimed() ? 1 : IDLE_SLICE_MS, Math.max(MIN_TIMER_SLEEP_MS, untilTimerNs / 1e6));
+        Atomics.wait(this.hctx.ctl.i32, this.wakeIndex, seen, sliceMs);
         return true;
       }
       if (!this.switchTo(tix)) return true;
@@ -267,14 +293,25 @@ export class HartScheduler implements SchedOps, ProcOps {
     this.lab.beforeSwitchIn(as);
     switchIn(this.hart, this.table, this.stats, as, this.hctx.trace);
     this.lab.afterSwitchIn(as, this.pidOf(tix), this.threads.tid(tix));
+    if (this.threads.flags(tix) & TF_SLEEP_INTR) { // a signal ended its nanosleep: rem first, then the handler
+      const r = finishInterruptedSleep(this.kctx, as, tix);
+      if (r < 0) this.hart.setX(10, BigInt(r));
+    }
     return true;
   }
 
   private runQuantum(): void {
     const tix = this.current;
     if (!signalsBeforeRun(this.signals, tix, this.as!)) return; // pending signals: handler frames, or killed
+    const ctl = this.hctx.ctl;
+    const proc = this.threads.proc(tix);
     const before = this.hart.instret;
+    const t0 = performance.now();
     const exit = this.hart.run(this.budgetLeft);
+    const t1 = performance.now();
+    const userNs = (t1 - t0) * 1e6; // CPU time (kernel/proc/cputime.ts): guest code ...
+    chargeThread(ctl, tix, userNs, 0);
+    let sysNs = 0;
     this.budgetLeft -= this.hart.instret - before;
     this.stats.bump(ST_QUANTA);
     if (exit === EXIT_INTERRUPT) {
@@ -282,7 +319,12 @@ export class HartScheduler implements SchedOps, ProcOps {
     } else if (exit !== EXIT_BUDGET) {
       this.budgetLeft -= TRAP_COST;
       this.trap();
+      if (this.current === tix) { // ... and the kernel's work for it (not when it left the hart: another may run it now)
+        sysNs = (performance.now() - t1) * 1e6;
+        chargeThread(ctl, tix, 0, sysNs);
+      }
     }
+    cpuTimersTick(this.kctx, proc, userNs, sysNs); // ITIMER_VIRTUAL / ITIMER_PROF (kernel/signal/timers.ts)
     // The quantum is over, whether it ended in guest code or in the kernel (a trap).
     if (this.current === tix && this.budgetLeft <= 0 && this.quantumEnd()) return;
     if (this.current === tix && isExiting(this.hctx.ctl, this.threads.proc(tix))) this.exitCurrent(0);
@@ -303,6 +345,7 @@ export class HartScheduler implements SchedOps, ProcOps {
    */
   private quantumEnd(): boolean {
     this.waits.expireTimeouts(this.hartId); // a busy hart still ends sleeps and timed waits
+    expireTimers(this.kctx, this.wakeWord); // ... and fires due timers
     if (this.rq.length(this.hartId) > 0) {
       this.stats.bump(ST_PREEMPT);
       this.switchOut(this.hartId, SWITCH_PREEMPT);
@@ -353,6 +396,7 @@ export class HartScheduler implements SchedOps, ProcOps {
     traceEmitSwitchOut(this.hctx.trace, SWITCH_EXIT);
     const as = this.as!;
     const proc = this.threads.proc(tix);
+    threadExitCpu(this.kctx, proc, tix); // its CPU time stays with the process (kernel/proc/cputime.ts)
     this.threads.setExitCode(tix, code);
     this.threads.setState(tix, TS_DEAD);
     this.current = -1;
@@ -413,6 +457,11 @@ export class HartScheduler implements SchedOps, ProcOps {
   wake(key: number, count: number, bitset = -1): number {
     const n = this.waits.wake(key, count, this.hartId, bitset);
     this.stats.bump(ST_WAKE, n);
+    return n;
+  }
+
+  requeue(from: WaitChannel, expected: number | null, to: number, nrWake: number, nrRequeue: number): number {
+    const n = this.waits.requeue(from, expected, to, nrWake, nrRequeue, this.hartId);
     return n;
   }
 

@@ -42,6 +42,7 @@ export type HartReply =
 export default async function hartMain(task: HartTask): Promise<{ hartId: number; commands: number }> {
   for (const url of task.commandModules) await import(url);
   const ctx = new HartContext(task.hartId, task.ramSab, task.ctlSab, task.config.root);
+  ctx.shmDir = task.config.shmDir ?? null;
   const commands = { served: 0 };
   ctx.setStatus(HART_UP);
   task.port.postMessage({ type: 'up', hartId: task.hartId } satisfies HartReply);
@@ -66,10 +67,9 @@ export default async function hartMain(task: HartTask): Promise<{ hartId: number
  */
 export function hartLoop(ctx: HartContext, commandPort: MessagePort, commands: { served: number }): void {
   const i32 = ctx.ctl.i32;
-  const pending = ctx.port.pendingIndex;
   const served = hartStatusIndex(ctx.ctl.layout, ctx.hartId, HS_COMMANDS);
   while (ctx.running()) {
-    if (Atomics.load(i32, pending) !== 0) ctx.port.poll();
+    if (ctx.port.anyPending()) ctx.port.poll();
     if (ctx.commandsAnnounced > 0) {
       const msg = receiveMessageOnPort(commandPort);
       if (msg) {

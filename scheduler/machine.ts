@@ -14,6 +14,9 @@
  * MACHINE_HALTED, every hart kicked and torn down, `halted` rejects with an error naming the
  * hart and the cause, and every pending or later runOnHart rejects with it.
  */
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
 import { MessageChannel, type MessagePort, type Worker } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { PhysicalMemory, RAM_DEFAULT_BYTES, validateRamSize } from '../cpu/ram.ts';
@@ -78,17 +81,23 @@ export class Machine {
   private nextCommandId = 1;
   private haltError: Error | null = null;
   private stopping: Promise<void> | null = null;
+  /** Host directory behind the guests' /dev/shm (created at boot, removed at shutdown). */
+  readonly shmDir: string;
   private settleHalted!: { resolve: () => void; reject: (e: Error) => void };
   private upWaiters: { count: number; done: () => void } = { count: 0, done: () => {} };
 
   private constructor(cpus: number, memory: number, commandModules: string[], traceEvents = 0, root: string = process.cwd()) {
     this.cpus = cpus;
     this.memory = memory;
+    // The guests' /dev/shm (shm_open's files): a host directory of this machine's own, mounted
+    // there by every hart (kernel/fs/procfs.ts), removed at shutdown.
+    this.shmDir = fs.mkdtempSync(path.join(os.tmpdir(), 'coherent-shm-'));
     this.ram = PhysicalMemory.create(memory);
     this.ctl = createCtl({ cpus, frames: this.ram.frames, traceEvents });
     initializeTrace(this.ctl);
     FrameAllocator.initialize(this.ctl);
     Mailboxes.initialize(this.ctl.sab, this.ctl.layout.mailboxes, cpus);
+    Mailboxes.initialize(this.ctl.sab, this.ctl.layout.tlbBroadcast, cpus); // cpu/tlb-broadcast.ts queues
     this.mailboxes = new Mailboxes(this.ctl.sab, this.ctl.layout.mailboxes, cpus);
     this.halted = new Promise<void>((resolve, reject) => { this.settleHalted = { resolve, reject }; });
     this.halted.catch(() => {}); // observed through `halted` or the next API call
@@ -118,7 +127,7 @@ export class Machine {
       port1.on('message', (m: HartReply) => this.onReply(m));
       this.ports.push(port1);
       const task: HartTask = {
-        hartId, ramSab: this.ram.sab, ctlSab: this.ctl.sab, config: { cpus, memory, root }, port: port2, commandModules,
+        hartId, ramSab: this.ram.sab, ctlSab: this.ctl.sab, config: { cpus, memory, root, shmDir: this.shmDir }, port: port2, commandModules,
       };
       const t = this.pool.run(task, { transferList: [port2 as any] });
       t.catch((e: unknown) => this.halt(hartId, e));
@@ -238,6 +247,7 @@ export class Machine {
       ]);
       clearTimeout(timer);
       await this.pool.destroy();
+      fs.rmSync(this.shmDir, { recursive: true, force: true });
       for (const p of this.ports) p.close();
       const err = this.haltError ?? new Error('runOnHart: machine shut down before the command completed');
       for (const p of this.pending.values()) p.reject(err);

@@ -38,7 +38,7 @@ export function catchUpLocal(h: IpiHart, stale: Stale): void {
     return;
   }
   const now = stale.as.generation;
-  h.hart.sfenceVma(null, 0, AsidTable.hwAsid(i));
+  h.hart.sfenceVma(null, 0, h.table.hwAsidOf(i));
   h.table.setGen(i, now);
   h.stats.bump(ST_SD_LOCAL_FULL);
   traceEmitFlush(h.hctx.trace, FLUSH_ASID, CAUSE_LOCAL, stale.as.asid, 0, 0);
@@ -60,7 +60,7 @@ export function catchUpLoaded(h: IpiHart, as: VirtualAddressSpace): number {
   const local = h.table.gen(i);
   if (local >= as.generation) return POLL_NONE; // the cheap check (one Atomics.load)
   const bump = as.latestBump();
-  const hw = AsidTable.hwAsid(i);
+  const hw = h.table.hwAsidOf(i);
   let kind = POLL_FULL;
   if (local === bump.generation - 1 && bump.npages >= 0) {
     flushRange(h.hart, hw, bump.vpnStart, bump.npages);

@@ -128,7 +128,7 @@ function applyPageShootdown(h: IpiHart, kctx: KernelContext, msg: MailboxMessage
     return;
   }
   traceEmitShootdownRecv(w, id, msg.sender, true);
-  const hw = AsidTable.hwAsid(i);
+  const hw = h.table.hwAsidOf(i);
   const vpn = (msg.payload[2]! >>> 0) + msg.payload[3]! * TWO32;
   const asid = w === null ? 0 : i32[asWord(kctx.ctl, slot, AS_ASID)]!; // the global ASID, as kernel flushes name it
   flushRange(h.hart, hw, vpn, 1);

@@ -10,13 +10,14 @@
  *
  * Policies (DESIGN.md section 6): ipi (scheduler/shootdown-ipi.ts), local (its negative
  * control), per-page (policy-perpage.ts), lazy and off (policy-lazy.ts), deferred
- * (policy-deferred.ts). All sit behind kernel/mm/shootdown.ts's one call site.
+ * (policy-deferred.ts), broadcast (policy-broadcast.ts; needs the machine's broadcast hardware). All sit behind kernel/mm/shootdown.ts's one call site.
  *
  * The sanitizing wrapper (sanitizer on): before the policy's remote step the change takes its
  * seq (its PTE edits are done); when the step returns the change is complete and recorded —
  * except a change `deferred` parked, recorded when its frames are released.
  */
 import type { Hart } from '../cpu/hart.ts';
+import type { BroadcastUnit } from '../cpu/tlb-broadcast.ts';
 import type { VirtualAddressSpace } from '../kernel/mm/aspace.ts';
 import type { KernelContext } from '../kernel/context.ts';
 import {
@@ -31,6 +32,7 @@ import type { Stale, StaleRelease } from '../kernel/mm/stale.ts';
 import type { AsidTable, HartSchedBlock } from './asid.ts';
 import type { HartContext } from './hart-context.ts';
 import { readLeaf } from './policy-common.ts';
+import { BroadcastPolicy, MSG_KIND_GASID_SWITCH, serveGasidSwitch } from './policy-broadcast.ts';
 import { DeferredPolicy } from './policy-deferred.ts';
 import { lazyPolicy, OFF_POLICY, offBeforeSwitchIn } from './policy-lazy.ts';
 import { MSG_KIND_PAGE_SHOOTDOWN, perPagePolicy, servePageShootdown } from './policy-perpage.ts';
@@ -45,6 +47,8 @@ export interface LabDeps {
   kctx: KernelContext;
   /** True while a thread runs on this hart. */
   running: () => boolean;
+  /** The hart's broadcast-invalidation unit (cpu/tlb-broadcast.ts), null when the machine has none. */
+  bcast: BroadcastUnit | null;
 }
 
 /** The scheduling loop's hooks (see the file comment). */
@@ -71,8 +75,10 @@ export function installLab(d: LabDeps): LabHooks {
   const stat = (slot: number, n: number): void => { ctl.f64[labStatIndex(ctl, hartId, slot)] += n; };
   hctx.onInterrupt(MSG_KIND_SHOOTDOWN, (_c, msg) => serveShootdown(ih, kctx, msg));
   hctx.onInterrupt(MSG_KIND_PAGE_SHOOTDOWN, (_c, msg) => servePageShootdown(ih, kctx, msg));
+  hctx.onInterrupt(MSG_KIND_GASID_SWITCH, (_c, msg) => serveGasidSwitch(ih, kctx, msg));
   const ipi = ipiPolicy(ih);
   let deferred: DeferredPolicy | null = null;
+  let broadcast: BroadcastPolicy | null = null;
   let base: ShootdownPolicy;
   switch (code) {
     case POLICY_CODES.ipi: base = ipi; break;
@@ -83,6 +89,11 @@ export function installLab(d: LabDeps): LabHooks {
     case POLICY_CODES.deferred:
       deferred = new DeferredPolicy(ih, kctx, poison ? poisoning(ipi) : ipi, poison);
       base = deferred;
+      break;
+    case POLICY_CODES.broadcast:
+      if (d.bcast === null) throw new Error('installLab: policy broadcast needs the broadcast hardware (--tlb-broadcast)');
+      broadcast = new BroadcastPolicy(ih, d.bcast, ipi);
+      base = broadcast;
       break;
     default: throw new Error(`installLab: unknown policy code ${code}`);
   }
@@ -124,6 +135,7 @@ export function installLab(d: LabDeps): LabHooks {
     policyName: name,
     poll(as) {
       publish();
+      broadcast?.publish();
       deferred?.poll(as);
     },
     beforeSwitchIn(as) {

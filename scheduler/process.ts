@@ -27,6 +27,7 @@ import { INIT_PID, P_FLAGS, P_PGID, P_PID, P_SID, P_THREADS, PF_HOST_REAP, TF_MI
 import { fdTablePut } from '../kernel/fs/fdtable.ts';
 import { fdTableWithStdio } from '../kernel/fs/sys-fs-env.ts';
 import { procAlloc, procFree, procWord } from '../kernel/proc/sys-proc-table.ts';
+import { imageSegments, nowUs, recordExec, type ArgBounds, type ImageSegment } from '../kernel/fs/procinfo.ts';
 import { setComm } from '../kernel/proc/exec.ts';
 import { MAP_ANONYMOUS, MAP_FIXED, MAP_PRIVATE, PROT_EXEC, PROT_READ, PROT_WRITE } from '../kernel/mm/abi.ts';
 import type { RunQueues } from './runqueue.ts';
@@ -67,6 +68,8 @@ export interface SpawnOptions {
   migrate?: boolean;
   /** Bytes mapped at once for the main stack (it also grows on demand) and for each extra thread's stack (256 KiB default). */
   stackBytes?: number;
+  /** Guest path /proc/<pid>/exe names (default argv[0], made absolute under /). */
+  exe?: string;
   /** Host fds the guest's fds 0, 1, 2 name (default the host's own stdin, stdout, stderr). */
   stdio?: readonly [number, number, number];
 }
@@ -110,8 +113,10 @@ export function spawnProcess(kctx: KernelContext, rq: RunQueues, o: SpawnOptions
       if (v === undefined) throw new Error(`spawn: no symbol ${e} in the image`);
       return Number(v);
     };
+    let segments: ImageSegment[] = []; // where the program's file bytes lie (/proc/<pid>/maps names them)
     if (o.elf) {
       const img = parseElf(o.elf);
+      segments = imageSegments(img.segments);
       loadElfInto(kctx, as, o.elf, img);
       entry = img.entry;
       phdr = img.phdrVa;
@@ -126,7 +131,8 @@ export function spawnProcess(kctx: KernelContext, rq: RunQueues, o: SpawnOptions
     } else {
       throw new Error('spawn: give elf or image');
     }
-    const sp = setUpStack(kctx, as, argv, o.envp ?? [], argv[0] ?? 'a.out', { phdr, phent, phnum, entry }, { initialBytes: o.stackBytes });
+    const bounds: ArgBounds = { argStart: 0, argEnd: 0, envStart: 0, envEnd: 0 };
+    const sp = setUpStack(kctx, as, argv, o.envp ?? [], argv[0] ?? 'a.out', { phdr, phent, phnum, entry }, { initialBytes: o.stackBytes }, bounds);
     fdt = fdTableWithStdio(kctx, 0, o.stdio);
     if (fdt < 0) throw new Error(`spawn: no fd table (${fdt})`);
     p = procAlloc(ctl, as.slot, fdt, INIT_PID, 0); // init's child, reaped by the host's wait()
@@ -145,6 +151,9 @@ export function spawnProcess(kctx: KernelContext, rq: RunQueues, o: SpawnOptions
     }
     const pid = threads.tid(main);
     setComm(ctl, main, argv[0] ?? 'a.out');
+    // /proc/<pid>/exe: the host's program need not lie under --root; it shows as o.exe, else /argv[0].
+    const arg0 = argv[0] ?? 'a.out';
+    recordExec(ctl, p, o.exe ?? (arg0.startsWith('/') ? arg0 : '/' + arg0), bounds, { segments, dev: 0, ino: 0 }, nowUs());
     ctl.i32[base + P_PGID] = pid; // leads its own process group in init's session, like a job a shell started
     ctl.i32[base + P_SID] = INIT_PID;
     ctl.i32[base + P_FLAGS] = PF_HOST_REAP;

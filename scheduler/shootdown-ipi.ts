@@ -99,13 +99,11 @@ export function ceilingPages(ctl: KernelContext['ctl']): number {
  */
 export function ackWait(h: IpiHart, ticket: number, spinNs: number): void {
   const port = h.hctx.port;
-  const i32 = port.i32;
-  const pending = port.pendingIndex;
   if (port.acked(ticket)) return;
   const end = performance.now() + spinNs / 1e6; // a double clock: no BigInt per read
   for (let k = 1; ; k++) {
     if (port.acked(ticket)) return;
-    if (Atomics.load(i32, pending) !== 0) port.poll();
+    if (port.anyPending()) port.poll();
     if (k % SPIN_CLOCK_EVERY === 0 && performance.now() >= end) break;
   }
   port.waitForAcks(ticket, 0);
@@ -210,7 +208,7 @@ function applyShootdown(h: IpiHart, kctx: KernelContext, msg: MailboxMessage, w:
     return;
   }
   traceEmitShootdownRecv(w, id, msg.sender, true);
-  const hw = AsidTable.hwAsid(i);
+  const hw = h.table.hwAsidOf(i);
   const asid = w === null ? 0 : kctx.ctl.i32[asWord(kctx, slot, AS_ASID)]!; // the global ASID, as kernel flushes name it
   if (npages >= 0 && local === newGen - 1 && newGen === mmGen) {
     const vpn = (msg.payload[2]! >>> 0) + msg.payload[3]! * TWO32;

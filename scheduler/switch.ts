@@ -20,6 +20,9 @@
  * flush against the slot's generation), not as a space this hart left (which would take it
  * out of the active mask again).
  *
+ * A space with a global hardware ASID (the broadcast policy; scheduler/asid.ts) is loaded under
+ * it without a flush: broadcasts keep its entries coherent on every hart.
+ *
  * Every switch is counted in the hart's statistics: new ASID, range, full, none.
  */
 import type { Hart } from '../cpu/hart.ts';
@@ -60,13 +63,20 @@ export function switchIn(
   let i = table.find(as.slot);
   const fresh = i < 0;
   if (fresh) i = table.take(as.slot, as.asid);
+  const global = as.globalAsid;
+  if (global !== 0) table.setHw(i, global); // before `loaded`: a broadcast initiator reads both
   table.loaded = i;
   as.markActive(table.hartId); // before reading tlb_generation: see the file comment
   const bump = as.latestBump();
   const local = table.gen(i);
-  const hw = AsidTable.hwAsid(i);
+  const hw = table.hwAsidOf(i);
   let kind: number;
-  if (fresh || local === GEN_UNKNOWN) {
+  if (global !== 0) {
+    // A global ASID (scheduler/asid.ts): invalidated everywhere when assigned, and every change
+    // since was broadcast to every hart (policy-broadcast.ts): its entries here are current.
+    // Linux: choose_new_asid returns the global ASID with need_flush = false.
+    kind = SWITCH_NONE;
+  } else if (fresh || local === GEN_UNKNOWN) {
     hart.sfenceVma(null, 0, hw);
     kind = SWITCH_NEW;
     traceEmitFlush(trace, FLUSH_ASID, CAUSE_SWITCH, as.asid, 0, 0);
@@ -94,7 +104,7 @@ export function switchIn(
 export function unloadFreed(hart: Hart, table: AsidTable, asSlot: number, clearActive: () => void): void {
   const i = table.find(asSlot);
   if (i >= 0) {
-    hart.sfenceVma(null, 0, AsidTable.hwAsid(i));
+    hart.sfenceVma(null, 0, table.hwAsidOf(i));
     if (table.loaded === i) table.loaded = -1;
     table.clear(i);
   }

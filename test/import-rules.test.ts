@@ -22,10 +22,13 @@ const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 /** Subsystem folder → its public entry files (what other folders may import). */
 const PUBLIC: Record<string, string[]> = {
   mm: ['aspace.ts', 'mmap.ts', 'fault.ts', 'cow.ts', 'pagecache.ts', 'pagetable.ts', 'uaccess.ts', 'stale.ts',
-    'shootdown.ts', 'frames.ts', 'layout.ts', 'abi.ts', 'sys-mm.ts', 'sys-mremap.ts', 'file-unmap.ts'],
-  fs: ['fdtable.ts', 'hostfs.ts', 'pipe.ts', 'sys-fs-env.ts', 'sys-fs.ts', 'sys-fs-register.ts', 'layout.ts'],
-  proc: ['elf.ts', 'exec.ts', 'initstack.ts', 'futex.ts', 'sys-proc.ts', 'sys-proc-table.ts', 'sys-info.ts', 'layout.ts'],
-  signal: ['signals.ts', 'state.ts', 'send.ts', 'deliver.ts', 'sigframe.ts', 'sys-signal.ts', 'layout.ts', 'oom.ts'],
+    'shootdown.ts', 'frames.ts', 'layout.ts', 'abi.ts', 'sys-mm.ts', 'sys-mremap.ts', 'file-unmap.ts', 'mlock.ts'],
+  fs: ['fdtable.ts', 'hostfs.ts', 'pipe.ts', 'sys-fs-env.ts', 'sys-fs.ts', 'sys-fs-register.ts', 'layout.ts',
+    'procinfo.ts', 'special.ts'],
+  proc: ['elf.ts', 'exec.ts', 'initstack.ts', 'futex.ts', 'sys-proc.ts', 'sys-proc-table.ts', 'sys-info.ts', 'layout.ts',
+    'cputime.ts'],
+  signal: ['signals.ts', 'state.ts', 'send.ts', 'deliver.ts', 'sigframe.ts', 'sys-signal.ts', 'layout.ts', 'oom.ts',
+    'timers.ts', 'sys-timer.ts'],
   sync: ['lock.ts', 'mutex.ts', 'rwlock.ts'],
   lab: ['inject.ts', 'sanitizer.ts', 'stats.ts', 'trace.ts', 'trace-export.ts', 'trace-layout.ts', 'layout.ts'],
 };

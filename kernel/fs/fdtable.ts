@@ -16,6 +16,7 @@ import { EBADF, ENAMETOOLONG, ENOMEM } from '../errno.ts';
 import { EMFILE } from './hostfs.ts';
 import { SpinLock } from '../sync/lock.ts';
 import { ofileGet, ofilePut } from './ofile.ts';
+import { releasePosixOnClose, releaseProcess } from './locks.ts';
 import type { Waiter } from './pipe.ts';
 import {
   FDE_CLOEXEC, FDE_OFILE_MASK, FDT_BYTES, FDT_CWD_BYTE, FDT_CWD_LEN, FDT_CWD_MAX, FDT_ENTRIES, FDT_FDS, FDT_LOCK,
@@ -125,6 +126,7 @@ export function fdTablePut(ctx: KernelContext, t: number, waiter: Waiter | null 
   if (left < 0) throw new Error(`fdTablePut: fd table ${t} has no references`);
   if (left > 0) return;
   closeWhere(ctx, t, () => true, waiter);
+  releaseProcess(ctx, t, waiter); // a lock wait the process never returned from
   Atomics.store(ctx.ctl.i32, tw(ctx, t, FDT_STATE), SLOT_FREE);
 }
 
@@ -146,7 +148,7 @@ function closeWhere(ctx: KernelContext, t: number, pick: (e: number) => boolean,
       }
     }
   });
-  for (const id of drop) ofilePut(ctx, id, waiter);
+  for (const id of drop) closed(ctx, t, id, waiter);
 }
 
 /** Current RLIMIT_NOFILE soft limit of `t` (caller may hold the lock or not: a racy read is fine). */
@@ -199,7 +201,7 @@ export function fdClose(ctx: KernelContext, t: number, fd: number, waiter: Waite
     return e & FDE_OFILE_MASK;
   });
   if (id === 0) return -EBADF;
-  ofilePut(ctx, id, waiter);
+  closed(ctx, t, id, waiter);
   return 0;
 }
 
@@ -222,7 +224,7 @@ export function fdDupTo(ctx: KernelContext, t: number, oldfd: number, newfd: num
     i32[entry(ctx, t, newfd)] = id | (cloexec ? FDE_CLOEXEC : 0);
     return newfd;
   });
-  if (replaced !== 0) ofilePut(ctx, replaced, waiter);
+  if (replaced !== 0) closed(ctx, t, replaced, waiter);
   return r;
 }
 
@@ -309,4 +311,42 @@ export function fdTableSetRlimit(ctx: KernelContext, t: number, r: number, cur: 
     ctx.ctl.f64[i] = cur;
     ctx.ctl.f64[i + 1] = max;
   });
+}
+
+/**
+ * close_range core: every open fd of `t` in [first, min(last, FDT_FDS - 1)] is closed, or with
+ * `cloexecOnly` marked FD_CLOEXEC. Entries are taken out under the table lock; their
+ * descriptions are released after it (ofilePut may wake pipe waiters).
+ */
+export function fdCloseRange(ctx: KernelContext, t: number, first: number, last: number, cloexecOnly: boolean, waiter: Waiter | null = null): void {
+  checkTable(ctx, t, 'fdCloseRange');
+  const i32 = ctx.ctl.i32;
+  const released: number[] = [];
+  lockOf(ctx, t).with(() => {
+    for (let fd = first, end = Math.min(last, FDT_FDS - 1); fd <= end; fd++) {
+      const e = i32[entry(ctx, t, fd)]!;
+      if (e === 0) continue;
+      if (cloexecOnly) i32[entry(ctx, t, fd)] = e | FDE_CLOEXEC;
+      else {
+        i32[entry(ctx, t, fd)] = 0;
+        released.push(e & FDE_OFILE_MASK);
+      }
+    }
+  });
+  for (const id of released) closed(ctx, t, id, waiter);
+}
+
+/** True when `t` has a free fd below RLIMIT_NOFILE (open checks it first: EMFILE before ENFILE, as Linux). */
+export function fdTableHasFree(ctx: KernelContext, t: number): boolean {
+  const i32 = ctx.ctl.i32;
+  return lockOf(ctx, t).with(() => {
+    for (let fd = 0, lim = nofile(ctx, t); fd < lim; fd++) if (i32[entry(ctx, t, fd)] === 0) return true;
+    return false;
+  });
+}
+
+/** An fd of `t` naming description `id` was closed: the process's POSIX locks on that file go, then the fd's reference. */
+function closed(ctx: KernelContext, t: number, id: number, waiter: Waiter | null): void {
+  releasePosixOnClose(ctx, t, id, waiter);
+  ofilePut(ctx, id, waiter);
 }

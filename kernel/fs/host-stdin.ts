@@ -15,6 +15,8 @@
  * socket pairs), so a socket as the host's stdin is still read blocking, on the hart.
  * The twins are worker-local, keyed by host fd, device and inode (a host fd number may be
  * closed and reused for another file between two machines in one host process).
+ * poll/epoll on such a stream (hostStreamPoll) peek through the twin: bytes read are kept in the
+ * description (its pushback, in ctl, so every hart sees them) and handed out by the next read.
  */
 import * as fs from 'node:fs';
 import type { FsEnv } from './sys-fs-env.ts';
@@ -22,8 +24,9 @@ import { NO_RETURN } from '../syscall.ts';
 import { EAGAIN, EFAULT } from '../errno.ts';
 import { errnoFromNode } from './hostfs.ts';
 import { copyToUser } from '../mm/uaccess.ts';
-import { ofileWord } from './ofile.ts';
-import { OF_OFFSET } from './layout.ts';
+import { ofileLock, ofileWord } from './ofile.ts';
+import { OF_OFFSET, OF_PATH_BYTE, OF_PATH_MAX, OF_PUSHBACK } from './layout.ts';
+import type { KernelContext } from '../context.ts';
 import { PARKED } from './pipe.ts';
 
 /** How often a parked reader of the host's stdin looks again (ms). */
@@ -59,6 +62,8 @@ function readableTwin(hostFd: number): number {
  * -errno, or PARKED (the thread waits; the syscall re-runs).
  */
 export function hostStreamRead(f: FsEnv, id: number, hostFd: number, va: number, len: number, nonBlocking: boolean): number {
+  const peeked = takePushback(f.kctx, id, len);
+  if (peeked !== null) return copyToUser(f.kctx, f.as, va, peeked) < 0 ? -EFAULT : peeked.length;
   const buf = Buffer.alloc(Math.min(len, 1 << 16));
   let got: number;
   try {
@@ -76,4 +81,61 @@ export function hostStreamRead(f: FsEnv, id: number, hostFd: number, va: number,
   }
   if (got > 0 && copyToUser(f.kctx, f.as, va, buf.subarray(0, got)) < 0) return -EFAULT;
   return got;
+}
+
+/**
+ * Pushback: bytes a poll read from the host stream to learn that it is readable (there is no
+ * host poll here), kept in the stdio description's unused path area (OF_PUSHBACK bytes at
+ * OF_PATH_BYTE, under OF_LOCK) and handed out by the next read before the host is asked again.
+ */
+function takePushback(ctx: KernelContext, id: number, len: number): Uint8Array | null {
+  const w = ofileWord(ctx, id, 0);
+  return ofileLock(ctx, id).with(() => {
+    const have = ctx.ctl.i32[w + OF_PUSHBACK]!;
+    if (have === 0 || len === 0) return null;
+    const n = Math.min(have, len);
+    const area = new Uint8Array(ctx.ctl.sab, w * 4 + OF_PATH_BYTE, have);
+    const out = area.slice(0, n);
+    area.copyWithin(0, n, have);
+    ctx.ctl.i32[w + OF_PUSHBACK] = have - n;
+    return out;
+  });
+}
+
+/**
+ * poll(2) readiness of host stream `hostFd` read through description `id`: POLLIN when bytes
+ * wait (peeked into the pushback), POLLHUP at the end of input, 0 when nothing is there yet
+ * (`polled`: the caller must look again later — no wake-up comes from the host). A regular file,
+ * or a stream without a non-blocking twin (a socket), is reported readable without looking.
+ */
+export function hostStreamPoll(ctx: KernelContext, id: number, hostFd: number): { mask: number; polled: boolean } {
+  const READY = { mask: 0x041, polled: false }; // POLLIN | POLLRDNORM
+  const twin = readableTwin(hostFd);
+  if (twin === hostFd) return READY;
+  const w = ofileWord(ctx, id, 0);
+  return ofileLock(ctx, id).with(() => {
+    const have = ctx.ctl.i32[w + OF_PUSHBACK]!;
+    if (have > 0) return READY;
+    const buf = Buffer.alloc(OF_PATH_MAX);
+    let got: number;
+    try {
+      got = fs.readSync(twin, buf, 0, buf.length, null);
+    } catch (e) {
+      return errnoFromNode(e) === EAGAIN ? { mask: 0, polled: true } : { mask: 0x008, polled: false }; // POLLERR
+    }
+    if (got === 0) return { mask: 0x010, polled: false }; // POLLHUP: end of input
+    new Uint8Array(ctx.ctl.sab, w * 4 + OF_PATH_BYTE, got).set(buf.subarray(0, got));
+    ctx.ctl.i32[w + OF_PUSHBACK] = got;
+    return READY;
+  });
+}
+
+/** True when host fd `hostFd` is a regular file or directory (epoll refuses those: EPERM). */
+export function hostIsFile(hostFd: number): boolean {
+  try {
+    const st = fs.fstatSync(hostFd);
+    return st.isFile() || st.isDirectory();
+  } catch {
+    return false;
+  }
 }

@@ -65,17 +65,47 @@ export function byteString(b: Uint8Array): ByteString {
 
 /** A resolved guest path. */
 export interface ResolvedPath {
-  /** Host path inside the root, as bytes (what Node's fs calls take). */
+  /** Host path inside the root, as bytes (what Node's fs calls take); VIRTUAL_HOST_PATH for a virtual node. */
   hostPath: Buffer;
   /** Canonical absolute guest path ("/" for the root), links resolved except a kept final one. */
   guestPath: ByteString;
+  /** Set when the path names a node of a virtual tree (procfs, /dev: kernel/fs/procfs.ts), not a host file. */
+  virt?: VirtualHit;
 }
+
+/** A node of a virtual tree as the lookup sees it. */
+export interface VirtualHit {
+  type: 'dir' | 'file' | 'link' | 'dev';
+  /** Where a 'link' points (a byte string, absolute or relative to the link's directory). */
+  target?: ByteString;
+  /**
+   * A 'link' that names an open object rather than a path (/proc/<pid>/fd/<n> of a pipe or of
+   * the host's stdio: Linux's "magic" links): followed as the last component it is not
+   * resolved through its target; the path ends on the link node and open re-opens the object.
+   */
+  reopen?: boolean;
+}
+
+/**
+ * Lookup in the virtual trees for the canonical components `c` (["proc", "self"] for
+ * /proc/self): undefined when the path is not virtual (a host path), null when it lies inside
+ * a virtual directory but does not exist, else the node.
+ */
+export type VirtualLookup = (c: readonly ByteString[]) => VirtualHit | null | undefined;
+
+/**
+ * The host path a virtual node resolves to: below a character device, so that a host call made
+ * on it by code that does not know virtual nodes fails (ENOTDIR) instead of touching the host.
+ */
+export const VIRTUAL_HOST_PATH = Buffer.from('/dev/null/coherent-virtual-node');
 
 export interface ResolveOptions {
   /** Directory a relative path starts from (a guest absolute path): the cwd or a dirfd's path. */
   base?: ByteString;
   /** Follow a symlink in the final component (default true). */
   followFinal?: boolean;
+  /** The virtual trees (kernel/fs/procfs.ts), consulted for each component before the host. */
+  virtual?: VirtualLookup;
 }
 
 /** Guest root directory on the host. Construct once per machine (`--root DIR`). */
@@ -95,7 +125,18 @@ export class HostRoot {
 
   /** Host path (bytes) of canonical guest path `guestPath` (no checks: it came from resolve). */
   hostOfGuest(guestPath: ByteString): Buffer {
-    return bytesOf(guestPath === '/' ? this.rootBytes : this.rootBytes + guestPath);
+    return bytesOf(this.hostOf(splitGuest(guestPath)));
+  }
+
+  /**
+   * This root seen with the virtual trees `lookup` (kernel/fs/procfs.ts): an object sharing
+   * this root's state whose resolve consults `lookup` unless the caller passes its own. Made per
+   * syscall (the lookup knows the calling process: /proc/self).
+   */
+  withVirtual(lookup: VirtualLookup): HostRoot {
+    const view = Object.create(this) as HostRoot;
+    view.resolve = (path, options = {}) => this.resolve(path, { ...options, virtual: options.virtual ?? lookup });
+    return view;
   }
 
   /**
@@ -125,6 +166,20 @@ export class HostRoot {
       if (name.length > NAME_MAX) return -ENAMETOOLONG;
       stack.push(name);
       const isFinal = pending.every((c) => c === '' || c === '.');
+      const v = options.virtual?.(stack);
+      if (v !== undefined) { // a virtual node: no host call
+        if (v === null) return -ENOENT;
+        if (v.type === 'link' && (!isFinal || followFinal || trailingSlash) && !(v.reopen && isFinal && !trailingSlash)) {
+          if (++links > MAX_SYMLINKS) return -ELOOP;
+          const target = v.target ?? '';
+          stack.pop();
+          if (target.startsWith('/')) stack.length = 0;
+          pending = pending.concat(splitRaw(target).reverse());
+          continue;
+        }
+        if ((!isFinal || trailingSlash) && v.type !== 'dir') return -ENOTDIR;
+        continue;
+      }
       const host = this.hostOf(stack);
       let st: fs.Stats;
       try {
@@ -136,7 +191,18 @@ export class HostRoot {
       }
       if (st.isSymbolicLink() && (!isFinal || followFinal || trailingSlash)) {
         if (++links > MAX_SYMLINKS) return -ELOOP;
-        const target = byteString(fs.readlinkSync(bytesOf(host), { encoding: 'buffer' }));
+        let target: ByteString;
+        try {
+          target = byteString(fs.readlinkSync(bytesOf(host), { encoding: 'buffer' }));
+        } catch (e) {
+          // Replaced since the lstat (another process renamed or swapped it): look at the
+          // component again; the link count bounds how often.
+          const errno = errnoFromNode(e);
+          if (errno !== EINVAL && errno !== ENOENT) return -errno;
+          stack.pop();
+          pending.push(name);
+          continue;
+        }
         stack.pop();
         if (target.startsWith('/')) stack.length = 0;
         pending = pending.concat(splitRaw(target).reverse());
@@ -149,32 +215,160 @@ export class HostRoot {
     // Every canonical path fits a description and a cwd record (PATH_MAX): a long relative
     // path under a long cwd, or a link expanding past it, is refused before any host call.
     if (guestPath.length >= PATH_MAX) return -ENAMETOOLONG;
+    const virt = stack.length > 0 ? options.virtual?.(stack) : undefined;
+    if (virt === null) return -ENOENT;
+    if (virt) return { hostPath: VIRTUAL_HOST_PATH, guestPath, virt };
     const hostPath = this.hostOf(stack);
     // The walk followed every link itself; re-check the directory the result lives in on the
     // host (a kept final symlink may point anywhere — host calls act on the link, not through it).
-    if (!this.contains(stack.length === 0 ? hostPath : nodePath.dirname(hostPath))) return -EACCES;
+    const top = stack.length === 0 || this.mounts.some((m) => m.at.length === stack.length && m.at.every((c, i) => stack[i] === c));
+    if (!this.contains(top ? hostPath : nodePath.dirname(hostPath))) return -EACCES;
     return { hostPath: bytesOf(hostPath), guestPath };
   }
 
-  /** Host path (byte string) of guest components (no checks). */
-  private hostOf(components: ByteString[]): ByteString {
+  /** Host path (byte string) of guest components (no checks); a mounted directory's components map to its host directory. */
+  private hostOf(components: readonly ByteString[]): ByteString {
+    for (const m of this.mounts) {
+      if (components.length >= m.at.length && m.at.every((c, i) => components[i] === c)) {
+        const rest = components.slice(m.at.length);
+        return rest.length === 0 ? m.host : m.host + '/' + rest.join('/');
+      }
+    }
     return components.length === 0 ? this.rootBytes : this.rootBytes + '/' + components.join('/');
   }
 
-  /** The host realpath of the deepest existing prefix of hostPath (a byte string) lies inside the root. */
+  private readonly mounts: Array<{ at: ByteString[]; host: ByteString }> = [];
+  /**
+   * Show host directory `hostDir` at guest directory `guestDir` (absolute, canonical; e.g.
+   * /dev/shm): paths below it resolve into `hostDir`, confined to it as to the root. For the
+   * machine's /dev/shm (kernel/fs/procfs.ts). Throws if `hostDir` is not a directory.
+   */
+  mount(guestDir: ByteString, hostDir: string): void {
+    const real = byteString(fs.realpathSync(hostDir, { encoding: 'buffer' }));
+    if (!fs.statSync(bytesOf(real)).isDirectory()) throw new Error(`HostRoot.mount: ${hostDir} is not a directory`);
+    this.mounts.push({ at: splitGuest(guestDir), host: real });
+  }
+
+  /** Host real path `real` (a byte string) is the root, a mounted directory (/dev/shm), or below one of them. */
+  holds(real: ByteString): boolean {
+    const inside = (root: ByteString): boolean => real === root || real.startsWith(root.endsWith('/') ? root : root + '/');
+    return inside(this.rootBytes) || this.mounts.some((m) => inside(m.host));
+  }
+
+  /** The host realpath of the deepest existing prefix of hostPath (a byte string) lies inside the root (or a mounted directory). */
   contains(hostPath: ByteString): boolean {
-    const root = this.rootBytes;
     let p = hostPath;
     for (;;) {
       try {
         const real = byteString(fs.realpathSync(bytesOf(p), { encoding: 'buffer' }));
-        return real === root || real.startsWith(root.endsWith('/') ? root : root + '/');
+        return this.holds(real);
       } catch {
         const parent = nodePath.dirname(p);
         if (parent === p) return false;
         p = parent;
       }
     }
+  }
+}
+
+/**
+ * Whether host fd `hostFd`, just opened from a resolved path, names a file inside the root (or
+ * a directory mounted into it, such as /dev/shm):
+ * the host's /proc/self/fd link gives the path the host actually opened. The resolver walked
+ * the path itself, but between that walk and the host's open another process may have
+ * swapped a directory on the way for a symlink, which the host would follow (Node offers no
+ * openat2 with RESOLVE_IN_ROOT). True when the host has no /proc (nothing to check with).
+ */
+export function openedInside(root: HostRoot, hostFd: number): boolean {
+  let real: ByteString;
+  try {
+    real = byteString(fs.readlinkSync(`/proc/self/fd/${hostFd}`, { encoding: 'buffer' }));
+  } catch {
+    return true;
+  }
+  return root.holds(real);
+}
+
+/** The host has /proc/self/fd (Linux): the in-root checks of openInRoot and atParent use it. */
+const HOST_PROC_FD = fs.existsSync('/proc/self/fd');
+
+/** Linux's O_PATH (not in Node's fs.constants): the parent directories are opened only to name them, needing no read permission. */
+const HOST_O_PATH = process.platform === 'linux' ? 0o10000000 : 0;
+
+/** openInRoot's answer when the host's view changed under the walk: walk again. */
+export const OPEN_RETRY = -0x7fff_0001;
+
+/**
+ * Open resolved path `res` on the host without letting a concurrent swap of a directory on
+ * the way (for a symlink to outside) redirect the host: the parent directory is opened and
+ * checked to lie inside the root (openedInside), then the final name is opened relative to
+ * it through the host's /proc/self/fd/<dirfd>/<name>, with O_NOFOLLOW — the walk already
+ * followed any final link, so a link found there now was swapped in. Returns the host fd,
+ * -errno, or OPEN_RETRY (the caller walks again). `guestNofollow`: the guest asked for
+ * O_NOFOLLOW (an ELOOP is then its answer, not a swap). Without /proc on the host, a plain open
+ * followed by the openedInside check.
+ */
+export function openInRoot(root: HostRoot, res: ResolvedPath, nodeFlags: number, mode: number, guestNofollow: boolean): number {
+  const c = fs.constants;
+  const slash = res.hostPath.lastIndexOf(0x2f);
+  if (res.guestPath === '/' || slash <= 0 || !HOST_PROC_FD) {
+    let fd: number;
+    try {
+      fd = fs.openSync(res.hostPath, nodeFlags, mode);
+    } catch (e) {
+      return -errnoFromNode(e);
+    }
+    if (openedInside(root, fd)) return fd;
+    fs.closeSync(fd);
+    return OPEN_RETRY;
+  }
+  let dirFd: number;
+  try {
+    dirFd = fs.openSync(res.hostPath.subarray(0, slash), c.O_RDONLY | HOST_O_PATH | c.O_DIRECTORY | c.O_NOFOLLOW);
+  } catch (e) {
+    const errno = errnoFromNode(e);
+    return errno === ELOOP || errno === ENOTDIR || errno === ENOENT ? OPEN_RETRY : -errno;
+  }
+  try {
+    if (!openedInside(root, dirFd)) return OPEN_RETRY;
+    const name = res.hostPath.subarray(slash + 1);
+    const via = Buffer.concat([Buffer.from(`/proc/self/fd/${dirFd}/`), name]);
+    try {
+      return fs.openSync(via, nodeFlags | c.O_NOFOLLOW, mode);
+    } catch (e) {
+      const errno = errnoFromNode(e);
+      return errno === ELOOP && !guestNofollow ? OPEN_RETRY : -errno;
+    }
+  } finally {
+    fs.closeSync(dirFd);
+  }
+}
+
+/**
+ * Run host call `fn` on the final name of resolved path `res` through its parent directory,
+ * opened and checked to lie inside the root first: `fn` gets /proc/self/fd/<dirfd>/<name>,
+ * which the host resolves from that directory, so a directory on the way swapped for a
+ * symlink meanwhile cannot redirect it. For calls that act on the name itself (rename, link,
+ * unlink, mkdir, symlink, lchown, lstat); a call that would follow a final link uses
+ * openInRoot instead. Returns fn's result, -errno, or OPEN_RETRY (walk again). The root
+ * itself, and hosts without /proc, get the plain host path.
+ */
+export function atParent(root: HostRoot, res: ResolvedPath, fn: (hostPath: Buffer) => number): number {
+  const slash = res.hostPath.lastIndexOf(0x2f);
+  if (res.guestPath === '/' || slash <= 0 || !HOST_PROC_FD) return fn(res.hostPath);
+  const c = fs.constants;
+  let dirFd: number;
+  try {
+    dirFd = fs.openSync(res.hostPath.subarray(0, slash), c.O_RDONLY | HOST_O_PATH | c.O_DIRECTORY | c.O_NOFOLLOW);
+  } catch (e) {
+    const errno = errnoFromNode(e);
+    return errno === ELOOP || errno === ENOTDIR || errno === ENOENT ? OPEN_RETRY : -errno;
+  }
+  try {
+    if (!openedInside(root, dirFd)) return OPEN_RETRY;
+    return fn(Buffer.concat([Buffer.from(`/proc/self/fd/${dirFd}/`), res.hostPath.subarray(slash + 1)]));
+  } finally {
+    fs.closeSync(dirFd);
   }
 }
 

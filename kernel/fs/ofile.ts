@@ -20,9 +20,11 @@ import type { HostRoot } from './hostfs.ts';
 import { SpinLock } from '../sync/lock.ts';
 import { fileRefDelta, findHostFile, openHostFile } from '../mm/pagecache.ts';
 import { pipeCloseEnd, type Waiter } from './pipe.ts';
+import { specialOps } from './special.ts';
+import { releaseOfile } from './locks.ts';
 import {
   OFILE_BYTES, OF_DEV, OF_FLAGS, OF_INO, OF_HOSTFD, OF_KIND, OF_LOCK, OF_OFFSET, OF_PATH_BYTE, OF_PATH_LEN, OF_PATH_MAX,
-  OF_PCFILE, OF_REFS, OF_STATE, OK_HOST_DIR, OK_HOST_FILE, OK_PIPE_READ, OK_PIPE_WRITE, SLOT_FREE, SLOT_LIVE,
+  OF_PCFILE, OF_PUSHBACK, OF_REFS, OF_STATE, OK_HOST_DIR, OK_HOST_FILE, OK_PIPE_READ, OK_PIPE_WRITE, SLOT_FREE, SLOT_LIVE,
 } from './layout.ts';
 import { O_ACCMODE, O_RDONLY, O_WRONLY } from '../linux-flags.ts';
 
@@ -61,6 +63,7 @@ export function ofileCreate(ctx: KernelContext, init: OfileInit): number {
     Atomics.store(i32, w + OF_FLAGS, init.flags);
     i32[w + OF_HOSTFD] = init.hostFd;
     i32[w + OF_PCFILE] = 0;
+    i32[w + OF_PUSHBACK] = 0; // host stdin's peeked bytes (kernel/fs/host-stdin.ts): none yet
     ctx.ctl.f64[(w + OF_OFFSET) / 2] = 0;
     ctx.ctl.f64[(w + OF_DEV) / 2] = init.dev ?? -1;
     ctx.ctl.f64[(w + OF_INO) / 2] = init.ino ?? -1;
@@ -70,6 +73,21 @@ export function ofileCreate(ctx: KernelContext, init: OfileInit): number {
     return id;
   }
   return -ENFILE;
+}
+
+/** Releases the object of a description kind defined elsewhere (eventfd, socket, epoll): its OF_HOSTFD value. */
+export type OfileReleaseHook = (ctx: KernelContext, object: number, waiter: Waiter | null) => void;
+const releaseHooks = new Map<number, OfileReleaseHook>();
+/** Install the release of kind `kind`'s objects (at import time, by the module that creates them). */
+export function setOfileReleaseHook(kind: number, fn: OfileReleaseHook): void {
+  releaseHooks.set(kind, fn);
+}
+/** Told of every description's release, before its object goes (epoll drops items that name it). */
+export type OfileGoneHook = (ctx: KernelContext, id: number, waiter: Waiter | null) => void;
+const goneHooks: OfileGoneHook[] = [];
+/** Install a hook told of every release (at import time). */
+export function addOfileGoneHook(fn: OfileGoneHook): void {
+  goneHooks.push(fn);
 }
 
 /** Take one more reference on live description `id`. */
@@ -88,12 +106,18 @@ export function ofilePut(ctx: KernelContext, id: number, waiter: Waiter | null =
   const n = Atomics.sub(i32, w + OF_REFS, 1) - 1;
   if (n < 0) throw new Error(`ofilePut: ofile ${id} has no references`);
   if (n > 0) return;
+  releaseOfile(ctx, id, waiter); // its flock and OFD locks (Linux: at the last fput)
   const kind = i32[w + OF_KIND]!;
   const host = i32[w + OF_HOSTFD]!;
-  if (kind === OK_HOST_FILE || kind === OK_HOST_DIR) {
+  for (const gone of goneHooks) gone(ctx, id, waiter); // before the object goes (epoll items name it)
+  const release = releaseHooks.get(kind);
+  if (release) release(ctx, host, waiter);
+  else if (kind === OK_HOST_FILE || kind === OK_HOST_DIR) {
     try { fs.closeSync(host); } catch { /* already gone: nothing to release */ }
   } else if (kind === OK_PIPE_READ || kind === OK_PIPE_WRITE) {
     pipeCloseEnd(ctx, host, kind === OK_PIPE_WRITE, waiter);
+  } else {
+    specialOps(kind)?.release(ctx, host); // a special file (kernel/fs/special.ts): its owner releases the handle
   }
   const pc = i32[w + OF_PCFILE]!;
   if (pc !== 0) fileRefDelta(ctx, pc, -1);

@@ -17,6 +17,7 @@ import type { KernelContext } from '../context.ts';
 import { EAGAIN, ENFILE } from '../errno.ts';
 import { EPIPE } from './hostfs.ts';
 import { SpinLock, waitSlice, type WhileWaiting } from '../sync/lock.ts';
+import { pollNotify } from './pollwait.ts';
 import {
   PIPE_BUF, PIPE_BYTES, PIPE_CAPACITY, PP_COUNT, PP_DATA_BYTE, PP_HEAD, PP_LOCK, PP_READERS, PP_SEQ, PP_STATE,
   PP_WRITERS, SLOT_FREE, SLOT_LIVE,
@@ -43,6 +44,8 @@ export interface Waiter {
   resumed?(): number;
   /** Wake every thread blocked on i32[index] (called after the word was changed and Atomics.notify'd). */
   wake(i32: Int32Array, index: number): void;
+  /** Wake every thread blocked with channel key `key` (kernel/fs/pollwait.ts: pollers' own keys). */
+  wakeKey?(key: number): void;
   /**
    * True when wait() parks the thread and re-runs the whole syscall when woken (the
    * scheduler's waiter): a caller that already made progress passes it to wait() and asks
@@ -97,6 +100,23 @@ function bump(ctx: KernelContext, p: number, waiter: Waiter | null): void {
   Atomics.add(ctx.ctl.i32, i, 1);
   Atomics.notify(ctx.ctl.i32, i);
   waiter?.wake(ctx.ctl.i32, i);
+  pollNotify(ctx, -1 - i, waiter); // pollers of either end (kernel/fs/pollwait.ts)
+}
+
+/**
+ * Readiness of one end of pipe `p` as poll(2) reports it (POLLIN/POLLOUT/POLLHUP/POLLERR bits
+ * of linux-flags' epoll values, which equal poll's) and the channel key a poller registers on.
+ * Read end: IN when bytes wait, HUP once every writer closed. Write end: OUT when PIPE_BUF
+ * bytes fit (a small write then cannot block), ERR once every reader closed.
+ */
+export function pipePoll(ctx: KernelContext, p: number, write: boolean): { mask: number; key: number } {
+  const i32 = ctx.ctl.i32;
+  const mask = lockOf(ctx, p).with(() => {
+    const count = i32[word(ctx, p, PP_COUNT)]!;
+    if (!write) return (count > 0 ? 0x041 : 0) | (i32[word(ctx, p, PP_WRITERS)] === 0 ? 0x010 : 0);
+    return (PIPE_CAPACITY - count >= PIPE_BUF ? 0x104 : 0) | (i32[word(ctx, p, PP_READERS)] === 0 ? 0x008 : 0);
+  });
+  return { mask, key: -1 - word(ctx, p, PP_SEQ) };
 }
 
 /** Create a pipe with one reader and one writer; its index, or -ENFILE when all are in use. */

@@ -17,6 +17,7 @@ import type { VirtualAddressSpace } from '../mm/aspace.ts';
 import type { KernelContext } from '../context.ts';
 import { fdInstall, fdTableCreate } from './fdtable.ts';
 import { HostRoot } from './hostfs.ts';
+import { procfsLookup } from './procfs.ts';
 import { O_LARGEFILE, O_RDONLY, O_WRONLY } from '../linux-flags.ts';
 import { ofileCreate } from './ofile.ts';
 import { hartWaiter, type Waiter } from './pipe.ts';
@@ -91,5 +92,14 @@ function tableByOwner(env: SyscallEnv): number {
 export function fsEnvOf(env: SyscallEnv): FsEnv | number {
   const fdt = (resolver ?? tableByOwner)(env);
   if (fdt < 0) return fdt;
-  return { kctx: env.kctx, as: env.as, fdt, root: hostRoot(), waiter: waiterFactory(env), pid: env.pid, sched: env.sched };
+  const base = hostRoot();
+  let root: HostRoot | null = null;
+  return {
+    kctx: env.kctx, as: env.as, fdt, waiter: waiterFactory(env), pid: env.pid, sched: env.sched,
+    // The root as this caller sees it: /proc and /dev are the virtual trees (kernel/fs/procfs.ts).
+    // Made on first use: read and write never look a path up.
+    get root(): HostRoot {
+      return (root ??= base.withVirtual(procfsLookup({ kctx: env.kctx, pid: env.pid, rootBytes: base.rootBytes })));
+    },
+  };
 }

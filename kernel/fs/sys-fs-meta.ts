@@ -20,10 +20,16 @@ import {
   ofileSetOffset, ofileWritable,
 } from './ofile.ts';
 import { pipeAvailable, pipeCloseEnd, pipeCreate } from './pipe.ts';
-import { FDT_FDS, OK_HOST_DIR, OK_HOST_FILE, OK_PIPE_READ, OK_PIPE_WRITE, OK_STDIO, PIPE_CAPACITY } from './layout.ts';
+import { FDT_FDS, OK_HOST_DIR, OK_HOST_FILE, OK_PIPE_READ, OK_PIPE_WRITE, OK_STDIO, OK_VIRT_DIR, PIPE_CAPACITY } from './layout.ts';
+import {
+  isVirtualKind, virtAccess, virtFstat, virtGetdents, virtReadlink, virtReadOnly, virtStat,
+} from './sys-fs-virt.ts';
+import type { VNode } from './procfs.ts';
 import type { FsEnv } from './sys-fs-env.ts';
 import { atBase, FILE_BYTES_MAX, userPath, withFd } from './sys-fs.ts';
 import { truncateCached } from './sys-fs-truncate.ts';
+import { fcntlLock, isLockCmd } from './sys-fs-lock.ts';
+import { onName } from './sys-fs-paths.ts';
 import { argInt, argU } from '../syscall.ts';
 import { copyToUser } from '../mm/uaccess.ts';
 
@@ -50,10 +56,11 @@ export function sysDup3(f: FsEnv, a: readonly bigint[]): number {
   return fdDupTo(f.kctx, f.fdt, oldfd, newfd, (flags & O_CLOEXEC) !== 0, f.waiter);
 }
 
-/** fcntl(fd, cmd, arg): F_DUPFD[_CLOEXEC], F_GETFD/SETFD, F_GETFL/SETFL, locks (advisory: always granted), pipe size. */
+/** fcntl(fd, cmd, arg): F_DUPFD[_CLOEXEC], F_GETFD/SETFD, F_GETFL/SETFL, record locks (kernel/fs/sys-fs-lock.ts), pipe size. */
 export function sysFcntl(f: FsEnv, a: readonly bigint[]): number {
   const { kctx, fdt } = f;
   const fd = argInt(a[0]!), cmd = argInt(a[1]!);
+  if (isLockCmd(cmd)) return fcntlLock(f, fd, cmd, argU(a[2]!)); // kernel/fs/sys-fs-lock.ts
   switch (cmd) {
     case F_DUPFD:
     case F_DUPFD_CLOEXEC: {
@@ -79,15 +86,6 @@ export function sysFcntl(f: FsEnv, a: readonly bigint[]): number {
         ofileSetFlags(kctx, id, SETFL_MASK, argInt(a[2]!));
         return 0;
       });
-    case F_GETLK:
-      return withFd(f, fd, () => {
-        const b = new Uint8Array(2);
-        new DataView(b.buffer).setInt16(0, F_UNLCK, true); // struct flock.l_type: nobody holds a lock
-        return copyToUser(kctx, f.as, argU(a[2]!), b) < 0 ? -EFAULT : 0;
-      });
-    case F_SETLK:
-    case F_SETLKW:
-      return withFd(f, fd, () => 0);
     case F_GETPIPE_SZ:
     case F_SETPIPE_SZ:
       return withFd(f, fd, (id) => {
@@ -208,9 +206,18 @@ function pipeStat(p: number): Uint8Array {
   return out;
 }
 
+const kindStat = new Map<number, (object: number) => Uint8Array>();
+/** Install fstat for description kind `kind` (its object number → a struct stat); at import time. */
+export function setKindStat(kind: number, fn: (object: number) => Uint8Array): void {
+  kindStat.set(kind, fn);
+}
+
 function statOf(f: FsEnv, id: number): Uint8Array | number {
   const k = ofileKind(f.kctx, id);
+  if (isVirtualKind(k)) return virtFstat(f, id);
   if (k === OK_PIPE_READ || k === OK_PIPE_WRITE) return pipeStat(ofileHostFd(f.kctx, id));
+  const special = kindStat.get(k); // eventfd, socket, epoll (kernel/fs/sys-pollio-register.ts)
+  if (special) return special(ofileHostFd(f.kctx, id));
   try {
     return statToLinux(fs.fstatSync(ofileHostFd(f.kctx, id), { bigint: true }));
   } catch (e) {
@@ -240,6 +247,7 @@ export function sysNewfstatat(f: FsEnv, a: readonly bigint[]): number {
   const res = f.root.resolve(path, { base, followFinal: !nofollow });
   if (typeof res === 'number') return res;
   let st: Uint8Array;
+  if (res.virt) return copyToUser(f.kctx, f.as, argU(a[2]!), virtStat(res.virt as VNode)) < 0 ? -EFAULT : 0;
   try {
     st = statToLinux(nofollow ? fs.lstatSync(res.hostPath, { bigint: true }) : fs.statSync(res.hostPath, { bigint: true }));
   } catch (e) {
@@ -261,44 +269,49 @@ function resolveAt(f: FsEnv, dirfd: number, va: number, follow: boolean): Resolv
 export function sysReadlinkat(f: FsEnv, a: readonly bigint[]): number {
   const size = argInt(a[3]!);
   if (size <= 0) return -EINVAL;
-  const res = resolveAt(f, argInt(a[0]!), argU(a[1]!), false);
-  if (typeof res === 'number') return res;
-  let target: Buffer;
-  try {
-    target = fs.readlinkSync(res.hostPath, { encoding: 'buffer' });
-  } catch (e) {
-    return -errnoFromNode(e);
-  }
-  const n = Math.min(size, target.length);
-  return copyToUser(f.kctx, f.as, argU(a[2]!), target.subarray(0, n)) < 0 ? -EFAULT : n;
+  return onName(f, argInt(a[0]!), argU(a[1]!), false, (p) => {
+    let target: Buffer;
+    try {
+      target = fs.readlinkSync(p, { encoding: 'buffer' });
+    } catch (e) {
+      return -errnoFromNode(e);
+    }
+    const n = Math.min(size, target.length);
+    return copyToUser(f.kctx, f.as, argU(a[2]!), target.subarray(0, n)) < 0 ? -EFAULT : n;
+  }, (res) => { // /proc/self, exe, fd/N (kernel/fs/sys-fs-virt.ts)
+    const target = virtReadlink(res.virt as VNode);
+    if (typeof target === 'number') return target;
+    const n = Math.min(size, target.length);
+    return copyToUser(f.kctx, f.as, argU(a[2]!), target.subarray(0, n)) < 0 ? -EFAULT : n;
+  });
 }
 
 /** unlinkat(dirfd, path, flags): file, or with AT_REMOVEDIR an empty directory. */
 export function sysUnlinkat(f: FsEnv, a: readonly bigint[]): number {
   const flags = argInt(a[2]!);
   if (flags & ~AT_REMOVEDIR) return -EINVAL;
-  const res = resolveAt(f, argInt(a[0]!), argU(a[1]!), false);
-  if (typeof res === 'number') return res;
-  if (res.guestPath === '/') return flags & AT_REMOVEDIR ? -EBUSY : -EISDIR;
-  try {
-    if (flags & AT_REMOVEDIR) fs.rmdirSync(res.hostPath);
-    else fs.unlinkSync(res.hostPath);
-  } catch (e) {
-    return -errnoFromNode(e);
-  }
-  return 0;
+  return onName(f, argInt(a[0]!), argU(a[1]!), false, (p, res) => {
+    if (res.guestPath === '/') return flags & AT_REMOVEDIR ? -EBUSY : -EISDIR;
+    try {
+      if (flags & AT_REMOVEDIR) fs.rmdirSync(p);
+      else fs.unlinkSync(p);
+    } catch (e) {
+      return -errnoFromNode(e);
+    }
+    return 0;
+  });
 }
 
 /** mkdirat(dirfd, path, mode): mode less the umask. */
 export function sysMkdirat(f: FsEnv, a: readonly bigint[]): number {
-  const res = resolveAt(f, argInt(a[0]!), argU(a[1]!), false);
-  if (typeof res === 'number') return res;
-  try {
-    fs.mkdirSync(res.hostPath, argInt(a[2]!) & 0o7777 & ~fdTableUmask(f.kctx, f.fdt, null));
-  } catch (e) {
-    return -errnoFromNode(e);
-  }
-  return 0;
+  return onName(f, argInt(a[0]!), argU(a[1]!), false, (p) => {
+    try {
+      fs.mkdirSync(p, argInt(a[2]!) & 0o7777 & ~fdTableUmask(f.kctx, f.fdt, null));
+    } catch (e) {
+      return -errnoFromNode(e);
+    }
+    return 0;
+  }, () => virtReadOnly(true));
 }
 
 /**
@@ -331,6 +344,7 @@ export function sysFaccessat(f: FsEnv, a: readonly bigint[]): number {
   if (mode & ~7) return -EINVAL;
   const res = resolveAt(f, argInt(a[0]!), argU(a[1]!), true);
   if (typeof res === 'number') return res;
+  if (res.virt) return virtAccess(res.virt as VNode, mode);
   try {
     fs.accessSync(res.hostPath, mode);
   } catch (e) {
@@ -350,6 +364,7 @@ export function sysGetcwd(f: FsEnv, a: readonly bigint[]): number {
 export function sysChdir(f: FsEnv, a: readonly bigint[]): number {
   const res = resolveAt(f, -100, argU(a[0]!), true);
   if (typeof res === 'number') return res;
+  if (res.virt) return res.virt.type === 'dir' ? fdTableSetCwd(f.kctx, f.fdt, res.guestPath) : -ENOTDIR;
   try {
     if (!fs.statSync(res.hostPath).isDirectory()) return -ENOTDIR;
   } catch (e) {
@@ -361,7 +376,7 @@ export function sysChdir(f: FsEnv, a: readonly bigint[]): number {
 /** fchdir(fd): the directory fd's path becomes the cwd. */
 export function sysFchdir(f: FsEnv, a: readonly bigint[]): number {
   return withFd(f, argInt(a[0]!), (id) =>
-    ofileKind(f.kctx, id) === OK_HOST_DIR ? fdTableSetCwd(f.kctx, f.fdt, ofilePath(f.kctx, id)) : -ENOTDIR);
+    ofileKind(f.kctx, id) === OK_HOST_DIR || ofileKind(f.kctx, id) === OK_VIRT_DIR ? fdTableSetCwd(f.kctx, f.fdt, ofilePath(f.kctx, id)) : -ENOTDIR);
 }
 
 const DOT = Buffer.from('.'), DOTDOT = Buffer.from('..'), SLASH = Buffer.from('/'), DOTDOT_SUFFIX = Buffer.from('/..');
@@ -369,6 +384,34 @@ const DT: Array<[(d: fs.Dirent<Buffer>) => boolean, number]> = [
   [(d) => d.isFIFO(), 1], [(d) => d.isCharacterDevice(), 2], [(d) => d.isDirectory(), 4], [(d) => d.isBlockDevice(), 6],
   [(d) => d.isFile(), 8], [(d) => d.isSymbolicLink(), 10], [(d) => d.isSocket(), 12],
 ];
+
+/** Directory listings being read, per description (this worker's; see listing). */
+const listings = new Map<number, { guest: string; names: fs.Dirent<Buffer>[] }>();
+/** Listings kept per worker (a description not read to its end is dropped oldest first). */
+const LISTINGS_MAX = 64;
+
+/**
+ * The host entries of directory description `id` for a read at entry index `idx`: read from
+ * the host when the read starts at 0 (a new or rewound stream), else the listing this worker
+ * took then, so a directory of n entries costs one host readdir, not one per call (Linux's
+ * readdir likewise walks one stream; entries created meanwhile may or may not show). A worker
+ * that did not take it (the description moved to another hart) reads the host again: the
+ * host's order of an unchanged directory is stable. -errno when the host read fails.
+ */
+function listing(id: number, guest: string, host: Buffer, idx: number): fs.Dirent<Buffer>[] | number {
+  const have = listings.get(id);
+  if (idx > 0 && have !== undefined && have.guest === guest) return have.names;
+  let names: fs.Dirent<Buffer>[];
+  try {
+    names = fs.readdirSync(host, { withFileTypes: true, encoding: 'buffer' }); // names as bytes
+  } catch (e) {
+    return -errnoFromNode(e);
+  }
+  listings.delete(id);
+  if (listings.size >= LISTINGS_MAX) listings.delete(listings.keys().next().value!);
+  listings.set(id, { guest, names });
+  return names;
+}
 
 /**
  * getdents64(fd, dirp, count): linux_dirent64 records from the description's position (an
@@ -379,18 +422,15 @@ export function sysGetdents64(f: FsEnv, a: readonly bigint[]): number {
   const { kctx } = f;
   const count = argU(a[2]!);
   return withFd(f, argInt(a[0]!), (id) => {
+    if (ofileKind(kctx, id) === OK_VIRT_DIR) return virtGetdents(f, id, argU(a[1]!), count); // /proc, /dev
     if (ofileKind(kctx, id) !== OK_HOST_DIR) return -ENOTDIR;
     const guest = ofilePath(kctx, id);
     const host = f.root.hostOfGuest(guest);
-    let names: fs.Dirent<Buffer>[];
-    try {
-      names = fs.readdirSync(host, { withFileTypes: true, encoding: 'buffer' }); // names as bytes
-    } catch (e) {
-      return -errnoFromNode(e);
-    }
     const lock = ofileLock(kctx, id);
     return lock.with(() => {
       let idx = ofileOffset(kctx, id);
+      const names = listing(id, guest, host, idx);
+      if (typeof names === 'number') return names;
       const out = new Uint8Array(Math.min(count, 1 << 16));
       const dv = new DataView(out.buffer);
       let at = 0;
@@ -413,6 +453,7 @@ export function sysGetdents64(f: FsEnv, a: readonly bigint[]): number {
       if (at === 0 && idx < names.length + 2) return -EINVAL;
       if (at > 0 && copyToUser(kctx, f.as, argU(a[1]!), out.subarray(0, at)) < 0) return -EFAULT;
       ofileSetOffset(kctx, id, idx);
+      if (at === 0) listings.delete(id); // read to the end: the next read starts over
       return at;
     });
   });

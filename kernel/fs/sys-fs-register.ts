@@ -12,6 +12,7 @@ import { ofileKind, ofileMmapFile, ofileReadable, ofileWritable } from './ofile.
 import * as N from '../syscalls-table.ts';
 import { OK_HOST_FILE } from './layout.ts';
 import { fsEnvOf, type FsEnv } from './sys-fs-env.ts';
+import { virtMmapIsZero } from './sys-fs-virt.ts';
 import {
   sysChdir, sysDup, sysDup3, sysFaccessat, sysFchdir, sysFcntl, sysFstat, sysFtruncate, sysGetcwd, sysGetdents64, sysIoctl,
   sysMkdirat, sysNewfstatat, sysPipe2, sysReadlinkat, sysUnlinkat,
@@ -45,7 +46,10 @@ export function sysMmap(f: FsEnv, a: readonly bigint[]): number {
   const addr = argU(a[0]!), len = argU(a[1]!), prot = argInt(a[2]!), flags = argInt(a[3]!), off = argU(a[5]!);
   if (flags & MAP_ANONYMOUS) return mmap(f.kctx, f.as, addr, len, prot, flags, 0, off);
   return withFd(f, argInt(a[4]!), (id) => {
-    if (ofileKind(f.kctx, id) !== OK_HOST_FILE) return -ENODEV;
+    if (ofileKind(f.kctx, id) !== OK_HOST_FILE) {
+      const zero = virtMmapIsZero(f, id); // /dev/zero: anonymous memory, shared or private as asked
+      return zero === true ? mmap(f.kctx, f.as, addr, len, prot, flags | MAP_ANONYMOUS, 0, 0) : Number(zero);
+    }
     if (!ofileReadable(f.kctx, id)) return -EACCES;
     const shared = (flags & MAP_TYPE) !== MAP_PRIVATE && (flags & MAP_SHARED) !== 0;
     const mayWrite = !shared || ofileWritable(f.kctx, id);
@@ -78,3 +82,7 @@ for (const [nr, name, fn] of FS) registerSyscall(nr, name, fsHandler(fn));
 replaceSyscall(N.SYS_write, 'write', fsHandler(sysWrite));
 replaceSyscall(N.SYS_mmap, 'mmap', fsHandler(sysMmap));
 
+import './sys-pollio-register.ts'; // ppoll, pselect6, eventfd2, socketpair, epoll (issue 14 item 4)
+
+// Issue 14's file-system calls (fsync, renameat2, links, metadata, statfs, copies, locks, mlock, mincore).
+import './sys-fs-calls-register.ts';

@@ -19,9 +19,11 @@
  */
 import * as fs from 'node:fs';
 import { argInt, argU } from '../syscall.ts';
-import { EBADF, EFAULT, EFBIG, EINVAL } from '../errno.ts';
-import { fdClose, fdGet, fdInstall, fdTableCwd, fdTableUmask } from './fdtable.ts';
-import { EISDIR, ENOTDIR, ENXIO, EPIPE, errnoFromNode, ESPIPE, openFlagsToHost, PATH_MAX } from './hostfs.ts';
+import { EACCES, EBADF, EFAULT, EFBIG, EINVAL } from '../errno.ts';
+import { fdClose, fdGet, fdInstall, fdTableCwd, fdTableHasFree, fdTableUmask } from './fdtable.ts';
+import {
+  EISDIR, EMFILE, ENOTDIR, ENXIO, EPIPE, errnoFromNode, ESPIPE, openInRoot, OPEN_RETRY, openFlagsToHost, PATH_MAX, type ResolvedPath,
+} from './hostfs.ts';
 import {
   AT_FDCWD, O_APPEND, O_CLOEXEC, O_CREAT, O_EXCL, O_LARGEFILE, O_NOCTTY, O_NOFOLLOW, O_NONBLOCK, O_PATH, O_TRUNC,
   SEEK_CUR, SEEK_DATA, SEEK_END, SEEK_HOLE, SEEK_SET,
@@ -34,12 +36,15 @@ import { fileRefDelta, overlayCached, writeThrough } from '../mm/pagecache.ts';
 import { truncateCached } from './sys-fs-truncate.ts';
 import { hostStreamRead } from './host-stdin.ts';
 import { PARKED, pipeRead, pipeWrite, raiseSigpipe } from './pipe.ts';
-import { OK_HOST_DIR, OK_HOST_FILE, OK_PIPE_READ, OK_PIPE_WRITE, OK_STDIO } from './layout.ts';
+import { OK_CHARDEV, OK_HOST_DIR, OK_HOST_FILE, OK_PIPE_READ, OK_PIPE_WRITE, OK_STDIO, OK_VIRT_DIR, OK_VIRT_FILE } from './layout.ts';
+import { isVirtualKind, virtLseek, virtOpen, virtRead, virtWrite } from './sys-fs-virt.ts';
 import type { FsEnv } from './sys-fs-env.ts';
 import { accessOk, copyFromUser, copyToUser, strncpyFromUser } from '../mm/uaccess.ts';
+import { inject, INJ } from '../lab/inject.ts';
 
 /** Returned by a handler whose thread the Waiter parked (becomes NO_RETURN); kernel/fs/pipe.ts. */
 export { PARKED } from './pipe.ts';
+import { specialOps } from './special.ts';
 /** Bytes moved between host and user per step (bounds the bounce buffer, not the request). */
 const IO_CHUNK = 1 << 16;
 /** Linux MAX_RW_COUNT: one read/write moves at most this many bytes. */
@@ -148,8 +153,18 @@ export function readAt(f: FsEnv, id: number, va: number, len: number, pos: numbe
         (bytes) => { copyToUser(kctx, f.as, va, bytes); });
       return r;
     }
-    default:
-      return -EBADF;
+    case OK_VIRT_FILE: case OK_VIRT_DIR: case OK_CHARDEV: // /proc and /dev (kernel/fs/sys-fs-virt.ts)
+      return virtRead(f, id, va, len, pos);
+    default: {
+      const special = specialOps(ofileKind(kctx, id)); // a timerfd (kernel/fs/special.ts)
+      if (special !== undefined) {
+        if (pos !== null) return -ESPIPE;
+        return special.read(f, id, ofileHostFd(kctx, id), va, len, (flags & O_NONBLOCK) !== 0);
+      }
+      const io = kindIo.get(ofileKind(kctx, id)); // eventfd, socket (kernel/fs/sys-pollio-register.ts)
+      if (io === undefined) return -EBADF;
+      return pos !== null ? -ESPIPE : io.read(f, id, va, len);
+    }
   }
 }
 
@@ -198,9 +213,27 @@ export function writeAt(f: FsEnv, id: number, va: number, len: number, pos: numb
           const b = copyFromUser(kctx, f.as, va + off, n);
           return typeof b === 'number' ? -EFAULT : b;
         }, resume, base);
-    default:
-      return -EBADF;
+    case OK_CHARDEV: // /dev/null, zero, random: kernel/fs/sys-fs-virt.ts
+      return virtWrite(f, id, len);
+    default: {
+      if (specialOps(ofileKind(kctx, id))) return -EINVAL; // a timerfd is not writable (Linux: EINVAL)
+      const io = kindIo.get(ofileKind(kctx, id));
+      if (io === undefined) return -EBADF;
+      return pos !== null ? -ESPIPE : io.write(f, id, va, len, resume);
+    }
   }
+}
+
+/** read/write of a description kind defined in another file: count, -errno or PARKED. */
+export interface KindIo {
+  read(f: FsEnv, id: number, va: number, len: number): number;
+  /** `resume`: bytes written before the syscall parked (a restarting waiter's re-run). */
+  write(f: FsEnv, id: number, va: number, len: number, resume: number): number;
+}
+const kindIo = new Map<number, KindIo>();
+/** Install read/write for description kind `kind` (at import time). */
+export function setKindIo(kind: number, io: KindIo): void {
+  kindIo.set(kind, io);
 }
 
 /** Run `fn` with the page-cache file of host file `id` (0 when its inode has none), referenced throughout. */
@@ -300,6 +333,7 @@ export function sysLseek(f: FsEnv, a: readonly bigint[]): number {
   const { kctx } = f;
   return withFd(f, argInt(a[0]!), (id) => {
     const kind = ofileKind(kctx, id);
+    if (isVirtualKind(kind)) return virtLseek(f, id, off, whence);
     if (kind !== OK_HOST_FILE && kind !== OK_HOST_DIR) return -ESPIPE;
     const lock = ofileLock(kctx, id);
     return lock.with(() => {
@@ -331,7 +365,10 @@ export function sysLseek(f: FsEnv, a: readonly bigint[]): number {
 export function atBase(f: FsEnv, dirfd: number, path: string): string | undefined | number {
   if (path.startsWith('/')) return undefined;
   if (dirfd === AT_FDCWD) return fdTableCwd(f.kctx, f.fdt);
-  return withFdValue(f, dirfd, (id) => (ofileKind(f.kctx, id) === OK_HOST_DIR ? ofilePath(f.kctx, id) : -ENOTDIR));
+  return withFdValue(f, dirfd, (id) => {
+    const k = ofileKind(f.kctx, id);
+    return k === OK_HOST_DIR || k === OK_VIRT_DIR ? ofilePath(f.kctx, id) : -ENOTDIR;
+  });
 }
 
 /** Run `fn` with the description at `fd` (one reference held throughout), or -EBADF; any result type. */
@@ -349,6 +386,9 @@ function withFdValue<T>(f: FsEnv, fd: number, fn: (id: number) => T | number): T
 export function userPath(f: FsEnv, va: number): string | number {
   return strncpyFromUser(f.kctx, f.as, va, PATH_MAX - 1);
 }
+
+/** Walks and host opens openat tries before EACCES when the host keeps opening outside the root. */
+const OPEN_ATTEMPTS = 8;
 
 /** Flags an open file description keeps (F_GETFL shows them); creation-only flags drop out. */
 const KEPT = ~(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_CLOEXEC);
@@ -369,24 +409,31 @@ export function sysOpenat(f: FsEnv, a: readonly bigint[]): number {
   if (typeof hf === 'number') return hf;
   const base = atBase(f, argInt(a[0]!), path);
   if (typeof base === 'number') return base;
+  if (!fdTableHasFree(kctx, f.fdt)) return -EMFILE; // Linux takes the fd before the file: EMFILE before ENFILE
   const excl = (flags & (O_CREAT | O_EXCL)) === (O_CREAT | O_EXCL);
-  const res = f.root.resolve(path, { base, followFinal: !(flags & O_NOFOLLOW) && !excl });
-  if (typeof res === 'number') return res;
   const mode = argInt(a[3]!) & 0o7777 & ~fdTableUmask(kctx, f.fdt, null);
   const trunc = (hf.nodeFlags & fs.constants.O_TRUNC) !== 0;
-  let hostFd: number;
-  let st: fs.Stats;
-  try {
-    hostFd = fs.openSync(res.hostPath, hf.nodeFlags & ~fs.constants.O_TRUNC, mode);
-  } catch (e) {
-    return -errnoFromNode(e);
+  let hostFd = -1;
+  let st: fs.Stats | null = null;
+  let res: ResolvedPath | number = -EACCES;
+  // The host open must land where the walk said: a path swapped under us (a directory
+  // replaced by a symlink to outside) is walked again; a root that keeps moving is EACCES.
+  for (let attempt = 0; attempt < OPEN_ATTEMPTS && st === null; attempt++) {
+    res = f.root.resolve(path, { base, followFinal: !(flags & O_NOFOLLOW) && !excl });
+    if (typeof res === 'number') return res;
+    if (res.virt) return virtOpen(f, res, flags, hf); // /proc, /dev (kernel/fs/sys-fs-virt.ts)
+    inject(kctx.ctl, INJ['fs.open.after-resolve']);
+    hostFd = openInRoot(f.root, res, hf.nodeFlags & ~fs.constants.O_TRUNC, mode, (flags & O_NOFOLLOW) !== 0);
+    if (hostFd === OPEN_RETRY) continue;
+    if (hostFd < 0) return hostFd;
+    try {
+      st = fs.fstatSync(hostFd);
+    } catch (e) {
+      fs.closeSync(hostFd);
+      return -errnoFromNode(e);
+    }
   }
-  try {
-    st = fs.fstatSync(hostFd);
-  } catch (e) {
-    fs.closeSync(hostFd);
-    return -errnoFromNode(e);
-  }
+  if (st === null || typeof res === 'number') return -EACCES;
   const isDir = st.isDirectory();
   const id = ofileCreate(kctx, {
     kind: isDir ? OK_HOST_DIR : OK_HOST_FILE, flags: (flags & KEPT) | O_LARGEFILE, hostFd, path: res.guestPath,

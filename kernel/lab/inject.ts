@@ -38,6 +38,17 @@ import { INJECT_SLOTS, LH_INJECT, LH_INJECT_HITS } from './layout.ts';
  *   (kernel/mm/file-unmap.ts), after picking a space, before taking its mmap lock (the space's
  *   process may exit and its slot be reused meanwhile).
  * - truncate.locked: the same walk, with the space's mmap lock held, before its regions are scanned.
+ * - poll.before-park: a multi-fd wait (kernel/fs/pollwait.ts pollWait: poll, select, epoll_wait),
+ *   after it registered on every source and found nothing ready, before it parks: a source that
+ *   becomes ready here must still end the wait (its bump of the poller's wake-up word makes the
+ *   park fail and the check run again) — the lost wake-up window between check and park.
+ * - fs.open.after-resolve: openat (kernel/fs/sys-fs.ts), after the guest path was resolved
+ *   under the root, before the host opens the result (a directory on the way may be swapped
+ *   for a symlink meanwhile: the host would follow it).
+ * - broadcast.before-tlbsync: the broadcast policy (scheduler/policy-broadcast.ts), after the
+ *   invalidation was broadcast and before tlbsync: other harts may still hold the old
+ *   translation (they apply the broadcast at their next batch boundary); with the tlbsync-skip
+ *   knob (negative control) the change is then reported complete without waiting for them.
  */
 export const INJECT_POINTS = [
   'shootdown.before-remote',
@@ -50,6 +61,9 @@ export const INJECT_POINTS = [
   'deferred.after-epoch',
   'truncate.before-lock',
   'truncate.locked',
+  'poll.before-park',
+  'fs.open.after-resolve',
+  'broadcast.before-tlbsync',
 ] as const;
 export type InjectPoint = (typeof INJECT_POINTS)[number];
 /** Delays in microseconds by point name. */

@@ -19,6 +19,7 @@
  * - LH_INJECT: written by the host at boot (or by a test between runs); read by every hart
  *   with a plain load at each injection point. LH_INJECT_HITS: Atomics.add by the delaying hart.
  * - LH_STDERR: Atomics.add (rate limit of the stderr lines).
+ * - LH_BROADCAST, LH_GASID_MIN, LH_TLBSYNC_SKIP: written by the host at boot (read-only afterwards).
  * - labHarts: LHB_EPOCH Atomics.add by its own hart only (read by every hart: deferred
  *   policy); statistics slots written by the owner only (plain stores; racy reads are fine).
  */
@@ -31,6 +32,9 @@ export const LH_MODE = 48; // SAN_OFF / SAN_REPORT / SAN_FATAL
 export const LH_POLICY = 49; // POLICY_* code the harts installed
 export const LH_FATAL = 50; // first fatal report position + 1, 0 none
 export const LH_STDERR = 51; // stderr lines printed
+export const LH_BROADCAST = 52; // 1: the machine has broadcast TLB invalidation (--tlb-broadcast, cpu/tlb-broadcast.ts); host, at boot
+export const LH_GASID_MIN = 53; // harts running a space before it gets a global ASID (0: DEFAULT_GASID_MIN_HARTS); host, at boot
+export const LH_TLBSYNC_SKIP = 54; // lab knob, negative control only: 1 = the broadcast policy skips tlbsync (UNSAFE); host
 export const LH_INJECT = 64; // INJECT_SLOTS words: delay in µs per fault-injection point (kernel/lab/inject.ts), 0 = off
 export const LH_INJECT_HITS = 96; // INJECT_SLOTS words: times each point delayed (Atomics.add)
 export const INJECT_SLOTS = 32;
@@ -71,7 +75,8 @@ export const STALE_REMOVED = 1; // nothing is mapped at va now
 export const STALE_REPOINTED = 2; // va maps another frame now
 export const STALE_PROTECTED = 3; // same frame, but the access is no longer permitted
 export const STALE_REUSED = 4; // same frame, but it was freed (and allocated again) since the entry was filled
-export const STALE_CLEAN = 5; // a store through an entry cached writable+dirty whose PTE is clean now: D is skipped
+export const STALE_CLEAN = 5; // a store through an entry cached writable+dirty whose PTE is clean now: D is skipped (after a removal)
+export const STALE_DIRTY_AFTER_CLEAN = 6; // the same after a clean of its frame (msync) that began after its walk and completed
 
 // ---- per-hart block ----
 export const LAB_HART_BYTES = 512;
@@ -107,7 +112,7 @@ export const LAB_REPORTS_AT = LAB_CHANGES_AT + CHANGE_SLOTS * CHANGE_BYTES;
 export const LAB_HARTS_AT = LAB_REPORTS_AT + REPORT_SLOTS * REPORT_BYTES;
 
 /** Policy codes (written to sched-layout SH_POLICY; 0 and 1 are its POLICY_IPI / POLICY_LOCAL). */
-export const POLICY_CODES = { ipi: 0, local: 1, 'per-page': 2, lazy: 3, deferred: 4, off: 5 } as const;
+export const POLICY_CODES = { ipi: 0, local: 1, 'per-page': 2, lazy: 3, deferred: 4, off: 5, broadcast: 6 } as const;
 export type PolicyName = keyof typeof POLICY_CODES;
 export const POLICY_NAMES = Object.keys(POLICY_CODES) as PolicyName[];
 /** Name of policy code `c`. */

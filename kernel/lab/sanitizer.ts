@@ -16,8 +16,9 @@
  * Hart side (SanitizerObserver, a cpu/tlb.ts TlbObserver; the hart bypasses its micro-TLBs
  * while it is set, so every access reaches tlb.translate):
  *   - a fill stores stamp = LH_SEQ read BEFORE the walk, and checked = LH_CHANGES read before that,
- *     and, after the walk, tag = the generation of the entry's frame (kernel/mm/frames.ts
- *     frameGeneration: how often it was freed);
+ *     and, after the walk, tag = the low 16 bits of the generation of the entry's frame
+ *     (kernel/mm/frames.ts frameGeneration: how often it was freed) and, in the high 16 bits,
+ *     of its clean epoch (frameCleansBegun: how many D-bit cleans of it began);
  *   - a hit whose entry has checked === LH_CHANGES is fine (the fast path: one Atomics.load);
  *   - else the records [checked, LH_CHANGES) are scanned for one of this address space, with
  *     seq > stamp, covering va. None: checked := LH_CHANGES. One: the entry may be stale —
@@ -36,15 +37,34 @@
  *                     new PTE's D bit, so a file write-back misses it. A load through such an
  *                     entry is not decided: the entry is looked at again at its next hit (its
  *                     checked value is kept) — a later store through it is reported;
+ *       after-clean   a store through an entry cached writable, the PTE clean now (and no
+ *                     removal covers it), and a clean of the frame (msync's D clear, which keeps
+ *                     the PTE valid) BEGAN after the entry's walk — the tag's clean epoch is
+ *                     behind frameCleansBegun — and every clean begun has COMPLETED
+ *                     (frameCleansDone caught up): the store skips the clean PTE's D bit, so
+ *                     the next write-back misses it. Loads, and stores while a clean of the
+ *                     frame is still in flight, are not decided (checked is kept);
  *     else the entry is not stale (a walk that raced with the edit already saw the new PTE).
  *     Why `clean` needs CHANGE_UNMAP: a change that keeps the PTE valid (msync's clean, COW
- *     reuse) can race a walk that then caches W from the new, dirty PTE; a later msync's D
- *     clear still in flight would make that legal entry look clean. After a removal no walk can
- *     fill from the new state before the change's seq (the range faults until it is mapped
- *     again, under the mmap lock, after the change completed).
+ *     reuse) can race a walk that then caches W from the new, dirty PTE (its stamp below the
+ *     change's seq); a later msync's D clear still in flight would make that legal entry look
+ *     clean. After a removal no walk can fill from the new state before the change's seq (the
+ *     range faults until it is mapped again, under the mmap lock, after the change completed).
+ *     `after-clean` decides the valid-keeping case by the frame's clean epochs instead of the
+ *     seq: the clean's begin is counted BEFORE its D clear and the tag read AFTER the walk, so
+ *     an epoch that moved past the tag belongs to a clean whose D clear followed the walk; and
+ *     on a correct kernel a completed clean flushed every entry walked before its D clear — the
+ *     legal entry of the race above is only ever "behind" a clean still in flight. Every D clear
+ *     of a valid PTE is a clean (kernel/mm/pagetable.ts cleanRange is the only one); W is
+ *     cleared only with the PTE or by a protection change (`protected` then).
  *   - ring wrapped past `checked` (more than CHANGE_SLOTS changes since): the entry is compared
- *     with the current PTE and frame generation only (an approximation: a change undone since
- *     in place is not seen, `clean` is not decided, and the time since the change is unknown: -1).
+ *     with the current PTE, frame generation and clean epochs only (an approximation: a change
+ *     undone since in place is not seen, `clean` is not decided, and the time since the change
+ *     is unknown: -1).
+ * Approximation of `after-clean`: a walk that read the PTE in the few instructions between a
+ * clean's begin and its D clear records the new epoch: a store through it is missed, never
+ * falsely reported. The tag keeps 16 bits of each count: a frame freed (or cleaned) a multiple
+ * of 65536 times between a fill and a check looks unchanged (missed, never false).
  * Approximation of `reused`: the tag is read after the walk, so a frame freed and reused between
  * the walk and that read is recorded with its new generation (a window of a few instructions).
  * Why seq after the edit and the stamp before the walk: an entry filled from the OLD PTE was
@@ -68,16 +88,16 @@ import {
   LAB_HART_BYTES, LAB_HARTS_AT, LAB_REPORTS_AT, LH_CHANGES, LH_FATAL, LH_MODE, LH_REPORTS, LH_SEQ, LH_STDERR,
   LHB_STATS, LS_REPORTS, LS_SLOW_CHECKS, REPORT_BYTES, REPORT_SLOTS, RP_ACCESS, RP_CURRENT_PPN, RP_HART, RP_PID,
   RP_SINCE_NS, RP_STALE_PPN, RP_TAG, RP_TID, RP_VA, RP_WHAT, SAN_FATAL, SAN_OFF, STALE_CLEAN, STALE_PROTECTED, STALE_REMOVED,
-  STALE_REPOINTED, STALE_REUSED, CHANGE_UNMAP,
+  STALE_REPOINTED, STALE_REUSED, CHANGE_UNMAP, STALE_DIRTY_AFTER_CLEAN,
 } from './layout.ts';
-import { frameGeneration } from '../mm/frames.ts';
+import { frameCleansBegun, frameCleansDone, frameGeneration, frameTag } from '../mm/frames.ts';
 import { traceEmitSanitizer, type TraceWriter } from './trace.ts';
 
 /** stderr lines the sanitizer prints per machine before it only counts. */
 export const STDERR_LINES = 20;
 const TWO32 = 4294967296;
 const ACCESS_NAMES = ['', 'load', 'store', 'fetch'];
-const WHAT_NAMES = ['', 'removed', 're-pointed', 'write-protected', 'frame-reused', 'dirty-bit-skipped'];
+const WHAT_NAMES = ['', 'removed', 're-pointed', 'write-protected', 'frame-reused', 'dirty-bit-skipped', 'dirty-after-clean'];
 const ACCESS_STORE = 2; // cpu/trap.ts ACCESS_STORE
 const PTE_W = 1 << 2, PTE_D = 1 << 7; // cpu/pte.ts
 
@@ -231,9 +251,12 @@ export class SanitizerObserver implements TlbObserver {
     return Atomics.load(this.i32, this.seqWord);
   }
 
-  /** The entry's tag: the generation of the frame at `leafBase` (a superpage: its first frame). */
+  /**
+   * The entry's tag, of the frame at `leafBase` (a superpage: its first frame): its generation
+   * (low 16 bits) and its clean epoch (high 16 bits), both read after the walk.
+   */
   fillTag(leafBase: number): number {
-    return frameGeneration(this.ctl, Math.floor(leafBase / PAGE_SIZE));
+    return frameTag(this.ctl, Math.floor(leafBase / PAGE_SIZE));
   }
 
   onHit(
@@ -275,18 +298,34 @@ export class SanitizerObserver implements TlbObserver {
     }
     if (sinceNs === -2) return upTo;
     const stalePpn = Math.floor(pageBase / PAGE_SIZE);
+    const leafPpn = Math.floor(leafBase / PAGE_SIZE);
     const leaf = this.readLeaf(this.rootPpn, vpn);
     let what = 0;
     if (leaf === null) what = STALE_REMOVED;
     else if (leaf.ppn !== stalePpn) what = STALE_REPOINTED;
     else if (((leaf.flags >> kind) & 1) === 0) what = STALE_PROTECTED;
-    else if (tag !== frameGeneration(this.ctl, Math.floor(leafBase / PAGE_SIZE))) what = STALE_REUSED;
-    else if (removal && (perm & PTE_W) !== 0 && (leaf.flags & PTE_D) === 0) {
-      if (kind !== ACCESS_STORE) return checked; // undecided until a store: look again at the next hit
-      what = STALE_CLEAN;
+    else if (((tag ^ frameGeneration(this.ctl, leafPpn)) & 0xffff) !== 0) what = STALE_REUSED;
+    else if ((perm & PTE_W) !== 0 && (leaf.flags & PTE_D) === 0) {
+      // Cached writable over a clean PTE: a store through it would skip the PTE's D bit.
+      const cleaned = removal ? 1 : this.cleanedSince(tag, leafPpn);
+      if (cleaned !== 0) {
+        // Undecided until a store (and until the clean completed): look again at the next hit.
+        if (kind !== ACCESS_STORE || cleaned < 0) return checked;
+        what = removal ? STALE_CLEAN : STALE_DIRTY_AFTER_CLEAN;
+      }
     }
     if (what !== 0) this.report(va, kind, stalePpn, leaf === null ? -1 : leaf.ppn, what, sinceNs);
     return upTo;
+  }
+
+  /**
+   * Whether a clean of frame `ppn` began after the walk that filled an entry with `tag`:
+   * 0 no; 1 yes, and every clean begun is complete; -1 yes, but a clean is still in flight.
+   */
+  private cleanedSince(tag: number, ppn: number): number {
+    const begun = frameCleansBegun(this.ctl, ppn);
+    if (begun < 0 || ((begun ^ (tag >>> 16)) & 0xffff) === 0) return 0; // not a RAM frame (device memory), or no clean since
+    return frameCleansDone(this.ctl, ppn) >= begun ? 1 : -1; // done read after begun (frames.ts)
   }
 
   private report(va: number, kind: number, stalePpn: number, currentPpn: number, what: number, sinceNs: number): void {

@@ -23,7 +23,8 @@ import { labStatIndex, readReports, type SanitizerReport } from './sanitizer.ts'
 import {
   HART_SCHED_BYTES, HS_LAT, HS_STATS, LAT_RING, ST_FAULTS, ST_SD_IPIS, ST_SD_LAT_N, ST_SD_LOCAL_FULL, ST_SD_RECV,
   ST_SD_RECV_FULL, ST_SD_RECV_RANGE, ST_SD_SENT, ST_SWITCH_FULL, ST_SWITCH_NEW, ST_SWITCH_NONE, ST_SWITCH_RANGE,
-  ST_SYSCALLS,
+  ST_SYSCALLS, ST_BC_APPLIED, ST_BC_ASIDS, ST_BC_FALLBACK, ST_BC_GASIDS, ST_BC_ISSUED, ST_BC_PAGES, ST_BC_SYNC_NS,
+  ST_BC_SYNCS, ST_BC_TRANSITION,
 } from '../proc/layout.ts';
 import { enosysCounts } from '../syscall.ts';
 
@@ -46,6 +47,16 @@ export interface HartLabStats {
   syscalls: number;
   sanitizer: { violations: number; slowChecks: number };
   parkedFrames: number;
+  /**
+   * The broadcast policy (scheduler/policy-broadcast.ts): broadcasts issued, the pages and whole
+   * ASIDs they named, tlbsyncs that waited and the ns spent in them, broadcast entries applied by
+   * this hart's hardware, changes flushed by ipi (spaces without a global ASID), global ASIDs
+   * assigned, and interrupts sent to harts moving a global-ASID space to its global ASID.
+   */
+  broadcast: {
+    issued: number; pages: number; asids: number; tlbsyncWaits: number; tlbsyncNs: number; applied: number;
+    fallback: number; globalAsids: number; transitionIpis: number;
+  };
 }
 
 /** The whole snapshot (`--stats-json`; dotted names in the docs are these nested fields). */
@@ -109,6 +120,11 @@ function hartStats(ctl: Ctl, h: number): { s: HartLabStats; latencies: number[];
     syscalls: st(ST_SYSCALLS),
     sanitizer: { violations: ls(LS_REPORTS), slowChecks: ls(LS_SLOW_CHECKS) },
     parkedFrames: ls(LS_PARKED_NOW),
+    broadcast: {
+      issued: st(ST_BC_ISSUED), pages: st(ST_BC_PAGES), asids: st(ST_BC_ASIDS), tlbsyncWaits: st(ST_BC_SYNCS),
+      tlbsyncNs: st(ST_BC_SYNC_NS), applied: st(ST_BC_APPLIED), fallback: st(ST_BC_FALLBACK), globalAsids: st(ST_BC_GASIDS),
+      transitionIpis: st(ST_BC_TRANSITION),
+    },
   };
   return { s, latencies, parkedTotal: ls(LS_PARKED_TOTAL) };
 }

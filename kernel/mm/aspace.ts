@@ -27,7 +27,7 @@ import { allocTable, zeroFrames, entryPa, KERNEL_HALF_VPN, makeLo, PT_NOMEM, rea
 import { RegionList } from './regions.ts';
 import { fileRefDelta } from './pagecache.ts';
 import {
-  AS_ACTIVE, AS_ASID, AS_BRK, AS_BRK_START, AS_BYTES, AS_FREE, AS_GEN, AS_GEN_LOCK, AS_LAST_GEN, AS_LAST_NPAGES,
+  AS_ACTIVE, AS_ASID, AS_GASID, AS_BRK, AS_BRK_START, AS_BYTES, AS_FREE, AS_GEN, AS_GEN_LOCK, AS_LAST_GEN, AS_LAST_NPAGES,
   AS_LAST_VPN, AS_LIVE, AS_LOCK, AS_MMAP_BASE, AS_BIRTH_GEN, AS_REFCOUNT, AS_RL, AS_ROOT, AS_STACK_LIMIT, AS_STATE, AS_WHOLE,
   RL_WORDS, VMH_BOOTED, VMH_KPAGE, VMH_KROOT, VMH_KTABLES,
 } from './layout.ts';
@@ -151,6 +151,7 @@ export class VirtualAddressSpace {
       Atomics.store(i32, w + AS_ACTIVE, 0);
       Atomics.store(i32, w + AS_ACTIVE + 1, 0);
       Atomics.store(i32, w + AS_ASID, s + 1);
+      Atomics.store(i32, w + AS_GASID, 0); // no global hardware ASID yet (scheduler/asid.ts assignGlobalAsid)
       ctx.ctl.f64[(w + AS_BRK_START) / 2] = 0;
       ctx.ctl.f64[(w + AS_BRK) / 2] = 0;
       ctx.ctl.f64[(w + AS_MMAP_BASE) / 2] = DEFAULT_MMAP_BASE;
@@ -169,6 +170,17 @@ export class VirtualAddressSpace {
   }
   get asid(): number {
     return Atomics.load(this.i32, this.w + AS_ASID);
+  }
+  /**
+   * The space's global hardware ASID (the same on every hart; the broadcast policy assigns it,
+   * scheduler/asid.ts), 0 = none: each hart tags the space with an ASID of its own.
+   */
+  get globalAsid(): number {
+    return Atomics.load(this.i32, this.w + AS_GASID);
+  }
+  /** Publish the global hardware ASID (scheduler/policy-broadcast.ts, after it was invalidated on every hart). */
+  setGlobalAsid(hw: number): void {
+    Atomics.store(this.i32, this.w + AS_GASID, hw);
   }
   /** satp value for this space (Sv48, its ASID and root). */
   satp(): bigint {

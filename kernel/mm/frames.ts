@@ -23,6 +23,15 @@
  * again. A TLB entry that remembers the generation its frame had when the entry was filled can
  * tell "my frame was freed (and maybe reused) since" from "same frame, same life" (frameGeneration).
  *
+ * Clean epochs (frameClean, for the sanitizer's dirty-after-clean check): two counters per frame,
+ * cleans BEGUN and cleans DONE. A clean is a change that clears the D bit of a PTE of the frame
+ * and keeps it valid (msync: kernel/mm/pagetable.ts cleanRange). It begins (frameCleanBegin)
+ * before the D clear and is done (frameCleanEnd) once the change is invalidated on every hart
+ * (kernel/mm/shootdown.ts releaseFrames). A TLB entry that cached the frame writable+dirty and
+ * remembers `begun` as it was just after its walk can tell "a clean began after my walk" (begun
+ * moved), and "every clean begun is complete" (done caught up): then, on a correct kernel, the
+ * entry was flushed — a store through it skips the clean PTE's D bit (kernel/lab/sanitizer.ts).
+ *
  * Reference counts: alloc sets a frame's count to 1; incRef/decRef are atomic and return the
  * new count. Copy-on-write sharers incRef; `put` is decRef that frees at 0 — the last sharer
  * frees the frame. `free` requires count <= 1. Double frees fail loudly (the state CAS fails):
@@ -34,7 +43,8 @@ import {
   A_HUGE_FAILS, A_HUGE_IN_USE, A_LOCK, A_MERGES, A_PARTIAL_HEAD, A_POOL_FREE, A_SPLITS, A_WHOLE_COUNT,
   A_WHOLE_HEAD, BLOCK_FULL, BLOCK_HUGE, BLOCK_PARTIAL, BLOCK_WHOLE, BLOCK_WORDS, B_BUMP, B_FREE, B_FREE_HEAD,
   B_NEXT, B_PREV, B_STATE, FRAME_ALLOCATED, FRAME_CACHED, FRAME_FREE, FRAME_HUGE, FRAME_RESERVED,
-  HART_CACHE_BYTES, HART_CACHE_CAPACITY, HC_COUNT, HC_ENTRIES, RESERVED_FRAMES, type Ctl,
+  FC_BEGUN, FC_DONE, FRAME_CLEAN_BYTES, HART_CACHE_BYTES, HART_CACHE_CAPACITY, HC_COUNT, HC_ENTRIES, RESERVED_FRAMES,
+  type Ctl,
 } from '../layout.ts';
 
 /** Frames moved between a hart cache and the pool per refill or drain. */
@@ -51,6 +61,49 @@ export const NO_FRAME = -1;
 export function frameGeneration(ctl: Ctl, ppn: number): number {
   if (!(ppn >= 0 && ppn < ctl.layout.frames)) return -1;
   return Atomics.load(ctl.i32, ctl.layout.frameGen / 4 + ppn);
+}
+
+/**
+ * A clean of a PTE that maps frame `ppn` begins: call it BEFORE the D bit is cleared (the
+ * sanitizer reads `begun` after a walk; an entry whose walk read the PTE before the clear then
+ * reads the old count — or, in the few instructions between this call and the clear, the new
+ * one: a missed report, never a false one). Pair every call with frameCleanEnd once the change
+ * is invalidated everywhere (Stale.addCleaned does). Ignores a ppn outside the frame table.
+ */
+export function frameCleanBegin(ctl: Ctl, ppn: number): void {
+  if (ppn >= 0 && ppn < ctl.layout.frames) Atomics.add(ctl.i32, ctl.layout.frameClean / 4 + ppn * 2 + FC_BEGUN, 1);
+}
+
+/** A clean of frame `ppn` (frameCleanBegin) is complete: its change was invalidated on every hart. */
+export function frameCleanEnd(ctl: Ctl, ppn: number): void {
+  if (ppn >= 0 && ppn < ctl.layout.frames) Atomics.add(ctl.i32, ctl.layout.frameClean / 4 + ppn * 2 + FC_DONE, 1);
+}
+
+/** Cleans of frame `ppn` begun so far (-1 outside the frame table). One Atomics.load. */
+export function frameCleansBegun(ctl: Ctl, ppn: number): number {
+  if (!(ppn >= 0 && ppn < ctl.layout.frames)) return -1;
+  return Atomics.load(ctl.i32, ctl.layout.frameClean / 4 + ppn * 2 + FC_BEGUN);
+}
+
+/**
+ * Cleans of frame `ppn` completed so far (-1 outside the frame table). Read it AFTER
+ * frameCleansBegun: done >= begun then means every clean begun by that read is complete.
+ */
+export function frameCleansDone(ctl: Ctl, ppn: number): number {
+  if (!(ppn >= 0 && ppn < ctl.layout.frames)) return -1;
+  return Atomics.load(ctl.i32, ctl.layout.frameClean / 4 + ppn * 2 + FC_DONE);
+}
+
+/**
+ * The sanitizer's TLB-entry tag for frame `ppn` (one call per TLB fill): the low 16 bits of its
+ * generation (frameGeneration) and, in the high 16 bits, the low 16 bits of its cleans begun
+ * (frameCleansBegun). -1 for a ppn outside the frame table (both halves all ones, as the
+ * two functions' -1). Two Atomics.load.
+ */
+export function frameTag(ctl: Ctl, ppn: number): number {
+  const l = ctl.layout;
+  if (!(ppn >= 0 && ppn < l.frames)) return -1;
+  return (Atomics.load(ctl.i32, (l.frameGen >> 2) + ppn) & 0xffff) | (Atomics.load(ctl.i32, (l.frameClean >> 2) + ppn * 2 + FC_BEGUN) << 16);
 }
 
 /** Snapshot of the allocator counters (racy while harts run; exact when they are quiet). */
@@ -98,6 +151,7 @@ export class FrameAllocator {
     i32.fill(NO_FRAME, next, next + l.frames);
     i32.fill(FRAME_FREE, st, st + l.frames);
     i32.fill(0, l.frameGen / 4, l.frameGen / 4 + l.frames);
+    i32.fill(0, l.frameClean / 4, (l.frameClean + l.frames * FRAME_CLEAN_BYTES) / 4);
     i32.fill(0, l.hartCaches / 4, (l.hartCaches + l.cpus * HART_CACHE_BYTES) / 4);
     i32.fill(0, a, a + 32);
     SpinLock.initialize(i32, a + A_LOCK);

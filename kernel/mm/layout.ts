@@ -66,6 +66,7 @@ export const AS_BRK_START = 18; // f64 (bytes)
 export const AS_BRK = 20; // f64 (bytes)
 export const AS_MMAP_BASE = 22; // f64 (bytes): top of the top-down mmap search
 export const AS_BIRTH_GEN = 24; // tlb_generation right after create's whole bump: this life of the slot began there
+export const AS_GASID = 28; // global hardware ASID (broadcast policy, scheduler/asid.ts assignGlobalAsid), 0 = none; Atomics
 export const AS_STACK_LIMIT = 26; // f64 (bytes): RLIMIT_STACK soft limit a grows-down region may reach (Infinity = none)
 export const AS_RL = 32; // region-list header (RL_* words below), up to word 63
 /** AS_STATE values. */
@@ -100,6 +101,7 @@ export const RF_HUGE_OK = 1 << 3; // may be backed by 2 MiB leaves
 export const RF_DEVICE = 1 << 4; // maps given physical frames; no refcount ownership
 export const RF_HEAP = 1 << 5; // the brk heap
 export const RF_NO_MAYWRITE = 1 << 6; // shared file mapping of a description not open for writing: never writable (Linux lacks VM_MAYWRITE); mprotect(PROT_WRITE) is EACCES
+export const RF_LOCKED = 1 << 7; // mlock'ed (VM_LOCKED): its pages were made resident and count against RLIMIT_MEMLOCK (kernel/mm/mlock.ts)
 
 // ---- file object (words) ----
 export const FILE_BYTES = 256;

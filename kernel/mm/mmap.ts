@@ -395,6 +395,26 @@ export function msync(ctx: KernelContext, as: VirtualAddressSpace, addr: number,
 }
 
 /**
+ * fsync's part in the VM: write back the dirty pages of every shared mapping of page-cache
+ * file `file` in `as`, as msync(MS_SYNC) over those regions would (clean the PTEs → shoot
+ * down → write back). Mappings of the file in other address spaces are not visited (no
+ * reverse map): their dirty pages reach the file at their msync, munmap or exit.
+ */
+export function msyncFile(ctx: KernelContext, as: VirtualAddressSpace, file: number): void {
+  exclusive(ctx, as, 'msyncFile', () => {
+    const stale = new Stale(ctx, as);
+    try {
+      for (const r of as.regions.all()) {
+        if (!(r.flags & RF_SHARED) || r.file !== file) continue;
+        queueWriteback(ctx, stale, r, cleanRange(ctx, as, r.start, regionEnd(r), stale));
+      }
+    } finally {
+      completeShootdown(ctx, stale);
+    }
+  });
+}
+
+/**
  * Map `npages` given physical frames starting at `ppn` at fixed `va` (device memory: the
  * frames are not reference-counted by the mapping; PTE_DEVICE). PTEs are installed at once.
  * 0 or -errno (EINVAL unaligned/empty, ENOMEM kernel half or no table frame, EEXIST overlap).

@@ -32,7 +32,7 @@ import {
 } from '../../cpu/pte.ts';
 import { FRAMES_PER_MEGAPAGE, PAGE_SIZE } from '../../cpu/ram.ts';
 import type { KernelContext } from '../context.ts';
-import { NO_FRAME } from './frames.ts';
+import { frameCleanBegin, NO_FRAME } from './frames.ts';
 import { Stale } from './stale.ts';
 import type { VirtualAddressSpace } from './aspace.ts';
 
@@ -375,21 +375,28 @@ export { PTE_A, PTE_D, PTE_COW };
 /**
  * Clear D in every resident 4 KiB leaf of [vpnStart, vpnEnd) (msync): returns the vpns that
  * were dirty; each cleared PTE is recorded in the Stale (a TLB may cache D=1 and would skip
- * setting it again).
+ * setting it again), and so is the clean of its frame (frameCleanBegin before the clear,
+ * Stale.addCleaned: ended after the invalidation — the sanitizer's dirty-after-clean check).
  */
 export function cleanRange(ctx: KernelContext, as: VirtualAddressSpace, vpnStart: number, vpnEnd: number, stale: Stale): number[] {
   const dirty: number[] = [];
   const i32 = ctx.ram.i32;
   visitRange(ctx, as.rootPpn, vpnStart, vpnEnd, {
     leaf(pa, _lo, vpn) {
+      let lo = Atomics.load(i32, pa >>> 2);
+      if ((lo & PTE_D) === 0) return;
+      // The clean begins before the D clear (frames.ts frameCleanBegin says why); the frame
+      // stays mapped (msync holds the mmap lock exclusive), so loPpn(lo) is its frame throughout.
+      frameCleanBegin(ctx.ctl, loPpn(lo));
+      stale.addCleaned(loPpn(lo));
       for (;;) {
-        const lo = Atomics.load(i32, pa >>> 2);
-        if ((lo & PTE_D) === 0) return;
         if (casPte(ctx, pa, lo, lo & ~PTE_D)) {
           dirty.push(vpn);
           stale.addRange(vpn, vpn + 1);
           return;
         }
+        lo = Atomics.load(i32, pa >>> 2); // the MMU set A meanwhile
+        if ((lo & PTE_D) === 0) return;
       }
     },
     bigLeaf() { return false; }, // only anonymous memory is huge: nothing to write back

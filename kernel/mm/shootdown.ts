@@ -9,7 +9,9 @@
  *                          The scheduler issue plugs in ipi / per-page / lazy / deferred / off;
  *                          the default policy here is LOCAL_ONLY (nothing remote: correct only
  *                          while no other hart runs the address space).
- *     4. release         — releaseFrames, in this order: dirty shared-file pages written back
+ *     4. release         — releaseFrames, in this order: cleans of frames ended (frames.ts
+ *                          frameCleanEnd: the sanitizer may now call a store through an entry
+ *                          cached before the clean stale), dirty shared-file pages written back
  *                          (their contents are final only now: until step 3 another hart could
  *                          still store through a cached writable+dirty entry), file references
  *                          of removed regions dropped, frame references dropped (frames.put:
@@ -28,6 +30,7 @@ import type { KernelContext } from '../context.ts';
 import { CAUSE_LOCAL, FLUSH_ASID, FLUSH_PAGE, FLUSH_RANGE, traceEmitFlush } from '../lab/trace.ts';
 import { inject, INJ } from '../lab/inject.ts';
 import { fileRefDelta, writeBackPage } from './pagecache.ts';
+import { frameCleanEnd } from './frames.ts';
 import { claimDrainRight, FLUSH_CEILING_PAGES, type Stale, type StaleRelease } from './stale.ts';
 
 const right = claimDrainRight();
@@ -80,12 +83,13 @@ export function localInvalidate(ctx: KernelContext, stale: Stale): void {
 }
 
 /**
- * Release what a completed invalidation left: write back the dirty shared-file pages, drop
+ * Release what a completed invalidation left: end the cleans it began, write back the dirty shared-file pages, drop
  * the file references, drop the frame references and free the frames and tables. Call only
  * once the change is invalidated on every hart that may cache it (completeShootdown, or a
  * policy that kept the release until then).
  */
 export function releaseFrames(ctx: KernelContext, r: StaleRelease): void {
+  for (const ppn of r.cleaned) frameCleanEnd(ctx.ctl, ppn);
   const wb = r.writeback;
   if (wb.length !== 0) {
     inject(ctx.ctl, INJ['writeback.before']);

@@ -58,6 +58,8 @@ export interface StaleRelease {
   writeback: number[];
   /** File references (page-cache files of removed regions) to drop after the write-back. */
   fileRefs: number[];
+  /** Frames whose clean (frames.ts frameCleanBegin) this change began: ended first (frameCleanEnd). */
+  cleaned: number[];
   frames: number[];
   hugeFrames: number[];
   tables: number[];
@@ -89,6 +91,7 @@ export class Stale {
   #removal = false;
   #writeback: number[] = [];
   #fileRefs: number[] = [];
+  #cleaned: number[] = [];
   #writesBack = false;
   private readonly token = {};
 
@@ -169,6 +172,15 @@ export class Stale {
     this.#writeback.push(file, page);
     this.#writesBack = true;
   }
+  /**
+   * The caller began a clean of frame `ppn` (kernel/mm/frames.ts frameCleanBegin, before clearing
+   * a D bit of a PTE that stays valid): completeShootdown ends it (frameCleanEnd) once the change
+   * is invalidated everywhere, before the write-back. Every begun clean must be added here.
+   */
+  addCleaned(ppn: number): void {
+    this.checkOpen('addCleaned');
+    this.#cleaned.push(ppn);
+  }
   /** A region's reference on page-cache file `file`, to drop after the write-back (the file may go with it). */
   addFileRef(file: number): void {
     this.checkOpen('addFileRef');
@@ -191,6 +203,7 @@ export class Stale {
     this.#tables.push(...other.#tables);
     this.#writeback.push(...other.#writeback);
     this.#fileRefs.push(...other.#fileRefs);
+    this.#cleaned.push(...other.#cleaned);
     if (other.#writesBack) this.#writesBack = true;
     if (other.#generation > this.#generation) this.#generation = other.#generation;
     other.finish();
@@ -230,10 +243,10 @@ export class Stale {
     return this.#state === DONE;
   }
   /** Counts of what waits for release (tests, statistics). */
-  get pendingCounts(): { frames: number; hugeFrames: number; tables: number; writeback: number; fileRefs: number } {
+  get pendingCounts(): { frames: number; hugeFrames: number; tables: number; writeback: number; fileRefs: number; cleaned: number } {
     return {
       frames: this.#frames.length, hugeFrames: this.#huge.length, tables: this.#tables.length,
-      writeback: this.#writeback.length / 2, fileRefs: this.#fileRefs.length,
+      writeback: this.#writeback.length / 2, fileRefs: this.#fileRefs.length, cleaned: this.#cleaned.length,
     };
   }
   /**
@@ -268,7 +281,11 @@ export class Stale {
     if (right !== drainRight || drainRight === null) throw new Error('Stale.drain: only completeShootdown may release stale frames');
     if (this.#state === DONE) throw new Error('Stale.drain: record already completed');
     this.seal();
-    const out = { writeback: this.#writeback, fileRefs: this.#fileRefs, frames: this.#frames, hugeFrames: this.#huge, tables: this.#tables };
+    const out = {
+      writeback: this.#writeback, fileRefs: this.#fileRefs, cleaned: this.#cleaned, frames: this.#frames, hugeFrames: this.#huge,
+      tables: this.#tables,
+    };
+    this.#cleaned = [];
     this.#frames = [];
     this.#huge = [];
     this.#tables = [];

@@ -41,6 +41,7 @@ import { initBrk, mmap, mprotect, releaseAddressSpace } from '../mm/mmap.ts';
 import type { Ctl } from '../layout.ts';
 import { COMM_BYTES, P_FLAGS, P_THREADS, PF_EXECED, T_CLEAR_TID, T_COMM, T_ROBUST, THREAD_BYTES } from './layout.ts';
 import { fsEnvOf, type FsEnv } from '../fs/sys-fs-env.ts';
+import { imageSegments, recordExec, type ArgBounds } from '../fs/procinfo.ts';
 import { procOps } from './sys-proc.ts';
 import { procLock, procWord, releaseVfork } from './sys-proc-table.ts';
 import * as N from '../syscalls-table.ts';
@@ -112,13 +113,14 @@ export interface StackOptions {
 /**
  * Map the main stack of `as` — a grows-down region below STACK_TOP holding the initial stack
  * plus STACK_EXPAND_BYTES (never more than the limit), growing on demand up to `stack.limit`,
- * which becomes the space's stack limit — and build the initial stack; returns sp. Bumps the
+ * which becomes the space's stack limit — and build the initial stack; returns sp (and, in
+ * `bounds` when given, where the argument and environment strings lie: /proc cmdline, environ). Bumps the
  * icache epoch. Throws InitStackError (E2BIG) when the arguments exceed Linux's limit for
  * that RLIMIT_STACK (a quarter of it), Error on other failures.
  */
 export function setUpStack(
   kctx: KernelContext, as: VirtualAddressSpace, argv: readonly (string | Uint8Array)[], envp: readonly (string | Uint8Array)[],
-  execfn: string | Uint8Array, aux: Omit<AuxValues, 'hwcap'>, stack: StackOptions = {},
+  execfn: string | Uint8Array, aux: Omit<AuxValues, 'hwcap'>, stack: StackOptions = {}, bounds?: ArgBounds,
 ): number {
   const limit = stack.limit ?? DEFAULT_STACK_LIMIT;
   const random = new Uint8Array(16).map((_, i) => (i * 37 + 11) & 0xff);
@@ -129,6 +131,7 @@ export function setUpStack(
   check(mmap(kctx, as, STACK_TOP - bytes, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED | MAP_GROWSDOWN), 'mmap of the stack');
   check(copyToUser(kctx, as, st.base, st.bytes), 'copy of the initial stack');
   Atomics.add(kctx.ctl.i32, H_ICACHE_EPOCH, 1); // the kernel wrote the text frames
+  if (bounds) Object.assign(bounds, { argStart: st.argStart, argEnd: st.argEnd, envStart: st.envStart, envEnd: st.envEnd });
   return Number(st.sp);
 }
 
@@ -199,7 +202,7 @@ export function sysExecve(env: SyscallEnv, a: readonly bigint[]): SyscallResult 
     return -errnoFromNode(e);
   }
   try {
-    return execFile(env, f, hostFd, path, argv, envp);
+    return execFile(env, f, hostFd, path, res.guestPath, argv, envp);
   } finally {
     fs.closeSync(hostFd);
   }
@@ -207,15 +210,17 @@ export function sysExecve(env: SyscallEnv, a: readonly bigint[]): SyscallResult 
 
 /** execve past the lookup: `hostFd` is the opened file (the caller closes it). */
 function execFile(
-  env: SyscallEnv, f: FsEnv, hostFd: number, path: string, argv: Uint8Array[], envp: Uint8Array[],
+  env: SyscallEnv, f: FsEnv, hostFd: number, path: string, exePath: string, argv: Uint8Array[], envp: Uint8Array[],
 ): SyscallResult {
   const kctx = env.kctx;
   const ops = procOps();
   let src: ElfSource;
   let img: ElfImage;
+  let exeDev = 0, exeIno = 0;
   try {
     const st = fs.fstatSync(hostFd);
     if (!st.isFile()) return -EACCES;
+    [exeDev, exeIno] = [st.dev, st.ino];
     src = hostElfSource(hostFd, st.size);
     img = parseElfFrom(src);
   } catch (e) {
@@ -229,11 +234,12 @@ function execFile(
   const created = VirtualAddressSpace.create(kctx);
   if (typeof created === 'number') return -ENOMEM; // no slot (-EAGAIN) or no frame: exec's ENOMEM
   let sp: number;
+  const bounds: ArgBounds = { argStart: 0, argEnd: 0, envStart: 0, envEnd: 0 };
   try {
     loadElfInto(kctx, created, src, img);
     sp = setUpStack(kctx, created, argv, envp, Buffer.from(path, 'latin1'), {
       phdr: img.phdrVa, phent: img.phent, phnum: img.phnum, entry: img.entry,
-    }, { limit: fdTableRlimit(kctx, f.fdt, RLIMIT_STACK)[0] });
+    }, { limit: fdTableRlimit(kctx, f.fdt, RLIMIT_STACK)[0] }, bounds);
   } catch (e) {
     releaseAddressSpace(kctx, created);
     return e instanceof InitStackError ? -E2BIG : -ENOMEM;
@@ -248,6 +254,7 @@ function execFile(
   lock.unlock();
   releaseVfork(ctl, self, (key) => { env.sched.wake(key, Infinity); }); // the old space is the vfork parent's again
   setComm(ctl, ops.currentThread(), new TextEncoder().encode(path));
+  recordExec(ctl, self, exePath, bounds, { segments: imageSegments(img.segments), dev: exeDev, ino: exeIno }); // /proc/<pid> (kernel/fs/procinfo.ts)
   fdCloseOnExec(kctx, f.fdt, f.waiter);
   const tw = (ctl.layout.threads + ops.currentThread() * THREAD_BYTES) / 4;
   ctl.f64[(tw + T_CLEAR_TID) / 2] = 0;

@@ -12,17 +12,22 @@
  *
  * The word's page is faulted in first (as the user's access would) and the translation is
  * used under the mmap lock held shared, so the frame cannot be freed while the bucket lock
- * compares it. Other commands (REQUEUE, WAKE_OP, PI) return -ENOSYS; glibc 2.36 does not
- * issue them for the guests' mutexes, condvars and joins.
+ * compares it. FUTEX_REQUEUE / FUTEX_CMP_REQUEUE move waiters from one key to another without
+ * waking them (SchedOps.requeue: both buckets locked, CMP_REQUEUE's compare of *uaddr under
+ * them, so it is atomic with respect to waiters blocking on uaddr); FUTEX_WAKE_OP modifies
+ * *uaddr2 with a compare-and-swap on the word in RAM (the page made writable and dirty first, as
+ * the user's store would) and wakes on both. PI commands return -ENOSYS.
  */
-import { PTE_V } from '../../cpu/pte.ts';
+import { PTE_D, PTE_V, PTE_W } from '../../cpu/pte.ts';
+import { ACCESS_STORE } from '../../cpu/trap.ts';
+import { handlePageFault } from '../mm/fault.ts';
 import { PAGE_SIZE } from '../../cpu/ram.ts';
 import type { VirtualAddressSpace } from '../mm/aspace.ts';
 import type { KernelContext } from '../context.ts';
 import { EFAULT, EINVAL, ENOSYS } from '../errno.ts';
 import {
   CLOCK_MONOTONIC, CLOCK_REALTIME, FUTEX_BITSET_MATCH_ANY, FUTEX_CLOCK_REALTIME, FUTEX_CMD_MASK, FUTEX_PRIVATE_FLAG,
-  FUTEX_WAIT, FUTEX_WAIT_BITSET, FUTEX_WAKE, FUTEX_WAKE_BITSET,
+  FUTEX_CMP_REQUEUE, FUTEX_REQUEUE, FUTEX_WAIT, FUTEX_WAIT_BITSET, FUTEX_WAKE, FUTEX_WAKE_BITSET, FUTEX_WAKE_OP,
 } from '../linux-flags.ts';
 import { findLeaf, found, loPpn } from '../mm/pagetable.ts';
 import { clockNs } from './sys-info.ts';
@@ -47,19 +52,26 @@ export function privateKey(slot: number, va: number): number {
  * Returns fn's result, or -EINVAL (misaligned), -EFAULT (not a readable user word).
  */
 export function withFutex<T>(
-  kctx: KernelContext, as: VirtualAddressSpace, va: number, shared: boolean, fn: (chan: WaitChannel) => T,
+  kctx: KernelContext, as: VirtualAddressSpace, va: number, shared: boolean, fn: (chan: WaitChannel) => T, write = false,
 ): T | number {
   if (va % 4 !== 0) return -EINVAL;
   for (let attempt = 0; attempt < 4; attempt++) {
     const r = copyFromUser(kctx, as, va, 4); // faults the page in as a user load would
     if (typeof r === 'number') return -EFAULT;
     as.lock.readLock();
+    let needWrite = false;
     try {
       const vpn = Math.floor(va / PAGE_SIZE);
       const leaf = findLeaf(kctx, as.rootPpn, vpn);
       // Unmapped again meanwhile, or not valid now (a COW break between clear and set, a
       // PROT_NONE page): fault it back in (the fault waits for a change in progress).
       if (leaf < 0 || (found.lo & PTE_V) === 0) continue;
+      if (write) {
+        // FUTEX_WAKE_OP stores to the word: the page must be writable here (a COW page is
+        // broken first, as the user's store would), and the store marks it dirty as the MMU would.
+        if ((found.lo & PTE_W) === 0) { needWrite = true; continue; }
+        if ((found.lo & PTE_D) === 0) Atomics.or(kctx.ram.i32, found.ptePa / 4, PTE_D);
+      }
       const pa = (loPpn(found.lo) + (found.level === 0 ? 0 : vpn % 512 ** found.level)) * PAGE_SIZE + (va % PAGE_SIZE);
       let key = privateKey(as.slot, va);
       if (shared) {
@@ -69,6 +81,7 @@ export function withFutex<T>(
       return fn({ key, i32: kctx.ram.i32, index: pa / 4 });
     } finally {
       as.lock.readUnlock();
+      if (needWrite && handlePageFault(kctx, as, va, ACCESS_STORE) !== null) attempt = 4; // not writable: EFAULT
     }
   }
   return -EFAULT;
@@ -123,9 +136,57 @@ export function sysFutex(env: SyscallEnv, a: readonly bigint[]): SyscallResult {
       if (bitset === 0) return -EINVAL;
       return futexWake(env, va, Math.max(0, val), shared, bitset);
     }
+    case FUTEX_REQUEUE:
+    case FUTEX_CMP_REQUEUE: {
+      // a[3] is val2 (nr_requeue) here, not a timeout; a[5] is val3 (the expected *uaddr).
+      const nrWake = val, nrRequeue = argInt(a[3]!);
+      if (nrWake < 0 || nrRequeue < 0) return -EINVAL;
+      const va2 = argU(a[4]!);
+      const cmp = cmd === FUTEX_CMP_REQUEUE ? argInt(a[5]!) : null;
+      const r = withFutex(env.kctx, env.as, va2, shared, (to) => {
+        const key2 = to.key;
+        return withFutex(env.kctx, env.as, va, shared, (from) => {
+          if (from.key === key2 && cmp === null) return env.sched.wake(from.key, nrWake); // requeue onto itself
+          return env.sched.requeue(from, cmp, key2, nrWake, nrRequeue);
+        });
+      });
+      return r;
+    }
+    case FUTEX_WAKE_OP:
+      return futexWakeOp(env, va, shared, val, argInt(a[3]!), argU(a[4]!), argInt(a[5]!));
     default:
       return -ENOSYS;
   }
+}
+
+/**
+ * FUTEX_WAKE_OP: old := *uaddr2; *uaddr2 := old OP oparg (atomically, on the word in RAM); wake
+ * up to nrWake waiters of uaddr, and, when (old CMP cmparg), up to nrWake2 of uaddr2. The
+ * number woken, -EFAULT, -ENOSYS (unknown op or comparison, as Linux).
+ */
+function futexWakeOp(env: SyscallEnv, va: number, shared: boolean, nrWake: number, nrWake2: number, va2: number, encoded: number): number {
+  let op = (encoded >>> 28) & 0xf;
+  const cmp = (encoded >>> 24) & 0xf;
+  let oparg = ((encoded << 8) >> 20); // bits 12-23, sign-extended
+  const cmparg = ((encoded << 20) >> 20); // bits 0-11, sign-extended
+  if (op & 8) { // FUTEX_OP_OPARG_SHIFT
+    op &= 7;
+    oparg = oparg < 0 || oparg > 31 ? 0 : 1 << oparg; // Linux: out-of-range shifts are warned about and masked
+  }
+  if (op > 4 || cmp > 5) return -ENOSYS;
+  const old = withFutex(env.kctx, env.as, va2, shared, (c) => {
+    for (;;) {
+      const cur = Atomics.load(c.i32, c.index);
+      const next = [oparg, cur + oparg, cur | oparg, cur & ~oparg, cur ^ oparg][op]! | 0;
+      if (Atomics.compareExchange(c.i32, c.index, cur, next) === cur) return { old: cur, key: c.key };
+    }
+  }, true);
+  if (typeof old === 'number') return old;
+  const woken = withFutex(env.kctx, env.as, va, shared, (c) => env.sched.wake(c.key, Math.max(0, nrWake)));
+  if (typeof woken === 'number' && woken < 0) return woken;
+  const o = old.old;
+  const hit = [o === cmparg, o !== cmparg, o < cmparg, o <= cmparg, o > cmparg, o >= cmparg][cmp]!;
+  return (woken as number) + (hit ? env.sched.wake(old.key, Math.max(0, nrWake2)) : 0);
 }
 
 registerSyscall(N.SYS_futex, 'futex', sysFutex);

@@ -24,8 +24,8 @@
  *   Atomics.store of T_STATE/run-queue publication that follows the save.
  * - process record: P_STATE compareExchange; P_THREADS Atomics.add/sub; P_EXIT written
  *   before P_STATE becomes ZOMBIE (Atomics.store + notify: the host waits on P_STATE).
- *   P_PARENT, P_PGID, P_SID, P_FLAGS and the ZOMBIE → FREE reaping of a guest's child, only
- *   under SH_PROC_LOCK. P_VFORK: set before the child first runs, cleared once by the child.
+ *   P_PARENT, P_PGID, P_SID, P_FLAGS, P_CPU_DEAD_* and the ZOMBIE → FREE reaping of a guest's
+ *   child, only under SH_PROC_LOCK. P_VFORK: set before the child first runs, cleared once by the child.
  * - run queue: RQ_LOCK SpinLock guards RQ_HEAD/RQ_TAIL/ring; RQ_COUNT is Atomics.store'd
  *   under the lock so stealers may read it racily.
  * - hartSched: written only by its own hart (plain stores, racy reads are statistics);
@@ -44,8 +44,9 @@ export const SH_BATCH = 6; // instructions per interrupt-poll batch
 export const SH_POLICY = 7; // POLICY_*: the shootdown policy every hart installs
 export const SH_TLB_ENTRIES = 9; // TLB entries per hart (0: cpu/tlb.ts default); host, before SH_STARTED
 export const SH_SEED = 10; // machine seed (0: default) for TLB replacement and getrandom; host, before SH_STARTED
-export const SH_JIT = 12; // non-zero: harts translate hot guest code (cpu/jit.ts); host, before SH_STARTED
+export const SH_JIT = 14; // non-zero: harts translate hot guest code (cpu/jit.ts); host, before SH_STARTED
 export const SH_OOM_VICTIM = 11; // pid the OOM killer last sent SIGKILL (0 none); compareExchange (kernel/signal/oom.ts)
+export const SH_REALTIME = 12; // f64 (words 12-13): CLOCK_REALTIME - CLOCK_MONOTONIC of the host in ns, one value for every hart; host, before SH_STARTED
 export const SH_STARTED = 8; // host sets 1 (Atomics.store, then kicks every hart) after the words above
 export const SH_PROC_LOCK = 16; // SpinLock (own cache line): process tree — P_PARENT, zombie reaping, re-parenting
 export const POLICY_IPI = 0;
@@ -62,7 +63,7 @@ export const WB_LOCK = 0;
 export const WB_HEAD = 1; // first thread index on the list, -1 = none
 
 // ---- thread record (words) ----
-export const THREAD_BYTES = 704; // words 166-175 free
+export const THREAD_BYTES = 704; // words 174-175 free
 export const T_STATE = 0; // TS_*
 export const T_TID = 1;
 export const T_PROC = 2; // process slot
@@ -77,7 +78,7 @@ export const T_WAIT_BUCKET = 10; // bucket it is linked on, -1 = none
 export const T_WAKE_RESULT = 11; // a0 the wake path gives the blocked syscall
 export const T_PC = 12; // f64
 export const T_WAIT_KEY = 14; // f64: channel key it waits on
-export const T_DEADLINE = 16; // f64: ms (performance.timeOrigin + now) of a timed wait, 0 = none
+export const T_DEADLINE = 16; // f64: ms (kernel/proc/sys-info.ts monotonicMs) of a timed wait, 0 = none
 export const T_SWITCHES = 18; // times switched in
 export const T_WAIT_BITSET = 19; // futex bitset the thread waits with (-1 = any); under its bucket lock
 export const T_CLEAR_TID = 20; // f64: clear_child_tid va (set_tid_address / CLONE_CHILD_CLEARTID), 0 = none; owner hart only
@@ -93,6 +94,10 @@ export const T_VFORK = 160; // vfork: 1 + process slot of the child this thread 
 export const T_COMM = 161; // 4 words: comm (prctl PR_SET_NAME, /proc comm), 15 bytes + NUL; owner hart (set at spawn/clone/exec/prctl)
 export const COMM_BYTES = 16;
 export const T_VFORK_PID = 165; // vfork: pid of that child (checked against the slot's P_PID); owner hart only
+export const T_SLEEP_END = 166; // f64: nanosleep's end (ms, as T_DEADLINE); once interrupted (TF_SLEEP_INTR) the ms that were left. Owner, or the waker under the bucket lock
+export const T_SLEEP_REM = 168; // f64: nanosleep's rem va (0: none, or an absolute sleep); owner hart only
+export const T_UTIME = 170; // f64: ns this thread ran guest code (kernel/proc/cputime.ts); its hart while RUNNING, zeroed at exit under SH_PROC_LOCK
+export const T_STIME = 172; // f64: ns the kernel worked for it (traps); likewise
 /** Thread states. */
 export const TS_FREE = 0;
 export const TS_READY = 1; // on a run queue
@@ -105,10 +110,11 @@ export const TF_MIGRATE = 1 << 0; // test mode: every yield moves it to the next
 export const TF_RESTART = 1 << 1; // blocked in a restartable syscall: a plain wake re-runs the ecall (scheduler/block.ts)
 export const TF_SLEEP = 1 << 2; // blocked in nanosleep: the timeout is success (a0 := 0)
 export const TF_POLL = 1 << 3; // blocked polling the host (restartable): the timeout re-runs the ecall like a wake
+export const TF_SLEEP_INTR = 1 << 5; // a signal ended its nanosleep: before it resumes, the hart writes the time left to T_SLEEP_REM (kernel/proc/sys-proc.ts finishInterruptedSleep)
 export const TF_KILLABLE = 1 << 4; // blocked in a killable-only wait (vfork): only a fatal signal interrupts it (kernel/signal/send.ts); owner hart sets/clears it around the wait
 
 // ---- process record (words) ----
-export const PROC_BYTES = 64;
+export const PROC_BYTES = 128;
 export const P_STATE = 0; // PS_*
 export const P_PID = 1;
 export const P_AS = 2; // address-space slot
@@ -125,6 +131,8 @@ export const P_PGID = 12; // process group id. SH_PROC_LOCK (setpgid/setsid; rea
 export const P_SID = 13; // session id. SH_PROC_LOCK
 export const P_FLAGS = 14; // bits 0-7: parent-death signal (prctl PR_SET_PDEATHSIG); PF_* above. SH_PROC_LOCK
 export const P_VFORK = 15; // 1 while a vfork parent waits for this child to exec or exit, then 0 (Atomics.store + wake: the parent's channel)
+export const P_CPU_DEAD_U = 16; // f64: user-mode ns of the process's exited threads (kernel/proc/cputime.ts). SH_PROC_LOCK
+export const P_CPU_DEAD_S = 18; // f64: their kernel-mode ns. SH_PROC_LOCK
 /**
  * pid 1 is the kernel's own init (kernel/proc/sys-proc-table.ts): it has no slot and runs no
  * code; the host's processes are its children, orphans are re-parented to it, and the kernel
@@ -156,10 +164,11 @@ export function runQueueBytes(maxThreads: number): number {
 // ---- per-hart scheduler block (words) ----
 export const ASID_SLOTS = 6; // Linux x86 TLB_NR_DYN_ASIDS
 export const HS_SLOT_WORDS = 4;
-export const HS_SLOTS = 0; // ASID_SLOTS x [AS slot (-1 empty), AS global asid, generation caught up to, spare]
+export const HS_SLOTS = 0; // ASID_SLOTS x [AS slot (-1 empty), AS global asid, generation caught up to, hardware ASID]
 export const HS_SLOT_AS = 0;
 export const HS_SLOT_GASID = 1;
 export const HS_SLOT_GEN = 2;
+export const HS_SLOT_HW = 3; // hardware ASID in satp: 0 = the slot's own (slot + 1), else the space's global hardware ASID
 export const HS_NEXT_SLOT = 24; // round-robin victim
 export const HS_LOADED = 25; // ASID slot loaded in satp, -1 none
 export const HS_CURRENT = 26; // thread index running, -1 none
@@ -187,12 +196,24 @@ export const ST_BLOCK = 18;
 export const ST_WAKE = 19;
 export const ST_SD_LOCAL_FULL = 20; // initiator's own slot behind by more: full local flush
 export const ST_SD_LAT_N = 21; // latencies recorded (ring position = N % LAT_RING)
+// broadcast policy (scheduler/policy-broadcast.ts)
+export const ST_BC_ISSUED = 22; // broadcasts issued (invlpgb calls)
+export const ST_BC_PAGES = 23; // ... pages they named
+export const ST_BC_ASIDS = 24; // ... whole ASIDs they named
+export const ST_BC_SYNCS = 25; // tlbsyncs that had to wait
+export const ST_BC_SYNC_NS = 26; // ns spent in tlbsync
+export const ST_BC_APPLIED = 27; // broadcast entries this hart's hardware applied (published at poll points)
+export const ST_BC_FALLBACK = 28; // changes of spaces without a global ASID: flushed by ipi
+export const ST_BC_GASIDS = 29; // global ASIDs this hart assigned
+export const ST_BC_TRANSITION = 30; // interrupts sent to harts still on a per-hart ASID of a global space
 export const STAT_SLOTS = 32;
 export const STAT_NAMES: readonly string[] = [
   'switch.newAsid', 'switch.range', 'switch.full', 'switch.none',
   'shootdown.sent', 'shootdown.ipis', 'shootdown.recv', 'shootdown.recv.current', 'shootdown.recv.range',
   'shootdown.recv.full', 'shootdown.recv.lazy', 'preempt', 'yield', 'steal', 'idle', 'syscalls', 'faults',
   'quanta', 'block', 'wake', 'shootdown.localFull', 'shootdown.latencies',
+  'broadcast.issued', 'broadcast.pages', 'broadcast.asids', 'broadcast.tlbsyncWaits', 'broadcast.tlbsyncNs',
+  'broadcast.applied', 'broadcast.fallback', 'broadcast.globalAsids', 'broadcast.transitionIpis',
 ];
 /** Shootdown round-trip latencies, ns (f64 ring from word HS_LAT). */
 export const HS_LAT = HS_STATS + STAT_SLOTS * 2;

@@ -5,11 +5,12 @@
  * Choices (documented behaviour):
  * - ids: the guest runs as root — uid = euid = gid = egid = 0, matching AT_UID/AT_GID in the
  *   initial stack (kernel/proc/initstack.ts). File ownership in stat is the host's.
- * - clocks: REALTIME from the host's wall clock; MONOTONIC, MONOTONIC_RAW, BOOTTIME and the
- *   COARSE variants from the host's monotonic clock (process.hrtime), relative to this worker's
- *   process start — all harts share the host process, so one clock. PROCESS_CPUTIME_ID and
- *   THREAD_CPUTIME_ID are approximated by the host process's CPU time (process.cpuUsage):
- *   monotonic and of the right magnitude, not per guest process or thread. Resolution 1 ns
+ * - clocks: REALTIME from the host's wall clock (its offset to the monotonic clock measured once
+ *   at boot, so REALTIME never steps back and agrees on every hart); MONOTONIC, MONOTONIC_RAW, BOOTTIME and the
+ *   COARSE variants from the host's monotonic clock (process.hrtime) — all harts share the
+ *   host process, so one clock. clock_gettime of THREAD_CPUTIME_ID / PROCESS_CPUTIME_ID is the
+ *   calling thread's / process's CPU time as the harts charge it (kernel/proc/cputime.ts);
+ *   clockNs (no caller) approximates both by the host process's CPU time. Resolution 1 ns
  *   (COARSE: 4 ms, like a 250 Hz Linux tick).
  * - getrandom: a xorshift128+ stream seeded per machine (setRandomSeed; default a fixed
  *   seed), so runs are reproducible; shared by all threads of a worker, not cryptographic.
@@ -29,6 +30,8 @@ import { FDT_FDS, RLIM_NLIMITS } from '../fs/layout.ts';
 import type { FsEnv } from '../fs/sys-fs-env.ts';
 import { argInt, argU } from '../syscall.ts';
 import { copyFromUser, copyToUser } from '../mm/uaccess.ts';
+import { processCpuNs, threadCpuNs } from './cputime.ts';
+import { procOps } from './sys-proc.ts';
 
 const ESRCH = 3;
 export const UTS_SYSNAME = 'Linux';
@@ -120,14 +123,31 @@ export function sysPrlimit64(f: FsEnv, a: readonly bigint[]): number {
 // ---- clocks ----
 // The host's monotonic clock (uv_hrtime), the same on every worker: a per-worker origin would
 // make CLOCK_MONOTONIC jump back when a thread migrates to a hart whose worker started later.
+// CLOCK_REALTIME is that clock plus one offset the host measured at boot (setRealtimeOffset,
+// SH_REALTIME), so it never steps back — neither within a millisecond nor when a thread moves
+// to another hart — and an absolute REALTIME deadline is a fixed monotonic one.
 const bootNs = 0n;
 const COARSE_NS = 4_000_000n;
+let realtimeOffsetNs = BigInt(Date.now()) * 1_000_000n - process.hrtime.bigint();
+
+/** Use `ns` (CLOCK_REALTIME - host monotonic, measured once by the host at boot) on this worker. */
+export function setRealtimeOffset(ns: number): void {
+  realtimeOffsetNs = BigInt(Math.round(ns));
+}
+
+/** The host's monotonic clock in ms (a double): the clock of every scheduler deadline (block timeouts, sleeps). */
+export function monotonicMs(): number {
+  return Number(process.hrtime.bigint()) / 1e6;
+}
 
 /** Nanoseconds of clock `id`, or null for an unknown clock. */
 export function clockNs(id: number): bigint | null {
   switch (id) {
-    case CLOCK_REALTIME: return BigInt(Date.now()) * 1_000_000n + (process.hrtime.bigint() % 1_000_000n);
-    case CLOCK_REALTIME_COARSE: return BigInt(Date.now()) * 1_000_000n;
+    case CLOCK_REALTIME: return process.hrtime.bigint() + realtimeOffsetNs;
+    case CLOCK_REALTIME_COARSE: {
+      const t = process.hrtime.bigint() + realtimeOffsetNs;
+      return t - (t % COARSE_NS);
+    }
     case CLOCK_MONOTONIC: case CLOCK_MONOTONIC_RAW: case CLOCK_BOOTTIME:
       return process.hrtime.bigint() - bootNs + 1_000_000_000n;
     case CLOCK_MONOTONIC_COARSE: {
@@ -150,9 +170,20 @@ function timespec(ns: bigint): Uint8Array {
   return out;
 }
 
+/**
+ * The calling thread's CPU clocks (kernel/proc/cputime.ts): CLOCK_THREAD_CPUTIME_ID its own user
+ * + system time, CLOCK_PROCESS_CPUTIME_ID its process's; null for other clocks.
+ */
+function cpuClockNs(f: FsEnv, id: number): bigint | null {
+  if (id !== CLOCK_PROCESS_CPUTIME_ID && id !== CLOCK_THREAD_CPUTIME_ID) return null;
+  const tix = procOps().currentThread();
+  const [u, s] = id === CLOCK_THREAD_CPUTIME_ID ? threadCpuNs(f.kctx.ctl, tix) : processCpuNs(f.kctx, procOps().currentProc());
+  return BigInt(Math.floor(u + s));
+}
+
 /** clock_gettime(id, tp): EINVAL for an unknown clock. */
 export function sysClockGettime(f: FsEnv, a: readonly bigint[]): number {
-  const ns = clockNs(argInt(a[0]!));
+  const ns = cpuClockNs(f, argInt(a[0]!)) ?? clockNs(argInt(a[0]!));
   if (ns === null) return -EINVAL;
   return copyToUser(f.kctx, f.as, argU(a[1]!), timespec(ns)) < 0 ? -EFAULT : 0;
 }

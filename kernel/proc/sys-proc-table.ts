@@ -132,12 +132,29 @@ export function childChannel(ctl: Ctl, p: number): WaitChannel {
   return { key: -1 - index, i32: ctl.i32, index };
 }
 
-/** Called after a child died (parent pid, child pid, child slot): the signal layer sends SIGCHLD. */
-export type ChildExitHook = (kctx: KernelContext, parentPid: number, childPid: number, exitSignal: number) => void;
+/**
+ * Called after a child died (parent pid, child pid, its exit signal): the signal layer sends
+ * SIGCHLD. `ended` carries the child's end (killing signal or exit code) when its slot is
+ * already gone (auto-reaped); otherwise the hook reads the zombie.
+ */
+export type ChildExitHook = (kctx: KernelContext, parentPid: number, childPid: number, exitSignal: number,
+  ended?: { signal: number; code: number }) => void;
 let childExitHook: ChildExitHook = () => {};
 /** Install the SIGCHLD sender (the signal module, at import time on each hart). */
 export function setChildExitHook(fn: ChildExitHook): void {
   childExitHook = fn;
+}
+
+/**
+ * Whether process slot `pp` discards its children's exit status (its SIGCHLD action is SIG_IGN
+ * or has SA_NOCLDWAIT): then a child that dies is freed at once instead of becoming a zombie,
+ * as Linux's do_notify_parent / release_task. Installed by the signal module.
+ */
+export type AutoReapHook = (kctx: KernelContext, pp: number) => boolean;
+let autoReapHook: AutoReapHook = () => false;
+/** Install the SIGCHLD-disposition reader (the signal module, at import time on each hart). */
+export function setAutoReapHook(fn: AutoReapHook): void {
+  autoReapHook = fn;
 }
 
 /** Called for each orphan given a parent-death signal (pid of the orphan, the signal, the dead parent's pid). */
@@ -210,6 +227,8 @@ export function threadGone(kctx: KernelContext, p: number, code: number, waiter:
   i32[procWord(ctl, p, P_EXIT)] = status;
   const pid = i32[procWord(ctl, p, P_PID)]!;
   let parentPid = INIT_PID;
+  let ended: { signal: number; code: number } | undefined;
+  const exitSignal = i32[procWord(ctl, p, P_EXIT_SIGNAL)]!; // read before the slot may be freed
   const notify: { parent: number; child: number; sig: number }[] = []; // zombies handed to a subreaper
   const deathSignals: { child: number; sig: number }[] = [];
   const lock = procLock(kctx);
@@ -225,6 +244,7 @@ export function threadGone(kctx: KernelContext, p: number, code: number, waiter:
       const sig = i32[procWord(ctl, c, P_FLAGS)]! & PF_PDEATHSIG;
       if (s === PS_LIVE && sig) deathSignals.push({ child: cpid, sig });
       if (s === PS_ZOMBIE && !initReaps(ctl, c, reaper) && rp >= 0) {
+        if (autoReapHook(kctx, rp)) procFree(ctl, c); // the new reaper discards its children's status
         Atomics.add(i32, childChannel(ctl, rp).index, 1);
         notify.push({ parent: reaper, child: cpid, sig: i32[procWord(ctl, c, P_EXIT_SIGNAL)]! });
       }
@@ -236,6 +256,12 @@ export function threadGone(kctx: KernelContext, p: number, code: number, waiter:
     Atomics.notify(i32, procWord(ctl, p, P_STATE));
     if (parentPid !== INIT_PID && pp < 0) procFree(ctl, p); // parent gone un-re-parented: cannot happen, but never leak the slot
     else if (!initReaps(ctl, p, parentPid) && pp >= 0) {
+      // SIGCHLD ignored or SA_NOCLDWAIT: no zombie; the parent's wait4 still wakes (and finds
+      // ECHILD once no child is left), as Linux's.
+      if (autoReapHook(kctx, pp)) {
+        ended = { signal: i32[procWord(ctl, p, P_SIGNAL)]!, code: i32[procWord(ctl, p, P_CODE)]! & 0xff };
+        procFree(ctl, p);
+      }
       const ch = childChannel(ctl, pp);
       Atomics.add(i32, ch.index, 1);
       wake(ch.key);
@@ -243,7 +269,7 @@ export function threadGone(kctx: KernelContext, p: number, code: number, waiter:
   } finally {
     lock.unlock();
   }
-  if (parentPid !== INIT_PID) childExitHook(kctx, parentPid, pid, i32[procWord(ctl, p, P_EXIT_SIGNAL)]!);
+  if (parentPid !== INIT_PID) childExitHook(kctx, parentPid, pid, exitSignal, ended);
   for (const n of notify) childExitHook(kctx, n.parent, n.child, n.sig);
   for (const d of deathSignals) parentDeathHook(kctx, d.child, d.sig, pid);
   return true;
@@ -259,17 +285,19 @@ export interface Reaped {
  * wait4's scan, for the caller `self` (slot) of pid `selfPid`: reap a zombie child matching
  * `pid` (> 0: that child; -1: any child; 0: any child in the caller's process group; < -1: any
  * child in process group -pid — the group it had when it died).
- * Returns the reaped child, 0 when matching children live on, -1 when there is none.
+ * Returns the reaped child, 0 when matching children live on, -1 when there is none. With
+ * `keep` (waitid's WNOWAIT) the zombie stays, to be waited for again. `group` (> 0) restricts
+ * to that process group whatever `pid` says (waitid's P_PGID, which can name group 1).
  * `seq` receives P_CHILD_SEQ as read under the lock (block on it to wait for the next death).
  */
-export function reapChild(kctx: KernelContext, self: number, selfPid: number, pid: number, seq: { value: number }): Reaped | 0 | -1 {
+export function reapChild(kctx: KernelContext, self: number, selfPid: number, pid: number, seq: { value: number }, keep = false, group = 0): Reaped | 0 | -1 {
   const ctl = kctx.ctl;
   const i32 = ctl.i32;
   const lock = procLock(kctx);
   lock.lock();
   try {
     seq.value = Atomics.load(i32, procWord(ctl, self, P_CHILD_SEQ));
-    const pgid = pid === 0 ? i32[procWord(ctl, self, P_PGID)]! : pid < -1 ? -pid : 0;
+    const pgid = group !== 0 ? group : pid === 0 ? i32[procWord(ctl, self, P_PGID)]! : pid < -1 ? -pid : 0;
     let any = false;
     for (let c = 0; c < ctl.layout.sched.maxProcesses; c++) {
       const s = Atomics.load(i32, procWord(ctl, c, P_STATE));
@@ -279,7 +307,7 @@ export function reapChild(kctx: KernelContext, self: number, selfPid: number, pi
       if (pgid !== 0 && i32[procWord(ctl, c, P_PGID)] !== pgid) continue;
       if (s === PS_ZOMBIE) {
         const wstatus = waitStatus(ctl, c);
-        procFree(ctl, c);
+        if (!keep) procFree(ctl, c);
         return { pid: cpid, wstatus };
       }
       any = true;

@@ -43,6 +43,7 @@
  * installed by scheduler/hart-loop.ts with setProcOps: kernel/ never imports scheduler/.
  */
 import type { VirtualAddressSpace } from '../mm/aspace.ts';
+import type { KernelContext } from '../context.ts';
 import { forkAddressSpace } from '../mm/cow.ts';
 import { EAGAIN, EFAULT, EINVAL } from '../errno.ts';
 import { fdTableFork, fdTablePut, fdTableRlimit, fdTableShare } from '../fs/fdtable.ts';
@@ -51,13 +52,16 @@ import { H_ICACHE_EPOCH } from '../layout.ts';
 import {
   CLONE_CHILD_CLEARTID, CLONE_CHILD_SETTID, CLONE_DETACHED, CLONE_FILES, CLONE_FS, CLONE_PARENT_SETTID, CLONE_SETTLS,
   CLONE_SIGHAND, CLONE_SYSVSEM, CLONE_THREAD, CLONE_VFORK, CLONE_VM, RLIMIT_NPROC, WNOHANG,
+  WCONTINUED, WEXITED, WNOWAIT, WSTOPPED, __WALL, __WCLONE,
 } from '../linux-flags.ts';
 import { releaseAddressSpace } from '../mm/mmap.ts';
 import {
   COMM_BYTES, P_FDT, P_FLAGS, P_PGID, P_PID, P_SID, P_STATE, P_THREADS, P_VFORK, PF_NO_NEW_PRIVS, PF_NOT_DUMPABLE, PF_PERSONA, PS_FREE, T_CLEAR_TID,
-  T_COMM, T_FLAGS, T_ROBUST, T_ROBUST_LEN, T_SLEEP, T_TID, T_VFORK, T_VFORK_PID, TF_KILLABLE, THREAD_BYTES,
+  T_COMM, T_FLAGS, T_ROBUST, T_ROBUST_LEN, T_SLEEP, T_SLEEP_END, T_SLEEP_REM, T_TID, T_VFORK, T_VFORK_PID, TF_KILLABLE,
+  TF_SLEEP_INTR, THREAD_BYTES,
 } from './layout.ts';
-import { clockNs } from './sys-info.ts';
+import { clockNs, monotonicMs } from './sys-info.ts';
+import { copyProcInfo, nowUs } from '../fs/procinfo.ts';
 import {
   childChannel, liveTasks, parentPidOf, procAlloc, procFree, procLock, procWord, reapChild, vforkChannel,
 } from './sys-proc-table.ts';
@@ -183,6 +187,7 @@ export function sysClone(env: SyscallEnv, a: readonly bigint[]): SyscallResult {
   if (!thread) {
     proc = procAlloc(ctl, as.slot, fdt, env.pid, flags & 0xff);
     if (proc < 0) { proc = self; return undo(-EAGAIN); }
+    copyProcInfo(ctl, self, proc, nowUs()); // /proc/<pid>: same program and strings as the parent
   }
   tix = o.newThread(proc, as.slot, sp !== 0 ? sp : null, flags & CLONE_SETTLS ? tls : null);
   if (tix < 0) return undo(tix);
@@ -273,11 +278,55 @@ export function sysWait4(env: SyscallEnv, a: readonly bigint[]): SyscallResult {
   }
 }
 
+/**
+ * waitid(idtype, id, infop, options, rusage): P_ALL, P_PID, P_PGID (id 0: the caller's group);
+ * WEXITED is required (stops and continues are never reported: job-control stops are absent);
+ * WNOHANG; WNOWAIT leaves the child waitable. infop gets a siginfo_t as Linux fills it: SIGCHLD,
+ * CLD_EXITED / CLD_KILLED, the child's pid, uid 0 and its exit code or signal; all zeros when
+ * WNOHANG finds no waitable child (Linux's kernel_waitid writes the zeroed info too).
+ */
+export function sysWaitid(env: SyscallEnv, a: readonly bigint[]): SyscallResult {
+  const idtype = argInt(a[0]!), id = argInt(a[1]!), infoVa = argU(a[2]!), options = argInt(a[3]!), rusageVa = argU(a[4]!);
+  if (options & ~(WNOHANG | WSTOPPED | WEXITED | WCONTINUED | WNOWAIT | __WALL | __WCLONE | 0x20000000)) return -EINVAL;
+  if (!(options & (WEXITED | WSTOPPED | WCONTINUED))) return -EINVAL;
+  let pid: number, group = 0;
+  if (idtype === N.P_ALL) pid = -1;
+  else if (idtype === N.P_PID) { if (id <= 0) return -EINVAL; pid = id; }
+  else if (idtype === N.P_PGID) { if (id < 0) return -EINVAL; pid = id === 0 ? 0 : -1; group = id; }
+  else return -EINVAL; // P_PIDFD: no pidfds (pidfd_open is ENOSYS)
+  const self = procOps().currentProc();
+  const seq = { value: 0 };
+  const info = new Uint8Array(SIGINFO_BYTES);
+  for (;;) {
+    const r = options & WEXITED ? reapChild(env.kctx, self, env.pid, pid, seq, (options & WNOWAIT) !== 0, group) : 0;
+    if (r === -1) return -ECHILD;
+    if (r !== 0) {
+      const dv = new DataView(info.buffer);
+      const sig = r.wstatus & 0x7f;
+      dv.setInt32(0, SIGCHLD_NR, true);
+      dv.setInt32(8, sig ? (r.wstatus & 0x80 ? CLD_DUMPED : CLD_KILLED) : CLD_EXITED, true);
+      dv.setInt32(16, r.pid, true);
+      dv.setInt32(20, 0, true);
+      dv.setInt32(24, sig ? sig : (r.wstatus >> 8) & 0xff, true);
+    } else if (!(options & WNOHANG)) {
+      const b = env.sched.block(childChannel(env.kctx.ctl, self), seq.value, undefined, { restart: true });
+      if (b !== -EAGAIN) return b;
+      continue;
+    }
+    if (infoVa !== 0 && copyToUser(env.kctx, env.as, infoVa, info) < 0) return -EFAULT;
+    if (rusageVa !== 0 && copyToUser(env.kctx, env.as, rusageVa, new Uint8Array(RUSAGE_BYTES)) < 0) return -EFAULT;
+    return 0;
+  }
+}
+const SIGINFO_BYTES = 128;
+const SIGCHLD_NR = 17;
+const CLD_EXITED = 1, CLD_KILLED = 2, CLD_DUMPED = 3;
+
 /** nanosleep(req, rem). */
 export function sysNanosleep(env: SyscallEnv, a: readonly bigint[]): SyscallResult {
   const t = readTimespec(env, argU(a[0]!));
   if (typeof t === 'number') return t;
-  return sleepNs(env, Number(t));
+  return sleepNs(env, Number(t), argU(a[1]!));
 }
 
 /** clock_nanosleep(clockid, flags, req, rem): relative, or TIMER_ABSTIME (flags bit 0). */
@@ -287,17 +336,45 @@ export function sysClockNanosleep(env: SyscallEnv, a: readonly bigint[]): Syscal
   if (now === null || clock === 2 || clock === 3) return -EINVAL; // unknown, or a CPU-time clock
   const t = readTimespec(env, argU(a[2]!));
   if (typeof t === 'number') return t;
-  return sleepNs(env, flags & TIMER_ABSTIME ? Math.max(0, Number(t - now)) : Number(t));
+  return flags & TIMER_ABSTIME ? sleepNs(env, Math.max(0, Number(t - now))) : sleepNs(env, Number(t), argU(a[3]!));
 }
-/** Park the caller for `ns` (a channel on its own thread record that nobody wakes). */
-function sleepNs(env: SyscallEnv, ns: number): SyscallResult {
+/**
+ * Park the caller for `ns` (a channel on its own thread record that nobody wakes). A signal
+ * that interrupts the sleep returns -EINTR (never restarted, SA_RESTART or not: signal(7)) and,
+ * for a relative sleep, stores the time left at `remVa` (0: none) — see finishInterruptedSleep.
+ */
+function sleepNs(env: SyscallEnv, ns: number, remVa = 0): SyscallResult {
   if (ns <= 0) {
     env.sched.yieldAfter();
     return 0;
   }
   const ctl = env.kctx.ctl;
-  const index = tw(env, procOps().currentThread(), T_SLEEP);
+  const tix = procOps().currentThread();
+  const index = tw(env, tix, T_SLEEP);
+  ctl.f64[tw(env, tix, T_SLEEP_END) / 2] = monotonicMs() + ns / 1e6; // the clock of block deadlines
+  ctl.f64[tw(env, tix, T_SLEEP_REM) / 2] = remVa;
   return env.sched.block({ key: -1 - index, i32: ctl.i32, index }, ctl.i32[index]!, ns, { sleep: true });
+}
+
+/**
+ * Thread `tix`, just switched in on this hart with `as`, had its nanosleep ended by a signal
+ * (TF_SLEEP_INTR, set by the scheduler's wait queue with the milliseconds left in T_SLEEP_END):
+ * write the time left to the sleep's rem pointer, as Linux's nanosleep does before it returns
+ * -EINTR, before any handler runs. Returns -EFAULT when rem cannot be written (the syscall's
+ * result then), else 0.
+ */
+export function finishInterruptedSleep(kctx: KernelContext, as: VirtualAddressSpace, tix: number): number {
+  const ctl = kctx.ctl;
+  const w = (f: number): number => (ctl.layout.threads + tix * THREAD_BYTES) / 4 + f;
+  Atomics.and(ctl.i32, w(T_FLAGS), ~TF_SLEEP_INTR);
+  const va = ctl.f64[w(T_SLEEP_REM) / 2]!;
+  if (va === 0) return 0;
+  const ns = BigInt(Math.max(0, Math.round(ctl.f64[w(T_SLEEP_END) / 2]! * 1e6)));
+  const out = new Uint8Array(16);
+  const dv = new DataView(out.buffer);
+  dv.setBigInt64(0, ns / 1_000_000_000n, true);
+  dv.setBigInt64(8, ns % 1_000_000_000n, true);
+  return copyToUser(kctx, as, va, out) < 0 ? -EFAULT : 0;
 }
 
 /** sched_getaffinity(pid, len, mask): every hart of the machine. */
@@ -313,6 +390,7 @@ export function sysSchedGetaffinity(env: SyscallEnv, a: readonly bigint[]): Sysc
 
 registerSyscall(N.SYS_clone, 'clone', sysClone);
 registerSyscall(N.SYS_wait4, 'wait4', sysWait4);
+registerSyscall(N.SYS_waitid, 'waitid', sysWaitid);
 replaceSyscall(N.SYS_exit, 'exit', (env, a) => {
   clearChildTid(env);
   return env.sched.exitThread(argInt(a[0]!) & 0xff);

@@ -78,6 +78,7 @@ export const IK_ADDR = 1;
 export const IK_PID = 2;
 export const IK_VALUE = 4;
 export const IK_STATUS = 8;
+export const IK_TIMER = 16; // si_timerid in I_PID, si_overrun in I_UID (a POSIX timer's SI_TIMER signal)
 
 /** Bytes of the two signal regions for `maxProcesses` / `maxThreads` slots. */
 export function signalRegionBytes(maxProcesses: number, maxThreads: number): { sigProcs: number; sigThreads: number } {
@@ -89,3 +90,56 @@ export function signalRegionBytes(maxProcesses: number, maxThreads: number): { s
  * above the main stack (scheduler/process.ts STACK_TOP 0x3f_f000_0000), below USER_TOP.
  */
 export const SIGTRAMP_VA = 0x3f_f800_0000;
+
+// ---- the timer table (region `timers`; kernel/signal/timers.ts) ----
+//
+//   timers  TIMER_HEADER_BYTES + N x TIMER_BYTES   N = maxThreads (sized from --memory)
+//
+// One record per armed-or-idle timer of any process: ITIMER_REAL (alarm, setitimer), POSIX
+// timers (timer_create) and timerfds. Deadlines are CLOCK_MONOTONIC nanoseconds (a double:
+// exact to well below a microsecond for years of uptime).
+// Who writes what: every field of the header and of every record only under TH_LOCK (one
+// SpinLock for the table: timer calls are rare), except TH_ARMED and TH_NEXT, which harts read
+// racily before each quantum and when idle (a stale read only delays the scan to the next
+// check, bounded by the idle slice) and TM_SEQ (Atomics: a timerfd reader reads it before it
+// looks at TM_TICKS, the expiry bumps it under the lock and then wakes the channel).
+// Lock order: a process's signal lock (SP_LOCK) before TH_LOCK, never the reverse — a timer
+// fires by queueing its signal after dropping TH_LOCK.
+export const TIMER_HEADER_BYTES = 64;
+export const TH_LOCK = 0; // SpinLock for the whole table
+export const TH_ARMED = 1; // armed timers (racy reads: "anything to scan?")
+export const TH_NEXT = 2; // f64: earliest armed deadline (monotonic ns), Infinity when none
+export const TH_HIGH = 4; // one past the highest slot ever used (bounds the scans)
+export const TH_CPU_ARMED = 5; // armed ITIMER_VIRTUAL / ITIMER_PROF records (racy reads: "charge CPU time to them?")
+export const TIMER_BYTES = 128;
+export const TM_STATE = 0; // TMS_*
+export const TM_PID = 1; // owner process pid (a record whose owner is not a live process with this pid is freed)
+export const TM_PROC = 2; // owner process slot
+export const TM_ID = 3; // POSIX timer id (per process), the fd's ofile for a timerfd, -1 for ITIMER_REAL
+export const TM_KIND = 4; // TK_*
+export const TM_CLOCK = 5; // clock id it was created on
+export const TM_NOTIFY = 6; // SIGEV_SIGNAL / SIGEV_NONE / SIGEV_THREAD_ID (kernel value)
+export const TM_SIGNO = 7; // signal sent at expiry
+export const TM_TID = 8; // SIGEV_THREAD_ID: the target thread's tid
+export const TM_OVERRUN = 9; // expiries while its signal was still queued (since the last delivery)
+export const TM_OVERRUN_LAST = 10; // timer_getoverrun: the overrun reported with the last delivered signal
+export const TM_QUEUED = 11; // 1 while its signal is pending (not yet delivered)
+export const TM_VALUE_LO = 12; // sigev_value (si_value)
+export const TM_VALUE_HI = 13;
+export const TM_DEADLINE = 14; // f64: monotonic ns of the next expiry, 0 = disarmed (ITIMER_VIRTUAL/PROF: CPU ns left)
+export const TM_INTERVAL = 16; // f64: period in ns, 0 = one-shot
+export const TM_TICKS = 18; // f64: timerfd: expiries not yet read
+export const TM_SEQ = 20; // timerfd: bumped at every expiry and settime; its readers' wait word (woken by the expiring hart)
+export const TMS_FREE = 0;
+export const TMS_IDLE = 1; // exists, disarmed
+export const TMS_ARMED = 2;
+export const TK_ITIMER_REAL = 1;
+export const TK_POSIX = 2;
+export const TK_TIMERFD = 3;
+export const TK_ITIMER_VIRTUAL = 4; // counts the process's user time (kernel/proc/cputime.ts)
+export const TK_ITIMER_PROF = 5; // counts its user + system time
+
+/** Bytes of the timer region for `maxTimers` records. */
+export function timerRegionBytes(maxTimers: number): number {
+  return TIMER_HEADER_BYTES + maxTimers * TIMER_BYTES;
+}

@@ -86,7 +86,17 @@ export function signalState(kctx: KernelContext): SignalState {
  * process-directed signal it does not block), -1 none. sig 0 only checks. Returns 0.
  */
 export function queueSignal(kctx: KernelContext, p: number, tix: number, sig: number, info: SigInfo, senderTix = -1): number {
-  if (sig === 0) return 0;
+  postSignal(kctx, p, tix, sig, info, senderTix);
+  return 0;
+}
+
+/**
+ * queueSignal that says what happened: true when `sig` was added to a pending set, false when
+ * it was dropped (ignored) or already pending (a timer counts that as an overrun).
+ */
+export function postSignal(kctx: KernelContext, p: number, tix: number, sig: number, info: SigInfo, senderTix = -1): boolean {
+  if (sig === 0) return false;
+  let queued = false;
   const st = signalState(kctx);
   const ctl = kctx.ctl;
   const bit = sigBit(sig);
@@ -100,6 +110,7 @@ export function queueSignal(kctx: KernelContext, p: number, tix: number, sig: nu
     const blockedByTarget = first !== undefined && (st.blocked(first) & bit) !== 0n;
     if (st.ignored(p, sig) && !blockedByTarget) return; // dropped (Linux sig_ignored)
     if (!st.addPending(p, tix, sig, info)) return; // already pending: nothing new to wake for
+    queued = true;
     const wants = (t: number): boolean => (st.blocked(t) & bit) === 0n || (bit & UNBLOCKABLE) !== 0n || (st.timedWaitSet(t) & bit) !== 0n;
     if (tix >= 0) wake = wants(tix) ? tix : -1;
     else wake = senderTix >= 0 && threads.includes(senderTix) && wants(senderTix) ? senderTix : threads.find(wants) ?? -1;
@@ -110,7 +121,7 @@ export function queueSignal(kctx: KernelContext, p: number, tix: number, sig: nu
       || (wake >= 0 && (st.timedWaitSet(wake) & bit) !== 0n); // rt_sigtimedwait re-runs and dequeues it
   });
   if (wake >= 0) wakeForSignal(kctx, wake, restart, fatal);
-  return 0;
+  return queued;
 }
 
 /** Make thread `tix` notice a new signal (see the file comment). */

@@ -19,11 +19,11 @@ import {
 import type { SigInfo } from './sigframe.ts';
 import {
   A_FLAGS, A_HANDLER, A_MASK, ACTION_WORDS, I_ADDR_HI, I_ADDR_LO, I_CODE, I_ERRNO, I_KIND, I_PID, I_STATUS, I_UID,
-  IK_ADDR, IK_PID, IK_STATUS, IK_VALUE, INFO_WORDS, SIGPROC_BYTES, SIGTHREAD_BYTES, SP_ACTIONS, SP_INFOS, SP_LOCK,
+  IK_ADDR, IK_PID, IK_STATUS, IK_TIMER, IK_VALUE, INFO_WORDS, SIGPROC_BYTES, SIGTHREAD_BYTES, SP_ACTIONS, SP_INFOS, SP_LOCK,
   SP_PEND_HI, SP_PEND_LO, SP_PID, ST_ALT_FLAGS, ST_ALT_SIZE_HI, ST_ALT_SIZE_LO, ST_ALT_SP_HI, ST_ALT_SP_LO, ST_BLK_HI,
   ST_BLK_LO, ST_HAS_SAVED, ST_INFOS, ST_PEND_HI, ST_PEND_LO, ST_SAVED_HI, ST_SAVED_LO, ST_SEQ, ST_TID, ST_TWAIT_LO,
 } from './layout.ts';
-import { NSIG, SIG_DFL, SIG_IGN, SIGRTMIN, SS_DISABLE, UNBLOCKABLE, defaultAction, sigBit } from './signals.ts';
+import { NSIG, SA_NOCLDWAIT, SIGCHLD, SIG_DFL, SIG_IGN, SIGRTMIN, SS_DISABLE, UNBLOCKABLE, defaultAction, sigBit } from './signals.ts';
 import type { AltStack } from './sigframe.ts';
 
 export const ALL_SIGNALS = (1n << BigInt(NSIG)) - 1n;
@@ -159,6 +159,17 @@ export class SignalState {
     return h === SIG_DFL && (defaultAction(sig) === 'ignore' || defaultAction(sig) === 'cont' || defaultAction(sig) === 'stop');
   }
 
+  /**
+   * Whether process slot p discards its children's exit status: SIGCHLD is SIG_IGN or its
+   * action has SA_NOCLDWAIT. Lock-free read; a record not yet claimed by p's process (stale
+   * from an earlier one) counts as the default action.
+   */
+  discardsChildren(p: number): boolean {
+    if (this.i32[this.pw(p, SP_PID)] !== pidOf(this.ctl, p)) return false;
+    const a = this.action(p, SIGCHLD);
+    return a.handler === SIG_IGN || (a.flags & SA_NOCLDWAIT) !== 0;
+  }
+
   // ---- masks and pending sets (lock held, thread claimed) ----
   blocked(tix: number): bigint { return get64(this.i32, this.tw(tix, ST_BLK_LO)); }
   setBlocked(tix: number, m: bigint): void { set64(this.i32, this.tw(tix, ST_BLK_LO), m & ~UNBLOCKABLE & ALL_SIGNALS); }
@@ -201,7 +212,9 @@ export class SignalState {
       const set = get64(this.i32, pendW);
       if ((set & bit) === 0n) continue;
       set64(this.i32, pendW, set & ~bit);
-      return this.readInfo(infos + (sig - 1) * INFO_WORDS, sig);
+      const info = this.readInfo(infos + (sig - 1) * INFO_WORDS, sig);
+      if (info.timerid !== undefined) timerSignalTaken(this.ctl, p, info); // si_overrun, and the timer may queue again
+      return info;
     }
     return null;
   }
@@ -255,6 +268,7 @@ export class SignalState {
     if (info.value !== undefined) { kind |= IK_VALUE; set64(i, w + I_ADDR_LO, info.value); }
     if (info.pid !== undefined) { kind |= IK_PID; i[w + I_PID] = info.pid; i[w + I_UID] = info.uid ?? 0; }
     if (info.status !== undefined) { kind |= IK_STATUS; i[w + I_STATUS] = info.status; }
+    if (info.timerid !== undefined) { kind |= IK_TIMER; i[w + I_PID] = info.timerid; i[w + I_UID] = info.overrun ?? 0; }
     i[w + I_KIND] = kind;
   }
 
@@ -267,6 +281,7 @@ export class SignalState {
     if (kind & IK_VALUE) info.value = get64(i, w + I_ADDR_LO);
     if (kind & IK_PID) { info.pid = i[w + I_PID]!; info.uid = i[w + I_UID]!; }
     if (kind & IK_STATUS) info.status = i[w + I_STATUS]!;
+    if (kind & IK_TIMER) { info.timerid = i[w + I_PID]!; info.overrun = i[w + I_UID]!; }
     return info;
   }
 
@@ -316,6 +331,18 @@ export class SignalState {
       this.setAltStack(tix, { sp: 0n, size: 0n, flags: SS_DISABLE });
     });
   }
+}
+
+/**
+ * Called with process `p`'s signal lock held when a POSIX timer's signal (SI_TIMER) leaves a
+ * pending set (delivery or sigtimedwait): fills in info.overrun and lets the timer queue its
+ * signal again (kernel/signal/timers.ts installs it; Linux posixtimer_rearm / it_overrun_last).
+ */
+export type TimerTakenHook = (ctl: Ctl, p: number, info: SigInfo) => void;
+let timerSignalTaken: TimerTakenHook = () => {};
+/** Install the timer table's dequeue hook (kernel/signal/timers.ts, at import time). */
+export function setTimerTakenHook(fn: TimerTakenHook): void {
+  timerSignalTaken = fn;
 }
 
 /** Real-time signals (SIGRTMIN..) are queued by number order after the standard ones. */

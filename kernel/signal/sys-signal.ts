@@ -33,9 +33,12 @@ import {
 } from './signals.ts';
 import { argInt, argU, NO_RETURN, registerSyscall, type SyscallEnv } from '../syscall.ts';
 import { INIT_PID, P_CODE, P_PGID, P_SIGNAL } from '../proc/layout.ts';
-import { procsOfGroup, setChildExitHook, setParentDeathHook } from '../proc/sys-proc-table.ts';
+import { procsOfGroup, setAutoReapHook, setChildExitHook, setParentDeathHook } from '../proc/sys-proc-table.ts';
 import { setCloneSignalHook } from '../proc/sys-proc.ts';
 import { copyToUser } from '../mm/uaccess.ts';
+import { timersExec } from './timers.ts';
+import './sys-timer.ts'; // setitimer, getitimer, timer_create & co.
+import './timerfd.ts'; // timerfd_create, timerfd_settime, timerfd_gettime
 
 import {
   SYS_kill, SYS_tkill, SYS_tgkill, SYS_sigaltstack, SYS_rt_sigsuspend, SYS_rt_sigaction,
@@ -358,17 +361,22 @@ setSigpipeHook(() => {
 // SIGCHLD (or the child's exit signal) to the parent of a process that died
 // (kernel/proc/sys-proc-table.ts threadGone). No core files are written, so a core-dumping
 // default action reports CLD_KILLED (Linux with RLIMIT_CORE 0), like the wait status.
-setChildExitHook((kctx, parentPid, childPid, exitSignal) => {
+setChildExitHook((kctx, parentPid, childPid, exitSignal, ended) => {
   if (!(exitSignal >= 1 && exitSignal <= NSIG)) return;
   const ctl = kctx.ctl;
-  const c = procOfPidAny(ctl, childPid); // still a zombie unless the parent reaped it already
-  const killedBy = c >= 0 ? ctl.i32[procField(ctl, c, P_SIGNAL)]! : 0;
-  const status = c < 0 ? 0 : killedBy || ctl.i32[procField(ctl, c, P_CODE)]! & 0xff;
+  const c = ended ? -1 : procOfPidAny(ctl, childPid); // still a zombie unless the parent reaped it already
+  const killedBy = ended ? ended.signal : c >= 0 ? ctl.i32[procField(ctl, c, P_SIGNAL)]! : 0;
+  const status = ended ? killedBy || ended.code : c < 0 ? 0 : killedBy || ctl.i32[procField(ctl, c, P_CODE)]! & 0xff;
   const host = signalHost();
   sendSignal(kctx, parentPid, exitSignal, {
     signo: exitSignal, code: killedBy ? CLD_KILLED : CLD_EXITED, pid: childPid, uid: 0, status,
   }, host && host.kctx.ctl === ctl ? host.current : -1);
 });
+
+// A dying child of a parent whose SIGCHLD is SIG_IGN or has SA_NOCLDWAIT is freed at once
+// (kernel/proc/sys-proc-table.ts threadGone). A racy read of the action, as the exit path of
+// Linux reads it under siglock only to serialize with a concurrent sigaction.
+setAutoReapHook((kctx, pp) => signalState(kctx).discardsChildren(pp));
 
 // clone/fork (kernel/proc/sys-proc.ts): a new process copies the actions (handlers and ignored
 // signals), the blocked mask and the sigaltstack; a new thread the blocked mask. Nothing pending.
@@ -383,10 +391,12 @@ setParentDeathHook((kctx, childPid, sig, deadPid) => {
 });
 
 // execve (kernel/proc/exec.ts, past its point of no return): caught handlers back to SIG_DFL,
-// ignored ones kept, the blocked mask and pending signals kept, the altstack dropped.
+// ignored ones kept, the blocked mask and pending signals kept, the altstack dropped; POSIX
+// timers deleted (kernel/signal/timers.ts).
 setExecSignalHook((env) => {
   const tix = callerTix(env);
   signalState(env.kctx).execSignals(procOfThread(env.kctx.ctl, tix), tix);
+  timersExec(env.kctx, env.pid); // POSIX timers are deleted; ITIMER_REAL (alarm) survives
 });
 
 export { decodeSigInfo };

@@ -37,6 +37,10 @@ export interface GuestRunOptions {
   poison?: boolean;
   /** Translating harts (bootScheduled `jit`); default guestRunDefaults.jit, else the machine's default (on). */
   jit?: boolean;
+  /** broadcast policy: harts a space must run on to get a global ASID (bootScheduled `globalAsidMinHarts`). */
+  globalAsidMinHarts?: number;
+  /** broadcast policy: skip tlbsync (bootScheduled `tlbsyncSkip`; UNSAFE, negative control). */
+  tlbsyncSkip?: boolean;
 }
 
 /**
@@ -69,7 +73,8 @@ export async function runGuest(o: GuestRunOptions): Promise<GuestRun> {
   writeFileSync(join(dir, o.guest), elf, { mode: 0o755 });
   const fd = openSync(outPath, 'w');
   const nul = openSync('/dev/null', 'r+');
-  const m = await bootScheduled({ cpus: o.cpus ?? 4, memory: 128 * MiB, policy: o.policy, sanitize: o.sanitize ?? 'report', root: dir, inject: o.inject, poison: o.poison, jit: o.jit ?? guestRunDefaults.jit });
+  const m = await bootScheduled({ cpus: o.cpus ?? 4, memory: 128 * MiB, policy: o.policy, sanitize: o.sanitize ?? 'report', root: dir, inject: o.inject, poison: o.poison,
+    globalAsidMinHarts: o.globalAsidMinHarts, tlbsyncSkip: o.tlbsyncSkip, jit: o.jit ?? guestRunDefaults.jit });
   try {
     const t0 = performance.now();
     const { pid } = spawn(m, { elf, argv: [o.guest, ...o.args], envp: [], stdio: [nul, fd, nul] });

@@ -36,7 +36,7 @@ describe('page-table edits', () => {
     const info = { pages: 0, dirty: [] as number[] };
     const s = clearRange(vm.ctx, as, vpn, vpn + 512, undefined, info);
     expect(info).toEqual({ pages: 1, dirty: [vpn] });
-    expect(s.pendingCounts).toEqual({ frames: 1, hugeFrames: 0, tables: 1, writeback: 0, fileRefs: 0 }); // the level-0 table spanned exactly the range
+    expect(s.pendingCounts).toEqual({ frames: 1, hugeFrames: 0, tables: 1, writeback: 0, fileRefs: 0, cleaned: 0 }); // the level-0 table spanned exactly the range
     completeShootdown(vm.ctx, s);
     // the level-2 and level-1 tables stay (partly covered), and the region list's frames; everything else is back
     expect(as.regions.frames).toBe(2); // one chunk and one directory frame

@@ -57,7 +57,7 @@ const host = (): SignalHost => ({
 const env = (): SyscallEnv => ({
   kctx: vm.ctx, as, tid: TID, pid: PID,
   sched: {
-    exitThread: () => NO_RETURN, exitGroup: () => NO_RETURN, yieldAfter: () => {}, block: () => -11, wake: () => 0,
+    exitThread: () => NO_RETURN, exitGroup: () => NO_RETURN, yieldAfter: () => {}, block: () => -11, wake: () => 0, requeue: () => 0,
     hostWrite: () => {},
   },
   getReg, setReg: (i, v) => { if (i) setReg(i, v); },
