@@ -5,12 +5,17 @@
  *   (2) mem    — a load/store loop over one 1 KiB window: every access hits the micro-TLB;
  *   (3) stride — loads one word per page over 2048 Sv48-mapped pages, twice the default
  *                TLB's 1024 entries, so nearly every load misses the TLB and walks;
+ * each interpreted (`cpu.<loop>.mips`) and translated (`cpu.<loop>.jit.mips`, cpu/jit.ts) with
+ * `cpu.<loop>.jit.ratio` = translated / interpreted MIPS; `BENCH cpu.jit.compile.us` = mean
+ * CPU time to compile one block (each instruction of each loop taken as a block start: code
+ * generation + new Function, not V8's later optimisation);
  * plus `BENCH cpu.mem.ratio` = time per instruction of (2) / (1).
  * Times are this process's CPU time (process.cpuUsage), not wall time: the benchmark
  * machines are shared, and wall time would measure the neighbours.
  * When qemu-riscv64 and riscv64-linux-gnu-gcc are on PATH, the same loops are built as
  * static binaries in bench/native/ and timed under qemu: `BENCH cpu.<loop>.qemu.mips` and
- * `BENCH cpu.<loop>.qemu.ratio` (qemu MIPS / ours). Run: `npx tsx bench/cpu.ts`.
+ * `BENCH cpu.<loop>.qemu.ratio` (qemu MIPS / our interpreter's), `cpu.<loop>.qemu.jit.ratio`
+ * (qemu / translated). Run: `npx tsx bench/cpu.ts`.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdirSync, writeFileSync, existsSync } from 'node:fs';
@@ -19,6 +24,8 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Hart } from '../cpu/hart.ts';
 import { PhysicalMemory } from '../cpu/ram.ts';
 import { CAUSE_ECALL_U, EXIT_TRAP } from '../cpu/trap.ts';
+import { compileBlock, discoverBlock } from '../cpu/jit.ts';
+import { SLOTS_PER_PAGE } from '../cpu/decode.ts';
 import { SATP_MODE_SV48 } from '../cpu/pte.ts';
 import * as E from '../test/helpers/encode.ts';
 import { PageTableBuilder, PERM_AD, PERM_URW, PERM_URX } from '../test/helpers/pagetable.ts';
@@ -66,9 +73,9 @@ const LOOPS: Loop[] = [
   },
 ];
 
-function setup(loop: Loop): { hart: Hart; ram: PhysicalMemory } {
+function setup(loop: Loop, jit: boolean): { hart: Hart; ram: PhysicalMemory } {
   const ram = PhysicalMemory.create(64 * 1024 * 1024);
-  const hart = new Hart({ hartId: 0, ram });
+  const hart = new Hart({ hartId: 0, ram, jit });
   const words = [...loop.words, E.ECALL];
   let codePa = CODE_VA;
   let dataVa = 0x200000;
@@ -87,8 +94,8 @@ function setup(loop: Loop): { hart: Hart; ram: PhysicalMemory } {
 }
 
 /** Run `iters` iterations to completion; returns [instructions, seconds]. */
-function timeRun(loop: Loop, iters: number): [number, number] {
-  const { hart } = setup(loop);
+function timeRun(loop: Loop, iters: number, jit: boolean): [number, number] {
+  const { hart } = setup(loop, jit);
   hart.pc = CODE_VA;
   hart.setX(5, BigInt(iters));
   const c0 = process.cpuUsage();
@@ -103,12 +110,12 @@ function timeRun(loop: Loop, iters: number): [number, number] {
   return [hart.instret, (c.user + c.system) / 1e6];
 }
 
-/** Measure one loop for about `seconds`; returns MIPS. */
-function measure(loop: Loop, seconds: number): number {
-  timeRun(loop, Math.ceil(200_000 / loop.perIter)); // warm up the JIT
+/** Measure one loop for about `seconds`, translated (`jit`) or interpreted; returns MIPS. */
+function measure(loop: Loop, seconds: number, jit: boolean): number {
+  timeRun(loop, Math.ceil(200_000 / loop.perIter), jit); // warm up V8's JIT
   let iters = Math.ceil(2_000_000 / loop.perIter);
   for (;;) {
-    const [n, s] = timeRun(loop, iters);
+    const [n, s] = timeRun(loop, iters, jit);
     if (s >= seconds) return n / s / 1e6;
     iters = Math.ceil(iters * Math.min(10, (seconds * 1.1) / Math.max(s, 1e-3)));
   }
@@ -145,15 +152,48 @@ buf: .space ${(STRIDE_PAGES + 2) * 4096}
   return (iters * loop.perIter) / secs / 1e6;
 }
 
+/**
+ * Compile cost: CPU time of compiling each loop's blocks (code generation, new Function and
+ * the closure; V8's later optimisation of a hot block is not included), µs per block.
+ */
+function compileCostUs(): number {
+  let blocks = 0;
+  let us = 0;
+  for (const loop of LOOPS) {
+    const { hart } = setup(loop, true);
+    hart.pc = CODE_VA;
+    hart.refillFetch(CODE_VA);
+    const page = hart.cpPage;
+    const c0 = process.cpuUsage();
+    for (let rep = 0; rep < 50; rep++) {
+      let slot = (CODE_VA & 4095) >>> 1;
+      for (let k = 0; k < loop.words.length && slot < SLOTS_PER_PAGE; k++) {
+        const b = discoverBlock(hart, page, slot);
+        if (b.compilable) { compileBlock(hart, page, slot, b); blocks++; }
+        slot += 2;
+      }
+    }
+    const c = process.cpuUsage(c0);
+    us += c.user + c.system;
+  }
+  return us / blocks;
+}
+
 /** Print the BENCH lines for the cpu benchmarks. */
 export function benchCpu(seconds = 1): void {
   const mips = new Map<string, number>();
+  const jitMips = new Map<string, number>();
   for (const loop of LOOPS) {
-    const m = measure(loop, seconds);
+    const m = measure(loop, seconds, false);
+    const j = measure(loop, seconds, true);
     mips.set(loop.name, m);
+    jitMips.set(loop.name, j);
     console.log(`BENCH cpu.${loop.name}.mips ${m.toFixed(1)} MIPS`);
+    console.log(`BENCH cpu.${loop.name}.jit.mips ${j.toFixed(1)} MIPS`);
+    console.log(`BENCH cpu.${loop.name}.jit.ratio ${(j / m).toFixed(2)} x`);
   }
   console.log(`BENCH cpu.mem.ratio ${(mips.get('int')! / mips.get('mem')!).toFixed(2)} x`);
+  console.log(`BENCH cpu.jit.compile.us ${compileCostUs().toFixed(1)} us/block`);
   if (!have('qemu-riscv64') || !have('riscv64-linux-gnu-gcc')) {
     console.log('# qemu-riscv64 or riscv64-linux-gnu-gcc not on PATH: qemu comparison skipped');
     return;
@@ -165,6 +205,7 @@ export function benchCpu(seconds = 1): void {
     if (q === null) { console.log(`# qemu run of ${loop.name} failed`); continue; }
     console.log(`BENCH cpu.${loop.name}.qemu.mips ${q.toFixed(0)} MIPS`);
     console.log(`BENCH cpu.${loop.name}.qemu.ratio ${(q / mips.get(loop.name)!).toFixed(1)} x`);
+    console.log(`BENCH cpu.${loop.name}.qemu.jit.ratio ${(q / jitMips.get(loop.name)!).toFixed(1)} x`);
   }
 }
 

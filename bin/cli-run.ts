@@ -8,7 +8,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import {
-  OptionError, parseCpus, parseFlushCeiling, parseMemory, parseOutputFile, parseQuantum, parseRoot, parseSeed, parseInject,
+  OptionError, JIT_MODES, parseJit, parseCpus, parseFlushCeiling, parseMemory, parseOutputFile, parseQuantum, parseRoot, parseSeed, parseInject,
   parseGlobalAsidMin, parseShootdown, parseTlbEntries, parseTraceBuffer, resolveRunOptions, RUN_DEFAULTS, SHOOTDOWN_POLICIES,
   type RunOptions, type SanitizeMode,
 } from './options.ts';
@@ -21,7 +21,7 @@ import { writeChromeTrace } from '../kernel/lab/trace-export.ts';
 /** Flags of the run option set that take a value (the argv pre-pass must skip their values). */
 export const RUN_VALUE_FLAGS = [
   '--cpus', '--memory', '--root', '--quantum', '--stats-json', '--shootdown', '--flush-ceiling', '--trace',
-  '--trace-buffer', '--tlb-entries', '--seed', '--inject', '--sanitize-mode', '-o', '--output', '--global-asid-min',
+  '--trace-buffer', '--tlb-entries', '--seed', '--inject', '--jit', '--sanitize-mode', '-o', '--output', '--global-asid-min',
 ];
 
 /**
@@ -98,6 +98,8 @@ export function addRunOptions(cmd: Command, withTrace = true): Command {
       .argParser(p(parseTlbEntries)))
     .addOption(new Option('--seed <n>', 'seed of every random choice (TLB replacement, AT_RANDOM), 0-4294967295')
       .default(d.seed).argParser(p(parseSeed)))
+    .addOption(new Option('--jit <mode>', 'translate hot guest code to JavaScript (docs/jit.md)').choices(JIT_MODES)
+      .default(d.jit).argParser(p(parseJit)))
     .addOption(new Option('--inject <point=us,...>', 'fault injection: sleep µs at named protocol points to widen race windows (see docs/coherence.md)')
       .argParser(p(parseInject)))
     .addOption(new Option('--tlb-broadcast', 'broadcast TLB invalidation hardware (INVLPGB/TLBSYNC-style; --shootdown broadcast turns it on)'))
@@ -115,6 +117,7 @@ export function runOptionsFrom(elf: string, args: string[], o: Record<string, un
     flushCeiling: o.flushCeiling as number, sanitize,
     trace: trace ?? (o.trace as string | undefined) ?? null, traceBuffer: o.traceBuffer as number,
     tlbEntries: o.tlbEntries as number, seed: o.seed as number, inject: (o.inject as RunOptions['inject'] | undefined) ?? {},
+    jit: (o.jit as RunOptions['jit'] | undefined) ?? RUN_DEFAULTS.jit,
     tlbBroadcast: o.tlbBroadcast === true || o.shootdown === 'broadcast',
     globalAsidMin: (o.globalAsidMin as number | undefined) ?? RUN_DEFAULTS.globalAsidMin,
   });
@@ -143,7 +146,7 @@ export async function runGuest(options: RunOptions): Promise<number> {
     root: options.root,
     cpus: options.cpus, memory: options.memory, quantum: options.quantum, ceilingPages: options.flushCeiling,
     policy, sanitize: options.sanitize, traceEvents: traceFile === null ? 0 : options.traceBuffer,
-    tlbEntries: options.tlbEntries, seed: options.seed, inject: options.inject,
+    tlbEntries: options.tlbEntries, seed: options.seed, inject: options.inject, jit: options.jit === 'on',
     tlbBroadcast: options.tlbBroadcast || policy === 'broadcast', globalAsidMinHarts: options.globalAsidMin,
   });
   const t0 = performance.now();
@@ -153,7 +156,7 @@ export async function runGuest(options: RunOptions): Promise<number> {
     const status = await wait(m, pid, 2 ** 31);
     const config = {
       cpus: options.cpus, memory: options.memory, quantum: options.quantum, flushCeiling: options.flushCeiling,
-      tlbEntries: options.tlbEntries, seed: options.seed, elf: options.elf, args: options.args,
+      tlbEntries: options.tlbEntries, seed: options.seed, jit: options.jit, elf: options.elf, args: options.args,
     };
     if (statsJson !== null) {
       // kernel/lab/stats.ts labStats: instructions, tlb.*, flushes, shootdowns.latencyNs.p50/p99, faults, sanitizer.*, policy;

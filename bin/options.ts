@@ -20,6 +20,8 @@ export class OptionError extends Error {
 export const SHOOTDOWN_POLICIES = ['ipi', 'per-page', 'lazy', 'deferred', 'off', 'broadcast'] as const;
 export type PolicyName = (typeof SHOOTDOWN_POLICIES)[number];
 export type SanitizeMode = 'off' | 'report' | 'fatal';
+export const JIT_MODES = ['off', 'on'] as const;
+export type JitMode = (typeof JIT_MODES)[number];
 
 export const CPUS_MIN = 1;
 export const CPUS_MAX = 64;
@@ -59,6 +61,8 @@ export interface RunOptions {
   seed: number;
   /** Fault injection: delays (µs) at named protocol points (kernel/lab/inject.ts). */
   inject: InjectConfig;
+  /** The translating hart (cpu/jit.ts, docs/jit.md): hot guest blocks run compiled. */
+  jit: JitMode;
   /** Broadcast TLB invalidation hardware (cpu/tlb-broadcast.ts); `broadcast` turns it on itself. */
   tlbBroadcast: boolean;
   /** broadcast policy: harts a space must run on to get a global ASID (1-64). */
@@ -79,6 +83,7 @@ export const RUN_DEFAULTS = {
   tlbEntries: 1024,
   seed: 1,
   inject: {},
+  jit: 'on',
   tlbBroadcast: false,
   globalAsidMin: 4,
 } as const satisfies Omit<RunOptions, 'elf' | 'args' | 'root'>;
@@ -140,6 +145,12 @@ export function parseTlbEntries(text: string): number {
   return n;
 }
 
+/** Parse `--jit off|on`. */
+export function parseJit(text: string): JitMode {
+  if (!(JIT_MODES as readonly string[]).includes(text)) fail('--jit', text, `it must be one of ${JIT_MODES.join(', ')}`);
+  return text as JitMode;
+}
+
 /** Parse `--inject point=us[,point=us...]` (kernel/lab/inject.ts INJECT_POINTS). */
 export function parseInject(text: string): InjectConfig {
   try {
@@ -188,6 +199,7 @@ export function resolveRunOptions(input: Partial<RunOptions> & { elf: string }):
   int('--global-asid-min', o.globalAsidMin, 1, 64);
   parseTlbEntries(String(o.tlbEntries));
   parseShootdown(o.shootdown);
+  parseJit(o.jit);
   if (o.sanitize !== 'off') parseSanitize(o.sanitize);
   try {
     validateInjection(o.inject);

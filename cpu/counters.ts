@@ -25,6 +25,9 @@ export const HC_FENCE_I = 16; // fence.i / icache invalidations
 export const HC_DECODED_PAGES = 17; // code pages decoded into the decode cache
 export const HC_TRAPS = 18;
 export const HC_SC_FAILURES = 19;
+export const HC_JIT_BLOCKS = 20; // blocks compiled by the translator (cpu/jit.ts)
+export const HC_JIT_COMPILE_US = 21; // their total compile time, µs (host time)
+export const HC_JIT_INSNS = 22; // instructions retired in compiled blocks (instret - this = interpreted)
 export const HART_COUNTER_SLOTS = 32; // room to grow; layout reserves this many per hart
 
 export const HART_COUNTER_NAMES: Readonly<Record<number, string>> = {
@@ -48,4 +51,7 @@ export const HART_COUNTER_NAMES: Readonly<Record<number, string>> = {
   [HC_DECODED_PAGES]: 'decodedPages',
   [HC_TRAPS]: 'traps',
   [HC_SC_FAILURES]: 'scFailures',
+  [HC_JIT_BLOCKS]: 'jit.blocks',
+  [HC_JIT_COMPILE_US]: 'jit.compileUs',
+  [HC_JIT_INSNS]: 'jit.insns',
 };

@@ -18,6 +18,7 @@
  */
 import { expandCompressed } from './rvc.ts';
 import { PAGE_SIZE } from './ram.ts';
+import type { JitPage } from './jit.ts';
 
 export const SLOTS_PER_PAGE = PAGE_SIZE / 2;
 /** Register-buffer index of the write-only sink that stands in for rd = x0. */
@@ -117,6 +118,8 @@ export class DecodedPage {
   readonly ops = new Uint8Array(SLOTS_PER_PAGE);
   readonly args = new Int32Array(SLOTS_PER_PAGE);
   readonly imms = new Int32Array(SLOTS_PER_PAGE);
+  /** The translator's blocks of this page (cpu/jit.ts), created on first use; dropped with the page. */
+  jit: JitPage | null = null;
   constructor(ppn: number) {
     this.ppn = ppn;
   }

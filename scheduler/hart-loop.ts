@@ -64,7 +64,7 @@ import { bindSignalHost, type SignalHost } from '../kernel/signal/send.ts';
 import { cpuTimersTick, expireTimers } from '../kernel/signal/timers.ts';
 import { chargeThread, threadExitCpu } from '../kernel/proc/cputime.ts';
 import {
-  SH_BATCH, SH_REALTIME, SH_SEED, SH_TLB_ENTRIES, SH_POISON, SH_POLICY, SH_QUANTUM, SH_STARTED, ST_BLOCK, ST_FAULTS, ST_IDLE, ST_PREEMPT, ST_QUANTA, ST_STEAL,
+  SH_BATCH, SH_JIT, SH_REALTIME, SH_SEED, SH_TLB_ENTRIES, SH_POISON, SH_POLICY, SH_QUANTUM, SH_STARTED, ST_BLOCK, ST_FAULTS, ST_IDLE, ST_PREEMPT, ST_QUANTA, ST_STEAL,
   ST_SYSCALLS, ST_WAKE, ST_YIELD, TF_MIGRATE, TF_SLEEP_INTR, TS_BLOCKED, TS_DEAD, TS_READY, TS_RUNNING, POLICY_LOCAL, P_AS, P_FDT, P_PID, T_AS,
 } from '../kernel/proc/layout.ts';
 import {
@@ -160,6 +160,7 @@ export class HartScheduler implements SchedOps, ProcOps {
       irq: { word: ctl.i32, index: hctx.port.pendingIndex },
       icacheEpoch: { word: ctl.i32, index: H_ICACHE_EPOCH },
       batch: ctl.i32[sh + SH_BATCH] || DEFAULT_BATCH,
+      jit: ctl.i32[sh + SH_JIT] !== 0,
       tlb: hartTlbConfig(ctl.i32[sh + SH_TLB_ENTRIES], ctl.i32[sh + SH_SEED] >>> 0, this.hartId),
     });
     if (ctl.i32[sh + SH_SEED] !== 0) setRandomSeed(ctl.i32[sh + SH_SEED] >>> 0);

@@ -7,7 +7,8 @@
  * Racy while harts run (each counter is read once); exact when the machine is quiet.
  */
 import {
-  HC_FLUSH_ALL, HC_FLUSH_ASID, HC_FLUSH_PAGE, HC_FLUSH_PAGE_ASID, HC_INSTRET, HC_TLB_EVICTIONS, HC_TLB_HIT_FETCH,
+  HC_FLUSH_ALL, HC_FLUSH_ASID, HC_FLUSH_PAGE, HC_FLUSH_PAGE_ASID, HC_INSTRET, HC_JIT_BLOCKS, HC_JIT_COMPILE_US, HC_JIT_INSNS,
+  HC_TLB_EVICTIONS, HC_TLB_HIT_FETCH,
   HC_TLB_HIT_LOAD, HC_TLB_HIT_STORE, HC_TLB_MISS_FETCH, HC_TLB_MISS_LOAD, HC_TLB_MISS_STORE, HC_WALKS,
 } from '../../cpu/counters.ts';
 import { kernelFrames } from '../mm/aspace.ts';
@@ -30,6 +31,8 @@ import { enosysCounts } from '../syscall.ts';
 /** Statistics of one hart (and, summed, of the machine). */
 export interface HartLabStats {
   instructions: number;
+  /** The translator (cpu/jit.ts): blocks compiled, their compile time, instructions run compiled vs interpreted. */
+  jit: { blocks: number; compileUs: number; translated: number; interpreted: number };
   tlb: { hits: number; misses: number; walks: number; evictions: number };
   flushes: {
     /** sfence.vma operations by operand form (a range is several page flushes), and range operations. */
@@ -84,6 +87,10 @@ function hartStats(ctl: Ctl, h: number): { s: HartLabStats; latencies: number[];
   const resolved = ls(LS_FAULT_DEMAND) + ls(LS_FAULT_COW_COPY) + ls(LS_FAULT_COW_REUSE) + ls(LS_FAULT_SPURIOUS);
   const s: HartLabStats = {
     instructions: hc(HC_INSTRET),
+    jit: {
+      blocks: hc(HC_JIT_BLOCKS), compileUs: hc(HC_JIT_COMPILE_US), translated: hc(HC_JIT_INSNS),
+      interpreted: hc(HC_INSTRET) - hc(HC_JIT_INSNS),
+    },
     tlb: {
       hits: hc(HC_TLB_HIT_FETCH) + hc(HC_TLB_HIT_LOAD) + hc(HC_TLB_HIT_STORE),
       misses: hc(HC_TLB_MISS_FETCH) + hc(HC_TLB_MISS_LOAD) + hc(HC_TLB_MISS_STORE),

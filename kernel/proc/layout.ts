@@ -13,7 +13,7 @@
  *
  * Who writes what, and what guards it:
  * - schedHeader: SH_NEXT_TID / SH_NEXT_PID Atomics.add by any thread; SH_POISON and
- *   SH_QUANTUM/SH_CEILING/SH_BATCH/SH_POLICY/SH_TLB_ENTRIES/SH_SEED written by the host before threads run (read-only afterwards);
+ *   SH_QUANTUM/SH_CEILING/SH_BATCH/SH_POLICY/SH_TLB_ENTRIES/SH_SEED/SH_JIT written by the host before threads run (read-only afterwards);
  *   SH_TIMED Atomics.add/sub (threads blocked with a timeout); ENOSYS counts Atomics.add;
  *   SH_OOM_VICTIM compareExchange by the OOM killer (kernel/signal/oom.ts), read by any hart.
  * - waitBuckets: WB_LOCK is a SpinLock; WB_HEAD and the T_WAIT_* fields of the threads on the
@@ -44,6 +44,7 @@ export const SH_BATCH = 6; // instructions per interrupt-poll batch
 export const SH_POLICY = 7; // POLICY_*: the shootdown policy every hart installs
 export const SH_TLB_ENTRIES = 9; // TLB entries per hart (0: cpu/tlb.ts default); host, before SH_STARTED
 export const SH_SEED = 10; // machine seed (0: default) for TLB replacement and getrandom; host, before SH_STARTED
+export const SH_JIT = 14; // non-zero: harts translate hot guest code (cpu/jit.ts); host, before SH_STARTED
 export const SH_OOM_VICTIM = 11; // pid the OOM killer last sent SIGKILL (0 none); compareExchange (kernel/signal/oom.ts)
 export const SH_REALTIME = 12; // f64 (words 12-13): CLOCK_REALTIME - CLOCK_MONOTONIC of the host in ns, one value for every hart; host, before SH_STARTED
 export const SH_STARTED = 8; // host sets 1 (Atomics.store, then kicks every hart) after the words above

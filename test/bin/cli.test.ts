@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import {
-  MIB, OptionError, parseCpus, parseMemory, parseRoot, parseSanitize, parseShootdown, parseTlbEntries, parseTraceBuffer,
+  MIB, OptionError, parseCpus, parseMemory, parseRoot, parseJit, parseSanitize, parseShootdown, parseTlbEntries, parseTraceBuffer,
   resolveRunOptions, RUN_DEFAULTS, SHOOTDOWN_POLICIES,
 } from '../../bin/options.ts';
 import { rewriteSanitize, runOptionsFrom } from '../../bin/cli-run.ts';
@@ -34,7 +34,7 @@ async function each(cases: string[][]): Promise<Result[]> {
 }
 
 const RUN_FLAGS = ['--cpus', '--memory', '--root', '--quantum', '--stats-json', '--shootdown', '--flush-ceiling',
-  '--sanitize', '--trace', '--trace-buffer', '--tlb-entries', '--seed'];
+  '--sanitize', '--trace', '--trace-buffer', '--tlb-entries', '--seed', '--jit'];
 
 describe('bin/coherent --help', () => {
   it('every subcommand has --help that exits 0 and names its options', async () => {
@@ -107,6 +107,28 @@ describe('bin/coherent run', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   }, 60_000);
+  it('--jit on and off run the guest alike; with on, --stats-json counts translated instructions', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'coherent-run-'));
+    try {
+      const compute = join(ROOT, 'guests/bin/compute');
+      const [on, off] = await each([
+        ['run', '--cpus', '1', '--memory', '32M', '--jit', 'on', '--stats-json', join(dir, 'on.json'), compute, '20000'],
+        ['run', '--cpus', '1', '--memory', '32M', '--jit', 'off', '--stats-json', join(dir, 'off.json'), compute, '20000'],
+      ]);
+      expect(on!.status, on!.stderr).toBe(0);
+      expect(on!.stdout).toBe(off!.stdout);
+      const s = JSON.parse(readFileSync(join(dir, 'on.json'), 'utf8'));
+      const t = JSON.parse(readFileSync(join(dir, 'off.json'), 'utf8'));
+      expect(s.config.jit).toBe('on');
+      expect(s.instructions).toBe(t.instructions);
+      expect(s.jit.blocks).toBeGreaterThan(0);
+      expect(s.jit.translated).toBeGreaterThan(s.instructions / 2);
+      expect(s.jit.translated + s.jit.interpreted).toBe(s.instructions);
+      expect(t.jit).toMatchObject({ blocks: 0, translated: 0 });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
 
 describe('bin/options.ts', () => {
@@ -150,6 +172,10 @@ describe('bin/options.ts', () => {
     bad(() => parseShootdown('IPI'), /--shootdown: 'IPI'/, /ipi, per-page, lazy, deferred, off/);
     expect(parseSanitize('fatal')).toBe('fatal');
     bad(() => parseSanitize('loud'), /--sanitize/);
+    expect(parseJit('on')).toBe('on');
+    expect(parseJit('off')).toBe('off');
+    bad(() => parseJit('yes'), /--jit: 'yes'/, /off, on/);
+    bad(() => resolveRunOptions({ elf: 'x', jit: 'fast' as never }), /--jit/);
   });
 
   it('resolves --root to an existing directory', () => {

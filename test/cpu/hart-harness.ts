@@ -10,9 +10,16 @@ import { ECALL } from '../helpers/encode.ts';
 export const CODE = 0x10000;
 export const DATA = 0x80000;
 
+/**
+ * Options every makeHart of this test file starts from. The hart test files run as they are
+ * (interpreter) and again from test/cpu/jit-hart-files.test.ts, which sets { jit: true,
+ * jitThreshold: 1 } here before importing them: every block is translated at first sight.
+ */
+export const hartDefaults: Partial<HartOptions> = {};
+
 export function makeHart(opts: Partial<HartOptions> = {}): { ram: PhysicalMemory; hart: Hart } {
   const ram = opts.ram ?? PhysicalMemory.create(16 * 1024 * 1024);
-  const hart = new Hart({ hartId: 0, ram, ...opts });
+  const hart = new Hart({ hartId: 0, ram, ...hartDefaults, ...opts });
   return { ram, hart };
 }
 

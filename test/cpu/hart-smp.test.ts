@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { Worker } from 'node:worker_threads';
 import * as E from '../helpers/encode.ts';
 import { PhysicalMemory } from '../../cpu/ram.ts';
-import { writeWords } from './hart-harness.ts';
+import { hartDefaults, writeWords } from './hart-harness.ts';
 
 const COUNTER = 0x80000;
 const AMO_PC = 0x10000;
@@ -13,7 +13,7 @@ const ITER = 20000;
 function runWorker(sab: SharedArrayBuffer, pc: number, hartId: number): Promise<{ ok: boolean; scFailures: number }> {
   return new Promise((resolve, reject) => {
     const w = new Worker(new URL('./hart-smp.worker.mjs', import.meta.url), {
-      workerData: { sab, pc, iterations: ITER, counter: COUNTER, hartId },
+      workerData: { sab, pc, iterations: ITER, counter: COUNTER, hartId, jit: hartDefaults.jit },
     });
     w.once('message', resolve);
     w.once('error', reject);

@@ -4,10 +4,10 @@ import { Hart } from '../../cpu/hart.ts';
 import { PhysicalMemory } from '../../cpu/ram.ts';
 import { CAUSE_ECALL_U, EXIT_TRAP } from '../../cpu/trap.ts';
 
-const { sab, pc, iterations, counter, hartId } = workerData as {
-  sab: SharedArrayBuffer; pc: number; iterations: number; counter: number; hartId: number;
+const { sab, pc, iterations, counter, hartId, jit } = workerData as {
+  sab: SharedArrayBuffer; pc: number; iterations: number; counter: number; hartId: number; jit?: boolean;
 };
-const hart = new Hart({ hartId, ram: new PhysicalMemory(sab), batch: 97 });
+const hart = new Hart({ hartId, ram: new PhysicalMemory(sab), batch: 97, jit: jit ?? false, jitThreshold: 1 });
 hart.pc = pc;
 hart.setX(5, BigInt(iterations));
 hart.setX(10, BigInt(counter));

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { Worker } from 'node:worker_threads';
 import { assemble } from '../../cpu/asm/assembler.ts';
 import { PhysicalMemory } from '../../cpu/ram.ts';
+import { hartDefaults } from './hart-harness.ts';
 
 const WORD = 0x80000; // the contended doubleword; the reader stores its count of torn reads at WORD+8
 const TEXT = 0x10000;
@@ -41,7 +42,7 @@ writer:
 function runWorker(sab: SharedArrayBuffer, pc: number, hartId: number): Promise<{ ok: boolean }> {
   return new Promise((resolve, reject) => {
     const w = new Worker(new URL('./hart-smp.worker.mjs', import.meta.url), {
-      workerData: { sab, pc, iterations: ITER, counter: WORD, hartId },
+      workerData: { sab, pc, iterations: ITER, counter: WORD, hartId, jit: hartDefaults.jit },
     });
     w.once('message', resolve);
     w.once('error', reject);

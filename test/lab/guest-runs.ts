@@ -35,11 +35,19 @@ export interface GuestRunOptions {
   inject?: InjectConfig;
   /** Fill freed frames with POISON_WORD (bootScheduled `poison`): a read of a freed frame shows. */
   poison?: boolean;
+  /** Translating harts (bootScheduled `jit`); default guestRunDefaults.jit, else the machine's default (on). */
+  jit?: boolean;
   /** broadcast policy: harts a space must run on to get a global ASID (bootScheduled `globalAsidMinHarts`). */
   globalAsidMinHarts?: number;
   /** broadcast policy: skip tlbsync (bootScheduled `tlbsyncSkip`; UNSAFE, negative control). */
   tlbsyncSkip?: boolean;
 }
+
+/**
+ * Defaults for every runGuest of this test file: test/lab/conformance-interp.test.ts sets
+ * `jit: false` here before it imports the conformance suite, which then runs interpreted.
+ */
+export const guestRunDefaults: { jit?: boolean } = {};
 
 export interface GuestRun {
   status: number;
@@ -66,7 +74,7 @@ export async function runGuest(o: GuestRunOptions): Promise<GuestRun> {
   const fd = openSync(outPath, 'w');
   const nul = openSync('/dev/null', 'r+');
   const m = await bootScheduled({ cpus: o.cpus ?? 4, memory: 128 * MiB, policy: o.policy, sanitize: o.sanitize ?? 'report', root: dir, inject: o.inject, poison: o.poison,
-    globalAsidMinHarts: o.globalAsidMinHarts, tlbsyncSkip: o.tlbsyncSkip });
+    globalAsidMinHarts: o.globalAsidMinHarts, tlbsyncSkip: o.tlbsyncSkip, jit: o.jit ?? guestRunDefaults.jit });
   try {
     const t0 = performance.now();
     const { pid } = spawn(m, { elf, argv: [o.guest, ...o.args], envp: [], stdio: [nul, fd, nul] });

@@ -1,0 +1,4 @@
+// Imported first by test/lab/conformance-interp.test.ts: every runGuest boots interpreting harts.
+import { guestRunDefaults } from './guest-runs.ts';
+
+guestRunDefaults.jit = false;
