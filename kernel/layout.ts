@@ -72,7 +72,8 @@
  *   +--------------------------------------------+ timers          (kernel/signal/layout.ts has the fields)
  *   | timers           timerRegionBytes(T)       |  ITIMER_REAL, POSIX timers, timerfds: deadlines, signals
  *   +--------------------------------------------+ pollio          (kernel/fs/layout.ts pollioLayout has the parts)
- *   | pollio           pollioLayout(fs, T).bytes |  poll buckets, poll records, eventfds, socket pairs, epolls
+ *   | pollio           pollioLayout(fs, T).bytes |  poll buckets, poll records, eventfds, socket pairs, epolls,
+ *   |                                            |  FIFO records and per-thread FIFO open waits
  *   +--------------------------------------------+ fileLocks       (kernel/fs/layout.ts LK_*)
  *   | file locks       header + 2 O x 64 bytes   |  flock and fcntl record locks, one SpinLock
  *   +--------------------------------------------+ frameClean
@@ -125,7 +126,8 @@
  * - process info: each record written by its process's own thread (exec) or its creator before
  *   the process first runs (spawn, fork); read racily by /proc readers (kernel/fs/layout.ts PI_*).
  * - pollio: poll buckets Atomics-only, a thread's poll record by that thread, eventfds / socket
- *   pairs / epolls each under its own SpinLock with an Atomics-only change counter. Field by
+ *   pairs / epolls / FIFO records each under its own SpinLock with an Atomics-only change counter;
+ *   a thread's FIFO wait record by that thread and the scheduler's cancel (Atomics.exchange). Field by
  *   field: kernel/fs/layout.ts (pollio region).
  * - frame generations: Atomics.add(1) by the hart that frees the frame (kernel/mm/frames.ts,
  *   each free of a frame or 2 MiB block, before the frame can be handed out again); read with

@@ -67,7 +67,19 @@ export function ctlChannel(ctl: Ctl, index: number): WaitChannel {
  */
 export const nowMs = monotonicMs;
 
+/**
+ * Told of a thread cancel() takes off its wait (kernel/fs/fifo.ts: a parked FIFO open holds an
+ * end it must drop). take() runs under the bucket lock, before the thread can run again, and
+ * may only use atomics; drop() gets take()'s token after the lock is released.
+ */
+export interface CancelHook {
+  take(tix: number): number;
+  drop(token: number): void;
+}
+
 export class WaitQueues {
+  /** See CancelHook (set once by the hart that owns this instance). */
+  cancelHook: CancelHook | null = null;
   private readonly i32: Int32Array;
   private readonly base: number;
   private readonly locks: SpinLock[] = [];
@@ -208,6 +220,7 @@ export class WaitQueues {
     const b = this.threads.waitBucket(tix);
     if (b < 0) return false;
     const lock = this.locks[b]!;
+    let token = 0;
     lock.lock();
     try {
       if (this.threads.state(tix) !== TS_BLOCKED || this.threads.waitBucket(tix) !== b) return false;
@@ -223,12 +236,14 @@ export class WaitQueues {
         // -1 marks a call that a signal never restarts (poll, select, epoll_wait: signal(7)):
         // a signal's plain restart (a0 0, SA_RESTART) becomes -EINTR for it.
         if (done === -1 && a0 === 0) a0 = -EINTR;
+        if (this.cancelHook && !rerun) token = this.cancelHook.take(cur);
         this.ready(cur, done > 0 ? done : a0, hartId);
         return true;
       }
       return false;
     } finally {
       lock.unlock();
+      if (token !== 0) this.cancelHook?.drop(token);
     }
   }
 

@@ -49,6 +49,7 @@ import { H_ICACHE_EPOCH, hartCounterIndex } from '../kernel/layout.ts';
 import { releaseAddressSpace } from '../kernel/mm/mmap.ts';
 import { HostRoot } from '../kernel/fs/hostfs.ts';
 import type { Waiter } from '../kernel/fs/pipe.ts';
+import { fifoWaitDrop, fifoWaitTake } from '../kernel/fs/fifo.ts';
 import '../kernel/fs/sys-fs-register.ts'; // file and information syscalls
 import '../kernel/proc/futex.ts';
 import '../kernel/mm/sys-mm.ts'; // madvise, msync
@@ -233,6 +234,11 @@ export class HartScheduler implements SchedOps, ProcOps {
       resumed: () => this.threads.takeRestartDone(this.current, hart.pc, Number(hart.getX(2))),
       wake: (_i32, index) => { this.wake(-1 - index, Infinity); },
       wakeKey: (key) => { this.wake(key, Infinity); },
+    };
+    // A signal or exit that takes a thread off a parked FIFO open drops the end it held (kernel/fs/fifo.ts).
+    this.waits.cancelHook = {
+      take: (tix) => fifoWaitTake(this.kctx, tix),
+      drop: (code) => fifoWaitDrop(this.kctx, code, this.waiter),
     };
     // Wire the file layer and the process syscalls to this hart's scheduler.
     const root = new HostRoot(hctx.root);

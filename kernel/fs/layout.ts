@@ -154,6 +154,8 @@ export function fsRegionBytes(c: FsConfig): { fdTables: number; ofiles: number; 
 //   eventfds     E x EV_BYTES                          eventfd counters (E = pipes)
 //   sockets      S x SOCKPAIR_BYTES                    AF_UNIX socket pairs: two directions, each a byte ring and a message queue (S = pipes / 4, >= 16)
 //   epolls       P x EP_BYTES                          epoll instances with their interest lists (P = pipes / 4, >= 16)
+//   fifos        F x FF_BYTES                          named pipes: the host file's (dev, ino) and the pipe behind it (F = pipes)
+//   fifoWaits    T x FW_BYTES                          per thread: the FIFO open it is blocked in (kernel/fs/fifo.ts)
 //
 // Who writes what, and what guards it:
 // - poll bucket: PB_COUNT and the bitmap words Atomics.add/or/and by the polling thread itself
@@ -162,6 +164,12 @@ export function fsRegionBytes(c: FsConfig): { fdTables: number; ofiles: number; 
 // - eventfd: EV_STATE compareExchange; EV_LO/EV_HI under the SpinLock EV_LOCK; EV_SEQ Atomics.add after every change.
 // - socket pair: SK_STATE compareExchange; everything else under the SpinLock SK_LOCK, except SK_SEQ
 //   (Atomics.add after every change: data in or out, an end closed or shut down).
+// - fifo: FF_STATE compareExchange (FREE -> LIVE by mknodat; LIVE -> FREE by the unlink of the last
+//   name once no one has it open); FF_DEV/FF_INO written before FF_STATE is published and read
+//   only under FF_LOCK; FF_PIPE, FF_RCOUNT/FF_WCOUNT under the SpinLock FF_LOCK; FF_SEQ Atomics.add
+//   after every open or close (the wait channel of blocked opens).
+// - fifo wait record: FW_CODE by Atomics.exchange (the thread itself when it parks in open; the
+//   scheduler's cancel, lock-free, when a signal or exit takes it off its wait); FW_SEEN by the thread.
 // - epoll: EP_STATE compareExchange; the items and EP_COUNT under the SpinLock EP_LOCK; EP_SEQ Atomics.add
 //   after every change of the interest list.
 export const POLL_BUCKETS = 256;
@@ -220,6 +228,19 @@ export const EP_NEXT = 3; // item a wait starts its scan at (round robin when mo
 export const EP_SEQ = 16; // bumped after every change of the interest list
 export const EP_ITEMS_WORD = 32;
 export const EP_BYTES = (EP_ITEMS_WORD + EP_ITEMS * EI_WORDS) * 4;
+export const FF_BYTES = 64;
+export const FF_STATE = 0;
+export const FF_LOCK = 1; // SpinLock over FF_PIPE, FF_RCOUNT, FF_WCOUNT and the pipe's end counts
+export const FF_PIPE = 2; // pipe index + 1 while someone has the FIFO open (or is blocked opening it); 0 = none
+export const FF_RCOUNT = 3; // read-end opens so far (Linux r_counter: a blocked writer waits for it to move)
+export const FF_WCOUNT = 4; // write-end opens so far (w_counter)
+export const FF_UNLINKED = 5; // 1: the last name is gone; the record goes with the last close
+export const FF_DEV = 6; // f64: host st_dev of the name's host file
+export const FF_INO = 8; // f64: host st_ino
+export const FF_SEQ = 12; // bumped after every open and close of an end (blocked opens wait on it)
+export const FW_BYTES = 8;
+export const FW_CODE = 0; // 0, or (fifo index + 1) * 4 + 1 (read) / 2 (write): the open this thread is parked in, its end counted
+export const FW_SEEN = 1; // the partner's open counter (FF_WCOUNT / FF_RCOUNT) when it first parked
 /** OF_KIND values of the pollio objects (OF_HOSTFD holds the object's index; sockets: index * 2 + end). */
 export const OK_EVENTFD = 6;
 export const OK_SOCKET = 7;
@@ -228,7 +249,8 @@ export const OK_EPOLL = 8;
 /** Where each part of the pollio region starts (bytes from the region's start) and how many records each has. */
 export interface PollioLayout {
   threads: number; buckets: number; pollThreads: number;
-  eventfds: number; eventfdCount: number; sockets: number; socketCount: number; epolls: number; epollCount: number; bytes: number;
+  eventfds: number; eventfdCount: number; sockets: number; socketCount: number; epolls: number; epollCount: number;
+  fifos: number; fifoCount: number; fifoWaits: number; bytes: number;
 }
 /** The pollio region of a machine with `c` file capacities and `threads` thread records. */
 export function pollioLayout(c: FsConfig, threads: number): PollioLayout {
@@ -239,8 +261,11 @@ export function pollioLayout(c: FsConfig, threads: number): PollioLayout {
   const eventfds = up(pollThreads + threads * PT_BYTES);
   const sockets = up(eventfds + eventfdCount * EV_BYTES);
   const epolls = up(sockets + socketCount * SOCKPAIR_BYTES);
-  const bytes = up(epolls + epollCount * EP_BYTES);
-  return { threads, buckets, pollThreads, eventfds, eventfdCount, sockets, socketCount, epolls, epollCount, bytes };
+  const fifoCount = c.pipes;
+  const fifos = up(epolls + epollCount * EP_BYTES);
+  const fifoWaits = up(fifos + fifoCount * FF_BYTES);
+  const bytes = up(fifoWaits + threads * FW_BYTES);
+  return { threads, buckets, pollThreads, eventfds, eventfdCount, sockets, socketCount, epolls, epollCount, fifos, fifoCount, fifoWaits, bytes };
 }
 
 // ---- file locks (flock, fcntl record locks): region `fileLocks` ----

@@ -20,6 +20,7 @@ import type { HostRoot } from './hostfs.ts';
 import { SpinLock } from '../sync/lock.ts';
 import { fileRefDelta, findHostFile, openHostFile } from '../mm/pagecache.ts';
 import { pipeCloseEnd, type Waiter } from './pipe.ts';
+import { fifoClose } from './fifo.ts';
 import { specialOps } from './special.ts';
 import { releaseOfile } from './locks.ts';
 import {
@@ -115,13 +116,27 @@ export function ofilePut(ctx: KernelContext, id: number, waiter: Waiter | null =
   else if (kind === OK_HOST_FILE || kind === OK_HOST_DIR) {
     try { fs.closeSync(host); } catch { /* already gone: nothing to release */ }
   } else if (kind === OK_PIPE_READ || kind === OK_PIPE_WRITE) {
-    pipeCloseEnd(ctx, host, kind === OK_PIPE_WRITE, waiter);
+    const fifo = ofileFifo(ctx, id);
+    if (fifo >= 0) { // a FIFO end (kernel/fs/fifo.ts): O_RDWR holds both
+      const acc = i32[w + OF_FLAGS]! & O_ACCMODE;
+      fifoClose(ctx, fifo, acc !== O_WRONLY, acc !== O_RDONLY, waiter);
+    } else {
+      pipeCloseEnd(ctx, host, kind === OK_PIPE_WRITE, waiter);
+    }
   } else {
     specialOps(kind)?.release(ctx, host); // a special file (kernel/fs/special.ts): its owner releases the handle
   }
   const pc = i32[w + OF_PCFILE]!;
   if (pc !== 0) fileRefDelta(ctx, pc, -1);
   Atomics.store(i32, w + OF_STATE, SLOT_FREE);
+}
+
+/** OF_DEV of a FIFO's pipe end (OF_INO then holds the FIFO record, kernel/fs/fifo.ts). */
+export const FIFO_DEV = -3;
+/** The FIFO record behind pipe-end description `id`, or -1 (an anonymous pipe, or not a pipe end). */
+export function ofileFifo(ctx: KernelContext, id: number): number {
+  const w = ofileWord(ctx, id, 0);
+  return ctx.ctl.f64[(w + OF_DEV) / 2] === FIFO_DEV ? ctx.ctl.f64[(w + OF_INO) / 2]! : -1;
 }
 
 /** References held on `id` (tests, statistics). */

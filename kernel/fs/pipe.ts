@@ -115,14 +115,17 @@ export function pipePoll(ctx: KernelContext, p: number, write: boolean): { mask:
   return { mask, key: -1 - word(ctx, p, PP_SEQ) };
 }
 
-/** Create a pipe with one reader and one writer; its index, or -ENFILE when all are in use. */
-export function pipeCreate(ctx: KernelContext): number {
+/**
+ * Create a pipe with `readers` readers and `writers` writers (pipe2: one each; a FIFO's pipe
+ * starts with none, its opens add them); its index, or -ENFILE when all are in use.
+ */
+export function pipeCreate(ctx: KernelContext, readers = 1, writers = 1): number {
   const i32 = ctx.ctl.i32;
   for (let p = 0, n = ctx.ctl.layout.fs.pipes; p < n; p++) {
     if (Atomics.compareExchange(i32, word(ctx, p, PP_STATE), SLOT_FREE, SLOT_LIVE) !== SLOT_FREE) continue;
     lockOf(ctx, p).with(() => {
-      i32[word(ctx, p, PP_READERS)] = 1;
-      i32[word(ctx, p, PP_WRITERS)] = 1;
+      i32[word(ctx, p, PP_READERS)] = readers;
+      i32[word(ctx, p, PP_WRITERS)] = writers;
       i32[word(ctx, p, PP_HEAD)] = 0;
       i32[word(ctx, p, PP_COUNT)] = 0;
     });
@@ -138,9 +141,9 @@ export function pipeOpenEnd(ctx: KernelContext, p: number, write: boolean): void
 
 /**
  * Close one end (the last reference of its description went away); wakes the other side.
- * The pipe is freed when both counts reach zero. `waiter` (optional) is the scheduler's wake.
+ * The pipe is freed when both counts reach zero (returns true then). `waiter` (optional) is the scheduler's wake.
  */
-export function pipeCloseEnd(ctx: KernelContext, p: number, write: boolean, waiter: Waiter | null = null): void {
+export function pipeCloseEnd(ctx: KernelContext, p: number, write: boolean, waiter: Waiter | null = null): boolean {
   const i32 = ctx.ctl.i32;
   const free = lockOf(ctx, p).with(() => {
     const w = word(ctx, p, write ? PP_WRITERS : PP_READERS);
@@ -150,6 +153,7 @@ export function pipeCloseEnd(ctx: KernelContext, p: number, write: boolean, wait
   });
   bump(ctx, p, waiter);
   if (free) Atomics.store(i32, word(ctx, p, PP_STATE), SLOT_FREE);
+  return free;
 }
 
 /** Bytes waiting in pipe `p` (FIONREAD). */

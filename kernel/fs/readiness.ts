@@ -48,6 +48,9 @@ export function readinessOf(ctx: KernelContext, id: number, depth = 0): Readines
     case OK_PIPE_READ:
     case OK_PIPE_WRITE: {
       const r = pipePoll(ctx, ofileHostFd(ctx, id), kind === OK_PIPE_WRITE);
+      if (kind === OK_PIPE_READ && ofileWritable(ctx, id)) { // a FIFO opened O_RDWR: both ends' readiness
+        return { mask: r.mask | pipePoll(ctx, ofileHostFd(ctx, id), true).mask, keys: [r.key] };
+      }
       return { mask: r.mask, keys: [r.key] };
     }
     default: {

@@ -20,6 +20,7 @@ import {
   ofileSetOffset, ofileWritable,
 } from './ofile.ts';
 import { pipeAvailable, pipeCloseEnd, pipeCreate } from './pipe.ts';
+import { fifoFind } from './fifo.ts';
 import { FDT_FDS, OK_HOST_DIR, OK_HOST_FILE, OK_PIPE_READ, OK_PIPE_WRITE, OK_STDIO, OK_VIRT_DIR, PIPE_CAPACITY } from './layout.ts';
 import {
   isVirtualKind, virtAccess, virtFstat, virtGetdents, virtReadlink, virtReadOnly, virtStat,
@@ -29,7 +30,7 @@ import type { FsEnv } from './sys-fs-env.ts';
 import { atBase, FILE_BYTES_MAX, userPath, withFd } from './sys-fs.ts';
 import { truncateCached } from './sys-fs-truncate.ts';
 import { fcntlLock, isLockCmd } from './sys-fs-lock.ts';
-import { onName } from './sys-fs-paths.ts';
+import { lastNameGone, onName } from './sys-fs-paths.ts';
 import { argInt, argU } from '../syscall.ts';
 import { copyToUser } from '../mm/uaccess.ts';
 
@@ -249,7 +250,14 @@ export function sysNewfstatat(f: FsEnv, a: readonly bigint[]): number {
   let st: Uint8Array;
   if (res.virt) return copyToUser(f.kctx, f.as, argU(a[2]!), virtStat(res.virt as VNode)) < 0 ? -EFAULT : 0;
   try {
-    st = statToLinux(nofollow ? fs.lstatSync(res.hostPath, { bigint: true }) : fs.statSync(res.hostPath, { bigint: true }));
+    const hs = nofollow ? fs.lstatSync(res.hostPath, { bigint: true }) : fs.statSync(res.hostPath, { bigint: true });
+    st = statToLinux(hs);
+    if (hs.isFile() && fifoFind(f.kctx, Number(hs.dev), Number(hs.ino)) >= 0) {
+      // A FIFO's name (kernel/fs/fifo.ts): S_IFIFO with its permission bits, size 0 (Linux).
+      const dv = new DataView(st.buffer, st.byteOffset);
+      dv.setUint32(16, S_IFIFO | (dv.getUint32(16, true) & 0o7777), true);
+      dv.setBigInt64(48, 0n, true);
+    }
   } catch (e) {
     return -errnoFromNode(e);
   }
@@ -292,12 +300,17 @@ export function sysUnlinkat(f: FsEnv, a: readonly bigint[]): number {
   if (flags & ~AT_REMOVEDIR) return -EINVAL;
   return onName(f, argInt(a[0]!), argU(a[1]!), false, (p, res) => {
     if (res.guestPath === '/') return flags & AT_REMOVEDIR ? -EBUSY : -EISDIR;
+    let st: fs.Stats | null = null;
     try {
       if (flags & AT_REMOVEDIR) fs.rmdirSync(p);
-      else fs.unlinkSync(p);
+      else {
+        try { st = fs.lstatSync(p); } catch { /* unlinkSync says why */ }
+        fs.unlinkSync(p);
+      }
     } catch (e) {
       return -errnoFromNode(e);
     }
+    if (st !== null) lastNameGone(f, st); // a FIFO's last name: its record goes (kernel/fs/fifo.ts)
     return 0;
   });
 }

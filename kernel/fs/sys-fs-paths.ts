@@ -14,7 +14,8 @@
  *   a directory swapped for a symlink between the walk and the call cannot redirect it.
  */
 import * as fs from 'node:fs';
-import { EACCES, EBADF, EBUSY, EEXIST, EFAULT, EINVAL, ENOENT, ENOSYS, EPERM } from '../errno.ts';
+import { EACCES, EBADF, EBUSY, EEXIST, EFAULT, EINVAL, ENOENT, EPERM } from '../errno.ts';
+import { fifoMake, fifoUnlinked } from './fifo.ts';
 import { virtReadOnly } from './sys-fs-virt.ts';
 import { fdCloseRange } from './fdtable.ts';
 import { atParent, bytesOf, errnoFromNode, EXDEV, openInRoot, OPEN_RETRY, type ResolvedPath } from './hostfs.ts';
@@ -160,7 +161,12 @@ export function sysRenameat2(f: FsEnv, a: readonly bigint[]): number {
     if (fr.guestPath === '/' || tr.guestPath === '/') return -EBUSY;
     const st = lstatOrNull(from);
     if (st === null) return -ENOENT;
-    if (!(flags & RENAME_NOREPLACE)) return host(() => fs.renameSync(from, to));
+    if (!(flags & RENAME_NOREPLACE)) {
+      const over = lstatOrNull(to); // a FIFO replaced by the rename loses its name (kernel/fs/fifo.ts)
+      const r = host(() => fs.renameSync(from, to));
+      if (r === 0 && over !== null) lastNameGone(f, over, st);
+      return r;
+    }
     if (fr.guestPath === tr.guestPath) return -EEXIST;
     if (st.isDirectory()) {
       if (lstatOrNull(to) !== null) return -EEXIST;
@@ -230,19 +236,48 @@ export function sysSymlinkat(f: FsEnv, a: readonly bigint[]): number {
 }
 
 /**
- * mknodat(dirfd, path, mode, dev): a regular file (S_IFREG or type 0), mode less the umask;
- * EEXIST when the name exists. Device nodes are EPERM (no CAP_MKNOD here), sockets and
- * unknown types EINVAL; S_IFIFO is ENOSYS: FIFOs are not implemented yet (a known gap).
+ * A name of host file `st` was removed (unlink, or replaced by a rename of `moved`): when it was
+ * the file's last name and the file is a FIFO, its record goes (with its last close if open),
+ * so a later file given the same inode number is no FIFO.
+ */
+export function lastNameGone(f: FsEnv, st: fs.Stats, moved: fs.Stats | null = null): void {
+  if (!st.isFile() || st.nlink > 1) return;
+  if (moved !== null && moved.dev === st.dev && moved.ino === st.ino) return; // renamed onto itself
+  fifoUnlinked(f.kctx, st.dev, st.ino);
+}
+
+/**
+ * mknodat(dirfd, path, mode, dev): a regular file (S_IFREG or type 0) or a FIFO (S_IFIFO: a host
+ * regular file whose (dev, ino) the FIFO table records, kernel/fs/fifo.ts; -ENOSPC when the
+ * table is full), mode less the umask; EEXIST when the name exists. Device nodes are EPERM (no
+ * CAP_MKNOD here), sockets and unknown types EINVAL.
  */
 export function sysMknodatRegular(f: FsEnv, a: readonly bigint[]): number {
   const mode = argInt(a[2]!);
   const type = mode & S_IFMT;
-  if (type === S_IFIFO) return -ENOSYS; // FIFOs are not implemented (README Known gaps): counted as absent
-  if (type !== 0 && type !== S_IFREG) return type === 0o020000 || type === 0o060000 ? -EPERM : -EINVAL;
+  if (type !== 0 && type !== S_IFREG && type !== S_IFIFO) return type === 0o020000 || type === 0o060000 ? -EPERM : -EINVAL;
   const perm = mode & 0o7777 & ~fdTableUmask(f.kctx, f.fdt, null);
   const c = fs.constants;
-  return onName(f, argInt(a[0]!), argU(a[1]!), false, (p) =>
-    host(() => fs.closeSync(fs.openSync(p, c.O_CREAT | c.O_EXCL | c.O_WRONLY | c.O_NOFOLLOW, perm))));
+  return onName(f, argInt(a[0]!), argU(a[1]!), false, (p) => {
+    let hfd: number;
+    try {
+      hfd = fs.openSync(p, c.O_CREAT | c.O_EXCL | c.O_WRONLY | c.O_NOFOLLOW, perm);
+    } catch (e) {
+      return -errnoFromNode(e);
+    }
+    let r = 0;
+    if (type === S_IFIFO) {
+      try {
+        const st = fs.fstatSync(hfd);
+        r = fifoMake(f.kctx, st.dev, st.ino);
+      } catch (e) {
+        r = -errnoFromNode(e);
+      }
+    }
+    fs.closeSync(hfd);
+    if (r < 0) host(() => fs.unlinkSync(p)); // no FIFO without its record: the name goes again
+    return r;
+  });
 }
 
 /**

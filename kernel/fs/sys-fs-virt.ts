@@ -22,7 +22,7 @@ import { ELOOP, EISDIR, ENOTDIR, ENXIO, putDirent64, STAT_SIZE, type HostOpenFla
 import {
   O_ACCMODE, O_CREAT, O_DIRECTORY, O_EXCL, O_LARGEFILE, O_NOFOLLOW, O_PATH, SEEK_CUR, SEEK_SET,
 } from '../linux-flags.ts';
-import { ofileCreate, ofileHostFd, ofileKind, ofileOffset, ofilePath, ofilePut, ofileWord, ofileLock, ofileSetOffset } from './ofile.ts';
+import { ofileCreate, ofileHostFd, ofileKind, ofileOffset, ofilePath, ofilePut, ofileWord, ofileLock, ofileSetOffset, ofileFifo, FIFO_DEV } from './ofile.ts';
 import { OF_PCFILE, OK_CHARDEV, OK_PIPE_READ, OK_PIPE_WRITE, OK_STDIO, OK_VIRT_DIR, OK_VIRT_FILE } from './layout.ts';
 import { pipeCloseEnd, pipeOpenEnd } from './pipe.ts';
 import {
@@ -104,7 +104,11 @@ function reopen(f: FsEnv, obj: { fdt: number; fd: number; ofile: number }, flags
     if (kind === OK_PIPE_READ || kind === OK_PIPE_WRITE) {
       if (hf.readable === hf.writable) return -EINVAL;
       pipeOpenEnd(kctx, object, hf.writable);
-      id = ofileCreate(kctx, { kind: hf.writable ? OK_PIPE_WRITE : OK_PIPE_READ, flags: kept, hostFd: object });
+      const fifo = ofileFifo(kctx, held); // a FIFO's end: the new description closes through the FIFO too
+      id = ofileCreate(kctx, {
+        kind: hf.writable ? OK_PIPE_WRITE : OK_PIPE_READ, flags: kept, hostFd: object,
+        ...(fifo >= 0 ? { dev: FIFO_DEV, ino: fifo } : {}),
+      });
       if (id < 0) {
         pipeCloseEnd(kctx, object, hf.writable, f.waiter);
         return id;

@@ -25,12 +25,12 @@ import {
   EISDIR, EMFILE, ENOTDIR, ENXIO, EPIPE, errnoFromNode, ESPIPE, openInRoot, OPEN_RETRY, openFlagsToHost, PATH_MAX, type ResolvedPath,
 } from './hostfs.ts';
 import {
-  AT_FDCWD, O_APPEND, O_CLOEXEC, O_CREAT, O_EXCL, O_LARGEFILE, O_NOCTTY, O_NOFOLLOW, O_NONBLOCK, O_PATH, O_TRUNC,
+  AT_FDCWD, O_ACCMODE, O_APPEND, O_CLOEXEC, O_CREAT, O_EXCL, O_LARGEFILE, O_NOCTTY, O_NOFOLLOW, O_NONBLOCK, O_PATH, O_TRUNC,
   SEEK_CUR, SEEK_DATA, SEEK_END, SEEK_HOLE, SEEK_SET,
 } from '../linux-flags.ts';
 import {
   ofileCreate, ofileFlags, ofileHostFd, ofileKind, ofileLock, ofileOffset, ofilePath, ofilePut, ofileReadable,
-  ofileCachedFile, ofileSetOffset, ofileWritable,
+  ofileCachedFile, ofileSetOffset, ofileWritable, FIFO_DEV,
 } from './ofile.ts';
 import { fileRefDelta, overlayCached, writeThrough } from '../mm/pagecache.ts';
 import { truncateCached } from './sys-fs-truncate.ts';
@@ -41,6 +41,8 @@ import { isVirtualKind, virtLseek, virtOpen, virtRead, virtWrite } from './sys-f
 import type { FsEnv } from './sys-fs-env.ts';
 import { accessOk, copyFromUser, copyToUser, strncpyFromUser } from '../mm/uaccess.ts';
 import { inject, INJ } from '../lab/inject.ts';
+import { fifoClose, fifoDropWait, fifoFind, fifoOpen } from './fifo.ts';
+import { procOps } from '../proc/sys-proc.ts';
 
 /** Returned by a handler whose thread the Waiter parked (becomes NO_RETURN); kernel/fs/pipe.ts. */
 export { PARKED } from './pipe.ts';
@@ -206,7 +208,7 @@ export function writeAt(f: FsEnv, id: number, va: number, len: number, pos: numb
     case OK_STDIO:
       if (pos !== null) return -ESPIPE;
       return hostWrite(f, ofileHostFd(kctx, id), va, len, null);
-    case OK_PIPE_WRITE:
+    case OK_PIPE_WRITE: case OK_PIPE_READ: // a read kind that is writable: a FIFO opened O_RDWR
       if (pos !== null) return -ESPIPE;
       return pipeWrite(kctx, ofileHostFd(kctx, id), len, (flags & O_NONBLOCK) !== 0, f.waiter,
         (off, n) => {
@@ -401,6 +403,24 @@ const KEPT = ~(O_CREAT | O_EXCL | O_NOCTTY | O_TRUNC | O_CLOEXEC);
  * once its description and fd exist (Linux allocates both before it truncates).
  */
 export function sysOpenat(f: FsEnv, a: readonly bigint[]): number {
+  const tix = currentThread();
+  const r = openat(f, a, tix);
+  // A parked FIFO open keeps the end it holds for its re-run; any other ending of that re-run
+  // (the name is gone, an error) drops it (kernel/fs/fifo.ts).
+  if (r !== PARKED && tix >= 0) fifoDropWait(f.kctx, tix, f.waiter);
+  return r;
+}
+
+/** The calling thread's index, or -1 where no scheduler runs (file-layer tests on a bare hart). */
+function currentThread(): number {
+  try {
+    return procOps().currentThread();
+  } catch {
+    return -1; // no scheduler: nothing parks, so no FIFO open waits (kernel/fs/fifo.ts fifoOpen)
+  }
+}
+
+function openat(f: FsEnv, a: readonly bigint[], tix: number): number {
   const { kctx } = f;
   const path = userPath(f, argU(a[1]!));
   if (typeof path === 'number') return path;
@@ -434,6 +454,13 @@ export function sysOpenat(f: FsEnv, a: readonly bigint[]): number {
     }
   }
   if (st === null || typeof res === 'number') return -EACCES;
+  if (st.isFile()) {
+    const fifo = fifoFind(kctx, st.dev, st.ino);
+    if (fifo >= 0) { // a FIFO's name: attach to its pipe (kernel/fs/fifo.ts)
+      fs.closeSync(hostFd);
+      return openFifo(f, fifo, flags, hf.cloexec, tix);
+    }
+  }
   const isDir = st.isDirectory();
   const id = ofileCreate(kctx, {
     kind: isDir ? OK_HOST_DIR : OK_HOST_FILE, flags: (flags & KEPT) | O_LARGEFILE, hostFd, path: res.guestPath,
@@ -458,6 +485,29 @@ export function sysOpenat(f: FsEnv, a: readonly bigint[]): number {
     }
     truncateCached(kctx, id, 0); // the host file is empty: so are its cached pages
   }
+  return fd;
+}
+
+/**
+ * open of FIFO record `fifo`: wait for the other end as Linux (kernel/fs/fifo.ts), then a pipe-end
+ * description (O_RDWR: both ends, kind OK_PIPE_READ with a writable access mode). The fd, or
+ * -ENXIO, -ENFILE, -EMFILE, -EINTR, PARKED.
+ */
+function openFifo(f: FsEnv, fifo: number, flags: number, cloexec: boolean, tix: number): number {
+  const { kctx } = f;
+  const acc = flags & O_ACCMODE;
+  const got = fifoOpen(kctx, fifo, tix, acc, (flags & O_NONBLOCK) !== 0, f.waiter);
+  if (typeof got === 'number') return got;
+  const id = ofileCreate(kctx, {
+    kind: got.read ? OK_PIPE_READ : OK_PIPE_WRITE, flags: (flags & KEPT & ~O_TRUNC) | O_LARGEFILE, hostFd: got.pipe,
+    dev: FIFO_DEV, ino: fifo,
+  });
+  if (id < 0) {
+    fifoClose(kctx, fifo, got.read, got.write, f.waiter);
+    return id;
+  }
+  const fd = fdInstall(kctx, f.fdt, id, cloexec);
+  if (fd < 0) ofilePut(kctx, id, f.waiter);
   return fd;
 }
 

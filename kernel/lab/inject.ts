@@ -49,6 +49,9 @@ import { INJECT_SLOTS, LH_INJECT, LH_INJECT_HITS } from './layout.ts';
  *   invalidation was broadcast and before tlbsync: other harts may still hold the old
  *   translation (they apply the broadcast at their next batch boundary); with the tlbsync-skip
  *   knob (negative control) the change is then reported complete without waiting for them.
+ * - fifo.before-park: a blocking FIFO open (kernel/fs/fifo.ts fifoOpen), after it found no
+ *   partner under the FIFO's lock and released it, before it parks: a partner that opens here
+ *   must still end the wait (its bump of FF_SEQ makes the park fail) — the lost wake-up window.
  */
 export const INJECT_POINTS = [
   'shootdown.before-remote',
@@ -64,6 +67,7 @@ export const INJECT_POINTS = [
   'poll.before-park',
   'fs.open.after-resolve',
   'broadcast.before-tlbsync',
+  'fifo.before-park',
 ] as const;
 export type InjectPoint = (typeof INJECT_POINTS)[number];
 /** Delays in microseconds by point name. */
