@@ -44,7 +44,7 @@ export interface GuestRunOptions {
 }
 
 /**
- * Defaults for every runGuest of this test file: test/lab/conformance-interp.test.ts sets
+ * Defaults for every runGuest of this test file: test/stress/conformance-interp.test.ts sets
  * `jit: false` here before it imports the conformance suite, which then runs interpreted.
  */
 export const guestRunDefaults: { jit?: boolean } = {};
