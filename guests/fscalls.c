@@ -364,12 +364,14 @@ static void sec_locks(void)
     }
     CHECK(read(ready[0], &ch, 1) == 1, "child ready");
     int st = 0;
-    for (int i = 0; i < 20000; i++) {
+    pid_t got = 0;
+    for (int i = 0; i < 20000 && got != c; i++) {
         kill(c, SIGUSR1);
         struct timespec t = {0, 1000000};
         nanosleep(&t, NULL);
-        if (waitpid(c, &st, WNOHANG) == c) break;
+        got = waitpid(c, &st, WNOHANG);
     }
+    CHECK(got == c, "F_SETLKW not interrupted by 20000 signals"); /* else st would still be 0 */
     CHECK(WIFEXITED(st) && WEXITSTATUS(st) == 0, "F_SETLKW interrupted by a signal (status %#x)", st);
     /* closing any fd of the file drops the process's POSIX locks */
     int other = open("fsc.lock", O_RDONLY);

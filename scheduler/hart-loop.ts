@@ -61,7 +61,8 @@ import { threadGone } from '../kernel/proc/sys-proc-table.ts';
 import '../kernel/signal/sys-signal.ts'; // signal syscalls
 import { faultSignal, signalsBeforeRun, trapSignal } from '../kernel/signal/deliver.ts';
 import { oomKill } from '../kernel/signal/oom.ts';
-import { bindSignalHost, type SignalHost } from '../kernel/signal/send.ts';
+import { bindSignalHost, signalsAfterPark, type SignalHost } from '../kernel/signal/send.ts';
+import { INJ, inject } from '../kernel/lab/inject.ts';
 import { cpuTimersTick, expireTimers } from '../kernel/signal/timers.ts';
 import { chargeThread, threadExitCpu } from '../kernel/proc/cputime.ts';
 import {
@@ -450,12 +451,15 @@ export class HartScheduler implements SchedOps, ProcOps {
   }
 
   block(chan: WaitChannel, expected: number, timeoutNs?: number, o?: BlockOptions): number | typeof NO_RETURN {
-    const r = this.waits.block(this.current, this.hart, chan, expected, timeoutNs, o);
+    const tix = this.current;
+    inject(this.hctx.ctl, INJ['sched.before-park']);
+    const r = this.waits.block(tix, this.hart, chan, expected, timeoutNs, o);
     if (r === NO_RETURN) {
       traceEmitSwitchOut(this.hctx.trace, SWITCH_BLOCK);
       this.stats.bump(ST_BLOCK);
       this.current = -1;
       this.stats.current = -1;
+      signalsAfterPark(this.kctx, tix); // a signal that came between the syscall's check and the park
     }
     return r;
   }

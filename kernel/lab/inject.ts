@@ -52,6 +52,10 @@ import { INJECT_SLOTS, LH_INJECT, LH_INJECT_HITS } from './layout.ts';
  * - fifo.before-park: a blocking FIFO open (kernel/fs/fifo.ts fifoOpen), after it found no
  *   partner under the FIFO's lock and released it, before it parks: a partner that opens here
  *   must still end the wait (its bump of FF_SEQ makes the park fail) — the lost wake-up window.
+ * - sched.before-park: every blocking syscall (scheduler/hart-loop.ts block), after the syscall
+ *   looked at its condition and its signals, before the thread is parked: a signal sent here
+ *   finds the thread still running (the sender only kicks its hart) and must still end the
+ *   wait (signalsAfterPark in kernel/signal/send.ts looks again once the thread is parked).
  */
 export const INJECT_POINTS = [
   'shootdown.before-remote',
@@ -68,6 +72,7 @@ export const INJECT_POINTS = [
   'fs.open.after-resolve',
   'broadcast.before-tlbsync',
   'fifo.before-park',
+  'sched.before-park',
 ] as const;
 export type InjectPoint = (typeof INJECT_POINTS)[number];
 /** Delays in microseconds by point name. */

@@ -124,6 +124,35 @@ export function postSignal(kctx: KernelContext, p: number, tix: number, sig: num
   return queued;
 }
 
+/**
+ * Thread `tix` has just parked (TS_BLOCKED, off its hart; call after the hart let it go). A
+ * signal queued between its syscall's last look and the park found it still running, so the
+ * sender only kicked its hart, and a second signal of the same number is not queued again (no
+ * new wake-up): look once more now and interrupt the wait as the sender would have — Linux's
+ * set_current_state before the check, signal_pending() in schedule(). The sender's pending
+ * bit and the blocker's look are both under the process's signal lock, and the blocker's
+ * TS_BLOCKED store precedes its look: a sender either sees the thread blocked or its signal is
+ * seen here (interrupting twice is harmless: the second finds it no longer blocked).
+ */
+export function signalsAfterPark(kctx: KernelContext, tix: number): void {
+  const st = signalState(kctx);
+  const p = procOfThread(kctx.ctl, tix);
+  let found = false, restart = false, fatal = false;
+  st.withProc(p, () => {
+    st.claimThread(tix);
+    const timed = st.timedWaitSet(tix);
+    const ready = (st.threadPending(tix) | st.procPending(p)) & (~st.blocked(tix) | UNBLOCKABLE | timed);
+    if (ready === 0n) return;
+    let sig = 1;
+    while (((ready >> BigInt(sig - 1)) & 1n) === 0n) sig++;
+    const a = st.action(p, sig);
+    found = true;
+    fatal = sig === SIGKILL || (a.handler === SIG_DFL && (defaultAction(sig) === 'term' || defaultAction(sig) === 'core'));
+    restart = (a.handler !== SIG_DFL && a.handler !== SIG_IGN && (a.flags & SA_RESTART) !== 0) || (timed & sigBit(sig)) !== 0n;
+  });
+  if (found) wakeForSignal(kctx, tix, restart, fatal);
+}
+
 /** Make thread `tix` notice a new signal (see the file comment). */
 function wakeForSignal(kctx: KernelContext, tix: number, restart: boolean, fatal: boolean): void {
   const host = boundHost;
