@@ -24,6 +24,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Helpers below are static; a guest uses only some of them. */
@@ -58,6 +60,35 @@ __attribute__((format(printf, 1, 2), noreturn)) static void fail(const char *fmt
         if (!(cond))                                                                     \
             fail(__VA_ARGS__);                                                           \
     } while (0)
+
+/* sleep_ms: sleep ms milliseconds, resuming after signal handlers (EINTR). */
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
+}
+
+/* reap: waitpid(pid) must return pid (retried on EINTR); its wait status. */
+static int reap(pid_t pid)
+{
+    int st = 0;
+    pid_t r;
+    while ((r = waitpid(pid, &st, 0)) < 0 && errno == EINTR) {}
+    CHECK(r == pid, "waitpid(%d) = %d (errno %d)", (int)pid, (int)r, errno);
+    return st;
+}
+
+/* expect_exit: wait status st is a normal exit with code. */
+static void expect_exit(int st, int code, const char *what)
+{
+    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == code, "%s: status 0x%x, expected exit %d", what, st, code);
+}
+
+/* expect_errno: a call's result r is -1 with errno err. */
+static void expect_errno(long r, int err, const char *what)
+{
+    CHECK(r == -1 && errno == err, "%s = %ld errno %d, expected errno %d", what, r, errno, err);
+}
 
 /* ok: print the final "<name>: OK" line and exit 0. */
 __attribute__((noreturn)) static void ok(void)

@@ -36,32 +36,6 @@
 static volatile sig_atomic_t got_usr1;
 static void on_usr1(int sig) { (void)sig; got_usr1++; }
 
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
-}
-
-/* reap: waitpid(pid) must return pid; its wait status. */
-static int reap(pid_t pid)
-{
-    int st = 0;
-    pid_t r;
-    while ((r = waitpid(pid, &st, 0)) < 0 && errno == EINTR) {}
-    CHECK(r == pid, "waitpid(%d) = %d (errno %d)", (int)pid, (int)r, errno);
-    return st;
-}
-
-static void expect_exit(int st, int code, const char *what)
-{
-    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == code, "%s: status 0x%x, expected exit %d", what, st, code);
-}
-
-static void expect_errno(long r, int err, const char *what)
-{
-    CHECK(r == -1 && errno == err, "%s = %ld errno %d, expected errno %d", what, r, errno, err);
-}
-
 static void wait_byte(int fd)
 {
     char c;

@@ -38,26 +38,6 @@ static int qemu_vfork;
 #define REPORT_FD 10 /* an exec'd image writes its verdict here */
 #define GATE_FD 11   /* and waits for a byte here before it exits */
 
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {}
-}
-
-static int reap(pid_t pid)
-{
-    int st = 0;
-    pid_t r;
-    while ((r = waitpid(pid, &st, 0)) < 0 && errno == EINTR) {}
-    CHECK(r == pid, "waitpid(%d) = %d (errno %d)", (int)pid, (int)r, errno);
-    return st;
-}
-
-static void expect_exit(int st, int code, const char *what)
-{
-    CHECK(WIFEXITED(st) && WEXITSTATUS(st) == code, "%s: status 0x%x, expected exit %d", what, st, code);
-}
-
 static void (*handler_of(int sig))(int)
 {
     struct sigaction sa;

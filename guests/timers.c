@@ -85,11 +85,6 @@ static long long now_ns(clockid_t c)
     return ts.tv_sec * 1000000000LL + ts.tv_nsec;
 }
 
-static void expect_errno(long r, int err, const char *what)
-{
-    CHECK(r == -1 && errno == err, "%s = %ld errno %d, expected errno %d", what, r, errno, err);
-}
-
 /* ---- read: EINTR without SA_RESTART, the read goes on with it ---- */
 static void check_read(void)
 {

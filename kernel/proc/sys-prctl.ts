@@ -17,6 +17,7 @@
  *   it; nothing here would honour it).
  */
 import { EFAULT, EINVAL, EPERM } from '../errno.ts';
+import { NSIG } from '../signal/signals.ts';
 import { INIT_PID, P_FLAGS, PF_NO_NEW_PRIVS, PF_NOT_DUMPABLE, PF_PDEATHSIG, PF_PERSONA, PF_SUBREAPER } from './layout.ts';
 import { commOf, setCommBytes } from './exec.ts';
 import { procLock, procOfPid, procWord } from './sys-proc-table.ts';
@@ -49,7 +50,6 @@ export const PR_SET_CHILD_SUBREAPER = 36;
 export const PR_GET_CHILD_SUBREAPER = 37;
 export const PR_SET_NO_NEW_PRIVS = 38;
 export const PR_GET_NO_NEW_PRIVS = 39;
-const NSIG = 64;
 export const CAP_LAST_CAP = 40;
 const TIMERSLACK_NS = 50_000;
 const PER_QUERY = 0xffff_ffff;
