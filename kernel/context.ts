@@ -51,6 +51,12 @@ export interface VmCounters {
   pagesEvicted: number;
   /** Processes this context's OOM killer sent SIGKILL (kernel/signal/oom.ts). */
   oomKills: number;
+  /**
+   * Frames a teardown found named by a PTE or table pointer but not allocated, skipped instead
+   * of freed (kernel/mm/shootdown.ts releaseFrames). Only an unsafe policy (off, lazy) lets it
+   * happen: a guest store through a stale entry into a frame reused as a page table.
+   */
+  corruptPtes: number;
   hugeMaps: number;
   hugeSplits: number;
   shootdowns: number;
@@ -72,7 +78,7 @@ export class KernelContext {
   /** Stale records created by this context and not yet passed to completeShootdown. */
   staleOutstanding = 0;
   readonly counters: VmCounters = {
-    demandFaults: 0, fileFaults: 0, cowCopies: 0, cowReuses: 0, spuriousFaults: 0, stackGrowths: 0, pagesEvicted: 0, oomKills: 0, hugeMaps: 0, hugeSplits: 0,
+    demandFaults: 0, fileFaults: 0, cowCopies: 0, cowReuses: 0, spuriousFaults: 0, stackGrowths: 0, pagesEvicted: 0, oomKills: 0, corruptPtes: 0, hugeMaps: 0, hugeSplits: 0,
     shootdowns: 0, localFlushPages: 0, localFlushAsid: 0,
   };
 

@@ -511,6 +511,14 @@ export class FrameAllocator {
     return true;
   }
 
+  /**
+   * Whether `ppn` is an allocated frame (not reserved, free, or in a hart's cache): what a PTE
+   * or a page-table pointer must name before the kernel drops a reference to it.
+   */
+  isAllocated(ppn: number): boolean {
+    return ppn >= RESERVED_FRAMES && ppn < this.frames && Atomics.load(this.i32, this.state + ppn) === FRAME_ALLOCATED;
+  }
+
   /** Current reference count of `ppn` (racy snapshot). */
   refcount(ppn: number): number {
     this.checkPpn(ppn, 'refcount');

@@ -97,9 +97,13 @@ export function releaseFrames(ctx: KernelContext, r: StaleRelease): void {
   }
   for (const file of r.fileRefs) fileRefDelta(ctx, file, -1);
   const frames = ctx.frames;
-  for (const ppn of r.frames) frames.put(ppn);
-  for (const ppn of r.hugeFrames) if (frames.decRef(ppn) === 0) frames.freeHuge(ppn);
-  for (const ppn of r.tables) frames.free(ppn);
+  // A frame that is not allocated can only come from a page table a guest overwrote through a
+  // stale entry (an unsafe policy reused the frame as a table): skip and count it rather than
+  // halt the machine on the allocator's check (the sanitizer has reported the stale access).
+  const ok = (ppn: number): boolean => frames.isAllocated(ppn) || (ctx.counters.corruptPtes++, false);
+  for (const ppn of r.frames) if (ok(ppn)) frames.put(ppn);
+  for (const ppn of r.hugeFrames) if (frames.decRef(ppn) === 0) frames.freeHuge(ppn); // FRAME_HUGE blocks: not isAllocated's state
+  for (const ppn of r.tables) if (ok(ppn)) frames.free(ppn);
 }
 
 /**
