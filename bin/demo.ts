@@ -211,7 +211,9 @@ export async function runDemo(options: Partial<DemoOptions> = {}): Promise<DemoR
       done = exited.length;
       for (const x of spawned) names.set(x.pid, x.name);
     });
-    done = run.result.exits.length; // the final frame shows the whole run
+    // The final frame shows the whole run, also one that ended before the first sample arrived.
+    done = run.result.exits.length;
+    if (last !== run.result.sample) { prev = last ?? null; last = run.result.sample; }
   } finally {
     display.stop();
   }

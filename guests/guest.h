@@ -91,6 +91,19 @@ static void expect_errno(long r, int err, const char *what)
 }
 
 /* ok: print the final "<name>: OK" line and exit 0. */
+/* A descriptor number that is surely closed now: the lowest free one. Guests use it instead of a
+ * literal (77, 99, 999): under qemu-user the guest inherits whatever the host process had open
+ * (a test runner's pipes), so a literal number may be open there. Needs a free slot below
+ * RLIMIT_NOFILE. */
+static int closed_fd(void)
+{
+    int fd = dup(2);
+    if (fd < 0) fd = dup(0);
+    if (fd < 0) fail("closed_fd: dup: %s", strerror(errno));
+    close(fd);
+    return fd;
+}
+
 __attribute__((noreturn)) static void ok(void)
 {
     printf("%s: OK\n", guest_name);

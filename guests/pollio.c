@@ -41,7 +41,7 @@ static void pipe_basics(void)
     CHECK(poll(f, 2, 0) == 1 && f[0].revents == 0 && f[1].revents == POLLOUT, "empty pipe: only the write end is ready (%d %d)", f[0].revents, f[1].revents);
     CHECK(write(p[1], "x", 1) == 1, "write");
     CHECK(poll(f, 2, 0) == 2 && f[0].revents == POLLIN, "pipe with a byte: POLLIN (%d)", f[0].revents);
-    struct pollfd neg[2] = { { -1, POLLIN, 77 }, { 999, POLLIN, 0 } };
+    struct pollfd neg[2] = { { -1, POLLIN, 77 }, { closed_fd(), POLLIN, 0 } };
     CHECK(poll(neg, 2, 0) == 1 && neg[0].revents == 0 && neg[1].revents == POLLNVAL, "negative fd skipped, closed fd POLLNVAL");
     close(p[1]);
     CHECK(poll(f, 1, 0) == 1 && f[0].revents == (POLLIN | POLLHUP), "writer closed: POLLIN|POLLHUP (%d)", f[0].revents);
@@ -213,9 +213,10 @@ static void timeouts(void)
     CHECK(select(p[0] + 1, &r, NULL, NULL, &tv) == 0 && !FD_ISSET(p[0], &r), "select timeout: 0, set cleared");
     CHECK(tv.tv_sec == 0 && tv.tv_usec == 0, "select wrote the time left back (%ld.%06ld)", (long)tv.tv_sec, (long)tv.tv_usec);
     FD_ZERO(&r);
-    FD_SET(77, &r);
+    int shut = closed_fd();
+    FD_SET(shut, &r);
     tv = (struct timeval){ 0, 0 };
-    CHECK(select(78, &r, NULL, NULL, &tv) == -1 && errno == EBADF, "select on a closed fd: EBADF");
+    CHECK(select(shut + 1, &r, NULL, NULL, &tv) == -1 && errno == EBADF, "select on a closed fd: EBADF");
     struct timespec bad = { 0, 1000000000 };
     CHECK(ppoll(&f, 1, &bad, NULL) == -1 && errno == EINVAL, "ppoll bad timespec: EINVAL");
     close(p[0]);
@@ -370,7 +371,7 @@ static void epoll_semantics(void)
     CHECK(epoll_ctl(ep, EPOLL_CTL_ADD, p[0], &ev) == -1 && errno == EEXIST, "add twice: EEXIST");
     CHECK(epoll_ctl(ep, EPOLL_CTL_MOD, p[1], &ev) == -1 && errno == ENOENT, "mod missing: ENOENT");
     CHECK(epoll_ctl(ep, EPOLL_CTL_ADD, ep, &ev) == -1 && errno == EINVAL, "add itself: EINVAL");
-    CHECK(epoll_ctl(ep, EPOLL_CTL_ADD, 99, &ev) == -1 && errno == EBADF, "add closed fd: EBADF");
+    CHECK(epoll_ctl(ep, EPOLL_CTL_ADD, closed_fd(), &ev) == -1 && errno == EBADF, "add closed fd: EBADF");
     int file = open(self_path, O_RDONLY);
     if (file >= 0) {
         struct stat st;
