@@ -11,6 +11,7 @@ import {
 } from '../../../kernel/mm/mmap.ts';
 import { KERNEL_PROBE_VA48 } from '../../../kernel/mm/aspace.ts';
 import { copyFromUser, copyToUser, strncpyFromUser } from '../../../kernel/mm/uaccess.ts';
+import * as pagetable from '../../../kernel/mm/pagetable.ts';
 import { clearRange } from '../../../kernel/mm/pagetable.ts';
 import { completeShootdown } from '../../../kernel/mm/shootdown.ts';
 import { claimDrainRight, Stale } from '../../../kernel/mm/stale.ts';
@@ -224,5 +225,34 @@ describe('Stale discipline', () => {
     const s = new Stale(vm.ctx, as);
     expect(() => s.drain(Symbol('forged'))).toThrow('only completeShootdown');
     completeShootdown(vm.ctx, s);
+  });
+});
+
+describe('teardown of a page table a guest overwrote (unsafe policies)', () => {
+  // Under --shootdown off/lazy a stale TLB entry can name a frame the kernel reused as a page
+  // table, so a guest store writes garbage PTEs. Teardown must skip (and count) a PTE naming a
+  // frame the allocator does not hold, instead of halting the machine on the allocator's check.
+  it('a leaf naming a free frame and one naming frame 0 are skipped and counted; the rest is freed', () => {
+    const vm = bootTestVm(16);
+    const before = vm.free();
+    const as = vm.newSpace();
+    const a = filled(vm, as, 3);
+    const vpn = Math.floor(a / PAGE);
+    const { exchangePte, findLeaf, loPpn, makeLo, readPte } = pagetable;
+    const spare = vm.ctx.frames.alloc();
+    vm.ctx.frames.free(spare); // a free frame
+    const pte1 = findLeaf(vm.ctx, as.rootPpn, vpn), pte2 = findLeaf(vm.ctx, as.rootPpn, vpn + 1);
+    const orphan1 = loPpn(readPte(vm.ctx, pte1)), orphan2 = loPpn(readPte(vm.ctx, pte2));
+    const flags = readPte(vm.ctx, pte1) & 0x3ff;
+    exchangePte(vm.ctx, pte1, makeLo(spare, flags)); // as a guest store would: no shootdown, no A/D
+    exchangePte(vm.ctx, pte2, makeLo(0, flags));
+    expect(vm.ctx.counters.corruptPtes).toBe(0);
+    expect(() => releaseAddressSpace(vm.ctx, as)).not.toThrow();
+    expect(vm.ctx.counters.corruptPtes).toBe(2);
+    expect(vm.ctx.frames.isAllocated(spare)).toBe(false);
+    // The two frames the overwritten PTEs named are lost to this space (as on real hardware); every
+    // other frame, the tables included, went back.
+    expect(vm.ctx.frames.isAllocated(orphan1) && vm.ctx.frames.isAllocated(orphan2)).toBe(true);
+    expect(vm.free()).toBe(before - 2);
   });
 });
