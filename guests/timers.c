@@ -21,6 +21,7 @@
  *             deadline; a deadline in the past returns at once;
  *   timerfd   read blocks until an expiry and returns the count; a non-blocking read before
  *             an expiry is EAGAIN; timerfd_gettime counts down; periodic counts accumulate;
+ *             poll and epoll report POLLIN once an expiry is counted, not before;
  *   cputime   CLOCK_THREAD_CPUTIME_ID and a 50 ms ITIMER_VIRTUAL stand still while the process
  *             sleeps; spinning, ITIMER_VIRTUAL sends SIGVTALRM and a 10 ms ITIMER_PROF SIGPROFs;
  *             the process CPU clock is at least the thread's;
@@ -38,6 +39,8 @@
 #include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/timerfd.h>
+#include <sys/epoll.h>
+#include <poll.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <linux/futex.h>
@@ -411,8 +414,30 @@ static void check_timerfd(void)
     CHECK(timerfd_settime(fd, 0, &off, &cur) == 0, "timerfd disarm: errno %d", errno);
     CHECK(cur.it_interval.tv_sec == 0 && cur.it_interval.tv_nsec == 2000000L, "timerfd old interval %ld", cur.it_interval.tv_nsec);
     close(fd);
+
+    /* poll and epoll wait for an expiry: not readable before it, POLLIN/EPOLLIN after it, and a
+       read clears it (Linux timerfd_poll). The deadline is 30 ms; the waits allow 10 s. */
+    fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK);
+    CHECK(fd >= 0, "timerfd_create (poll): errno %d", errno);
+    struct pollfd pf = { fd, POLLIN, 0 };
+    CHECK(poll(&pf, 1, 0) == 0, "poll of a disarmed timerfd: revents 0x%x", pf.revents);
+    its.it_value.tv_sec = 0;
+    its.it_value.tv_nsec = 30000000L;
+    CHECK(timerfd_settime(fd, 0, &its, NULL) == 0, "timerfd_settime (poll): errno %d", errno);
+    CHECK(poll(&pf, 1, 10000) == 1 && pf.revents == POLLIN, "poll of a timerfd until its expiry: revents 0x%x", pf.revents);
+    CHECK(read(fd, &n, 8) == 8 && n == 1, "read after poll: count %llu", (unsigned long long)n);
+    CHECK(poll(&pf, 1, 0) == 0, "poll after the read: revents 0x%x", pf.revents);
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+    struct epoll_event ev = { .events = EPOLLIN, .data.u64 = 7 }, got;
+    CHECK(ep >= 0 && epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) == 0, "epoll_ctl ADD timerfd: errno %d", errno);
+    CHECK(epoll_wait(ep, &got, 1, 0) == 0, "epoll_wait before the expiry");
+    CHECK(timerfd_settime(fd, 0, &its, NULL) == 0, "timerfd_settime (epoll): errno %d", errno);
+    CHECK(epoll_wait(ep, &got, 1, 10000) == 1 && got.events == EPOLLIN && got.data.u64 == 7, "epoll_wait on a timerfd: events 0x%x", got.events);
+    CHECK(read(fd, &n, 8) == 8 && n == 1, "read after epoll_wait: count %llu", (unsigned long long)n);
+    close(ep);
+    close(fd);
     expect_errno(timerfd_create(77, 0), EINVAL, "timerfd_create(clock 77)");
-    printf("timers: timerfd: a blocking read returned the expiry count; EAGAIN before an expiry; gettime counts down; periodic counts add up\n");
+    printf("timers: timerfd: a blocking read returned the expiry count; EAGAIN before an expiry; gettime counts down; periodic counts add up; poll and epoll wait for an expiry\n");
 }
 
 /* ---- CPU time: clocks and ITIMER_VIRTUAL / ITIMER_PROF ---- */

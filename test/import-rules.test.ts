@@ -24,7 +24,7 @@ const PUBLIC: Record<string, string[]> = {
   mm: ['aspace.ts', 'mmap.ts', 'fault.ts', 'cow.ts', 'pagecache.ts', 'pagetable.ts', 'uaccess.ts', 'stale.ts',
     'shootdown.ts', 'frames.ts', 'layout.ts', 'abi.ts', 'sys-mm.ts', 'sys-mremap.ts', 'file-unmap.ts', 'mlock.ts'],
   fs: ['fdtable.ts', 'hostfs.ts', 'pipe.ts', 'sys-fs-env.ts', 'sys-fs.ts', 'sys-fs-register.ts', 'layout.ts',
-    'procinfo.ts', 'special.ts', 'fifo.ts'],
+    'procinfo.ts', 'special.ts', 'fifo.ts', 'poll-abi.ts'],
   proc: ['elf.ts', 'exec.ts', 'initstack.ts', 'futex.ts', 'sys-proc.ts', 'sys-proc-table.ts', 'sys-info.ts', 'layout.ts',
     'cputime.ts'],
   signal: ['signals.ts', 'state.ts', 'send.ts', 'deliver.ts', 'sigframe.ts', 'sys-signal.ts', 'layout.ts', 'oom.ts',

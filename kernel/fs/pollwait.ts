@@ -120,7 +120,7 @@ export function bumpSource(ctx: KernelContext, i: number, waiter: Waiter | null)
  * wake word bumped): bump and wake every thread polling the key's bucket. `waiter`: the
  * scheduler's wake (null: Atomics.notify only, for hart-blocking tests). Cheap when nobody polls.
  */
-export function pollNotify(ctx: KernelContext, key: number, waiter: Waiter | null): void {
+export function pollNotify(ctx: KernelContext, key: number, waiter: Pick<Waiter, 'wakeKey'> | null): void {
   const i32 = ctx.ctl.i32;
   const bw = bucketWord(ctx, pollBucketOf(key));
   if (Atomics.load(i32, bw + PB_COUNT) === 0) return;

@@ -4,7 +4,9 @@
  * owner registers how such a description is read and released; this folder keeps the fd
  * table, the references, O_NONBLOCK/F_SETFL, dup, fork, close-on-exec and close as for any
  * file. Writes, seeks and mmap of a special file are refused by the generic paths (EINVAL,
- * ESPIPE, ENODEV as Linux's anon-inode files).
+ * ESPIPE, ENODEV as Linux's anon-inode files). An owner that gives a `poll` makes the kind
+ * pollable (poll/select/epoll: kernel/fs/readiness.ts) and announces changes with
+ * specialChanged.
  */
 import type { KernelContext } from '../context.ts';
 import { EINVAL } from '../errno.ts';
@@ -12,6 +14,8 @@ import { O_CLOEXEC, O_NONBLOCK, O_RDWR } from '../linux-flags.ts';
 import { fdInstall } from './fdtable.ts';
 import { ofileCreate, ofileFlags, ofileHostFd, ofileKind, ofilePut } from './ofile.ts';
 import type { FsEnv } from './sys-fs-env.ts';
+import { pollNotify } from './pollwait.ts';
+import { setKindPoll, type Readiness } from './readiness.ts';
 
 /** What the owner of a special kind provides. */
 export interface SpecialOps {
@@ -22,6 +26,12 @@ export interface SpecialOps {
   read(f: FsEnv, id: number, handle: number, va: number, len: number, nonblock: boolean): number;
   /** The last reference to a description of this kind is gone: release `handle`. */
   release(kctx: KernelContext, handle: number): void;
+  /**
+   * Optional: what poll(2) reports for `handle` now (POLLIN etc.) and the channel keys that
+   * announce a change (-1 - i for a ctl wake word i the owner bumps, then specialChanged(i)).
+   * Without it the kind is never ready (as before: a poller only times out).
+   */
+  poll?(kctx: KernelContext, handle: number): Readiness;
 }
 
 const kinds = new Map<number, SpecialOps>();
@@ -29,6 +39,17 @@ const kinds = new Map<number, SpecialOps>();
 /** Register the operations of special kind `kind` (an OK_* of kernel/fs/layout.ts; once per worker). */
 export function registerSpecialKind(kind: number, ops: SpecialOps): void {
   kinds.set(kind, ops);
+  const poll = ops.poll;
+  if (poll) setKindPoll(kind, (ctx, handle) => poll(ctx, handle));
+}
+
+/**
+ * The owner changed the state behind ctl wake word `index` (after it bumped the word and woke
+ * its own blocked readers): wake the threads polling that channel (key -1 - index).
+ * `wakeKey`: the scheduler's wake of a channel key (null: Atomics.notify only).
+ */
+export function specialChanged(kctx: KernelContext, index: number, wakeKey: ((key: number) => void) | null): void {
+  pollNotify(kctx, -1 - index, wakeKey ? { wakeKey } : null);
 }
 
 /** The operations of kind `kind`, or undefined when it is not special. */

@@ -11,7 +11,8 @@
  * restartable wait: a signal interrupts it with EINTR, or under SA_RESTART it reads again.
  * settime resets the count (Linux: a re-armed timerfd forgets its old expiries) and wakes
  * nothing. Flags: TFD_TIMER_ABSTIME; TFD_TIMER_CANCEL_ON_SET is accepted and never fires
- * (there is no clock_settime here). Clocks as timer_create's.
+ * (there is no clock_settime here). Clocks as timer_create's. poll/select/epoll: readable
+ * (POLLIN) while expiries are counted; an expiry wakes the pollers (kernel/fs/special.ts).
  */
 import type { KernelContext } from '../context.ts';
 import { EAGAIN, EFAULT, EINVAL, ENOMEM } from '../errno.ts';
@@ -21,6 +22,7 @@ import { fsHandler } from '../fs/sys-fs-register.ts';
 import { withFd } from '../fs/sys-fs.ts';
 import type { FsEnv } from '../fs/sys-fs-env.ts';
 import { O_CLOEXEC, O_NONBLOCK } from '../linux-flags.ts';
+import { POLLIN, POLLRDNORM } from '../fs/poll-abi.ts';
 import { copyFromUser, copyToUser } from '../mm/uaccess.ts';
 import { argInt, argU, registerSyscall } from '../syscall.ts';
 import { TM_CLOCK, TM_SEQ, TM_TICKS } from './layout.ts';
@@ -151,6 +153,12 @@ function timerfdRead(f: FsEnv, _id: number, slot: number, va: number, len: numbe
 
 registerSpecialKind(OK_TIMERFD, {
   read: timerfdRead,
+  // Readable once an expiry is counted (Linux timerfd_poll: EPOLLIN while ticks > 0); the
+  // expiring hart bumps TM_SEQ and announces it (kernel/signal/timers.ts fire).
+  poll(kctx: KernelContext, slot: number) {
+    const t = timerTable(kctx);
+    return { mask: t.get(slot, TM_TICKS) > 0 ? POLLIN | POLLRDNORM : 0, keys: [-1 - t.w(slot, TM_SEQ)] };
+  },
   release(kctx: KernelContext, slot: number) {
     const t = timerTable(kctx);
     t.lock.with(() => t.free(slot));

@@ -38,6 +38,7 @@ import type { Ctl } from '../layout.ts';
 import { SpinLock, type WhileWaiting } from '../sync/lock.ts';
 import { P_EXITING, P_PID, P_STATE, PS_LIVE } from '../proc/layout.ts';
 import { clockNs } from '../proc/sys-info.ts';
+import { specialChanged } from '../fs/special.ts';
 import { CLOCK_MONOTONIC, CLOCK_REALTIME } from '../linux-flags.ts';
 import {
   TH_ARMED, TH_CPU_ARMED, TH_HIGH, TH_LOCK, TH_NEXT, TIMER_BYTES, TIMER_HEADER_BYTES, TK_ITIMER_PROF, TK_ITIMER_REAL,
@@ -326,7 +327,11 @@ function collect(t: TimerTable, s: number, expiries: number): Fire | null {
 /** Lock not held: queue the signal of a due timer (or wake a timerfd's readers). */
 function fire(kctx: KernelContext, t: TimerTable, f: Fire, wake: WordWake | null): void {
   if (f.kind === TK_TIMERFD) {
-    wake?.(t.i32, t.w(f.slot, TM_SEQ));
+    const seq = t.w(f.slot, TM_SEQ);
+    wake?.(t.i32, seq);
+    // ... and its pollers (poll/select/epoll): a WordWake of word i wakes channel key -1 - i,
+    // so channel key k is word -1 - k.
+    specialChanged(kctx, seq, wake ? (key) => wake(t.i32, -1 - key) : null);
     return;
   }
   let tix = -1;
