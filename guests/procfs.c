@@ -427,6 +427,14 @@ static void check_dev(void)
     struct stat st;
     CHECK(fstat(n, &st) == 0 && S_ISCHR(st.st_mode) && major(st.st_rdev) == 1 && minor(st.st_rdev) == 3, "/dev/null is not char 1:3");
     close(n);
+    int full = open("/dev/full", O_RDWR);
+    CHECK(full >= 0, "open /dev/full: errno %d", errno);
+    buf[0] = 1;
+    CHECK(read(full, buf, 16) == 16 && buf[0] == 0, "/dev/full reads zeros");
+    errno = 0;
+    CHECK(write(full, buf, 1) == -1 && errno == ENOSPC, "write to /dev/full: errno %d, not ENOSPC", errno);
+    CHECK(fstat(full, &st) == 0 && S_ISCHR(st.st_mode) && major(st.st_rdev) == 1 && minor(st.st_rdev) == 7, "/dev/full is not char 1:7");
+    close(full);
     int u = open("/dev/urandom", O_RDONLY);
     CHECK(u >= 0, "open /dev/urandom");
     unsigned char r1[64], r2[64];
@@ -439,7 +447,7 @@ static void check_dev(void)
     errno = 0;
     int t = open("/dev/tty", O_RDWR);
     CHECK(t < 0 && (errno == ENXIO || errno == ENOENT), "/dev/tty: fd %d errno %d", t, errno);
-    printf("procfs: /dev: zero reads and maps (private, shared across fork); null; urandom; tty absent\n");
+    printf("procfs: /dev: zero reads and maps (private, shared across fork); null; full (ENOSPC); urandom; tty absent\n");
 }
 
 static void check_shm(void)

@@ -29,7 +29,7 @@ import * as fs from 'node:fs';
 export const DT_DIR = 4, DT_REG = 8, DT_LNK = 10, DT_CHR = 2;
 /** Character devices of the "mem" driver (major 1), as Linux numbers them. */
 export const MEM_MAJOR = 1;
-export const DEV_NULL = 3, DEV_ZERO = 5, DEV_RANDOM = 8, DEV_URANDOM = 9;
+export const DEV_NULL = 3, DEV_ZERO = 5, DEV_FULL = 7, DEV_RANDOM = 8, DEV_URANDOM = 9;
 /** /dev/tty's major (TTYAUX_MAJOR, minor 0). */
 export const TTY_MAJOR = 5;
 /** st_dev of the virtual trees: procfs and devtmpfs as anonymous devices (major 0). */
@@ -133,13 +133,13 @@ export function fdLinkTarget(kctx: KernelContext, id: number): string {
   }
 }
 
-const DEV_NAMES = new Map<number, string>([[DEV_NULL, 'null'], [DEV_ZERO, 'zero'], [DEV_RANDOM, 'random'], [DEV_URANDOM, 'urandom']]);
+const DEV_NAMES = new Map<number, string>([[DEV_NULL, 'null'], [DEV_ZERO, 'zero'], [DEV_FULL, 'full'], [DEV_RANDOM, 'random'], [DEV_URANDOM, 'urandom']]);
 
 /** /dev: the mem devices, the fd links, and the shm directory (a host mount: not a node here). */
 function devNode(c: readonly string[]): VNode | null | undefined {
   if (c.length === 1) {
     return dir('/dev', () => [
-      ['fd', DT_LNK], ['null', DT_CHR], ['random', DT_CHR], ['shm', DT_DIR], ['stderr', DT_LNK], ['stdin', DT_LNK],
+      ['fd', DT_LNK], ['full', DT_CHR], ['null', DT_CHR], ['random', DT_CHR], ['shm', DT_DIR], ['stderr', DT_LNK], ['stdin', DT_LNK],
       ['stdout', DT_LNK], ['tty', DT_CHR], ['urandom', DT_CHR], ['zero', DT_CHR],
     ], DEVTMPFS_DEV);
   }

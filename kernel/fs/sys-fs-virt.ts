@@ -13,7 +13,7 @@
  */
 import * as fs from 'node:fs';
 import { PAGE_SIZE } from '../../cpu/ram.ts';
-import { EACCES, EBADF, EEXIST, EFAULT, EINVAL, ENODEV, ENOENT, EPERM } from '../errno.ts';
+import { EACCES, EBADF, EEXIST, EFAULT, EINVAL, ENODEV, ENOENT, ENOSPC, EPERM } from '../errno.ts';
 import { createFile, fileRefDelta, fileSize, getPage } from '../mm/pagecache.ts';
 import { copyToUser } from '../mm/uaccess.ts';
 import { sysGetrandom } from '../proc/sys-info.ts';
@@ -26,7 +26,7 @@ import { ofileCreate, ofileHostFd, ofileKind, ofileOffset, ofilePath, ofilePut, 
 import { OF_PCFILE, OK_CHARDEV, OK_PIPE_READ, OK_PIPE_WRITE, OK_STDIO, OK_VIRT_DIR, OK_VIRT_FILE } from './layout.ts';
 import { pipeCloseEnd, pipeOpenEnd } from './pipe.ts';
 import {
-  DEV_NULL, DEV_ZERO, DEVTMPFS_DEV, DT_DIR, inoOf, MEM_MAJOR, PROC_DEV, procfsNodeAt, TTY_MAJOR, type DirEntry, type ProcfsCaller, type VNode,
+  DEV_FULL, DEV_NULL, DEV_ZERO, DEVTMPFS_DEV, DT_DIR, inoOf, MEM_MAJOR, PROC_DEV, procfsNodeAt, TTY_MAJOR, type DirEntry, type ProcfsCaller, type VNode,
 } from './procfs.ts';
 import type { FsEnv } from './sys-fs-env.ts';
 
@@ -157,7 +157,7 @@ export function virtRead(f: FsEnv, id: number, va: number, len: number, pos: num
     case OK_CHARDEV: {
       const minor = ofileHostFd(kctx, id);
       if (minor === DEV_NULL) return 0;
-      if (minor === DEV_ZERO) {
+      if (minor === DEV_ZERO || minor === DEV_FULL) { // /dev/full reads zeros too (Linux read_iter_zero)
         for (let done = 0; done < len;) { // in bounded pieces: a large read never allocates its size
           const k = Math.min(len - done, 1 << 16);
           if (copyToUser(kctx, f.as, va + done, new Uint8Array(k)) < 0) return done > 0 ? done : -EFAULT;
@@ -184,9 +184,10 @@ export function virtRead(f: FsEnv, id: number, va: number, len: number, pos: num
   }
 }
 
-/** write on a virtual description: the character devices swallow everything (null, zero, random). */
+/** write on a virtual description: the character devices swallow everything (null, zero, random), but /dev/full is always ENOSPC. */
 export function virtWrite(f: FsEnv, id: number, len: number): number {
-  return ofileKind(f.kctx, id) === OK_CHARDEV ? len : -EBADF;
+  if (ofileKind(f.kctx, id) !== OK_CHARDEV) return -EBADF;
+  return ofileHostFd(f.kctx, id) === DEV_FULL ? -ENOSPC : len;
 }
 
 /** lseek on a virtual description: SEEK_SET / SEEK_CUR (seq_lseek); a character device stays at 0. */
