@@ -6,7 +6,6 @@
  */
 import { basename, dirname, extname, join, resolve } from 'node:path';
 import { Command, Option } from 'commander';
-import { writeReport } from '../bench/report.ts';
 import { runScript } from './cli-script.ts';
 import { OptionError, parseCpus, parseIntIn, parseShootdown } from './options.ts';
 import { usageParser } from './cli-run.ts';
@@ -89,6 +88,8 @@ Examples:
       }
       inputs = [json];
     }
+    // Loaded here, not at the top: vega and vega-lite would slow every other subcommand's start.
+    const { writeReport } = await import('../bench/report.ts');
     const bytes = await writeReport(inputs, out);
     process.stdout.write(`report: wrote ${out} (${bytes} bytes) from ${inputs.join(', ')}\n`);
     setExit(0);
