@@ -60,7 +60,9 @@ export function plotSpec(p: PlotDef, d: ReportData): vl.TopLevelSpec {
     title: { text: p.title, anchor: 'start', fontSize: 14 },
     data: { values },
     background: 'white',
-    facet: { column: { field: 'workload', type: 'nominal', sort: workloads, title: null, header: { labelFontSize: 12, labelFontWeight: 'bold' } } },
+    // Wrapped: three workloads a row, so five fit a page without scrolling sideways.
+    facet: { field: 'workload', type: 'nominal', sort: workloads, title: null, header: { labelFontSize: 12, labelFontWeight: 'bold' } },
+    columns: 3,
     spec: {
       width: { step: 12 },
       height: 170,
@@ -72,7 +74,8 @@ export function plotSpec(p: PlotDef, d: ReportData): vl.TopLevelSpec {
         y: { field: 'value', type: 'quantitative', title: p.axis, ...(p.count ? { axis: { format: 'd', tickMinStep: 1 } } : {}) },
       },
     },
-    resolve: { scale: { y: 'independent' } },
+    // Each panel its own y scale (the workloads differ by orders of magnitude) and its own x axis.
+    resolve: { scale: { y: 'independent' }, axis: { x: 'independent' } },
     config: { font: 'sans-serif', view: { stroke: '#ccc' } },
   };
 }

@@ -210,7 +210,7 @@ function coherent(args: string[], cwd: string): Promise<Result> {
 
 describe('coherent report end to end', () => {
   it('runs bench policies (munmap, ipi and off, 2 harts) and writes the page and its JSON', async () => {
-    const r = await coherent(['report', '--workloads', 'munmap', '--policies', 'ipi,off', '--cpus', '2', '--rounds', '10', '-o', 'out/rep.html'], tmp);
+    const r = await coherent(['report', '--workloads', 'munmap', '--policies', 'ipi,off', '--cpus', '2', '--rounds', '5', '-o', 'out/rep.html'], tmp);
     expect(r.status, r.stderr).toBe(0);
     expect(r.stdout).toMatch(/report: wrote .*rep\.html/);
     expect(existsSync(join(tmp, 'out/rep.json'))).toBe(true);
