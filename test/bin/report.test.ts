@@ -223,7 +223,7 @@ describe('coherent report end to end', () => {
     expect(html).toContain('<table id="summary">');
   }, 120_000);
 
-  it('usage errors exit 2: --from with run options, unknown workload or policy; an unreadable --from exits 1', async () => {
+  it('--help lists the options; usage errors exit 2: --from with run options, unknown workload or policy; an unreadable --from exits 1', async () => {
     // Two at a time: the machine has 2 cores.
     const [a, b] = await Promise.all([
       coherent(['report', '--from', FIXTURE, '--cpus', '2'], tmp),
@@ -233,6 +233,9 @@ describe('coherent report end to end', () => {
       coherent(['report', '--policies', 'ipi,bogus'], tmp),
       coherent(['report', '--from', join(tmp, 'missing.json'), '-o', join(tmp, 'x.html')], tmp),
     ]);
+    const help = await coherent(['report', '--help'], tmp);
+    expect(help.status).toBe(0);
+    for (const f of ['--out', '--from', '--policies', '--workloads', '--cpus', '--rounds', '--json']) expect(help.stdout).toContain(f);
     expect(a.status).toBe(2);
     expect(a.stderr).toMatch(/--from.*--cpus/);
     expect(b.status).toBe(2);
