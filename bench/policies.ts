@@ -1,7 +1,8 @@
 /**
  * `bench policies`: every shootdown policy on the lab's standard workloads, by default with 4
- * harts (`--cpus 2,4,8` runs each at every count given) (test/lab/workloads.ts): `race` (the unmap/remap race: remapper, scribbler, 2 readers) and
- * `munmap` (16-page mmap/touch/munmap rounds while 3 threads spin on the other harts), and the
+ * harts (`--cpus 2,4,8` runs each at every count given) (test/lab/workloads.ts): `race` (the
+ * unmap/remap race: remapper, scribbler, 2 readers; on fewer than 4 harts threads share harts) and
+ * `munmap` (16-page mmap/touch/munmap rounds while a thread spins on each other hart), and the
  * bundled guests `tlbrace` (guests/bin/tlbrace 3 50 4) and `mix` (guests/bin/mix 1 1) through
  * test/lab/guest-runs.ts, each with the sanitizer on, plus `munmap` with the sanitizer off to
  * measure its overhead. A guest run still going after GUEST_TIMEOUT_MS is a row with exit
