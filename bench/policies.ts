@@ -1,18 +1,24 @@
 /**
- * `bench policies`: every shootdown policy on the lab's standard workloads with 4 harts
- * (test/lab/workloads.ts): `race` (the unmap/remap race: remapper, scribbler, 2 readers) and
- * `munmap` (16-page mmap/touch/munmap rounds while 3 threads spin on the other harts), and the
+ * `bench policies`: every shootdown policy on the lab's standard workloads, by default with 4
+ * harts (`--cpus 2,4,8` runs each at every count given) (test/lab/workloads.ts): `race` (the
+ * unmap/remap race: remapper, scribbler, 2 readers; on fewer than 4 harts threads share harts) and
+ * `munmap` (16-page mmap/touch/munmap rounds while a thread spins on each other hart), and the
  * bundled guests `tlbrace` (guests/bin/tlbrace 3 50 4) and `mix` (guests/bin/mix 1 1) through
  * test/lab/guest-runs.ts, each with the sanitizer on, plus `munmap` with the sanitizer off to
  * measure its overhead. A guest run still going after GUEST_TIMEOUT_MS is a row with exit
  * status -1 ("timeout") and no other figures.
- * Prints a table, each figure as `BENCH policies.<workload>.<policy>.<figure> <value> <unit>`,
- * and writes the JSON to bench/results/policies.json (or `--out PATH`).
+ * Prints a table, each figure as `BENCH policies.<workload>.<policy>.<figure> <value> <unit>`
+ * (at a hart count other than 4 the workload part gets a suffix: `munmap-2harts`,
+ * `munmap-nosan-2harts`), and writes the JSON to bench/results/policies.json (or `--out PATH`):
+ * `{ cpus: [counts], hostCores, date, rows }`, each row naming its `cpus` (bench/report-data.ts
+ * reads it, and the older form with one `cpus` number and rows without it).
  *
  * `--policies a,b` and `--workloads w,x` run a subset (default: every policy but `local`, every
- * workload).
+ * workload); `--cpus 2,4` the hart counts (default 4); `--rounds N` the rounds of `race` and
+ * `munmap` (default 100 and 60: a quick run for tests and `coherent report` smoke checks).
  *
- * Figures: interrupts sent and received (a received interrupt is kernel code run on a target,
+ * Figures: PTE changes that needed a shootdown (`changes`, the "operations" of interrupts per
+ * operation), interrupts sent and received (a received interrupt is kernel code run on a target,
  * i.e. guest time it lost), flush operations (sfence.vma page + ASID + all, every hart),
  * shootdown latency p50/p99 (the initiator's wait — for `deferred` the time to park),
  * wall time, guest throughput (instructions per second of wall time), sanitizer reports,
@@ -22,6 +28,7 @@
  * include waiting for a core.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { labStats, type LabStats } from '../kernel/lab/stats.ts';
 import { POLICY_NAMES, type PolicyName } from '../kernel/lab/layout.ts';
@@ -35,11 +42,15 @@ const GUEST_TIMEOUT_MS = 30_000;
 const GUESTS = { tlbrace: ['3', '50', '4'], mix: ['1', '1'] } as const;
 type Workload = 'race' | 'munmap' | keyof typeof GUESTS;
 
-interface Row {
+/** One run: a workload under a policy on `cpus` harts (NaN figures after a timeout, null in the JSON). */
+export interface Row {
   workload: string;
   policy: PolicyName;
+  cpus: number;
   sanitize: boolean;
   exitStatus: number;
+  /** PTE changes that needed a shootdown (labStats shootdowns.changes). */
+  changes: number;
   interruptsSent: number;
   interruptsReceived: number;
   broadcast: LabStats['broadcast'] | null;
@@ -52,12 +63,21 @@ interface Row {
   leakedFrames: number;
 }
 
-async function runBundled(workload: keyof typeof GUESTS, policy: PolicyName): Promise<Row> {
+/** The whole JSON file. */
+export interface PoliciesResult {
+  cpus: number[];
+  /** The host's cores (os.availableParallelism): harts beyond it wait for a core. */
+  hostCores: number;
+  date: string;
+  rows: Row[];
+}
+
+async function runBundled(workload: keyof typeof GUESTS, policy: PolicyName, cpus: number): Promise<Row> {
   try {
-    const r = await runGuest({ policy, guest: workload, args: [...GUESTS[workload]], timeoutMs: GUEST_TIMEOUT_MS });
+    const r = await runGuest({ policy, guest: workload, args: [...GUESTS[workload]], cpus, timeoutMs: GUEST_TIMEOUT_MS });
     const s = r.stats;
     return {
-      workload, policy, sanitize: true, exitStatus: r.status, interruptsSent: s.interrupts.sent, interruptsReceived: s.interrupts.received,
+      workload, policy, cpus, sanitize: true, exitStatus: r.status, changes: s.shootdowns.changes, interruptsSent: s.interrupts.sent, interruptsReceived: s.interrupts.received,
       broadcast: policy === 'broadcast' ? s.broadcast : null,
       flushes: s.flushes.page + s.flushes.asid + s.flushes.all,
       latencyP50Us: s.shootdowns.latencyNs.p50 / 1000, latencyP99Us: s.shootdowns.latencyNs.p99 / 1000,
@@ -66,24 +86,26 @@ async function runBundled(workload: keyof typeof GUESTS, policy: PolicyName): Pr
   } catch (e) {
     if (!(e instanceof Error && /still running/.test(e.message))) throw e;
     return {
-      workload, policy, sanitize: true, exitStatus: -1, interruptsSent: NaN, interruptsReceived: NaN, broadcast: null, flushes: NaN, latencyP50Us: NaN, latencyP99Us: NaN,
+      workload, policy, cpus, sanitize: true, exitStatus: -1, changes: NaN, interruptsSent: NaN, interruptsReceived: NaN, broadcast: null, flushes: NaN, latencyP50Us: NaN, latencyP99Us: NaN,
       wallMs: GUEST_TIMEOUT_MS, throughputMips: NaN, sanitizerReports: NaN, leakedFrames: NaN,
     };
   }
 }
 
-async function runOne(workload: Workload, policy: PolicyName, sanitize: boolean): Promise<Row> {
-  if (workload === 'tlbrace' || workload === 'mix') return runBundled(workload, policy);
-  const m = await bootScheduled({ cpus: 4, memory: 64 * MiB, policy, sanitize: sanitize ? 'report' : 'off', poison: workload === 'race' });
+interface RunConfig { cpus: number; raceRounds: number; munmapRounds: number }
+
+async function runOne(workload: Workload, policy: PolicyName, sanitize: boolean, c: RunConfig): Promise<Row> {
+  if (workload === 'tlbrace' || workload === 'mix') return runBundled(workload, policy, c.cpus);
+  const m = await bootScheduled({ cpus: c.cpus, memory: 64 * MiB, policy, sanitize: sanitize ? 'report' : 'off', poison: workload === 'race' });
   try {
     const t0 = performance.now();
-    const { pid } = spawn(m, workload === 'race' ? raceWorkload(100) : munmapWorkload(60, 16));
+    const { pid } = spawn(m, workload === 'race' ? raceWorkload(c.raceRounds, c.cpus) : munmapWorkload(c.munmapRounds, 16, c.cpus));
     const exitStatus = await wait(m, pid, 120_000);
     const wallMs = performance.now() - t0;
     const leakedFrames = await settledLeak(m);
     const s = labStats(m.ctl);
     return {
-      workload, policy, sanitize, exitStatus, interruptsSent: s.interrupts.sent, interruptsReceived: s.interrupts.received,
+      workload, policy, cpus: c.cpus, sanitize, exitStatus, changes: s.shootdowns.changes, interruptsSent: s.interrupts.sent, interruptsReceived: s.interrupts.received,
       broadcast: policy === 'broadcast' ? s.broadcast : null,
       flushes: s.flushes.page + s.flushes.asid + s.flushes.all,
       latencyP50Us: s.shootdowns.latencyNs.p50 / 1000, latencyP99Us: s.shootdowns.latencyNs.p99 / 1000,
@@ -94,7 +116,18 @@ async function runOne(workload: Workload, policy: PolicyName, sanitize: boolean)
   }
 }
 
-/** Run the benchmark (argv: optional `--out PATH`). */
+/** Parse `--cpus 2,4,8`: hart counts from 1 to 64, in the order given, without repeats. */
+export function parseCpusList(text: string): number[] {
+  const out: number[] = [];
+  for (const t of text.split(',')) {
+    const n = /^\d+$/.test(t.trim()) ? Number(t.trim()) : NaN;
+    if (!Number.isInteger(n) || n < 1 || n > 64) throw new Error(`bench policies: --cpus '${text}': each count must be an integer from 1 to 64`);
+    if (!out.includes(n)) out.push(n);
+  }
+  return out;
+}
+
+/** Run the benchmark (argv: `--out PATH --policies a,b --workloads w,x --cpus 2,4 --rounds N`, each optional). */
 export async function run(argv: string[] = process.argv.slice(2)): Promise<void> {
   const k = argv.indexOf('--out');
   const out = resolve(k >= 0 && argv[k + 1] ? argv[k + 1]! : new URL('./results/policies.json', import.meta.url).pathname);
@@ -107,20 +140,30 @@ export async function run(argv: string[] = process.argv.slice(2)): Promise<void>
   const all = ['race', 'munmap', 'tlbrace', 'mix'] as const;
   const workloads = (list('--workloads') ?? all) as Workload[];
   for (const w of workloads) if (!(all as readonly string[]).includes(w)) throw new Error(`bench policies: unknown workload ${w} (${all.join(', ')})`);
-  const rows: Row[] = [];
-  for (const workload of workloads) {
-    for (const policy of policies) rows.push(await runOne(workload, policy, true));
+  const cpusList = parseCpusList(list('--cpus')?.join(',') ?? '4');
+  const roundsText = list('--rounds')?.join(',');
+  const rounds = roundsText === undefined ? null : Number(roundsText);
+  if (rounds !== null && !(Number.isInteger(rounds) && rounds >= 1 && rounds <= 100_000)) {
+    throw new Error(`bench policies: --rounds '${roundsText}': it must be an integer from 1 to 100000`);
   }
-  if (workloads.includes('munmap')) for (const policy of policies) rows.push(await runOne('munmap', policy, false));
-  const head = ['workload', 'policy', 'san', 'exit', 'IPIs', 'flushes', 'p50 us', 'p99 us', 'wall ms', 'MIPS', 'reports', 'leak'];
-  console.log(head.map((h) => h.padStart(9)).join(''));
+  const rows: Row[] = [];
+  for (const cpus of cpusList) {
+    const c: RunConfig = { cpus, raceRounds: rounds ?? 100, munmapRounds: rounds ?? 60 };
+    for (const workload of workloads) {
+      for (const policy of policies) rows.push(await runOne(workload, policy, true, c));
+    }
+    if (workloads.includes('munmap')) for (const policy of policies) rows.push(await runOne('munmap', policy, false, c));
+  }
+  const head = ['workload', 'policy', 'harts', 'san', 'exit', 'IPIs', 'flushes', 'p50 us', 'p99 us', 'wall ms', 'MIPS', 'reports', 'leak'];
+  console.log(head.map((h) => h.padStart(10)).join(''));
   for (const r of rows) {
-    console.log([r.workload, r.policy, r.sanitize ? 'on' : 'off', r.exitStatus < 0 ? 'timeout' : r.exitStatus, r.interruptsSent, r.flushes, r.latencyP50Us.toFixed(1),
+    console.log([r.workload, r.policy, r.cpus, r.sanitize ? 'on' : 'off', r.exitStatus < 0 ? 'timeout' : r.exitStatus, r.interruptsSent, r.flushes, r.latencyP50Us.toFixed(1),
       r.latencyP99Us.toFixed(1), r.wallMs.toFixed(0), r.throughputMips.toFixed(2), r.sanitizerReports, r.leakedFrames]
-      .map((c) => String(c).padStart(9)).join(''));
+      .map((c) => String(c).padStart(10)).join(''));
   }
   for (const r of rows.filter((x) => x.exitStatus >= 0)) {
-    const p = `policies.${r.workload}${r.sanitize ? '' : '-nosan'}.${r.policy}`;
+    const p = `policies.${r.workload}${r.sanitize ? '' : '-nosan'}${r.cpus === 4 ? '' : `-${r.cpus}harts`}.${r.policy}`;
+    console.log(`BENCH ${p}.changes ${r.changes} count`);
     console.log(`BENCH ${p}.interrupts ${r.interruptsSent} count`);
     console.log(`BENCH ${p}.interruptsReceived ${r.interruptsReceived} count`);
     const b = r.broadcast;
@@ -143,6 +186,7 @@ export async function run(argv: string[] = process.argv.slice(2)): Promise<void>
     console.log(`BENCH ${p}.sanitizerReports ${r.sanitizerReports} count`);
   }
   mkdirSync(dirname(out), { recursive: true });
-  writeFileSync(out, JSON.stringify({ cpus: 4, date: new Date().toISOString(), rows }, null, 2) + '\n');
+  const result: PoliciesResult = { cpus: cpusList, hostCores: availableParallelism(), date: new Date().toISOString(), rows };
+  writeFileSync(out, JSON.stringify(result, null, 2) + '\n');
   console.log(`policies: wrote ${out}`);
 }

@@ -3,7 +3,7 @@
  * bench/policies.ts. Every loop is bounded by a count in a register.
  *
  *   raceWorkload(iters)      the unmap/remap race of test/helpers/sched-guests.ts remapRace:
- *                            a remapper, a scribbler and two readers on 4 harts; exit status =
+ *                            a remapper, a scribbler and two readers on 4 harts (or fewer); exit status =
  *                            reads through a stale translation the readers caught (capped at 100).
  *   munmapChurn(iters, n)    main thread: iters × (mmap n pages, store to each, munmap all n);
  *                            three `spinner` threads read shared memory until DONE, so they run
@@ -15,11 +15,14 @@ import { leakedFrames, spawn } from '../../scheduler/api.ts';
 import { HOT_VA, remapRace, SHARED_VA, TEXT_BASE } from '../helpers/sched-guests.ts';
 import { asmMmap, asmMunmap } from '../../kernel/asm-linux.ts';
 
-/** spawn options of the race workload (4 harts). */
-export function raceWorkload(iters: number): Parameters<typeof spawn>[1] {
+/**
+ * spawn options of the race workload: the remapper on hart 0, the scribbler and the two readers
+ * on harts 1, 2, 3 (modulo `cpus`, default 4: on 2 harts two threads share each hart).
+ */
+export function raceWorkload(iters: number, cpus = 4): Parameters<typeof spawn>[1] {
   return {
     image: { asm: remapRace(iters, 2) }, hart: 0,
-    threads: [{ entry: 'scribbler', hart: 1 }, { entry: 'reader', hart: 2 }, { entry: 'reader', hart: 3 }],
+    threads: [{ entry: 'scribbler', hart: 1 % cpus }, { entry: 'reader', hart: 2 % cpus }, { entry: 'reader', hart: 3 % cpus }],
   };
 }
 
