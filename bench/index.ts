@@ -6,6 +6,7 @@
  */
 import { pathToFileURL } from 'node:url';
 import { runIpiBench } from './ipi.ts';
+import { BenchUsageError } from './usage.ts';
 
 /** Known benchmarks, by name. */
 export const BENCHES: Readonly<Record<string, (args: string[]) => Promise<void>>> = {
@@ -16,6 +17,9 @@ export const BENCHES: Readonly<Record<string, (args: string[]) => Promise<void>>
   policies: async (args) => (await import('./policies.ts')).run(args),
   sanitizer: async () => (await import('./sanitizer.ts')).run(),
 };
+
+/** The benchmarks that read options (the others would silently ignore them: refused instead). */
+export const TAKES_OPTIONS: ReadonlySet<string> = new Set(['policies']);
 
 /** Run the benchmarks named in `argv` (all when empty); resolves with the exit status (2: unknown name). */
 export async function main(argv: string[]): Promise<number> {
@@ -29,7 +33,17 @@ export async function main(argv: string[]): Promise<number> {
     console.error(`bench: unknown benchmark ${unknown.join(', ')}; known: ${Object.keys(BENCHES).join(', ')}`);
     return 2;
   }
-  for (const n of names) await BENCHES[n]!(args);
+  if (args.length && !TAKES_OPTIONS.has(names[names.length - 1]!)) {
+    console.error(`bench: ${names[names.length - 1]} takes no options (given: ${args.join(' ')}); only ${[...TAKES_OPTIONS].join(', ')} do`);
+    return 2;
+  }
+  try {
+    for (const n of names) await BENCHES[n]!(args);
+  } catch (e) {
+    if (!(e instanceof BenchUsageError)) throw e;
+    console.error(e.message);
+    return 2;
+  }
   return 0;
 }
 

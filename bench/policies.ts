@@ -30,6 +30,8 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { dirname, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { BenchUsageError } from './usage.ts';
 import { labStats, type LabStats } from '../kernel/lab/stats.ts';
 import { POLICY_NAMES, type PolicyName } from '../kernel/lab/layout.ts';
 import { bootScheduled, spawn, wait } from '../scheduler/api.ts';
@@ -121,7 +123,7 @@ export function parseCpusList(text: string): number[] {
   const out: number[] = [];
   for (const t of text.split(',')) {
     const n = /^\d+$/.test(t.trim()) ? Number(t.trim()) : NaN;
-    if (!Number.isInteger(n) || n < 1 || n > 64) throw new Error(`bench policies: --cpus '${text}': each count must be an integer from 1 to 64`);
+    if (!Number.isInteger(n) || n < 1 || n > 64) throw new BenchUsageError(`bench policies: --cpus '${text}': each count must be an integer from 1 to 64`);
     if (!out.includes(n)) out.push(n);
   }
   return out;
@@ -129,22 +131,29 @@ export function parseCpusList(text: string): number[] {
 
 /** Run the benchmark (argv: `--out PATH --policies a,b --workloads w,x --cpus 2,4 --rounds N`, each optional). */
 export async function run(argv: string[] = process.argv.slice(2)): Promise<void> {
-  const k = argv.indexOf('--out');
-  const out = resolve(k >= 0 && argv[k + 1] ? argv[k + 1]! : new URL('./results/policies.json', import.meta.url).pathname);
-  const list = (flag: string): string[] | null => {
-    const i = argv.indexOf(flag);
-    return i >= 0 && argv[i + 1] ? argv[i + 1]!.split(',') : null;
-  };
-  const policies = (list('--policies') ?? POLICIES) as PolicyName[];
-  for (const p of policies) if (!(POLICIES as string[]).includes(p)) throw new Error(`bench policies: unknown policy ${p} (${POLICIES.join(', ')})`);
+  // Strict: an unknown or valueless option is an error before anything runs (and before the
+  // committed results file could be overwritten by a run the user did not ask for).
+  let values: { out?: string; policies?: string; workloads?: string; cpus?: string; rounds?: string };
+  try {
+    ({ values } = parseArgs({
+      args: argv, strict: true, allowPositionals: false,
+      options: { out: { type: 'string' }, policies: { type: 'string' }, workloads: { type: 'string' }, cpus: { type: 'string' }, rounds: { type: 'string' } },
+    }));
+  } catch (e) {
+    throw new BenchUsageError(`bench policies: ${(e as Error).message} (options: --policies a,b --workloads w,x --cpus 2,4 --rounds N --out FILE)`);
+  }
+  const out = resolve(values.out ?? new URL('./results/policies.json', import.meta.url).pathname);
+  const list = (v: string | undefined): string[] | null => (v === undefined ? null : v.split(','));
+  const policies = (list(values.policies) ?? POLICIES) as PolicyName[];
+  for (const p of policies) if (!(POLICIES as string[]).includes(p)) throw new BenchUsageError(`bench policies: unknown policy ${p} (${POLICIES.join(', ')})`);
   const all = ['race', 'munmap', 'tlbrace', 'mix'] as const;
-  const workloads = (list('--workloads') ?? all) as Workload[];
-  for (const w of workloads) if (!(all as readonly string[]).includes(w)) throw new Error(`bench policies: unknown workload ${w} (${all.join(', ')})`);
-  const cpusList = parseCpusList(list('--cpus')?.join(',') ?? '4');
-  const roundsText = list('--rounds')?.join(',');
+  const workloads = (list(values.workloads) ?? all) as Workload[];
+  for (const w of workloads) if (!(all as readonly string[]).includes(w)) throw new BenchUsageError(`bench policies: unknown workload ${w} (${all.join(', ')})`);
+  const cpusList = parseCpusList(values.cpus ?? '4');
+  const roundsText = values.rounds;
   const rounds = roundsText === undefined ? null : Number(roundsText);
   if (rounds !== null && !(Number.isInteger(rounds) && rounds >= 1 && rounds <= 100_000)) {
-    throw new Error(`bench policies: --rounds '${roundsText}': it must be an integer from 1 to 100000`);
+    throw new BenchUsageError(`bench policies: --rounds '${roundsText}': it must be an integer from 1 to 100000`);
   }
   const rows: Row[] = [];
   for (const cpus of cpusList) {

@@ -1,6 +1,8 @@
 /**
- * `coherent bench [name]`: the benchmarks of bench/index.ts (every figure also printed as
- * `BENCH <name> <value> <unit>`). No name runs them all; an unknown name is a usage error.
+ * `coherent bench [name] [--options]`: the benchmarks of bench/index.ts (every figure also printed
+ * as `BENCH <name> <value> <unit>`). No name runs them all; an unknown name is a usage error.
+ * Options after the name go to that benchmark as they are (`coherent bench policies --cpus 2,4`);
+ * the benchmark itself rejects the ones it does not know.
  */
 import { Command } from 'commander';
 import { runScript, runScriptCaptured } from './cli-script.ts';
@@ -21,20 +23,26 @@ export function benchNames(): string[] {
 export function registerBench(program: Command, setExit: (status: number) => void): Command {
   const cmd = program.command('bench')
     .description('run the benchmarks (all, or the one named); each figure is also a line BENCH <name> <value> <unit>')
-    .argument('[name]', 'benchmark to run (default: all)');
+    .argument('[name]', 'benchmark to run (default: all)')
+    .argument('[options...]', "the benchmark's own options (e.g. policies: --policies ipi,off --workloads munmap --cpus 2,4)")
+    .allowUnknownOption()
+    .helpOption('-h, --help', 'display help for command');
   cmd.addHelpText('after', () => {
     const names = benchNames();
     return `\nBenchmarks: ${names.length ? names.join(', ') : '(could not list them: see bench/index.ts)'}\n` +
-      'Examples:\n  coherent bench\n  coherent bench ipi';
+      'Examples:\n  coherent bench\n  coherent bench ipi\n  coherent bench policies --policies ipi,broadcast --workloads munmap --cpus 2,4';
   });
-  cmd.action(async (name: string | undefined) => {
+  cmd.action(async (name: string | undefined, options: string[]) => {
+    if (name !== undefined && name.startsWith('-')) {
+      cmd.error(`error: options go after the benchmark's name (coherent bench <name> ${name} ...)`, { exitCode: 2, code: 'coherent.invalidValue' });
+    }
     if (name !== undefined) {
       const names = benchNames();
       if (names.length && !names.includes(name)) {
         cmd.error(`error: unknown benchmark '${name}'; known: ${names.join(', ')}`, { exitCode: 2, code: 'coherent.invalidValue' });
       }
     }
-    setExit(await runScript('bench/index.ts', name === undefined ? [] : [name]));
+    setExit(await runScript('bench/index.ts', name === undefined ? [] : [name, ...options]));
   });
   return cmd;
 }

@@ -69,6 +69,10 @@ describe('bin/coherent usage errors exit 2 and say what is allowed', () => {
       [['trace', HELLO], [/--output/]],
       [['frobnicate'], [/unknown command 'frobnicate'/, /commands: run, trace, bench, demo/]],
       [['bench', 'nosuch'], [/unknown benchmark 'nosuch'/, /known: .*ipi/]],
+      // a benchmark's own options pass through, and a bad one is refused before anything runs
+      [['bench', 'policies', '--bogus'], [/Unknown option '--bogus'/, /--policies a,b/]],
+      [['bench', 'policies', '--cpus', 'x'], [/--cpus 'x'/]],
+      [['bench', 'cpu', '--cpus', '2'], [/cpu takes no options/]],
     ];
     const results = await each(cases.map(([a]) => a));
     results.forEach((r, k) => {
