@@ -72,8 +72,8 @@ export interface SchedBootOptions extends BootOptions {
   /**
    * Lab knob, negative controls only (UNSAFE): ipi options whose safety condition is broken
    * (docs/policies.md "ipi options": concurrent skips the initiator's own flush, early-ack lets
-   * guest code run before the flush, consolidate reads a request line after acking it,
-   * in-context leaves the owed flush to the next switch-in).
+   * guest code run before the flush, in-context leaves the owed flush to the next switch-in;
+   * consolidate has no machine-level knob: cpu/mailbox.ts InterruptPort.setLineAckBeforeRead).
    */
   ipiUnsafe?: IpiOption[];
 }

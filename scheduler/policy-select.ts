@@ -23,9 +23,9 @@ import type { BroadcastUnit } from '../cpu/tlb-broadcast.ts';
 import type { VirtualAddressSpace } from '../kernel/mm/aspace.ts';
 import type { KernelContext } from '../kernel/context.ts';
 import {
-  CHANGE_PROTECT, CHANGE_UNMAP, IPI_OPT_CONSOLIDATE, LH_IPI_OPTS, LH_IPI_UNSAFE, LH_POLICY, LS_CHANGES, LS_FAULT_COW_COPY, LS_FAULT_COW_REUSE, LS_FAULT_DEMAND,
+  CHANGE_PROTECT, CHANGE_UNMAP, LH_IPI_OPTS, LH_IPI_UNSAFE, LH_POLICY, LS_CHANGES, LS_FAULT_COW_COPY, LS_FAULT_COW_REUSE, LS_FAULT_DEMAND,
   LS_FAULT_FILE, LS_FAULT_HUGE, LS_FAULT_SPURIOUS, LS_LOCAL_FLUSH_ASID, LS_LOCAL_FLUSH_PAGES, LS_PERPAGE_MSGS,
-  POLICY_CODES, policyName, SAN_OFF,
+  formatPolicySpec, POLICY_CODES, policyName, SAN_OFF,
 } from '../kernel/lab/layout.ts';
 import { beginChange, labStatIndex, recordCompletion, SanitizerObserver, sanitizerMode } from '../kernel/lab/sanitizer.ts';
 import { SH_POISON, SH_POLICY } from '../kernel/proc/layout.ts';
@@ -41,7 +41,6 @@ import { MSG_KIND_PAGE_SHOOTDOWN, perPagePolicy, servePageShootdown } from './po
 import {
   beforeUser, IpiOptionState, ipiPolicy, localOnlyPolicy, MSG_KIND_SHOOTDOWN, poisoning, serveShootdown, type IpiHart,
 } from './shootdown-ipi.ts';
-import { inject, INJ } from '../kernel/lab/inject.ts';
 
 /** What installLab needs of the hart's scheduler. */
 export interface LabDeps {
@@ -75,7 +74,8 @@ export function installLab(d: LabDeps): LabHooks {
   const ctl = hctx.ctl;
   const sh = ctl.layout.schedHeader / 4;
   const code = ctl.i32[sh + SH_POLICY]!;
-  const name = policyName(code);
+  // The name reports and statistics show: the policy, with the ipi options in force ('ipi:concurrent').
+  const name = code === POLICY_CODES.ipi ? formatPolicySpec('ipi', ctl.i32[ctl.layout.lab / 4 + LH_IPI_OPTS]!) : policyName(code);
   const poison = ctl.i32[sh + SH_POISON] !== 0;
   const ih: IpiHart = { hctx, hart, table: d.table, stats: d.stats, running: d.running };
   const hartId = hctx.hartId;
@@ -88,7 +88,6 @@ export function installLab(d: LabDeps): LabHooks {
     // The options (and their negative-control knob) every hart reads from the lab header.
     const lab = ctl.layout.lab / 4;
     ih.ipi = new IpiOptionState(ctl.i32[lab + LH_IPI_OPTS]!, ctl.i32[lab + LH_IPI_UNSAFE]!);
-    if (ih.ipi.unsafe & IPI_OPT_CONSOLIDATE) hctx.port.setLineAckBeforeRead(() => inject(ctl, INJ['ipi.line-read']));
   }
   let deferred: DeferredPolicy | null = null;
   let broadcast: BroadcastPolicy | null = null;

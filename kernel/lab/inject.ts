@@ -56,10 +56,6 @@ import { INJECT_SLOTS, LH_INJECT, LH_INJECT_HITS } from './layout.ts';
  *   looked at its condition and its signals, before the thread is parked: a signal sent here
  *   finds the thread still running (the sender only kicks its hart) and must still end the
  *   wait (signalsAfterPark in kernel/signal/send.ts looks again once the thread is parked).
- * - ipi.line-read: only with the ipi policy's consolidate option AND its negative-control knob
- *   (ipiUnsafe consolidate): a target that acknowledged a request line before reading it waits
- *   here, halfway through copying the line (cpu/mailbox.ts tryReceiveLine): the initiator, acked,
- *   may write its next request into the line meanwhile, and the target reads a torn request.
  */
 export const INJECT_POINTS = [
   'shootdown.before-remote',
@@ -77,7 +73,6 @@ export const INJECT_POINTS = [
   'broadcast.before-tlbsync',
   'fifo.before-park',
   'sched.before-park',
-  'ipi.line-read',
 ] as const;
 export type InjectPoint = (typeof INJECT_POINTS)[number];
 /** Delays in microseconds by point name. */
