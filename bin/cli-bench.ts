@@ -21,20 +21,22 @@ export function benchNames(): string[] {
 export function registerBench(program: Command, setExit: (status: number) => void): Command {
   const cmd = program.command('bench')
     .description('run the benchmarks (all, or the one named); each figure is also a line BENCH <name> <value> <unit>')
-    .argument('[name]', 'benchmark to run (default: all)');
+    .argument('[name]', 'benchmark to run (default: all)')
+    .argument('[options...]', "the benchmark's own options, e.g. policies --policies ipi,ipi:all --workloads munmap,tlbrace")
+    .allowUnknownOption();
   cmd.addHelpText('after', () => {
     const names = benchNames();
     return `\nBenchmarks: ${names.length ? names.join(', ') : '(could not list them: see bench/index.ts)'}\n` +
-      'Examples:\n  coherent bench\n  coherent bench ipi';
+      'Examples:\n  coherent bench\n  coherent bench ipi\n  coherent bench policies --policies ipi,ipi:early-ack,ipi:all --workloads munmap';
   });
-  cmd.action(async (name: string | undefined) => {
+  cmd.action(async (name: string | undefined, rest: string[]) => {
     if (name !== undefined) {
       const names = benchNames();
       if (names.length && !names.includes(name)) {
         cmd.error(`error: unknown benchmark '${name}'; known: ${names.join(', ')}`, { exitCode: 2, code: 'coherent.invalidValue' });
       }
     }
-    setExit(await runScript('bench/index.ts', name === undefined ? [] : [name]));
+    setExit(await runScript('bench/index.ts', name === undefined ? [] : [name, ...rest]));
   });
   return cmd;
 }
