@@ -11,8 +11,10 @@
 import { describe, expect, it } from 'vitest';
 import { formatPolicySpec, IPI_OPT_ALL, IPI_OPT_CONCURRENT, IPI_OPT_EARLY_ACK, parsePolicySpec } from '../../kernel/lab/layout.ts';
 import { OptionError, parseShootdownSpec } from '../../bin/options.ts';
-import { bootScheduled } from '../../scheduler/api.ts';
+import { bootScheduled, spawn, wait } from '../../scheduler/api.ts';
+import { labStats } from '../../kernel/lab/stats.ts';
 import { runGuest } from './guest-runs.ts';
+import { munmapWorkload, settledLeak } from './workloads.ts';
 
 const RACE = ['3', '10', '4'];
 
@@ -78,4 +80,20 @@ describe('ipi options: negative controls (each breaks one safety condition; the 
       expect(r.leaked).toBe(0);
     }, 90_000);
   }
+});
+
+describe('early-ack acks late when the change frees a page-table page', () => {
+  it('a 2 MiB munmap that frees its table is flushed, then acked; the sanitizer stays silent', async () => {
+    const m = await bootScheduled({ cpus: 4, memory: 64 * 2 ** 20, policy: 'ipi:early-ack', sanitize: 'report' });
+    try {
+      const { pid } = spawn(m, munmapWorkload(2, 512, 4, 0x4000_0000)); // 2 MiB-aligned: one whole level-0 table
+      expect(await wait(m, pid, 60_000)).toBe(0);
+      expect(await settledLeak(m)).toBe(0);
+      const s = labStats(m.ctl);
+      expect(s.sanitizer.violations).toBe(0);
+      expect(s.shootdowns.lateAcks, JSON.stringify(s.shootdowns)).toBeGreaterThan(0);
+    } finally {
+      await m.shutdown();
+    }
+  }, 90_000);
 });
