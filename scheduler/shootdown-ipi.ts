@@ -279,7 +279,11 @@ export function serveShootdown(h: IpiHart, kctx: KernelContext, msg: MailboxMess
     applyShootdown(h, kctx, msg, w);
     traceEmitShootdownAck(w, id, msg.sender); // the mailbox acknowledges as this returns (unless acked early)
   }
-  if (h.ipi !== undefined) h.stats.bump(ST_SD_RECV_NS, (performance.now() - t0) * 1e6);
+  if (h.ipi !== undefined) {
+    // Ack here (unless acked early) so the target interrupt time covers the ack for every variant.
+    h.hctx.port.acknowledgeEarly(msg);
+    h.stats.bump(ST_SD_RECV_NS, (performance.now() - t0) * 1e6);
+  }
 }
 
 /** serveShootdown's work: decide, record the receive (w non-null), flush. */
