@@ -77,8 +77,8 @@ export function addRunOptions(cmd: Command, withTrace = true): Command {
     .addOption(new Option('--quantum <n>', 'instructions per time slice, 100-1000000000').default(d.quantum).argParser(p(parseQuantum)))
     .addOption(new Option('--stats-json <file>', 'write machine statistics as JSON to <file>')
       .argParser(p((v) => parseOutputFile('--stats-json', v))))
-    .addOption(new Option('--shootdown <policy>', `TLB shootdown policy: ${SHOOTDOWN_POLICIES.join(', ')}; ipi takes options: `
-      + 'ipi:concurrent,early-ack,consolidate,in-context (any of them) or ipi:all').default(d.shootdown)
+    .addOption(new Option('--shootdown <policy>', 'TLB shootdown policy; ipi takes options: '
+      + 'ipi:concurrent,early-ack,consolidate,in-context (any of them) or ipi:all').choices(SHOOTDOWN_POLICIES).default(d.shootdown)
       .argParser(p(parseShootdownSpec)))
     .addOption(new Option('--flush-ceiling <pages>', 'flush the whole ASID above this many pages, 1-262144')
       .default(d.flushCeiling).argParser(p(parseFlushCeiling)))
