@@ -2,9 +2,10 @@
  * Shootdown policy `ipi` (DESIGN.md section 6; the default and the safe reference), behind
  * kernel/mm/shootdown.ts's ShootdownPolicy.
  *
- * Initiator (completeShootdown has already edited the PTEs, bumped tlb_generation to G and
- * flushed this hart's TLB for the range):
- *   - catch this hart's ASID-table entry up to G (a full local flush if it was further behind);
+ * Initiator (completeShootdown has already edited the PTEs and bumped tlb_generation to G; the
+ * machine's ipi policy flushes this hart's TLB itself, ShootdownPolicy.ownsLocalFlush):
+ *   - flush this hart's TLB for the range and catch its ASID-table entry up to G (a full local
+ *     flush if it was further behind) — with the `concurrent` option after sending, not before;
  *   - send ONE shootdown interrupt {AS slot, G, vpn range or whole} to every other hart in the
  *     space's active mask; ranges above the ceiling (SH_CEILING, default 33 pages) go as whole;
  *   - wait for every acknowledgement while serving this hart's own mailbox (two harts that shoot
@@ -23,6 +24,13 @@
  *   - loaded and already caught up to G: ack without flushing;
  *   - exactly one generation behind, G is the newest generation and the range is known: flush
  *     the range; else flush the whole ASID and record the generation read before the flush.
+ *
+ * Options (LH_IPI_OPTS, `--shootdown ipi:concurrent,early-ack,consolidate,in-context`; Amit et
+ * al., docs/policies.md "ipi options"): concurrent (above), consolidate (requests through
+ * cpu/mailbox.ts request lines: request and ack in one cache line), early-ack (a receiver of a
+ * REQ_USER_ONLY request acks, then flushes) and in-context (it owes the flush to its return to
+ * guest code, beforeUser, and acks at once). LH_IPI_UNSAFE breaks their conditions (negative
+ * controls only).
  *
  * Poison mode (SH_POISON, tests): any policy is wrapped so that after its remote step the
  * frames about to be freed are filled with POISON_WORD — a later read through a stale
