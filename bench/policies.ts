@@ -17,10 +17,15 @@
  * workload); `--cpus 2,4` the hart counts (default 4); `--rounds N` the rounds of `race` and
  * `munmap` (default 100 and 60: a quick run for tests and `coherent report` smoke checks).
  *
+ * `ipi:OPT,...` specs run ipi with its options (docs/policies.md "ipi options"); the default list
+ * has each option alone and `ipi:all` beside plain `ipi`.
+ *
  * Figures: PTE changes that needed a shootdown (`changes`, the "operations" of interrupts per
  * operation), interrupts sent and received (a received interrupt is kernel code run on a target,
  * i.e. guest time it lost), flush operations (sfence.vma page + ASID + all, every hart),
- * shootdown latency p50/p99 (the initiator's wait — for `deferred` the time to park),
+ * shootdown latency p50/p99 (the initiator's wait — for `deferred` the time to park; for ipi
+ * and its options the local flush and the wait), for ipi and its options the mean time a target
+ * spent in a shootdown handler (`targetInterruptMean`, "irq us") and the options' counters,
  * wall time, guest throughput (instructions per second of wall time), sanitizer reports,
  * guest exit status; for `broadcast` also the broadcasts issued, the pages and whole ASIDs they
  * named, the tlbsyncs that waited and their mean time, global ASIDs assigned, ipi-fallback
@@ -33,13 +38,15 @@ import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { BenchUsageError } from './usage.ts';
 import { labStats, type LabStats } from '../kernel/lab/stats.ts';
-import { POLICY_NAMES, type PolicyName } from '../kernel/lab/layout.ts';
+import { parsePolicySpec, POLICY_NAMES, type PolicySpec } from '../kernel/lab/layout.ts';
 import { bootScheduled, spawn, wait } from '../scheduler/api.ts';
 import { runGuest } from '../test/lab/guest-runs.ts';
 import { munmapWorkload, raceWorkload, settledLeak } from '../test/lab/workloads.ts';
 
 const MiB = 2 ** 20;
-const POLICIES = POLICY_NAMES.filter((p) => p !== 'local');
+/** The ipi options one by one and together (docs/policies.md "ipi options"), beside plain ipi. */
+const IPI_VARIANTS: PolicySpec[] = ['ipi:concurrent', 'ipi:early-ack', 'ipi:consolidate', 'ipi:in-context', 'ipi:all'];
+const POLICIES: PolicySpec[] = [...POLICY_NAMES.filter((p) => p !== 'local'), ...IPI_VARIANTS];
 const GUEST_TIMEOUT_MS = 30_000;
 const GUESTS = { tlbrace: ['3', '50', '4'], mix: ['1', '1'] } as const;
 type Workload = 'race' | 'munmap' | keyof typeof GUESTS;
@@ -47,7 +54,7 @@ type Workload = 'race' | 'munmap' | keyof typeof GUESTS;
 /** One run: a workload under a policy on `cpus` harts (NaN figures after a timeout, null in the JSON). */
 export interface Row {
   workload: string;
-  policy: PolicyName;
+  policy: PolicySpec;
   cpus: number;
   sanitize: boolean;
   exitStatus: number;
@@ -63,6 +70,12 @@ export interface Row {
   throughputMips: number;
   sanitizerReports: number;
   leakedFrames: number;
+  /** Mean time (µs) a target spent in a shootdown interrupt handler (ipi and its options only; else NaN). */
+  handlerUs: number;
+  /** ipi options: requests acked before the flush, flushes owed to the return to guest code, requests sent through lines. */
+  earlyAcks: number;
+  inContext: number;
+  lineRequests: number;
 }
 
 /** The whole JSON file. */
@@ -74,7 +87,16 @@ export interface PoliciesResult {
   rows: Row[];
 }
 
-async function runBundled(workload: keyof typeof GUESTS, policy: PolicyName, cpus: number): Promise<Row> {
+/** The ipi-option figures of a row from its statistics. */
+function ipiFigures(policy: PolicySpec, s: LabStats): Pick<Row, 'handlerUs' | 'earlyAcks' | 'inContext' | 'lineRequests'> {
+  const ipi = parsePolicySpec(policy).policy === 'ipi';
+  return {
+    handlerUs: ipi && s.interrupts.received > 0 ? s.interrupts.handlerNs / s.interrupts.received / 1000 : NaN,
+    earlyAcks: s.shootdowns.earlyAcks, inContext: s.shootdowns.inContext, lineRequests: s.shootdowns.lineRequests,
+  };
+}
+
+async function runBundled(workload: keyof typeof GUESTS, policy: PolicySpec, cpus: number): Promise<Row> {
   try {
     const r = await runGuest({ policy, guest: workload, args: [...GUESTS[workload]], cpus, timeoutMs: GUEST_TIMEOUT_MS });
     const s = r.stats;
@@ -84,19 +106,21 @@ async function runBundled(workload: keyof typeof GUESTS, policy: PolicyName, cpu
       flushes: s.flushes.page + s.flushes.asid + s.flushes.all,
       latencyP50Us: s.shootdowns.latencyNs.p50 / 1000, latencyP99Us: s.shootdowns.latencyNs.p99 / 1000,
       wallMs: r.wallMs, throughputMips: s.instructions / r.wallMs / 1000, sanitizerReports: s.sanitizer.violations, leakedFrames: r.leaked,
+      ...ipiFigures(policy, s),
     };
   } catch (e) {
     if (!(e instanceof Error && /still running/.test(e.message))) throw e;
     return {
       workload, policy, cpus, sanitize: true, exitStatus: -1, changes: NaN, interruptsSent: NaN, interruptsReceived: NaN, broadcast: null, flushes: NaN, latencyP50Us: NaN, latencyP99Us: NaN,
-      wallMs: GUEST_TIMEOUT_MS, throughputMips: NaN, sanitizerReports: NaN, leakedFrames: NaN,
+      wallMs: GUEST_TIMEOUT_MS, throughputMips: NaN, sanitizerReports: NaN, leakedFrames: NaN, handlerUs: NaN, earlyAcks: NaN, inContext: NaN,
+      lineRequests: NaN,
     };
   }
 }
 
 interface RunConfig { cpus: number; raceRounds: number; munmapRounds: number }
 
-async function runOne(workload: Workload, policy: PolicyName, sanitize: boolean, c: RunConfig): Promise<Row> {
+async function runOne(workload: Workload, policy: PolicySpec, sanitize: boolean, c: RunConfig): Promise<Row> {
   if (workload === 'tlbrace' || workload === 'mix') return runBundled(workload, policy, c.cpus);
   const m = await bootScheduled({ cpus: c.cpus, memory: 64 * MiB, policy, sanitize: sanitize ? 'report' : 'off', poison: workload === 'race' });
   try {
@@ -112,6 +136,7 @@ async function runOne(workload: Workload, policy: PolicyName, sanitize: boolean,
       flushes: s.flushes.page + s.flushes.asid + s.flushes.all,
       latencyP50Us: s.shootdowns.latencyNs.p50 / 1000, latencyP99Us: s.shootdowns.latencyNs.p99 / 1000,
       wallMs, throughputMips: s.instructions / wallMs / 1000, sanitizerReports: s.sanitizer.violations, leakedFrames,
+      ...ipiFigures(policy, s),
     };
   } finally {
     await m.shutdown();
@@ -144,8 +169,14 @@ export async function run(argv: string[] = process.argv.slice(2)): Promise<void>
   }
   const out = resolve(values.out ?? new URL('./results/policies.json', import.meta.url).pathname);
   const list = (v: string | undefined): string[] | null => (v === undefined ? null : v.split(','));
-  const policies = (list(values.policies) ?? POLICIES) as PolicyName[];
-  for (const p of policies) if (!(POLICIES as string[]).includes(p)) throw new BenchUsageError(`bench policies: unknown policy ${p} (${POLICIES.join(', ')})`);
+  const policies = (list(values.policies) ?? POLICIES) as PolicySpec[];
+  for (const p of policies) {
+    try {
+      if (parsePolicySpec(p).policy === 'local') throw new Error('local is a negative control');
+    } catch (e) {
+      throw new BenchUsageError(`bench policies: ${p}: ${(e as Error).message} (${POLICIES.join(', ')}, or ipi:OPT,...)`);
+    }
+  }
   const all = ['race', 'munmap', 'tlbrace', 'mix'] as const;
   const workloads = (list(values.workloads) ?? all) as Workload[];
   for (const w of workloads) if (!(all as readonly string[]).includes(w)) throw new BenchUsageError(`bench policies: unknown workload ${w} (${all.join(', ')})`);
@@ -163,12 +194,13 @@ export async function run(argv: string[] = process.argv.slice(2)): Promise<void>
     }
     if (workloads.includes('munmap')) for (const policy of policies) rows.push(await runOne('munmap', policy, false, c));
   }
-  const head = ['workload', 'policy', 'harts', 'san', 'exit', 'IPIs', 'flushes', 'p50 us', 'p99 us', 'wall ms', 'MIPS', 'reports', 'leak'];
-  console.log(head.map((h) => h.padStart(10)).join(''));
+  const head = ['workload', 'policy', 'harts', 'san', 'exit', 'IPIs', 'flushes', 'p50 us', 'p99 us', 'irq us', 'wall ms', 'MIPS', 'reports', 'leak'];
+  const pad = (c: unknown, k: number): string => (k === 0 ? String(c).padStart(12) : k === 1 ? String(c).padStart(16) : String(c).padStart(9));
+  console.log(head.map(pad).join(''));
   for (const r of rows) {
     console.log([r.workload, r.policy, r.cpus, r.sanitize ? 'on' : 'off', r.exitStatus < 0 ? 'timeout' : r.exitStatus, r.interruptsSent, r.flushes, r.latencyP50Us.toFixed(1),
-      r.latencyP99Us.toFixed(1), r.wallMs.toFixed(0), r.throughputMips.toFixed(2), r.sanitizerReports, r.leakedFrames]
-      .map((c) => String(c).padStart(10)).join(''));
+      r.latencyP99Us.toFixed(1), Number.isNaN(r.handlerUs) ? '-' : r.handlerUs.toFixed(1), r.wallMs.toFixed(0), r.throughputMips.toFixed(2), r.sanitizerReports,
+      r.leakedFrames].map(pad).join(''));
   }
   for (const r of rows.filter((x) => x.exitStatus >= 0)) {
     const p = `policies.${r.workload}${r.sanitize ? '' : '-nosan'}${r.cpus === 4 ? '' : `-${r.cpus}harts`}.${r.policy}`;
@@ -193,6 +225,12 @@ export async function run(argv: string[] = process.argv.slice(2)): Promise<void>
     console.log(`BENCH ${p}.wall ${r.wallMs.toFixed(0)} ms`);
     console.log(`BENCH ${p}.throughput ${r.throughputMips.toFixed(3)} MIPS`);
     console.log(`BENCH ${p}.sanitizerReports ${r.sanitizerReports} count`);
+    if (!Number.isNaN(r.handlerUs)) {
+      console.log(`BENCH ${p}.targetInterruptMean ${r.handlerUs.toFixed(2)} us`);
+      console.log(`BENCH ${p}.earlyAcks ${r.earlyAcks} count`);
+      console.log(`BENCH ${p}.inContextFlushes ${r.inContext} count`);
+      console.log(`BENCH ${p}.lineRequests ${r.lineRequests} count`);
+    }
   }
   mkdirSync(dirname(out), { recursive: true });
   const result: PoliciesResult = { cpus: cpusList, hostCores: availableParallelism(), date: new Date().toISOString(), rows };

@@ -30,7 +30,7 @@ export function registerBench(program: Command, setExit: (status: number) => voi
   cmd.addHelpText('after', () => {
     const names = benchNames();
     return `\nBenchmarks: ${names.length ? names.join(', ') : '(could not list them: see bench/index.ts)'}\n` +
-      'Examples:\n  coherent bench\n  coherent bench ipi\n  coherent bench policies --policies ipi,broadcast --workloads munmap --cpus 2,4';
+      'Examples:\n  coherent bench\n  coherent bench ipi\n  coherent bench policies --policies ipi,broadcast --workloads munmap --cpus 2,4\n  coherent bench policies --policies ipi,ipi:early-ack,ipi:all --workloads munmap';
   });
   cmd.action(async (name: string | undefined, options: string[]) => {
     if (name !== undefined && name.startsWith('-')) {

@@ -9,13 +9,12 @@ import { basename, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import {
   OptionError, JIT_MODES, parseJit, parseCpus, parseFlushCeiling, parseMemory, parseOutputFile, parseQuantum, parseRoot, parseSeed, parseInject,
-  parseGlobalAsidMin, parseShootdown, parseTlbEntries, parseTraceBuffer, resolveRunOptions, RUN_DEFAULTS, SHOOTDOWN_POLICIES,
+  parseGlobalAsidMin, parseShootdownSpec, parseTlbEntries, parseTraceBuffer, resolveRunOptions, RUN_DEFAULTS, SHOOTDOWN_POLICIES,
   type RunOptions, type SanitizeMode,
 } from './options.ts';
 import { ElfError, hostElfSource, parseElfFrom } from '../kernel/proc/elf.ts';
 import { readTrace } from '../kernel/lab/trace.ts';
 import { labStats } from '../kernel/lab/stats.ts';
-import type { PolicyName } from '../kernel/lab/layout.ts';
 import { writeChromeTrace } from '../kernel/lab/trace-export.ts';
 
 /** Flags of the run option set that take a value (the argv pre-pass must skip their values). */
@@ -78,8 +77,9 @@ export function addRunOptions(cmd: Command, withTrace = true): Command {
     .addOption(new Option('--quantum <n>', 'instructions per time slice, 100-1000000000').default(d.quantum).argParser(p(parseQuantum)))
     .addOption(new Option('--stats-json <file>', 'write machine statistics as JSON to <file>')
       .argParser(p((v) => parseOutputFile('--stats-json', v))))
-    .addOption(new Option('--shootdown <policy>', 'TLB shootdown policy').choices(SHOOTDOWN_POLICIES).default(d.shootdown)
-      .argParser(p(parseShootdown)))
+    .addOption(new Option('--shootdown <policy>', 'TLB shootdown policy; ipi takes options: '
+      + 'ipi:concurrent,early-ack,consolidate,in-context (any of them) or ipi:all').choices(SHOOTDOWN_POLICIES).default(d.shootdown)
+      .argParser(p(parseShootdownSpec)))
     .addOption(new Option('--flush-ceiling <pages>', 'flush the whole ASID above this many pages, 1-262144')
       .default(d.flushCeiling).argParser(p(parseFlushCeiling)))
     .addOption(new Option('--sanitize', 'report accesses through stale translations; --sanitize=fatal stops at the first'))
@@ -124,9 +124,6 @@ export function runOptionsFrom(elf: string, args: string[], o: Record<string, un
 }
 
 /** Policies the scheduler can boot (scheduler/api.ts SchedBootOptions.policy; scheduler/policy-select.ts), by CLI name. */
-const MACHINE_POLICIES: Record<RunOptions['shootdown'], PolicyName> = {
-  ipi: 'ipi', 'per-page': 'per-page', lazy: 'lazy', deferred: 'deferred', off: 'off', broadcast: 'broadcast',
-};
 
 /**
  * Run the guest of `options` on a fresh machine and resolve with its exit status (128+N for
@@ -137,7 +134,7 @@ const MACHINE_POLICIES: Record<RunOptions['shootdown'], PolicyName> = {
  * gives it exactly VAR=x). Throws when the machine fails (the CLI exits 1).
  */
 export async function runGuest(options: RunOptions): Promise<number> {
-  const policy = MACHINE_POLICIES[options.shootdown];
+  const policy = options.shootdown; // a policy spec, as bootScheduled takes it
   const { bootScheduled, schedStats, spawn, wait } = await import('../scheduler/api.ts');
   const elf = new Uint8Array(await readFile(resolve(options.elf)));
   const statsJson = options.statsJson === null ? null : resolve(options.statsJson);

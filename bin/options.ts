@@ -8,6 +8,7 @@ import { statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { TRACE_EVENTS_DEFAULT, TRACE_EVENTS_MAX } from '../kernel/lab/trace-layout.ts';
 import { parseInjection, validateInjection, type InjectConfig } from '../kernel/lab/inject.ts';
+import { IPI_OPTION_NAMES, parsePolicySpec, type PolicySpec } from '../kernel/lab/layout.ts';
 
 /** A bad option value; the CLI turns it into a usage error (exit status 2). */
 export class OptionError extends Error {
@@ -19,6 +20,8 @@ export class OptionError extends Error {
 
 export const SHOOTDOWN_POLICIES = ['ipi', 'per-page', 'lazy', 'deferred', 'off', 'broadcast'] as const;
 export type PolicyName = (typeof SHOOTDOWN_POLICIES)[number];
+/** What `run --shootdown` takes: a policy, or ipi with options (`ipi:concurrent,early-ack`, `ipi:all`). */
+export type ShootdownSpec = PolicyName | `ipi:${string}`;
 export type SanitizeMode = 'off' | 'report' | 'fatal';
 export const JIT_MODES = ['off', 'on'] as const;
 export type JitMode = (typeof JIT_MODES)[number];
@@ -49,7 +52,8 @@ export interface RunOptions {
   /** Instructions per time slice. */
   quantum: number;
   statsJson: string | null;
-  shootdown: PolicyName;
+  /** A policy name, or `ipi:` with ipi options (docs/policies.md "ipi options"). */
+  shootdown: ShootdownSpec;
   /** Pages above which a shootdown flushes the whole ASID. */
   flushCeiling: number;
   sanitize: SanitizeMode;
@@ -132,6 +136,21 @@ export function parseShootdown(text: string): PolicyName {
   return text as PolicyName;
 }
 
+/**
+ * Parse `run --shootdown`: a policy name, or `ipi:` and a comma list of ipi options
+ * (concurrent, early-ack, consolidate, in-context) or `ipi:all`.
+ */
+export function parseShootdownSpec(text: string): ShootdownSpec {
+  const colon = text.indexOf(':');
+  if (colon < 0) return parseShootdown(text);
+  try {
+    parsePolicySpec(text);
+  } catch (e) {
+    fail('--shootdown', text, `options go with ipi only: ipi:OPT[,OPT...] with OPT one of ${IPI_OPTION_NAMES.join(', ')}, or ipi:all (${(e as Error).message.replace(/^parsePolicySpec: /, '')})`);
+  }
+  return text as PolicySpec as ShootdownSpec;
+}
+
 /** Parse the value of `--sanitize=MODE` (`--sanitize` alone means 'report'). */
 export function parseSanitize(text: string): SanitizeMode {
   if (text === 'report' || text === 'fatal') return text;
@@ -198,7 +217,7 @@ export function resolveRunOptions(input: Partial<RunOptions> & { elf: string }):
   int('--seed', o.seed, 0, 0xffffffff);
   int('--global-asid-min', o.globalAsidMin, 1, 64);
   parseTlbEntries(String(o.tlbEntries));
-  parseShootdown(o.shootdown);
+  parseShootdownSpec(o.shootdown);
   parseJit(o.jit);
   if (o.sanitize !== 'off') parseSanitize(o.sanitize);
   try {

@@ -17,10 +17,15 @@
  *   word  2  ACKS      acknowledgements this hart has received as a sender (monotonic, wraps).
  *                      Receivers Atomics.add; only the owner compares it against its tickets.
  *   word  3  SENT      next message id of this hart as a sender (owner-only, plain writes).
+ *   word  4  LINES     consolidated requests posted to this hart and not yet served (see below):
+ *                      Atomics.add +1 by the sender before publishing, −1 by the owner after
+ *                      serving; the owner scans its request lines only while it is nonzero.
  *   word 16  TAIL      producers' claim counter (Atomics.compareExchange), own cache line.
  *   word 17  HEAD      consumer position (owner-only writes).
  *   word 32+ slots     MAILBOX_SLOTS slots of MAILBOX_SLOT_WORDS words (64 bytes each):
  *                      SEQ KIND SENDER FLAGS ID PAYLOAD[MAILBOX_PAYLOAD_WORDS] (pad).
+ *   word 288+ lines    MAILBOX_LINES request lines of 16 words (64 bytes: one cache line each),
+ *                      line s for requests from hart s: REQ ACK KIND PAYLOAD[MAILBOX_PAYLOAD_WORDS].
  *
  * The queue is Vyukov's bounded MPMC ring restricted to one consumer: slot SEQ == pos means
  * free for the producer that claims position pos; the producer fills the slot and stores
@@ -34,6 +39,20 @@
  * waits for its own tickets in stack order (a nested send while serving completes before the
  * outer wait resumes), a single monotonic counter is enough. While waiting, the sender keeps
  * serving its own mailbox, so two harts that interrupt each other at once never deadlock.
+ *
+ * Consolidated requests (cacheline consolidation, Amit et al.: the request and its ack in one
+ * line; `InterruptPort.sendLine`, used by the ipi policy's `consolidate` option). Sender s
+ * owns line s of every target's block; one request per line at a time. The sender writes KIND
+ * and PAYLOAD, Atomics.add +1 on the target's LINES and PENDING, then Atomics.store REQ = its
+ * request number (the store that hands the request to the target) and kicks. The target, when
+ * its LINES is nonzero, scans its lines: REQ != ACK means a request; it copies KIND and PAYLOAD
+ * out of the line, runs the handler and Atomics.store ACK = REQ in the SAME line (the ack; a
+ * handler may ack earlier, after the copy: `acknowledgeEarly`), kicks the sender and −1 on
+ * LINES and PENDING. The sender waits until every target's line shows ACK == REQ. A ring
+ * request touches the slot's line, the target's TAIL line and the sender's ACKS line (shared by
+ * every target acking that sender); a line request touches the line and the target's PENDING
+ * word, and the acks of different targets land on different lines. The line may be written
+ * again as soon as its ACK is stored, so a target reads it before acking, never after.
  */
 
 /** Int32 word offsets inside one mailbox block. */
@@ -41,6 +60,7 @@ export const MB_PENDING = 0;
 export const MB_WAKE = 1;
 export const MB_ACKS = 2;
 export const MB_SENT = 3;
+export const MB_LINES = 4;
 export const MB_TAIL = 16;
 export const MB_HEAD = 17;
 export const MB_SLOTS_BASE = 32;
@@ -53,11 +73,21 @@ export const SLOT_FLAGS = 3;
 export const SLOT_ID = 4;
 export const SLOT_PAYLOAD = 5;
 
+/** Request-line word offsets (from the line base). */
+export const LINE_REQ = 0;
+export const LINE_ACK = 1;
+export const LINE_KIND = 2;
+export const LINE_PAYLOAD = 3;
+
 export const MAILBOX_SLOTS = 16; // power of two
-export const MAILBOX_PAYLOAD_WORDS = 6;
+export const MAILBOX_PAYLOAD_WORDS = 8;
 export const MAILBOX_SLOT_WORDS = 16; // 64 bytes: one slot per cache line
+/** Request lines per block: one per possible sender (the machine's hart limit). */
+export const MAILBOX_LINES = 64;
+export const MAILBOX_LINE_WORDS = 16; // 64 bytes: request and ack in one cache line
+export const MB_LINES_BASE = MB_SLOTS_BASE + MAILBOX_SLOTS * MAILBOX_SLOT_WORDS;
 /** Bytes of one hart's mailbox block (a multiple of 64). */
-export const MAILBOX_BYTES = (MB_SLOTS_BASE + MAILBOX_SLOTS * MAILBOX_SLOT_WORDS) * 4;
+export const MAILBOX_BYTES = (MB_LINES_BASE + MAILBOX_LINES * MAILBOX_LINE_WORDS) * 4;
 /** Required alignment of a mailbox block in ctl. */
 export const MAILBOX_ALIGN = 64;
 
@@ -83,6 +113,10 @@ export class MailboxMessage {
   flags = 0;
   id = 0;
   readonly payload = new Int32Array(MAILBOX_PAYLOAD_WORDS);
+  /** Word index of the request line it came in (-1: the ring); its request number in `id`. */
+  line = -1;
+  /** Acknowledged already (InterruptPort.acknowledgeEarly): the port does not ack it again. */
+  acked = false;
 }
 
 /**
@@ -198,6 +232,8 @@ export class Mailboxes {
     out.sender = i32[slot + SLOT_SENDER]!;
     out.flags = i32[slot + SLOT_FLAGS]!;
     out.id = i32[slot + SLOT_ID]!;
+    out.line = -1;
+    out.acked = false;
     for (let k = 0; k < MAILBOX_PAYLOAD_WORDS; k++) out.payload[k] = i32[slot + SLOT_PAYLOAD + k]!;
     Atomics.store(i32, slot + SLOT_SEQ, (pos + MAILBOX_SLOTS) | 0); // hands the slot back to producers
     i32[headIdx] = (pos + 1) | 0;
@@ -207,9 +243,79 @@ export class Mailboxes {
 
   /** Acknowledge `msg` to its sender if it asked for it (receiver side, after handling). */
   acknowledge(msg: MailboxMessage): void {
+    if (msg.line >= 0) {
+      Atomics.store(this.i32, msg.line + LINE_ACK, msg.id); // the ack, in the request's own line
+      this.kick(msg.sender);
+      return;
+    }
     if (!(msg.flags & MSG_FLAG_ACK)) return;
     Atomics.add(this.i32, this.word(msg.sender, MB_ACKS), 1);
     this.kick(msg.sender);
+  }
+
+  /** Word index of the request line of sender `from` in hart `to`'s block. */
+  lineBase(to: number, from: number): number {
+    return this.word(to, MB_LINES_BASE + from * MAILBOX_LINE_WORDS);
+  }
+
+  /**
+   * Post request number `req` (nonzero, never the line's previous one) from hart `sender` into
+   * its line of hart `to`'s block. Returns false while the line's previous request is not yet
+   * acknowledged (one request per line; the caller serves its own mailbox and retries).
+   */
+  tryPostLine(to: number, sender: number, kind: number, req: number, payload: ArrayLike<number>): boolean {
+    if (!(to >= 0 && to < this.harts) || !(sender >= 0 && sender < MAILBOX_LINES)) throw new RangeError(`Mailboxes.tryPostLine: no line ${sender} at hart ${to}`);
+    if (payload.length > MAILBOX_PAYLOAD_WORDS) throw new RangeError(`Mailboxes.tryPostLine: payload has ${payload.length} words, at most ${MAILBOX_PAYLOAD_WORDS}`);
+    const i32 = this.i32;
+    const line = this.lineBase(to, sender);
+    if (Atomics.load(i32, line + LINE_ACK) !== i32[line + LINE_REQ]) return false;
+    i32[line + LINE_KIND] = kind;
+    for (let k = 0; k < MAILBOX_PAYLOAD_WORDS; k++) i32[line + LINE_PAYLOAD + k] = k < payload.length ? payload[k]! : 0;
+    Atomics.add(i32, this.word(to, MB_LINES), 1); // before publishing, as PENDING
+    Atomics.add(i32, this.word(to, MB_PENDING), 1);
+    Atomics.store(i32, line + LINE_REQ, req); // hands the request to the target
+    this.kick(to);
+    return true;
+  }
+
+  /**
+   * Owner only: take the first unserved request in hart `hartId`'s lines into `out` (its line
+   * in out.line, its number in out.id). `afterAck` (negative control only, UNSAFE): acknowledge
+   * the request BEFORE copying it and call afterAck halfway through the copy — a line may be
+   * rewritten once acked, so the copy can come out torn (half one request, half the next).
+   * Returns false when no line holds an unserved request.
+   */
+  tryReceiveLine(hartId: number, out: MailboxMessage, afterAck: (() => void) | null = null): boolean {
+    const i32 = this.i32;
+    if (Atomics.load(i32, this.word(hartId, MB_LINES)) === 0) return false;
+    for (let s = 0; s < this.harts && s < MAILBOX_LINES; s++) {
+      const line = this.lineBase(hartId, s);
+      const req = Atomics.load(i32, line + LINE_REQ);
+      if (req === Atomics.load(i32, line + LINE_ACK)) continue;
+      out.sender = s;
+      out.flags = MSG_FLAG_ACK;
+      out.id = req;
+      out.line = line;
+      out.acked = false;
+      if (afterAck !== null) { // UNSAFE order: ack, read half the line, window, read the rest
+        this.acknowledge(out);
+        out.acked = true;
+      }
+      out.kind = i32[line + LINE_KIND]!;
+      for (let k = 0; k < MAILBOX_PAYLOAD_WORDS; k++) {
+        if (k === MAILBOX_PAYLOAD_WORDS >> 1 && afterAck !== null) afterAck();
+        out.payload[k] = i32[line + LINE_PAYLOAD + k]!;
+      }
+      Atomics.sub(i32, this.word(hartId, MB_LINES), 1);
+      Atomics.sub(i32, this.word(hartId, MB_PENDING), 1);
+      return true;
+    }
+    return false;
+  }
+
+  /** True once hart `to` acknowledged request `req` in `from`'s line (sender side). */
+  lineAcked(to: number, from: number, req: number): boolean {
+    return Atomics.load(this.i32, this.lineBase(to, from) + LINE_ACK) === req;
   }
 
   /** Wake hart `hartId` if it is blocked, without a message (used for shutdown and acks). */
@@ -246,6 +352,10 @@ export class InterruptPort {
   /** The hart's broadcast-invalidation unit (cpu/tlb-broadcast.ts), drained by every poll; null = none. */
   private bcast: BroadcastSink | null = null;
   private bcastPending = -1;
+  /** Number of this hart's last line request (sendLine); the next one is +1 (never 0). */
+  private lineReq = 0;
+  /** Negative control (UNSAFE): tryReceiveLine's afterAck — lines acknowledged before they are read. */
+  private lineAckFirst: (() => void) | null = null;
 
   constructor(
     mailboxes: Mailboxes,
@@ -279,16 +389,79 @@ export class InterruptPort {
     return Atomics.load(this.i32, this.pendingIndex) !== 0 || (this.bcastPending >= 0 && Atomics.load(this.i32, this.bcastPending) !== 0);
   }
 
-  /** Serve every message published to this hart now; returns how many were served. */
+  /** Serve every message published to this hart now (ring and request lines); returns how many were served. */
   poll(): number {
     if (this.bcastPending >= 0 && Atomics.load(this.i32, this.bcastPending) !== 0) this.bcast!.apply();
     let served = 0;
-    while (this.mailboxes.tryReceive(this.hartId, this.msg)) {
-      this.handler(this.msg);
-      this.mailboxes.acknowledge(this.msg);
+    const msg = this.msg;
+    while (this.mailboxes.tryReceive(this.hartId, msg) || this.mailboxes.tryReceiveLine(this.hartId, msg, this.lineAckFirst)) {
+      this.handler(msg);
+      if (!msg.acked) this.mailboxes.acknowledge(msg);
       served++;
     }
     return served;
+  }
+
+  /**
+   * Acknowledge `msg` now, from inside its handler, before the handler's remaining work (early
+   * acknowledgement); the port then does not acknowledge it again. The handler must have taken
+   * all it needs from the message first (its payload is a copy: the ring slot or request line
+   * it came from may be reused once acknowledged).
+   */
+  acknowledgeEarly(msg: MailboxMessage): void {
+    if (msg.acked) return;
+    this.mailboxes.acknowledge(msg);
+    msg.acked = true;
+  }
+
+  /**
+   * Negative control only (UNSAFE): request lines are acknowledged before they are read, with
+   * `between` called in the window (null: off, the correct order).
+   */
+  setLineAckBeforeRead(between: (() => void) | null): void {
+    this.lineAckFirst = between;
+  }
+
+  /**
+   * Post `kind`/`payload` into this hart's request line of every hart in `targets` (cacheline
+   * consolidation: see the file comment); returns the request number for linesAcked. A line
+   * whose previous request is unacknowledged makes this hart serve its mailbox and retry.
+   */
+  sendLine(targets: ArrayLike<number>, kind: number, payload: ArrayLike<number>): number {
+    const req = this.lineReq = (this.lineReq + 1) | 0 || 1;
+    for (let t = 0; t < targets.length; t++) {
+      const to = targets[t]!;
+      if (to === this.hartId) throw new Error(`InterruptPort.sendLine: hart ${to} cannot interrupt itself`);
+      while (!this.mailboxes.tryPostLine(to, this.hartId, kind, req, payload)) {
+        const seen = Atomics.load(this.i32, this.wakeIndex);
+        if (this.poll() === 0) {
+          this.check();
+          Atomics.wait(this.i32, this.wakeIndex, seen, MAILBOX_FULL_BACKOFF_MS);
+        }
+      }
+    }
+    return req;
+  }
+
+  /** True once every hart in `targets` acknowledged line request `req`. */
+  linesAcked(targets: ArrayLike<number>, req: number): boolean {
+    for (let t = 0; t < targets.length; t++) if (!this.mailboxes.lineAcked(targets[t]!, this.hartId, req)) return false;
+    return true;
+  }
+
+  /**
+   * Block until `done()` holds, serving this hart's mailbox meanwhile; blocks in slices of
+   * MAILBOX_WAIT_SLICE_MS, calling `check` between them (waitForAcks for any condition that
+   * an event on this hart's WAKE word announces: acks, line acks).
+   */
+  waitUntil(done: () => boolean): void {
+    for (;;) {
+      const seen = Atomics.load(this.i32, this.wakeIndex);
+      if (done()) return;
+      if (this.poll() !== 0) continue;
+      this.check();
+      Atomics.wait(this.i32, this.wakeIndex, seen, MAILBOX_WAIT_SLICE_MS);
+    }
   }
 
   /**

@@ -24,7 +24,7 @@
  *   +--------------------------------------------+ hartCaches
  *   | frame caches     C x HART_CACHE_BYTES      |  per-hart cache of free frames
  *   +--------------------------------------------+ mailboxes
- *   | mailboxes        C x MAILBOX_BYTES         |  cpu/mailbox.ts: the interrupt wire
+ *   | mailboxes        C x MAILBOX_BYTES         |  cpu/mailbox.ts: the interrupt wire (ring + request lines)
  *   +--------------------------------------------+ hartStatus
  *   | hart status      C x HART_STATUS_BYTES     |  per-hart state word, command count
  *   +--------------------------------------------+ hartCounters

@@ -20,7 +20,10 @@ import {
 } from '../kernel/proc/layout.ts';
 import { enosysCounts } from '../kernel/syscall.ts';
 import { syscallName } from '../kernel/syscalls-table.ts';
-import { LH_BROADCAST, LH_GASID_MIN, LH_TLBSYNC_SKIP, POLICY_CODES, POLICY_NAMES, SAN_FATAL, SAN_OFF, SAN_REPORT, type PolicyName } from '../kernel/lab/layout.ts';
+import {
+  IPI_OPTIONS, LH_BROADCAST, LH_GASID_MIN, LH_IPI_OPTS, LH_IPI_UNSAFE, LH_TLBSYNC_SKIP, parsePolicySpec, POLICY_CODES, SAN_FATAL, SAN_OFF,
+  SAN_REPORT, type IpiOption, type PolicySpec,
+} from '../kernel/lab/layout.ts';
 import { setSanitizerMode } from '../kernel/lab/sanitizer.ts';
 import { setInjection, validateInjection, type InjectConfig } from '../kernel/lab/inject.ts';
 import { AsidTable, HartSchedBlock } from './asid.ts';
@@ -40,9 +43,11 @@ export interface SchedBootOptions extends BootOptions {
   ceilingPages?: number;
   /**
    * Shootdown policy (DESIGN.md section 6; scheduler/policy-select.ts): 'ipi' (default, safe),
-   * 'per-page', 'deferred' (safe), 'lazy', 'off' (unsafe), 'local' (local flush only: a negative control).
+   * 'per-page', 'deferred' (safe), 'lazy', 'off' (unsafe), 'local' (local flush only: a negative control);
+   * 'ipi:OPT,...' or 'ipi:all' for ipi with Amit et al.'s options (concurrent, early-ack, consolidate,
+   * in-context; docs/policies.md "ipi options").
    */
-  policy?: PolicyName;
+  policy?: PolicySpec;
   /** Stale-translation sanitizer (kernel/lab/sanitizer.ts): 'off' (default), 'report', 'fatal'. */
   sanitize?: 'off' | 'report' | 'fatal';
   /** Fill frames freed by shootdowns with POISON_WORD (tests). */
@@ -64,6 +69,13 @@ export interface SchedBootOptions extends BootOptions {
   globalAsidMinHarts?: number;
   /** Lab knob, negative control only (UNSAFE): the broadcast policy skips tlbsync. */
   tlbsyncSkip?: boolean;
+  /**
+   * Lab knob, negative controls only (UNSAFE): ipi options whose safety condition is broken
+   * (docs/policies.md "ipi options": concurrent skips the initiator's own flush, early-ack lets
+   * guest code run before the flush, in-context leaves the owed flush to the next switch-in;
+   * consolidate has no machine-level knob: cpu/mailbox.ts InterruptPort.setLineAckBeforeRead).
+   */
+  ipiUnsafe?: IpiOption[];
 }
 
 const hostContexts = new WeakMap<Machine, { kctx: KernelContext; rq: RunQueues }>();
@@ -92,11 +104,21 @@ export async function bootScheduled(o: SchedBootOptions = {}): Promise<Machine> 
     throw new RangeError(`bootScheduled: tlbEntries ${o.tlbEntries} must be a power of two from 8 to 65536`);
   }
   if (o.seed !== undefined && !(Number.isInteger(o.seed) && o.seed >= 0 && o.seed <= 0xffffffff)) throw new RangeError(`bootScheduled: seed ${o.seed} must be an integer from 0 to 2^32-1`);
-  if (o.policy !== undefined && !(o.policy in POLICY_CODES)) throw new RangeError(`bootScheduled: unknown policy ${o.policy} (${POLICY_NAMES.join(', ')})`);
+  let spec: ReturnType<typeof parsePolicySpec>;
+  try {
+    spec = parsePolicySpec(o.policy ?? 'ipi');
+  } catch (e) {
+    throw new RangeError(`bootScheduled: ${(e as Error).message}`);
+  }
+  let ipiUnsafe = 0;
+  for (const u of o.ipiUnsafe ?? []) {
+    if (!(u in IPI_OPTIONS)) throw new RangeError(`bootScheduled: ipiUnsafe: unknown ipi option ${u}`);
+    ipiUnsafe |= IPI_OPTIONS[u];
+  }
   if (o.sanitize !== undefined && !['off', 'report', 'fatal'].includes(o.sanitize)) throw new RangeError(`bootScheduled: sanitize ${o.sanitize} must be off, report or fatal`);
   validateInjection(o.inject ?? {});
-  const tlbBroadcast = o.tlbBroadcast ?? o.policy === 'broadcast';
-  if (o.policy === 'broadcast' && !tlbBroadcast) throw new RangeError('bootScheduled: policy broadcast needs the broadcast hardware (tlbBroadcast / --tlb-broadcast)');
+  const tlbBroadcast = o.tlbBroadcast ?? spec.policy === 'broadcast';
+  if (spec.policy === 'broadcast' && !tlbBroadcast) throw new RangeError('bootScheduled: policy broadcast needs the broadcast hardware (tlbBroadcast / --tlb-broadcast)');
   const gmin = o.globalAsidMinHarts;
   if (gmin !== undefined && !(Number.isInteger(gmin) && gmin >= 1 && gmin <= 64)) throw new RangeError(`bootScheduled: globalAsidMinHarts ${gmin} must be an integer from 1 to 64`);
   const m = await Machine.boot({ ...o, commandModules: [SCHEDULER_MODULE, ...(o.commandModules ?? [])] });
@@ -111,7 +133,7 @@ export async function bootScheduled(o: SchedBootOptions = {}): Promise<Machine> 
   i32[sh + SH_JIT] = (o.jit ?? true) ? 1 : 0;
   m.ctl.f64[(sh + SH_REALTIME) / 2] = Date.now() * 1e6 - Number(process.hrtime.bigint()); // one CLOCK_REALTIME offset for every hart
   i32[sh + SH_CEILING] = o.ceilingPages ?? 0;
-  i32[sh + SH_POLICY] = POLICY_CODES[o.policy ?? 'ipi']; // POLICY_IPI / POLICY_LOCAL and the lab's (kernel/lab/layout.ts)
+  i32[sh + SH_POLICY] = POLICY_CODES[spec.policy]; // POLICY_IPI / POLICY_LOCAL and the lab's (kernel/lab/layout.ts)
   setSanitizerMode(m.ctl, o.sanitize === 'fatal' ? SAN_FATAL : o.sanitize === 'report' ? SAN_REPORT : SAN_OFF);
   i32[sh + SH_POISON] = o.poison ? 1 : 0;
   setInjection(m.ctl, o.inject ?? {});
@@ -119,6 +141,8 @@ export async function bootScheduled(o: SchedBootOptions = {}): Promise<Machine> 
   i32[lab + LH_BROADCAST] = tlbBroadcast ? 1 : 0;
   i32[lab + LH_GASID_MIN] = gmin ?? 0;
   i32[lab + LH_TLBSYNC_SKIP] = o.tlbsyncSkip ? 1 : 0;
+  i32[lab + LH_IPI_OPTS] = spec.ipiOptions;
+  i32[lab + LH_IPI_UNSAFE] = ipiUnsafe;
   Atomics.store(i32, sh + SH_STARTED, 1); // publishes the words above to every hart's scheduler
   for (let h = 0; h < m.cpus; h++) m.mailboxes.kick(h);
   host(m);

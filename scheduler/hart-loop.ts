@@ -314,6 +314,7 @@ export class HartScheduler implements SchedOps, ProcOps {
     const proc = this.threads.proc(tix);
     const before = this.hart.instret;
     const t0 = performance.now();
+    this.lab.beforeUser(this.as!); // the return to guest code: flushes owed in context (ipi in-context)
     const exit = this.hart.run(this.budgetLeft);
     const t1 = performance.now();
     const userNs = (t1 - t0) * 1e6; // CPU time (kernel/proc/cputime.ts): guest code ...

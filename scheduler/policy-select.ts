@@ -7,8 +7,10 @@
  *   lab.poll(as)                       // at every return to the scheduler (step start)
  *   lab.beforeSwitchIn(as)             // just before scheduler/switch.ts switchIn
  *   lab.afterSwitchIn(as, pid, tid)    // just after it
+ *   lab.beforeUser(as)                 // just before the hart runs guest code (Hart.run)
  *
- * Policies (DESIGN.md section 6): ipi (scheduler/shootdown-ipi.ts), local (its negative
+ * Policies (DESIGN.md section 6): ipi (scheduler/shootdown-ipi.ts; with its options LH_IPI_OPTS:
+ * concurrent, early-ack, consolidate, in-context — docs/policies.md "ipi options"), local (its negative
  * control), per-page (policy-perpage.ts), lazy and off (policy-lazy.ts), deferred
  * (policy-deferred.ts), broadcast (policy-broadcast.ts; needs the machine's broadcast hardware). All sit behind kernel/mm/shootdown.ts's one call site.
  *
@@ -21,9 +23,9 @@ import type { BroadcastUnit } from '../cpu/tlb-broadcast.ts';
 import type { VirtualAddressSpace } from '../kernel/mm/aspace.ts';
 import type { KernelContext } from '../kernel/context.ts';
 import {
-  CHANGE_PROTECT, CHANGE_UNMAP, LH_POLICY, LS_CHANGES, LS_FAULT_COW_COPY, LS_FAULT_COW_REUSE, LS_FAULT_DEMAND,
+  CHANGE_PROTECT, CHANGE_UNMAP, LH_IPI_OPTS, LH_IPI_UNSAFE, LH_POLICY, LS_CHANGES, LS_FAULT_COW_COPY, LS_FAULT_COW_REUSE, LS_FAULT_DEMAND,
   LS_FAULT_FILE, LS_FAULT_HUGE, LS_FAULT_SPURIOUS, LS_LOCAL_FLUSH_ASID, LS_LOCAL_FLUSH_PAGES, LS_PERPAGE_MSGS,
-  POLICY_CODES, policyName, SAN_OFF,
+  formatPolicySpec, POLICY_CODES, policyName, SAN_OFF,
 } from '../kernel/lab/layout.ts';
 import { beginChange, labStatIndex, recordCompletion, SanitizerObserver, sanitizerMode } from '../kernel/lab/sanitizer.ts';
 import { SH_POISON, SH_POLICY } from '../kernel/proc/layout.ts';
@@ -36,7 +38,9 @@ import { BroadcastPolicy, MSG_KIND_GASID_SWITCH, serveGasidSwitch } from './poli
 import { DeferredPolicy } from './policy-deferred.ts';
 import { lazyPolicy, OFF_POLICY, offBeforeSwitchIn } from './policy-lazy.ts';
 import { MSG_KIND_PAGE_SHOOTDOWN, perPagePolicy, servePageShootdown } from './policy-perpage.ts';
-import { ipiPolicy, localOnlyPolicy, MSG_KIND_SHOOTDOWN, poisoning, serveShootdown, type IpiHart } from './shootdown-ipi.ts';
+import {
+  beforeUser, IpiOptionState, ipiPolicy, localOnlyPolicy, MSG_KIND_SHOOTDOWN, poisoning, serveShootdown, type IpiHart,
+} from './shootdown-ipi.ts';
 
 /** What installLab needs of the hart's scheduler. */
 export interface LabDeps {
@@ -57,6 +61,8 @@ export interface LabHooks {
   poll(as: VirtualAddressSpace | null): void;
   beforeSwitchIn(as: VirtualAddressSpace): void;
   afterSwitchIn(as: VirtualAddressSpace, pid: number, tid: number): void;
+  /** The hart is about to run guest code of `as` (the return to user mode): owed in-context flushes. */
+  beforeUser(as: VirtualAddressSpace): void;
 }
 
 /**
@@ -68,7 +74,8 @@ export function installLab(d: LabDeps): LabHooks {
   const ctl = hctx.ctl;
   const sh = ctl.layout.schedHeader / 4;
   const code = ctl.i32[sh + SH_POLICY]!;
-  const name = policyName(code);
+  // The name reports and statistics show: the policy, with the ipi options in force ('ipi:concurrent').
+  const name = code === POLICY_CODES.ipi ? formatPolicySpec('ipi', ctl.i32[ctl.layout.lab / 4 + LH_IPI_OPTS]!) : policyName(code);
   const poison = ctl.i32[sh + SH_POISON] !== 0;
   const ih: IpiHart = { hctx, hart, table: d.table, stats: d.stats, running: d.running };
   const hartId = hctx.hartId;
@@ -77,11 +84,16 @@ export function installLab(d: LabDeps): LabHooks {
   hctx.onInterrupt(MSG_KIND_PAGE_SHOOTDOWN, (_c, msg) => servePageShootdown(ih, kctx, msg));
   hctx.onInterrupt(MSG_KIND_GASID_SWITCH, (_c, msg) => serveGasidSwitch(ih, kctx, msg));
   const ipi = ipiPolicy(ih);
+  if (code === POLICY_CODES.ipi) {
+    // The options (and their negative-control knob) every hart reads from the lab header.
+    const lab = ctl.layout.lab / 4;
+    ih.ipi = new IpiOptionState(ctl.i32[lab + LH_IPI_OPTS]!, ctl.i32[lab + LH_IPI_UNSAFE]!);
+  }
   let deferred: DeferredPolicy | null = null;
   let broadcast: BroadcastPolicy | null = null;
   let base: ShootdownPolicy;
   switch (code) {
-    case POLICY_CODES.ipi: base = ipi; break;
+    case POLICY_CODES.ipi: base = ipiPolicy(ih, true); break;
     case POLICY_CODES.local: base = localOnlyPolicy(ih); break;
     case POLICY_CODES['per-page']: base = perPagePolicy(ih, (n) => stat(LS_PERPAGE_MSGS, n)); break;
     case POLICY_CODES.lazy: base = lazyPolicy(ih); break;
@@ -145,6 +157,9 @@ export function installLab(d: LabDeps): LabHooks {
       observer?.setSpace(as.slot, as.rootPpn, pid, tid);
       deferred?.poll(as);
     },
+    beforeUser(as) {
+      beforeUser(ih, as);
+    },
   };
 }
 
@@ -153,6 +168,7 @@ function sanitizing(inner: ShootdownPolicy, kctx: KernelContext, deferred: Defer
   const ctl = kctx.ctl;
   return {
     name: inner.name,
+    ownsLocalFlush: inner.ownsLocalFlush,
     invalidate(k: KernelContext, stale: Stale, release: StaleRelease): boolean {
       const seq = beginChange(ctl); // after the PTE edits (they happened before completeShootdown)
       if (deferred !== null) deferred.pendingSeq = seq;

@@ -2,9 +2,10 @@
  * Shootdown policy `ipi` (DESIGN.md section 6; the default and the safe reference), behind
  * kernel/mm/shootdown.ts's ShootdownPolicy.
  *
- * Initiator (completeShootdown has already edited the PTEs, bumped tlb_generation to G and
- * flushed this hart's TLB for the range):
- *   - catch this hart's ASID-table entry up to G (a full local flush if it was further behind);
+ * Initiator (completeShootdown has already edited the PTEs and bumped tlb_generation to G; the
+ * machine's ipi policy flushes this hart's TLB itself, ShootdownPolicy.ownsLocalFlush):
+ *   - flush this hart's TLB for the range and catch its ASID-table entry up to G (a full local
+ *     flush if it was further behind) — with the `concurrent` option after sending, not before;
  *   - send ONE shootdown interrupt {AS slot, G, vpn range or whole} to every other hart in the
  *     space's active mask; ranges above the ceiling (SH_CEILING, default 33 pages) go as whole;
  *   - wait for every acknowledgement while serving this hart's own mailbox (two harts that shoot
@@ -24,22 +25,32 @@
  *   - exactly one generation behind, G is the newest generation and the range is known: flush
  *     the range; else flush the whole ASID and record the generation read before the flush.
  *
+ * Options (LH_IPI_OPTS, `--shootdown ipi:concurrent,early-ack,consolidate,in-context`; Amit et
+ * al., docs/policies.md "ipi options"): concurrent (above), consolidate (requests through
+ * cpu/mailbox.ts request lines: request and ack in one cache line), early-ack (a receiver of a
+ * REQ_USER_ONLY request acks, then flushes) and in-context (it owes the flush to its return to
+ * guest code, beforeUser, and acks at once). LH_IPI_UNSAFE breaks their conditions (negative
+ * controls only).
+ *
  * Poison mode (SH_POISON, tests): any policy is wrapped so that after its remote step the
  * frames about to be freed are filled with POISON_WORD — a later read through a stale
  * translation then sees poison instead of plausible data.
  */
-import { catchUpLocal } from './policy-common.ts';
+import { catchUpLoaded, catchUpLocal, POLL_NONE } from './policy-common.ts';
 import { availableParallelism } from 'node:os';
 import { MSG_KIND_USER, type MailboxMessage } from '../cpu/mailbox.ts';
 import type { Hart } from '../cpu/hart.ts';
 import { PAGE_SIZE } from '../cpu/ram.ts';
 import type { KernelContext } from '../kernel/context.ts';
-import { releaseFrames, type ShootdownPolicy } from '../kernel/mm/shootdown.ts';
+import { localInvalidate, releaseFrames, type ShootdownPolicy } from '../kernel/mm/shootdown.ts';
 import type { Stale, StaleRelease } from '../kernel/mm/stale.ts';
 import {
-  POISON_WORD, SH_CEILING, ST_SD_IPIS, ST_SD_LOCAL_FULL, ST_SD_RECV, ST_SD_RECV_CURRENT, ST_SD_RECV_FULL,
-  ST_SD_RECV_LAZY, ST_SD_RECV_RANGE, ST_SD_SENT,
+  POISON_WORD, SH_CEILING, ST_SD_ACK_LATE, ST_SD_EARLY_ACK, ST_SD_IN_CONTEXT, ST_SD_IN_CONTEXT_FLUSH, ST_SD_IPIS,
+  ST_SD_LINES, ST_SD_RECV, ST_SD_RECV_CURRENT, ST_SD_RECV_FULL, ST_SD_RECV_LAZY, ST_SD_RECV_NS, ST_SD_RECV_RANGE, ST_SD_SENT,
 } from '../kernel/proc/layout.ts';
+import { IPI_OPT_CONCURRENT, IPI_OPT_CONSOLIDATE, IPI_OPT_EARLY_ACK, IPI_OPT_IN_CONTEXT } from '../kernel/lab/layout.ts';
+import type { VirtualAddressSpace } from '../kernel/mm/aspace.ts';
+import { USER_TOP } from '../kernel/mm/aspace.ts';
 import { AS_ACTIVE, AS_ASID, AS_BYTES, AS_GEN } from '../kernel/mm/layout.ts';
 import { AsidTable, type HartSchedBlock } from './asid.ts';
 import type { HartContext } from './hart-context.ts';
@@ -51,9 +62,16 @@ import {
 
 /**
  * Mailbox kind of a shootdown request. Payload: AS slot, new generation, vpn lo, vpn hi,
- * npages (-1 whole), trace id (TraceWriter.nextShootdownId; 0 when the sender traces nothing).
+ * npages (-1 whole), trace id (TraceWriter.nextShootdownId; 0 when the sender traces nothing),
+ * REQ_* flags.
  */
 export const MSG_KIND_SHOOTDOWN = MSG_KIND_USER;
+/**
+ * Request flag: the change touches user pages only and frees no page-table page — the
+ * paper's condition for an early acknowledgement and an in-context flush. (Its change may free
+ * data frames: the target cannot use them before its flush either way.)
+ */
+export const REQ_USER_ONLY = 1;
 /** Default range ceiling (pages): larger ranges are flushed as the whole ASID. */
 export const DEFAULT_CEILING_PAGES = 33;
 /**
@@ -79,6 +97,40 @@ export interface IpiHart {
   stats: HartSchedBlock;
   /** True while a thread runs on this hart (an idle hart has switched away from every space). */
   running: () => boolean;
+  /** The ipi options in force on this machine (absent: plain ipi); see IpiOptionState. */
+  ipi?: IpiOptionState;
+}
+
+/**
+ * The ipi options of the machine (LH_IPI_OPTS, IPI_OPT_*) and, per hart, the receiver's
+ * in-context state: a flush it owes the space loaded here, applied by `beforeUser` before the
+ * hart next runs guest code. `unsafe` (LH_IPI_UNSAFE): negative controls that break an option's
+ * safety condition (docs/policies.md "ipi options"); 0 in every normal run.
+ */
+export class IpiOptionState {
+  /** A shootdown's flush is owed (in-context; or an unsafe early ack). */
+  pending = false;
+  /** Returns to guest code to let pass before the owed flush (unsafe early-ack only). */
+  holdReturns = 0;
+  constructor(readonly opts: number, readonly unsafe: number) {}
+}
+
+/**
+ * In-context flushing, target side: the hart is about to run guest code of `as` (hart-loop.ts,
+ * just before Hart.run): apply the flush a shootdown left owed here — the switch-time
+ * generation check on the loaded space (one generation behind with a known range: the range;
+ * else the ASID). Cheap when nothing is owed (one field read).
+ */
+export function beforeUser(h: IpiHart, as: VirtualAddressSpace): void {
+  const o = h.ipi;
+  if (o === undefined || !o.pending) return;
+  if (o.holdReturns > 0) { // UNSAFE early-ack control: guest code runs before the flush
+    o.holdReturns--;
+    return;
+  }
+  o.pending = false;
+  if (o.unsafe & IPI_OPT_IN_CONTEXT) return; // UNSAFE: left to the next switch-in's generation check
+  if (catchUpLoaded(h, as) !== POLL_NONE) h.stats.bump(ST_SD_IN_CONTEXT_FLUSH);
 }
 
 const TWO32 = 4294967296;
@@ -114,16 +166,36 @@ export function ackSpinNs(harts: number): number {
   return harts <= availableParallelism() ? ACK_SPIN_NS : ACK_SPIN_OVERSUB_NS;
 }
 
-/** The `ipi` policy for one hart. */
-export function ipiPolicy(h: IpiHart): ShootdownPolicy {
-  const payload = new Int32Array(6);
+/**
+ * The `ipi` policy for one hart. `ownsLocalFlush`: the policy flushes this hart's TLB itself
+ * (kernel/mm/shootdown.ts ShootdownPolicy.ownsLocalFlush) — the machine's policy does, so its
+ * latency covers the local flush too and the concurrent option can overlap it; the ipi inside
+ * deferred and broadcast (their synchronous path) does not. Options (h.ipi.opts):
+ *   concurrent  — send first, flush locally while the targets flush, then wait;
+ *   consolidate — requests go through the targets' request lines (cpu/mailbox.ts): request and
+ *                 ack in one cache line;
+ *   early-ack / in-context — receiver side (applyShootdown), enabled by REQ_USER_ONLY.
+ */
+export function ipiPolicy(h: IpiHart, ownsLocalFlush = false): ShootdownPolicy {
+  const payload = new Int32Array(7);
   const targets: number[] = [];
   const self = h.hctx.hartId;
   const spinNs = ackSpinNs(h.hctx.cpus);
+  const opts = h.ipi?.opts ?? 0;
+  const unsafe = h.ipi?.unsafe ?? 0;
+  const concurrent = ownsLocalFlush && (opts & IPI_OPT_CONCURRENT) !== 0;
+  const lines = (opts & IPI_OPT_CONSOLIDATE) !== 0;
+  const port = h.hctx.port;
+  let req = 0;
+  const linesDone = (): boolean => port.linesAcked(targets, req);
+  const flushLocal = (kctx: KernelContext, stale: Stale): void => {
+    if (ownsLocalFlush) localInvalidate(kctx, stale);
+    catchUpLocal(h, stale);
+  };
   return {
     name: 'ipi',
-    invalidate(kctx: KernelContext, stale: Stale): boolean {
-      catchUpLocal(h, stale);
+    ownsLocalFlush,
+    invalidate(kctx: KernelContext, stale: Stale, release: StaleRelease): boolean {
       const as = stale.as;
       targets.length = 0;
       // The active mask, read after the generation bump (completeShootdown did it): see switch.ts.
@@ -133,8 +205,12 @@ export function ipiPolicy(h: IpiHart): ShootdownPolicy {
         if (bits === 0) continue;
         for (let b = 0; b < 32; b++) if (bits & (1 << b) && k * 32 + b !== self) targets.push(k * 32 + b);
       }
-      if (targets.length === 0) return true;
+      if (targets.length === 0) {
+        flushLocal(kctx, stale);
+        return true;
+      }
       const t0 = process.hrtime.bigint();
+      if (!concurrent) flushLocal(kctx, stale); // plain order: local flush, then the remote step
       const whole = stale.whole || stale.npages > ceilingPages(kctx.ctl);
       payload[0] = as.slot;
       payload[1] = stale.generation;
@@ -143,8 +219,23 @@ export function ipiPolicy(h: IpiHart): ShootdownPolicy {
       payload[4] = whole ? -1 : stale.npages;
       const w = h.hctx.trace;
       payload[5] = w === null ? 0 : traceShootdownStart(w, targets, whole ? 0 : stale.vpnStart * PAGE_SIZE, whole ? -1 : stale.npages);
-      const ticket = h.hctx.port.send(targets, MSG_KIND_SHOOTDOWN, payload);
-      ackWait(h, ticket, spinNs);
+      // User pages only (the whole space counts: the kernel half is never changed) and no table freed.
+      const userOnly = release.tables.length === 0 && (stale.whole || stale.vpnEnd * PAGE_SIZE <= USER_TOP);
+      payload[6] = userOnly ? REQ_USER_ONLY : 0;
+      let ticket = 0;
+      if (lines) {
+        req = port.sendLine(targets, MSG_KIND_SHOOTDOWN, payload);
+        h.stats.bump(ST_SD_LINES, targets.length);
+      } else {
+        ticket = port.send(targets, MSG_KIND_SHOOTDOWN, payload);
+      }
+      if (concurrent) {
+        // The targets flush now; so does this hart. UNSAFE control: it relies on theirs and skips its own.
+        if (unsafe & IPI_OPT_CONCURRENT) catchUpLocal(h, stale);
+        else flushLocal(kctx, stale);
+      }
+      if (lines) ackWaitUntil(h, linesDone, spinNs);
+      else ackWait(h, ticket, spinNs);
       traceEmitShootdownDone(w, payload[5]!);
       h.stats.recordLatency(Number(process.hrtime.bigint() - t0));
       h.stats.bump(ST_SD_SENT);
@@ -152,6 +243,19 @@ export function ipiPolicy(h: IpiHart): ShootdownPolicy {
       return true;
     },
   };
+}
+
+/** ackWait for any condition (consolidated line acks): spin `spinNs`, then block (InterruptPort.waitUntil). */
+export function ackWaitUntil(h: IpiHart, done: () => boolean, spinNs: number): void {
+  const port = h.hctx.port;
+  if (done()) return;
+  const end = performance.now() + spinNs / 1e6;
+  for (let k = 1; ; k++) {
+    if (done()) return;
+    if (port.anyPending()) port.poll();
+    if (k % SPIN_CLOCK_EVERY === 0 && performance.now() >= end) break;
+  }
+  port.waitUntil(done);
 }
 
 /** The local-only policy as a named choice (unsafe with threads on several harts: tests' negative control). */
@@ -175,13 +279,19 @@ export function traceShootdownStart(w: TraceWriter, targets: readonly number[], 
 /** Serve one MSG_KIND_SHOOTDOWN on this hart (install with hctx.onInterrupt); traced receive, flush, ack. */
 export function serveShootdown(h: IpiHart, kctx: KernelContext, msg: MailboxMessage): void {
   const w = h.hctx.trace;
+  const t0 = h.ipi === undefined ? 0 : performance.now();
   if (w === null) {
     applyShootdown(h, kctx, msg, null);
-    return;
+  } else {
+    const id = msg.payload[5]!;
+    applyShootdown(h, kctx, msg, w);
+    traceEmitShootdownAck(w, id, msg.sender); // the mailbox acknowledges as this returns (unless acked early)
   }
-  const id = msg.payload[5]!;
-  applyShootdown(h, kctx, msg, w);
-  traceEmitShootdownAck(w, id, msg.sender); // the mailbox acknowledges as this returns
+  if (h.ipi !== undefined) {
+    // Ack here (unless acked early) so the target interrupt time covers the ack for every variant.
+    h.hctx.port.acknowledgeEarly(msg);
+    h.stats.bump(ST_SD_RECV_NS, (performance.now() - t0) * 1e6);
+  }
 }
 
 /** serveShootdown's work: decide, record the receive (w non-null), flush. */
@@ -208,6 +318,30 @@ function applyShootdown(h: IpiHart, kctx: KernelContext, msg: MailboxMessage, w:
     return;
   }
   traceEmitShootdownRecv(w, id, msg.sender, true);
+  const o = h.ipi;
+  if (o !== undefined && o.opts & (IPI_OPT_EARLY_ACK | IPI_OPT_IN_CONTEXT)) {
+    const userOnly = (msg.payload[6]! & REQ_USER_ONLY) !== 0;
+    if (userOnly && o.opts & IPI_OPT_IN_CONTEXT) {
+      // In-context: owe the flush to the return to guest code (beforeUser); the port acks now.
+      o.pending = true;
+      h.stats.bump(ST_SD_IN_CONTEXT);
+      return;
+    }
+    if (o.opts & IPI_OPT_EARLY_ACK) {
+      if (userOnly) {
+        // Early ack: the request is copied (msg) and no guest code runs here before the flush below.
+        h.hctx.port.acknowledgeEarly(msg);
+        h.stats.bump(ST_SD_EARLY_ACK);
+        if (o.unsafe & IPI_OPT_EARLY_ACK) { // UNSAFE control: guest code runs before the flush
+          o.pending = true;
+          o.holdReturns = 1;
+          return;
+        }
+      } else {
+        h.stats.bump(ST_SD_ACK_LATE); // page-table pages freed: flush, then ack
+      }
+    }
+  }
   const hw = h.table.hwAsidOf(i);
   const asid = w === null ? 0 : kctx.ctl.i32[asWord(kctx, slot, AS_ASID)]!; // the global ASID, as kernel flushes name it
   if (npages >= 0 && local === newGen - 1 && newGen === mmGen) {
@@ -231,6 +365,7 @@ function applyShootdown(h: IpiHart, kctx: KernelContext, msg: MailboxMessage, w:
 export function poisoning(inner: ShootdownPolicy): ShootdownPolicy {
   return {
     name: `${inner.name}+poison`,
+    ownsLocalFlush: inner.ownsLocalFlush,
     invalidate(kctx: KernelContext, stale: Stale, release: StaleRelease): boolean {
       if (!inner.invalidate(kctx, stale, release)) return false;
       const u32 = kctx.ram.i32;

@@ -19,7 +19,8 @@
  * - LH_INJECT: written by the host at boot (or by a test between runs); read by every hart
  *   with a plain load at each injection point. LH_INJECT_HITS: Atomics.add by the delaying hart.
  * - LH_STDERR: Atomics.add (rate limit of the stderr lines).
- * - LH_BROADCAST, LH_GASID_MIN, LH_TLBSYNC_SKIP: written by the host at boot (read-only afterwards).
+ * - LH_BROADCAST, LH_GASID_MIN, LH_TLBSYNC_SKIP, LH_IPI_OPTS, LH_IPI_UNSAFE: written by the host at
+ *   boot (read-only afterwards; SH_STARTED publishes them with the scheduler words).
  * - labHarts: LHB_EPOCH Atomics.add by its own hart only (read by every hart: deferred
  *   policy); statistics slots written by the owner only (plain stores; racy reads are fine).
  */
@@ -35,6 +36,8 @@ export const LH_STDERR = 51; // stderr lines printed
 export const LH_BROADCAST = 52; // 1: the machine has broadcast TLB invalidation (--tlb-broadcast, cpu/tlb-broadcast.ts); host, at boot
 export const LH_GASID_MIN = 53; // harts running a space before it gets a global ASID (0: DEFAULT_GASID_MIN_HARTS); host, at boot
 export const LH_TLBSYNC_SKIP = 54; // lab knob, negative control only: 1 = the broadcast policy skips tlbsync (UNSAFE); host
+export const LH_IPI_OPTS = 55; // IPI_OPT_* bits: options of the ipi policy (--shootdown ipi:concurrent,...); host, at boot
+export const LH_IPI_UNSAFE = 56; // lab knob, negative controls only: IPI_OPT_* bits whose safety condition is broken (UNSAFE); host
 export const LH_INJECT = 64; // INJECT_SLOTS words: delay in µs per fault-injection point (kernel/lab/inject.ts), 0 = off
 export const LH_INJECT_HITS = 96; // INJECT_SLOTS words: times each point delayed (Atomics.add)
 export const INJECT_SLOTS = 32;
@@ -115,6 +118,51 @@ export const LAB_HARTS_AT = LAB_REPORTS_AT + REPORT_SLOTS * REPORT_BYTES;
 export const POLICY_CODES = { ipi: 0, local: 1, 'per-page': 2, lazy: 3, deferred: 4, off: 5, broadcast: 6 } as const;
 export type PolicyName = keyof typeof POLICY_CODES;
 export const POLICY_NAMES = Object.keys(POLICY_CODES) as PolicyName[];
+
+/**
+ * Options of the `ipi` policy (Amit et al., ATC'17 and EuroSys'20; docs/policies.md "ipi
+ * options"), one bit each in LH_IPI_OPTS: `--shootdown ipi:concurrent,early-ack` or `ipi:all`.
+ */
+export const IPI_OPTIONS = { concurrent: 1, 'early-ack': 2, consolidate: 4, 'in-context': 8 } as const;
+export type IpiOption = keyof typeof IPI_OPTIONS;
+export const IPI_OPTION_NAMES = Object.keys(IPI_OPTIONS) as IpiOption[];
+export const IPI_OPT_CONCURRENT = IPI_OPTIONS.concurrent;
+export const IPI_OPT_EARLY_ACK = IPI_OPTIONS['early-ack'];
+export const IPI_OPT_CONSOLIDATE = IPI_OPTIONS.consolidate;
+export const IPI_OPT_IN_CONTEXT = IPI_OPTIONS['in-context'];
+export const IPI_OPT_ALL = IPI_OPT_CONCURRENT | IPI_OPT_EARLY_ACK | IPI_OPT_CONSOLIDATE | IPI_OPT_IN_CONTEXT;
+/** A policy as users write it: a name, or `ipi:` and a comma list of IPI_OPTIONS names (or `all`). */
+export type PolicySpec = PolicyName | `ipi:${string}`;
+
+/**
+ * Parse a policy spec: 'deferred' → { policy: 'deferred', ipiOptions: 0 }; 'ipi:early-ack,concurrent'
+ * → { policy: 'ipi', ipiOptions: IPI_OPT_EARLY_ACK | IPI_OPT_CONCURRENT }; 'ipi:all' → every option.
+ * Throws a RangeError naming parsePolicySpec for an unknown policy or option, options on a policy
+ * other than ipi, an empty or repeated option.
+ */
+export function parsePolicySpec(text: string): { policy: PolicyName; ipiOptions: number } {
+  const colon = text.indexOf(':');
+  const name = colon < 0 ? text : text.slice(0, colon);
+  if (!(name in POLICY_CODES)) throw new RangeError(`parsePolicySpec: unknown policy '${name}' (${POLICY_NAMES.join(', ')})`);
+  if (colon < 0) return { policy: name as PolicyName, ipiOptions: 0 };
+  if (name !== 'ipi') throw new RangeError(`parsePolicySpec: only ipi takes options ('${text}')`);
+  let opts = 0;
+  for (const o of text.slice(colon + 1).split(',')) {
+    const bit = o === 'all' ? IPI_OPT_ALL : IPI_OPTIONS[o as IpiOption];
+    if (bit === undefined) throw new RangeError(`parsePolicySpec: unknown ipi option '${o}' (${IPI_OPTION_NAMES.join(', ')}, all)`);
+    if (opts & bit) throw new RangeError(`parsePolicySpec: ipi option '${o}' given twice`);
+    opts |= bit;
+  }
+  return { policy: 'ipi', ipiOptions: opts };
+}
+
+/** The canonical spec of `policy` with ipi options `opts` ('ipi', 'ipi:concurrent,early-ack', 'ipi:all'). */
+export function formatPolicySpec(policy: PolicyName, opts: number): string {
+  if (opts === 0) return policy;
+  if (opts === IPI_OPT_ALL) return `${policy}:all`;
+  return `${policy}:${IPI_OPTION_NAMES.filter((n) => opts & IPI_OPTIONS[n]).join(',')}`;
+}
+
 /** Name of policy code `c`. */
 export function policyName(c: number): PolicyName {
   const n = POLICY_NAMES.find((k) => POLICY_CODES[k] === c);

@@ -14,7 +14,7 @@ import {
 import { kernelFrames } from '../mm/aspace.ts';
 import { FrameAllocator } from '../mm/frames.ts';
 import {
-  LH_MODE, LH_POLICY, LS_CHANGES, LS_DEFERRED, LS_DEFERRED_SYNC, LS_FAULT_COW_COPY, LS_FAULT_COW_REUSE, LS_FAULT_DEMAND,
+  formatPolicySpec, LH_IPI_OPTS, LH_MODE, LH_POLICY, LS_CHANGES, LS_DEFERRED, LS_DEFERRED_SYNC, LS_FAULT_COW_COPY, LS_FAULT_COW_REUSE, LS_FAULT_DEMAND,
   LS_FAULT_FILE, LS_FAULT_HUGE, LS_FAULT_SPURIOUS, LS_LOCAL_FLUSH_ASID, LS_LOCAL_FLUSH_PAGES, LS_PARKED_NOW,
   LS_PARKED_TOTAL, LS_PERPAGE_MSGS, LS_POLL_FLUSH_FULL, LS_POLL_FLUSH_RANGE, LS_REPORTS, LS_SLOW_CHECKS, policyName,
 } from './layout.ts';
@@ -24,7 +24,8 @@ import {
   HART_SCHED_BYTES, HS_LAT, HS_STATS, LAT_RING, ST_FAULTS, ST_SD_IPIS, ST_SD_LAT_N, ST_SD_LOCAL_FULL, ST_SD_RECV,
   ST_SD_RECV_FULL, ST_SD_RECV_RANGE, ST_SD_SENT, ST_SWITCH_FULL, ST_SWITCH_NEW, ST_SWITCH_NONE, ST_SWITCH_RANGE,
   ST_SYSCALLS, ST_BC_APPLIED, ST_BC_ASIDS, ST_BC_FALLBACK, ST_BC_GASIDS, ST_BC_ISSUED, ST_BC_PAGES, ST_BC_SYNC_NS,
-  ST_BC_SYNCS, ST_BC_TRANSITION,
+  ST_BC_SYNCS, ST_BC_TRANSITION, ST_SD_ACK_LATE, ST_SD_EARLY_ACK, ST_SD_IN_CONTEXT, ST_SD_IN_CONTEXT_FLUSH, ST_SD_LINES,
+  ST_SD_RECV_NS,
 } from '../proc/layout.ts';
 import { enosysCounts } from '../syscall.ts';
 
@@ -41,8 +42,18 @@ export interface HartLabStats {
     byCause: { shootdown: number; switch: number; localChange: number; poll: number };
   };
   contextSwitches: { total: number; withFlush: number; withoutFlush: number };
-  interrupts: { sent: number; received: number };
-  shootdowns: { initiated: number; changes: number; deferred: number; deferredSync: number; perPageMessages: number };
+  /** Interrupts sent and received; handlerNs: time targets spent in shootdown handlers (ipi policy only). */
+  interrupts: { sent: number; received: number; handlerNs: number };
+  /**
+   * Shootdowns; the ipi options' counters (docs/policies.md "ipi options"): requests acknowledged
+   * before the flush (earlyAcks) or after it because the change freed page-table pages (lateAcks),
+   * flushes owed to the return to guest code (inContext) and applied there (inContextFlushes),
+   * requests sent through consolidated request lines (lineRequests).
+   */
+  shootdowns: {
+    initiated: number; changes: number; deferred: number; deferredSync: number; perPageMessages: number;
+    earlyAcks: number; lateAcks: number; inContext: number; inContextFlushes: number; lineRequests: number;
+  };
   faults: { total: number; demandZero: number; file: number; cowCopy: number; cowReuse: number; spurious: number; huge: number; signal: number };
   syscalls: number;
   sanitizer: { violations: number; slowChecks: number };
@@ -107,10 +118,11 @@ function hartStats(ctl: Ctl, h: number): { s: HartLabStats; latencies: number[];
       },
     },
     contextSwitches: { total: switchFlush + st(ST_SWITCH_NONE), withFlush: switchFlush, withoutFlush: st(ST_SWITCH_NONE) },
-    interrupts: { sent: st(ST_SD_IPIS), received: st(ST_SD_RECV) },
+    interrupts: { sent: st(ST_SD_IPIS), received: st(ST_SD_RECV), handlerNs: st(ST_SD_RECV_NS) },
     shootdowns: {
       initiated: st(ST_SD_SENT), changes: ls(LS_CHANGES), deferred: ls(LS_DEFERRED), deferredSync: ls(LS_DEFERRED_SYNC),
-      perPageMessages: ls(LS_PERPAGE_MSGS),
+      perPageMessages: ls(LS_PERPAGE_MSGS), earlyAcks: st(ST_SD_EARLY_ACK), lateAcks: st(ST_SD_ACK_LATE),
+      inContext: st(ST_SD_IN_CONTEXT), inContextFlushes: st(ST_SD_IN_CONTEXT_FLUSH), lineRequests: st(ST_SD_LINES),
     },
     faults: {
       total: faults, demandZero: ls(LS_FAULT_DEMAND) - ls(LS_FAULT_FILE), file: ls(LS_FAULT_FILE),
@@ -157,7 +169,8 @@ export function labStats(ctl: Ctl): LabStats {
   const total = structuredClone(harts[0]!);
   for (let h = 1; h < harts.length; h++) addInto(total as unknown as Record<string, unknown>, harts[h] as unknown as Record<string, unknown>);
   lat.sort((a, b) => a - b);
-  const policy = policyName(Atomics.load(ctl.i32, ctl.layout.lab / 4 + LH_POLICY));
+  const code = policyName(Atomics.load(ctl.i32, ctl.layout.lab / 4 + LH_POLICY));
+  const policy = code === 'ipi' ? formatPolicySpec(code, Atomics.load(ctl.i32, ctl.layout.lab / 4 + LH_IPI_OPTS)) : code;
   const mode = Atomics.load(ctl.i32, ctl.layout.lab / 4 + LH_MODE);
   const f = new FrameAllocator(ctl, -1).stats();
   const { reports } = readReports(ctl, policy);

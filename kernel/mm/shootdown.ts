@@ -4,7 +4,8 @@
  *   completeShootdown(ctx, stale):
  *     1. seal            — tlb_generation bumped once for the change (if not already)
  *     2. local           — sfence.vma on this hart: per page for a range of at most
- *                          FLUSH_CEILING_PAGES pages, else the whole ASID
+ *                          FLUSH_CEILING_PAGES pages, else the whole ASID (left to step 3
+ *                          when the policy says ownsLocalFlush: ipi, to overlap it)
  *     3. remote          — ctx.policy.invalidate(ctx, stale): THE call site of the remote step.
  *                          The scheduler issue plugs in ipi / per-page / lazy / deferred / off;
  *                          the default policy here is LOCAL_ONLY (nothing remote: correct only
@@ -55,6 +56,13 @@ export interface ShootdownPolicy {
    * before its lazy shootdown has completed everywhere.
    */
   beforeReuse?(ctx: KernelContext, as: VirtualAddressSpace, vpn: number, npages: number): void;
+  /**
+   * True when `invalidate` itself flushes this hart's TLB for the change (localInvalidate,
+   * before it returns; absent = completeShootdown does it first, step 2). The ipi policy does,
+   * so that it can flush locally while its targets flush (concurrent flushing) and time the
+   * whole operation.
+   */
+  readonly ownsLocalFlush?: boolean;
 }
 
 /** Default policy until the scheduler's: no remote step (one hart, or harts not running the space). */
@@ -117,7 +125,7 @@ export function completeShootdown(ctx: KernelContext, stale: Stale): void {
   const release = stale.drain(right);
   if (!stale.empty) {
     ctx.counters.shootdowns++;
-    localInvalidate(ctx, stale);
+    if (ctx.policy.ownsLocalFlush !== true) localInvalidate(ctx, stale);
   }
   if (stale.empty) {
     releaseFrames(ctx, release);

@@ -206,7 +206,14 @@ export const ST_BC_APPLIED = 27; // broadcast entries this hart's hardware appli
 export const ST_BC_FALLBACK = 28; // changes of spaces without a global ASID: flushed by ipi
 export const ST_BC_GASIDS = 29; // global ASIDs this hart assigned
 export const ST_BC_TRANSITION = 30; // interrupts sent to harts still on a per-hart ASID of a global space
-export const STAT_SLOTS = 32;
+// ipi policy options (scheduler/shootdown-ipi.ts, docs/policies.md "ipi options")
+export const ST_SD_EARLY_ACK = 31; // shootdown requests this hart acknowledged before flushing (early-ack)
+export const ST_SD_IN_CONTEXT = 32; // ... whose flush it deferred to its return to guest code (in-context)
+export const ST_SD_IN_CONTEXT_FLUSH = 33; // deferred flushes applied at a return to guest code
+export const ST_SD_RECV_NS = 34; // ns this hart spent in shootdown interrupt handlers (target interrupt time)
+export const ST_SD_LINES = 35; // requests sent through consolidated request lines (consolidate)
+export const ST_SD_ACK_LATE = 36; // requests flushed before the ack because their change frees page-table pages
+export const STAT_SLOTS = 40;
 export const STAT_NAMES: readonly string[] = [
   'switch.newAsid', 'switch.range', 'switch.full', 'switch.none',
   'shootdown.sent', 'shootdown.ipis', 'shootdown.recv', 'shootdown.recv.current', 'shootdown.recv.range',
@@ -214,6 +221,8 @@ export const STAT_NAMES: readonly string[] = [
   'quanta', 'block', 'wake', 'shootdown.localFull', 'shootdown.latencies',
   'broadcast.issued', 'broadcast.pages', 'broadcast.asids', 'broadcast.tlbsyncWaits', 'broadcast.tlbsyncNs',
   'broadcast.applied', 'broadcast.fallback', 'broadcast.globalAsids', 'broadcast.transitionIpis',
+  'shootdown.earlyAcks', 'shootdown.inContext', 'shootdown.inContextFlushes', 'shootdown.recvNs', 'shootdown.lineRequests',
+  'shootdown.lateAcks',
 ];
 /** Shootdown round-trip latencies, ns (f64 ring from word HS_LAT). */
 export const HS_LAT = HS_STATS + STAT_SLOTS * 2;

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  InterruptPort, MAILBOX_ALIGN, MAILBOX_BYTES, MAILBOX_PAYLOAD_WORDS, MAILBOX_SENDER_HOST, MAILBOX_SLOTS,
+  InterruptPort, LINE_ACK, MAILBOX_ALIGN, MB_ACKS, MAILBOX_BYTES, MAILBOX_PAYLOAD_WORDS, MAILBOX_SENDER_HOST, MAILBOX_SLOTS,
   MailboxMessage, Mailboxes, MSG_FLAG_ACK, MSG_KIND_NOP, MSG_KIND_USER,
 } from '../../cpu/mailbox.ts';
 import { Machine } from '../../scheduler/machine.ts';
@@ -29,7 +29,7 @@ describe('mailbox wire (one thread)', () => {
     expect(Atomics.load(mb.i32, mb.pendingIndex(1))).toBe(2);
     expect(mb.pending(0)).toBe(0);
     expect(mb.tryReceive(1, msg)).toBe(true);
-    expect([msg.kind, msg.sender, msg.id, [...msg.payload]]).toEqual([MSG_KIND_USER, 0, 7, [1, 2, 3, 4, 5, 6]]);
+    expect([msg.kind, msg.sender, msg.id, [...msg.payload]]).toEqual([MSG_KIND_USER, 0, 7, [1, 2, 3, 4, 5, 6, 0, 0]]);
     expect(mb.tryReceive(1, msg)).toBe(true);
     expect([msg.kind, msg.sender, msg.id, msg.payload[0], msg.payload[1]]).toEqual([MSG_KIND_USER + 1, 2, 8, -1, 0]);
     expect(mb.pending(1)).toBe(0);
@@ -92,6 +92,67 @@ describe('mailbox wire (one thread)', () => {
     expect(mb.pending(1)).toBe(1);
     p1.poll();
     expect(p0.acked(ticket)).toBe(true);
+  });
+
+  it('request lines (cacheline consolidation): request and ack in one line, one request per line at a time', () => {
+    const mb = wire(3);
+    const seen: number[][] = [];
+    const ports = [0, 1, 2].map((h) => new InterruptPort(mb, h, (m) => seen.push([h, m.kind, m.sender, m.payload[0]!, m.payload[7]!])));
+    const req = ports[0]!.sendLine([1, 2], MSG_KIND_USER, [42, 0, 0, 0, 0, 0, 0, 9]);
+    expect(mb.pending(1)).toBe(1);
+    expect(ports[0]!.linesAcked([1, 2], req)).toBe(false);
+    // The line is busy until acked: a second request to hart 1 is refused.
+    expect(mb.tryPostLine(1, 0, MSG_KIND_USER, req + 1, [1])).toBe(false);
+    expect(ports[1]!.poll()).toBe(1);
+    expect(ports[0]!.linesAcked([1], req)).toBe(true);
+    expect(ports[0]!.linesAcked([1, 2], req)).toBe(false);
+    // The ack is in the request's own line (word LINE_ACK), not in the sender's ACKS word.
+    expect(mb.i32[mb.lineBase(1, 0) + LINE_ACK]).toBe(req);
+    expect(ports[2]!.poll()).toBe(1);
+    expect(ports[0]!.linesAcked([1, 2], req)).toBe(true);
+    expect(seen).toEqual([[1, MSG_KIND_USER, 0, 42, 9], [2, MSG_KIND_USER, 0, 42, 9]]);
+    expect([mb.pending(1), mb.pending(2), ports[1]!.poll()]).toEqual([0, 0, 0]);
+    const req2 = ports[0]!.sendLine([1], MSG_KIND_USER, [43]);
+    expect(req2).not.toBe(req);
+    expect(ports[1]!.poll()).toBe(1);
+    expect(ports[0]!.linesAcked([1], req2)).toBe(true);
+  });
+
+  it('acknowledgeEarly acks once, from inside the handler, before the handler finishes', () => {
+    const mb = wire(2);
+    let ackedInHandler: boolean | null = null;
+    let p0: InterruptPort;
+    const p1: InterruptPort = new InterruptPort(mb, 1, (m) => {
+      p1.acknowledgeEarly(m);
+      p1.acknowledgeEarly(m); // idempotent
+      ackedInHandler = m.line >= 0 ? p0.linesAcked([1], m.id) : p0.acked(ticket);
+    });
+    p0 = new InterruptPort(mb, 0, () => {});
+    const ticket = p0.send([1], MSG_KIND_USER, [1]);
+    p1.poll();
+    expect(ackedInHandler).toBe(true);
+    expect(Atomics.load(mb.i32, mb.word(0, MB_ACKS))).toBe(ticket); // acked exactly once
+    ackedInHandler = null;
+    const req = p0.sendLine([1], MSG_KIND_USER, [2]);
+    p1.poll();
+    expect([ackedInHandler, p0.linesAcked([1], req)]).toEqual([true, true]);
+  });
+
+  it('negative control: a line acked before it is read can be read torn (the next request lands in the window)', () => {
+    const mb = wire(2);
+    const got: number[][] = [];
+    const p1 = new InterruptPort(mb, 1, (m) => got.push([...m.payload]));
+    const p0 = new InterruptPort(mb, 0, () => {});
+    const first = p0.sendLine([1], MSG_KIND_USER, [1, 1, 1, 1, 1, 1, 1, 1]);
+    let windows = 0;
+    p1.setLineAckBeforeRead(() => {
+      if (windows++ > 0) return;
+      expect(p0.linesAcked([1], first)).toBe(true); // acked before the copy finished
+      p0.sendLine([1], MSG_KIND_USER, [2, 2, 2, 2, 2, 2, 2, 2]); // the initiator reuses the line at once
+    });
+    expect(p1.poll()).toBe(2); // the torn one, then the second request
+    expect(got).toEqual([[1, 1, 1, 1, 2, 2, 2, 2], [2, 2, 2, 2, 2, 2, 2, 2]]); // half of each request, then the second
+    p1.setLineAckBeforeRead(null);
   });
 
   it('a waiting sender gives up through its check callback, never hangs', () => {

@@ -41,6 +41,8 @@ export interface GuestRunOptions {
   globalAsidMinHarts?: number;
   /** broadcast policy: skip tlbsync (bootScheduled `tlbsyncSkip`; UNSAFE, negative control). */
   tlbsyncSkip?: boolean;
+  /** ipi options whose safety condition is broken (bootScheduled `ipiUnsafe`; UNSAFE, negative controls). */
+  ipiUnsafe?: SchedBootOptions['ipiUnsafe'];
 }
 
 /**
@@ -74,7 +76,7 @@ export async function runGuest(o: GuestRunOptions): Promise<GuestRun> {
   const fd = openSync(outPath, 'w');
   const nul = openSync('/dev/null', 'r+');
   const m = await bootScheduled({ cpus: o.cpus ?? 4, memory: 128 * MiB, policy: o.policy, sanitize: o.sanitize ?? 'report', root: dir, inject: o.inject, poison: o.poison,
-    globalAsidMinHarts: o.globalAsidMinHarts, tlbsyncSkip: o.tlbsyncSkip, jit: o.jit ?? guestRunDefaults.jit });
+    globalAsidMinHarts: o.globalAsidMinHarts, tlbsyncSkip: o.tlbsyncSkip, ipiUnsafe: o.ipiUnsafe, jit: o.jit ?? guestRunDefaults.jit });
   try {
     const t0 = performance.now();
     const { pid } = spawn(m, { elf, argv: [o.guest, ...o.args], envp: [], stdio: [nul, fd, nul] });

@@ -7,7 +7,9 @@
  *                            reads through a stale translation the readers caught (capped at 100).
  *   munmapChurn(iters, n)    main thread: iters × (mmap n pages, store to each, munmap all n);
  *                            three `spinner` threads read shared memory until DONE, so they run
- *                            the space on the other harts (every munmap targets them).
+ *                            the space on the other harts (every munmap targets them). With
+ *                            `fixedVa` (MAP_FIXED there): a 2 MiB-aligned va and n = 512 make
+ *                            each munmap free the page-table page under it.
  */
 import { assemble, type AsmResult } from '../../cpu/asm/assembler.ts';
 import type { Machine } from '../../scheduler/machine.ts';
@@ -27,13 +29,14 @@ export function raceWorkload(iters: number, cpus = 4): Parameters<typeof spawn>[
 }
 
 /** The multi-page munmap guest (see the file comment). Exit 0, or 99 when a syscall failed. */
-export function munmapChurn(iters: number, pages: number): AsmResult {
+export function munmapChurn(iters: number, pages: number, fixedVa: number | null = null): AsmResult {
   return assemble(`
 _start:
   li s0, ${iters}
   li s3, ${SHARED_VA}
+  li s5, ${fixedVa ?? 0}
 round:
-  ${asmMmap(null, pages * 4096, 0x22)}
+  ${fixedVa === null ? asmMmap(null, pages * 4096, 0x22) : asmMmap('s5', pages * 4096, 0x32)}
   blt a0, zero, fail
   mv s1, a0
   li t1, ${pages}
@@ -77,9 +80,9 @@ shared:
 }
 
 /** spawn options of the munmap workload: main on hart 0, spinners on harts 1..cpus-1. */
-export function munmapWorkload(iters: number, pages: number, cpus = 4): Parameters<typeof spawn>[1] {
+export function munmapWorkload(iters: number, pages: number, cpus = 4, fixedVa: number | null = null): Parameters<typeof spawn>[1] {
   return {
-    image: { asm: munmapChurn(iters, pages) }, hart: 0,
+    image: { asm: munmapChurn(iters, pages, fixedVa) }, hart: 0,
     threads: Array.from({ length: cpus - 1 }, (_, k) => ({ entry: 'spinner', hart: k + 1 })),
   };
 }
