@@ -23,6 +23,7 @@
  * into the slot addressed by the faulting context's s1 and jumps back. A `fork` in test code is
  * a raw clone(SIGCHLD): the child continues the same code with s1 moved to the child slot
  * (slots live in a MAP_SHARED page) and exits when its code returns.
+ * The file stays open on fd LITMUS_FD (100) during a run, for `mmap PAGE file@N` in test code.
  * The main thread waits (bounded) for the threads and the children, reads each page's word 0
  * through its mapping (F when that faults), unmaps everything, closes the file and reads it
  * back (what reached the file — the page cache is dropped with the last reference), and
@@ -48,6 +49,7 @@
 #define ST_DONE 1
 #define ST_FAULT 2
 #define FILE_NAME "litmus.dat"
+#define LITMUS_FD 100 /* the test's file during a run (bin/litmus/image.ts) */
 #define WAIT_SECONDS 20
 
 enum { PK_NONE = 0, PK_ANON = 1, PK_SHARED = 2, PK_FILE = 3, PK_FILE_PRIVATE = 4 };
@@ -209,8 +211,12 @@ static void map_code(const uint64_t *img)
 /* setup_pages: the initial state of one run (file rewritten, every page mapped afresh). */
 static int setup_pages(void)
 {
-    int fd = open(FILE_NAME, O_RDWR | O_CREAT | O_TRUNC, 0644);
-    CHECK(fd >= 0, "open %s: %s", FILE_NAME, strerror(errno));
+    int fd0 = open(FILE_NAME, O_RDWR | O_CREAT | O_TRUNC, 0644);
+    CHECK(fd0 >= 0, "open %s: %s", FILE_NAME, strerror(errno));
+    /* Test code maps the file with `mmap PAGE file@N`: it finds it open on LITMUS_FD. */
+    int fd = dup2(fd0, LITMUS_FD);
+    CHECK(fd == LITMUS_FD, "dup2: %s", strerror(errno));
+    close(fd0);
     uint64_t file_pages = 0;
     for (uint64_t i = 0; i < npages; i++)
         if (pages[i].kind == PK_FILE || pages[i].kind == PK_FILE_PRIVATE)

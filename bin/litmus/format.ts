@@ -8,7 +8,8 @@
  *   doc TEXT                         description (any number of lines)
  *   page NAME KIND [= VALUE] [PROT]  KIND: anon | shared | file[@N] | fileprivate[@N] | none
  *                                    PROT: rw (default) | r | none; VALUE: word 0 at the start
- *   thread P<n>                      then indented lines: instructions and pseudo-ops
+ *   thread P<n>                      then its code: indented instructions and pseudo-ops, and labels
+ *                                    (NAME:, at the start of a line or indented)
  *   observe LOC...                   extra locations shown in the histogram
  *   forbidden COND                   an outcome no correct kernel may produce (repeatable)
  *   unsafe POLICY... | unsafe none   policies under which a forbidden outcome must be observable
@@ -136,8 +137,8 @@ export function parseLitmus(text: string, file = '<litmus>'): LitmusTest {
     const line = idx + 1;
     const body = stripComment(raw).trimEnd();
     if (body.trim() === '') return;
-    if (/^\s/.test(body)) {
-      if (!thread) err(line, 'an indented line (an instruction) must follow a `thread P<n>` line');
+    if (/^\s/.test(body) || /^[A-Za-z_][A-Za-z0-9_]*:/.test(body)) {
+      if (!thread) err(line, 'an instruction (indented) or a label (NAME:) must follow a `thread P<n>` line');
       checkRegisters(body, line, err);
       thread!.code.push({ text: body.trim(), line });
       return;
