@@ -16,7 +16,7 @@
  * One run: the main thread (re)creates every page (anonymous pages at their initial value; the
  * test's file — litmus.dat in the working directory — rewritten with the initial values, and
  * its pages mapped from it), clears the result slots, picks each thread's start delay with the
- * seeded PRNG and releases the threads at once (a spin barrier). Each thread spins its delay and
+ * seeded PRNG and wakes the threads (futex), which meet in a spin barrier to start together. Each thread spins its delay and
  * calls its code: generated prologue (s1 = its result slot) → the test's instructions →
  * epilogue (every register into the slot, state DONE). A fault (SIGSEGV/SIGBUS) in test code
  * ends that thread: the handler saves the registers of the faulting instruction and the signal
@@ -28,10 +28,11 @@
  * through its mapping (F when that faults), unmaps everything, closes the file and reads it
  * back (what reached the file — the page cache is dropped with the last reference), and
  * prints one line per run:
- *     R <run> <v1> <v2> ...      (hex values in observation order, F = faulted/absent)
- * then "litmus: OK". Errors in the image or a thread that never finishes: "litmus: FAIL ...".
+ *     R <test> <run> <v1> <v2> ...   (hex values in observation order, F = faulted/absent)
+ * then "litmus: OK". Several images run one after the other (test = argument index - 1), each
+ * with its own threads and code mapping: one machine boot for a whole suite. Errors in the image or a thread that never finishes: "litmus: FAIL ...".
  *
- * Args: <image file>
+ * Args: <image file>...
  */
 #include "guest.h"
 #include <fcntl.h>
@@ -50,7 +51,7 @@
 #define ST_FAULT 2
 #define FILE_NAME "litmus.dat"
 #define LITMUS_FD 100 /* the test's file during a run (bin/litmus/image.ts) */
-#define WAIT_SECONDS 20
+#define WAIT_SECONDS 10
 
 enum { PK_NONE = 0, PK_ANON = 1, PK_SHARED = 2, PK_FILE = 3, PK_FILE_PRIVATE = 4 };
 enum { OBS_REG = 1, OBS_CHILD_REG = 2, OBS_FAULT = 3, OBS_CHILD_FAULT = 4, OBS_MEM = 5, OBS_FILE = 6 };
@@ -64,16 +65,28 @@ static struct thread_desc threads[MAX_THREADS];
 static uint64_t obs[MAX_OBS];
 static volatile uint64_t *slots; /* MAP_SHARED: 2 * MAX_THREADS slots of SLOT_WORDS */
 static pid_t main_pid;
-static atomic_ulong go;       /* run number + 1 releases the threads */
-static atomic_ulong finished; /* threads done with the current run */
-static atomic_int quit;
-static uint64_t delays[MAX_THREADS];
+/*
+ * The harness's shared words live in a MAP_SHARED page, never in .data/.bss: a `fork` in test
+ * code write-protects every private page of the process, and under the unsafe policies a hart
+ * that keeps a stale writable entry would then store the harness's own state into the frame
+ * the child took (the main thread would wait for ever for `finished`).
+ */
+struct control {
+    atomic_int go;       /* run number + 1 releases the threads (futex word); -1: exit */
+    atomic_int arrived;  /* threads past `go` in the current run (the spin barrier) */
+    atomic_int finished; /* threads done with the current run (futex word) */
+    uint64_t delays[MAX_THREADS];
+    /* Copies of the current test's thread facts, for the test threads and the fault handler. */
+    int nthreads;
+    uint64_t code_va[MAX_THREADS], code_lo, code_hi;
+};
+static struct control *ctl;
 
 static __thread sigjmp_buf fault_jmp;
 static __thread volatile int in_test; /* 1 while this thread runs test code */
 static __thread volatile int probing; /* 1 inside probe_word */
 
-static uint64_t code_lo, code_hi;
+static uint64_t code_lo, code_hi; /* main's; the threads read ctl's copies */
 
 /* on_fault: a fault in test code saves the faulting context into the slot its s1 names. */
 static void on_fault(int sig, siginfo_t *si, void *ucv)
@@ -85,7 +98,7 @@ static void on_fault(int sig, siginfo_t *si, void *ucv)
         probing = 0;
         siglongjmp(fault_jmp, 1);
     }
-    if (!in_test || pc < code_lo || pc >= code_hi) {
+    if (!in_test || pc < ctl->code_lo || pc >= ctl->code_hi) {
         signal(sig, SIG_DFL);
         raise(sig);
         return;
@@ -117,7 +130,7 @@ static uint64_t probe_word(uint64_t va, int *faulted)
 /* run_code: call thread t's code on `slot`; in a forked child, exit afterwards. */
 static void run_code(long t, volatile uint64_t *slot)
 {
-    void (*code)(volatile uint64_t *) = (void (*)(volatile uint64_t *))(uintptr_t)threads[t].va;
+    void (*code)(volatile uint64_t *) = (void (*)(volatile uint64_t *))(uintptr_t)ctl->code_va[t];
     if (sigsetjmp(fault_jmp, 1) == 0) {
         in_test = 1;
         code(slot);
@@ -132,20 +145,35 @@ static void spin(uint64_t n)
     for (volatile uint64_t i = 0; i < n; i++) {}
 }
 
+static long futex(atomic_int *w, int op, int v, const struct timespec *ts)
+{
+    return syscall(SYS_futex, w, op | 128 /* FUTEX_PRIVATE_FLAG */, v, ts, NULL, 0);
+}
+
+/*
+ * thread_main: per run, sleep on `go` (no hart is burnt while main sets the run up), then meet
+ * the other threads in a spin barrier so they start together (bounded: after ~1M spins a
+ * thread goes on alone, yielding now and then for harts fewer than threads), spin the seeded
+ * start delay and run the code.
+ */
 static void *thread_main(void *arg)
 {
     long t = (long)arg;
-    for (uint64_t run = 0;; run++) {
-        unsigned long spins = 0;
-        while (atomic_load_explicit(&go, memory_order_acquire) != run + 1) {
-            if (atomic_load(&quit))
+    for (int run = 0;; run++) {
+        int g;
+        while ((g = atomic_load_explicit(&ctl->go, memory_order_acquire)) != run + 1) {
+            if (g < 0)
                 return NULL;
-            if (++spins % 256 == 0)
-                sched_yield(); /* fewer harts than threads: let the others run */
+            futex(&ctl->go, 0 /* FUTEX_WAIT */, g, NULL);
         }
-        spin(delays[t]);
+        atomic_fetch_add(&ctl->arrived, 1);
+        for (unsigned long spins = 1; atomic_load(&ctl->arrived) < ctl->nthreads && spins < (1UL << 20); spins++)
+            if (spins % 256 == 0)
+                sched_yield();
+        spin(ctl->delays[t]);
         run_code(t, slots + t * SLOT_WORDS);
-        atomic_fetch_add_explicit(&finished, 1, memory_order_release);
+        if (atomic_fetch_add_explicit(&ctl->finished, 1, memory_order_release) + 1 == ctl->nthreads)
+            futex(&ctl->finished, 1 /* FUTEX_WAKE */, 1, NULL);
     }
 }
 
@@ -205,7 +233,11 @@ static void map_code(const uint64_t *img)
         __builtin___clear_cache(p, (char *)p + len);
         if (threads[t].va < code_lo) code_lo = threads[t].va;
         if (threads[t].va + len > code_hi) code_hi = threads[t].va + len;
+        ctl->code_va[t] = threads[t].va;
     }
+    ctl->nthreads = (int)nthreads;
+    ctl->code_lo = code_lo;
+    ctl->code_hi = code_hi;
 }
 
 /* setup_pages: the initial state of one run (file rewritten, every page mapped afresh). */
@@ -266,23 +298,11 @@ static void wait_children(void)
     }
 }
 
-int main(int argc, char **argv)
+/* run_test: every run of the loaded test `ti`, one output line per run. */
+static void run_test(uint64_t ti, const uint64_t *img)
 {
-    guest_start("litmus");
-    CHECK(argc == 2, "usage: litmus <image>");
-    size_t words;
-    uint64_t *img = load_image(argv[1], &words);
-    parse_image(img, words);
-    main_pid = (pid_t)syscall(SYS_getpid);
-    slots = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-    CHECK(slots != MAP_FAILED, "mmap slots: %s", strerror(errno));
     map_code(img);
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_sigaction = on_fault;
-    sa.sa_flags = SA_SIGINFO | SA_NODEFER;
-    sigemptyset(&sa.sa_mask);
-    CHECK(sigaction(SIGSEGV, &sa, NULL) == 0 && sigaction(SIGBUS, &sa, NULL) == 0, "sigaction: %s", strerror(errno));
+    atomic_store(&ctl->go, 0);
     pthread_t tids[MAX_THREADS];
     for (uint64_t t = 0; t < nthreads; t++)
         CHECK(pthread_create(&tids[t], NULL, thread_main, (void *)(long)t) == 0, "pthread_create failed");
@@ -292,13 +312,17 @@ int main(int argc, char **argv)
         for (uint64_t i = 0; i < 2 * MAX_THREADS * SLOT_WORDS; i++)
             slots[i] = 0;
         for (uint64_t t = 0; t < nthreads; t++)
-            delays[t] = max_delay ? rng_below(&rng, max_delay + 1) : 0;
-        atomic_store(&finished, 0);
-        atomic_store_explicit(&go, run + 1, memory_order_release);
+            ctl->delays[t] = max_delay ? rng_below(&rng, max_delay + 1) : 0;
+        atomic_store(&ctl->finished, 0);
+        atomic_store(&ctl->arrived, 0);
+        atomic_store_explicit(&ctl->go, (int)run + 1, memory_order_release);
+        futex(&ctl->go, 1 /* FUTEX_WAKE */, INT32_MAX, NULL);
         double deadline = now_s() + WAIT_SECONDS;
-        while (atomic_load_explicit(&finished, memory_order_acquire) != nthreads) {
+        int f;
+        while ((f = atomic_load_explicit(&ctl->finished, memory_order_acquire)) != (int)nthreads) {
             CHECK(now_s() < deadline, "run %lu: a thread did not finish within %d s", (unsigned long)run, WAIT_SECONDS);
-            sched_yield();
+            struct timespec ts = {0, 100 * 1000 * 1000};
+            futex(&ctl->finished, 0 /* FUTEX_WAIT */, f, &ts);
         }
         wait_children();
         /* Memory observations first (through the mappings), then the file after the last unmap. */
@@ -329,7 +353,7 @@ int main(int argc, char **argv)
             close(fd);
         }
         char line[MAX_OBS * 20];
-        int n = snprintf(line, sizeof line, "R %lu", (unsigned long)run);
+        int n = snprintf(line, sizeof line, "R %lu %lu", (unsigned long)ti, (unsigned long)run);
         for (uint64_t i = 0; i < nobs; i++) {
             uint64_t kind = obs[i] >> 32, a = (obs[i] >> 16) & 0xffff, b = obs[i] & 0xffff;
             int child = kind == OBS_CHILD_REG || kind == OBS_CHILD_FAULT;
@@ -358,8 +382,35 @@ int main(int argc, char **argv)
         }
         printf("%s\n", line);
     }
-    atomic_store(&quit, 1);
+    atomic_store(&ctl->go, -1);
+    futex(&ctl->go, 1 /* FUTEX_WAKE */, INT32_MAX, NULL);
     for (uint64_t t = 0; t < nthreads; t++)
         pthread_join(tids[t], NULL);
+    for (uint64_t t = 0; t < nthreads; t++)
+        CHECK(munmap((void *)threads[t].va, (threads[t].bytes + PAGE - 1) & ~(PAGE - 1)) == 0, "munmap code: %s", strerror(errno));
+}
+
+int main(int argc, char **argv)
+{
+    guest_start("litmus");
+    CHECK(argc >= 2, "usage: litmus <image>...");
+    main_pid = (pid_t)syscall(SYS_getpid);
+    slots = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    CHECK(slots != MAP_FAILED, "mmap slots: %s", strerror(errno));
+    ctl = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    CHECK(ctl != MAP_FAILED, "mmap control: %s", strerror(errno));
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_fault;
+    sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+    sigemptyset(&sa.sa_mask);
+    CHECK(sigaction(SIGSEGV, &sa, NULL) == 0 && sigaction(SIGBUS, &sa, NULL) == 0, "sigaction: %s", strerror(errno));
+    for (int i = 1; i < argc; i++) {
+        size_t words;
+        uint64_t *img = load_image(argv[i], &words);
+        parse_image(img, words);
+        run_test((uint64_t)(i - 1), img);
+        free(img);
+    }
     ok();
 }

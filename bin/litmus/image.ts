@@ -8,10 +8,16 @@ import { assemble, AsmError } from '../../cpu/asm/assembler.ts';
 import { LitmusError, PROTS, REG_NUM, sameLoc, type Loc, type LitmusTest, type ProtName } from './format.ts';
 
 const MAGIC = 0x31305355544d494cn; // "LITMUS01"
-/** Thread t's code is mapped at CODE_BASE + t * SPACING; page i at PAGE_BASE + i * SPACING. */
+/**
+ * Addresses: test k of a batch (0 alone) maps thread t's code at CODE_BASE + k * AREA + t * SPACING
+ * and page i at PAGE_BASE + k * AREA + i * SPACING. Each test of a batch gets its own area, so a
+ * stale entry an unsafe policy left from an earlier test never aliases a later test's code or pages.
+ */
 export const CODE_BASE = 0x30000000n;
 export const PAGE_BASE = 0x40000000n;
 const SPACING = 0x10000n;
+const AREA = 0x100000n;
+export const MAX_BATCH = 256;
 /** File descriptor the guest keeps the test's file open on during a run (guests/litmus.c). */
 const LITMUS_FD = 100;
 /** Words per result slot; child slots follow the MAX_THREADS thread slots (guests/litmus.c). */
@@ -32,7 +38,10 @@ export interface LitmusImage {
   locations: Loc[];
 }
 
-export function pageVa(i: number): bigint { return PAGE_BASE + BigInt(i) * SPACING; }
+/** Address of page i of the test at position `slot` of a batch. */
+export function pageVa(i: number, slot = 0): bigint { return PAGE_BASE + BigInt(slot) * AREA + BigInt(i) * SPACING; }
+/** Address of thread t's code of the test at position `slot` of a batch. */
+export function codeVa(t: number, slot = 0): bigint { return CODE_BASE + BigInt(slot) * AREA + BigInt(t) * SPACING; }
 
 /**
  * Every location the histogram shows: those of the forbidden conditions, then `observe`'s,
@@ -47,7 +56,7 @@ export function observedLocations(t: LitmusTest): Loc[] {
 }
 
 /** The syscall sequence (one line, `;`-separated) of a pseudo-op, or undefined for an instruction. */
-function expandPseudo(t: LitmusTest, text: string, line: number, n: number): string | undefined {
+function expandPseudo(t: LitmusTest, slot: number, text: string, line: number, n: number): string | undefined {
   const [op, ...args] = text.replace(/,/g, ' ').split(/\s+/).filter(Boolean);
   const err = (m: string): never => { throw new LitmusError(t.file, line, `${op}: ${m}`); };
   const page = (w: string | undefined): number => {
@@ -76,20 +85,20 @@ function expandPseudo(t: LitmusTest, text: string, line: number, n: number): str
         err(`file page ${filePage} is beyond the test's file (declare a file page at or beyond it)`);
       }
       const flags = MAP_FIXED | (kind === 'anon' || kind === 'fileprivate' ? MAP_PRIVATE : MAP_SHARED) | (fileBacked ? 0 : MAP_ANONYMOUS);
-      return call(SYS.mmap, [pageVa(i), 4096, p, flags, fileBacked ? LITMUS_FD : -1, fileBacked ? filePage * 4096 : 0]);
+      return call(SYS.mmap, [pageVa(i, slot), 4096, p, flags, fileBacked ? LITMUS_FD : -1, fileBacked ? filePage * 4096 : 0]);
     }
     case 'mprotect':
       if (args.length !== 2) err('`mprotect PAGE PROT`');
-      return call(SYS.mprotect, [pageVa(page(args[0])), 4096, prot(args[1])]);
+      return call(SYS.mprotect, [pageVa(page(args[0]), slot), 4096, prot(args[1])]);
     case 'munmap':
       if (args.length !== 1) err('`munmap PAGE`');
-      return call(SYS.munmap, [pageVa(page(args[0])), 4096]);
+      return call(SYS.munmap, [pageVa(page(args[0]), slot), 4096]);
     case 'madvise':
       if (args.length !== 2 || args[1] !== 'dontneed') err('`madvise PAGE dontneed`');
-      return call(SYS.madvise, [pageVa(page(args[0])), 4096, MADV_DONTNEED]);
+      return call(SYS.madvise, [pageVa(page(args[0]), slot), 4096, MADV_DONTNEED]);
     case 'msync':
       if (args.length !== 1) err('`msync PAGE`');
-      return call(SYS.msync, [pageVa(page(args[0])), 4096, MS_SYNC]);
+      return call(SYS.msync, [pageVa(page(args[0]), slot), 4096, MS_SYNC]);
     case 'fork':
       if (args.length !== 0) err('`fork` takes no operands');
       // clone(SIGCHLD): the child continues here with a0 = 0 and its registers go to the child slot.
@@ -98,7 +107,7 @@ function expandPseudo(t: LitmusTest, text: string, line: number, n: number): str
       if (args.length !== 2) err('`await PAGE VALUE` (spin, bounded, until word 0 of PAGE is VALUE; a0 = 1 if seen, 0 if not)');
       const i = page(args[0]);
       if (!/^-?(0x[0-9a-fA-F]+|\d+)$/.test(args[1]!)) err(`value '${args[1]}' is not an integer`);
-      return [`li a1, ${pageVa(i)}`, `li a2, ${args[1]}`, `li a3, ${AWAIT_BOUND}`, 'li a0, 0',
+      return [`li a1, ${pageVa(i, slot)}`, `li a2, ${args[1]}`, `li a3, ${AWAIT_BOUND}`, 'li a0, 0',
         `__await${n}: ld a4, 0(a1)`, `beq a4, a2, __seen${n}`, 'addi a3, a3, -1', `bnez a3, __await${n}`, `j __done${n}`,
         `__seen${n}: li a0, 1`, `__done${n}:`].join('; ');
     }
@@ -107,22 +116,22 @@ function expandPseudo(t: LitmusTest, text: string, line: number, n: number): str
   }
 }
 
-/** Assemble thread `ti`: prologue, the test's lines (pseudo-ops expanded), epilogue. */
-export function assembleThread(t: LitmusTest, ti: number): Uint8Array {
+/** Assemble thread `ti` for batch position `slot`: prologue, the test's lines (pseudo-ops expanded), epilogue. */
+export function assembleThread(t: LitmusTest, ti: number, slot = 0): Uint8Array {
   const th = t.threads[ti]!;
   const head: string[] = [
-    ...t.pages.map((p, i) => `.equ ${p.name}, ${pageVa(i)}`),
+    ...t.pages.map((p, i) => `.equ ${p.name}, ${pageVa(i, slot)}`),
     '_start: addi sp, sp, -16; sd ra, 0(sp); sd s1, 8(sp); mv s1, a0',
     Object.keys(REG_NUM).map((r) => `li ${r}, 0`).join('; '),
   ];
-  const body = th.code.map((c, k) => expandPseudo(t, c.text, c.line, k) ?? c.text);
+  const body = th.code.map((c, k) => expandPseudo(t, slot, c.text, c.line, k) ?? c.text);
   const tail = [
     `__end: ${Array.from({ length: 31 }, (_, i) => `sd x${i + 1}, ${(i + 1) * 8}(s1)`).filter((_, i) => i + 1 !== 9).join('; ')}`,
     // x9 is s1 itself; state DONE (1) in word 32.
     'li t0, 1; sd t0, 256(s1); ld ra, 0(sp); ld s1, 8(sp); addi sp, sp, 16; ret',
   ];
   try {
-    return assemble([...head, ...body, ...tail].join('\n'), { textBase: CODE_BASE + BigInt(ti) * SPACING }).text;
+    return assemble([...head, ...body, ...tail].join('\n'), { textBase: codeVa(ti, slot) }).text;
   } catch (e) {
     if (!(e instanceof AsmError)) throw e;
     const k = e.line - head.length - 1;
@@ -131,16 +140,21 @@ export function assembleThread(t: LitmusTest, ti: number): Uint8Array {
   }
 }
 
-/** The guest image of `t` for `runs` runs, start delays up to `delay` spin iterations, seeded by `seed`. */
-export function buildImage(t: LitmusTest, runs: number, seed: number, delay: number): LitmusImage {
-  const codes = t.threads.map((_, i) => assembleThread(t, i));
+/**
+ * The guest image of `t` for `runs` runs, start delays up to `delay` spin iterations, seeded by
+ * `seed`, placed at batch position `slot` (0..MAX_BATCH-1). Throws LitmusError for code that
+ * does not assemble or bad pseudo-op operands (with the file's line).
+ */
+export function buildImage(t: LitmusTest, runs: number, seed: number, delay: number, slot = 0): LitmusImage {
+  if (!Number.isInteger(slot) || slot < 0 || slot >= MAX_BATCH) throw new RangeError(`buildImage: batch position ${slot} is not 0..${MAX_BATCH - 1}`);
+  const codes = t.threads.map((_, i) => assembleThread(t, i, slot));
   const locations = observedLocations(t);
   const words: bigint[] = [MAGIC, BigInt(t.threads.length), BigInt(t.pages.length), BigInt(locations.length),
     BigInt(runs), BigInt(seed), BigInt(delay), 0n];
-  for (const [i, p] of t.pages.entries()) words.push(pageVa(i), BigInt(PK[p.kind]), BigInt(PROTS[p.prot]), p.init, BigInt(p.filePage));
+  for (const [i, p] of t.pages.entries()) words.push(pageVa(i, slot), BigInt(PK[p.kind]), BigInt(PROTS[p.prot]), p.init, BigInt(p.filePage));
   let offset = words.length + codes.length * 3 + locations.length;
   for (const [i, c] of codes.entries()) {
-    words.push(CODE_BASE + BigInt(i) * SPACING, BigInt(c.length), BigInt(offset));
+    words.push(codeVa(i, slot), BigInt(c.length), BigInt(offset));
     offset += Math.ceil(c.length / 8);
   }
   for (const l of locations) {

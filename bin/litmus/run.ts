@@ -11,7 +11,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, openSync, closeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { InjectConfig } from '../../kernel/lab/inject.ts';
+import type { InjectConfig, InjectPoint } from '../../kernel/lab/inject.ts';
 import type { PolicyName } from '../../kernel/lab/layout.ts';
 import { holds, locText, type LitmusTest, type Value } from './format.ts';
 import { buildImage } from './image.ts';
@@ -55,8 +55,7 @@ export interface LitmusResult {
   /** Runs whose outcome satisfied a `forbidden` condition. */
   forbiddenRuns: number;
   sanitizerReports: number;
-  /** The guest's exit status (0 when it ran every run) and its last line when it failed. */
-  status: number;
+  /** Set when the guest did not complete every run of this test: its FAIL line or how it died. */
   error?: string;
   wallMs: number;
 }
@@ -76,68 +75,117 @@ function showValue(v: Value): string {
 }
 
 /**
- * Run `t` under `o.policy` and return its histogram. Throws when the machine fails (halts)
- * or the guest does not finish within o.timeoutMs (default 120 s); a guest that fails its own
- * checks gives status != 0 and `error`.
+ * Run `t` under `o.policy` on a fresh machine and return its histogram. Throws when the
+ * machine fails (halts) or the guest does not finish within o.timeoutMs (default 120 s); a
+ * guest that fails its own checks gives status != 0 and `error`.
  */
 export async function runLitmus(t: LitmusTest, o: LitmusRunOptions): Promise<LitmusResult> {
-  const runs = o.runs ?? t.runs ?? DEFAULT_RUNS;
+  return (await runLitmusBatch([t], o))[0]!;
+}
+
+/**
+ * Run several tests one after the other in one guest on one fresh machine (one boot for a
+ * suite). Each result is that test's histogram; `sanitizerReports` and `wallMs` are the
+ * batch's (the machine's total), equal in every result. Injection: o.inject, else every
+ * test's `inject` lines merged (the largest delay per point). Throws like runLitmus.
+ */
+export async function runLitmusBatch(tests: LitmusTest[], o: LitmusRunOptions): Promise<LitmusResult[]> {
   const seed = o.seed ?? 1;
-  const image = buildImage(t, runs, seed, o.delay ?? t.delay ?? DEFAULT_DELAY);
+  const runsOf = (t: LitmusTest): number => o.runs ?? t.runs ?? DEFAULT_RUNS;
+  const images = tests.map((t, k) => buildImage(t, runsOf(t), seed, o.delay ?? t.delay ?? DEFAULT_DELAY, k));
   if (o.deterministic && !(await machineSupportsDeterministic())) {
     throw new Error('--deterministic: this machine has no deterministic mode (scheduler/api.ts does not export DETERMINISTIC_SUPPORTED)');
+  }
+  const inject: InjectConfig = o.inject ?? {};
+  if (!o.inject) {
+    for (const t of tests) for (const [k, v] of Object.entries(t.inject) as Array<[InjectPoint, number]>) inject[k] = Math.max(inject[k] ?? 0, v);
   }
   const { bootScheduled, spawn, wait } = await import('../../scheduler/api.ts');
   const { labStats } = await import('../../kernel/lab/stats.ts');
   const dir = mkdtempSync(join(tmpdir(), 'coherent-litmus-'));
-  writeFileSync(join(dir, 'litmus'), readFileSync(GUEST), { mode: 0o755 });
-  writeFileSync(join(dir, 'test.img'), image.bytes);
-  const outPath = join(dir, 'stdout');
-  const out = openSync(outPath, 'w');
+  const elf = new Uint8Array(readFileSync(GUEST));
+  images.forEach((img, i) => writeFileSync(join(dir, `test${i}.img`), img.bytes));
   const nul = openSync('/dev/null', 'r+');
   const boot = {
     cpus: o.cpus ?? 4, memory: 64 * MiB, policy: o.policy, sanitize: 'report' as const, root: dir,
-    inject: o.inject ?? t.inject, seed, jit: o.jit, ...(o.deterministic ? { deterministic: true } : {}),
+    inject, seed, jit: o.jit, ...(o.deterministic ? { deterministic: true } : {}),
   };
-  const m = await bootScheduled(boot);
+  let reports = 0;
   const t0 = performance.now();
-  let status: number;
-  let stats;
+  // One guest process runs tests[from..]. When it dies (an unsafe policy can corrupt the
+  // harness itself), the test it was running is charged with the failure and a new process
+  // goes on with the next one on the same machine; when it wedges (no exit within the
+  // timeout), the machine is shut down and a fresh one goes on.
+  const lines: string[][] = [];
+  const failures = new Map<number, string>();
+  const timeoutMs = o.timeoutMs ?? 60_000;
   try {
-    const { pid } = spawn(m, { elf: new Uint8Array(readFileSync(GUEST)), argv: ['litmus', '/test.img'], envp: [], stdio: [nul, out, nul] });
-    status = await wait(m, pid, o.timeoutMs ?? 120_000);
-    stats = labStats(m.ctl);
+    for (let from = 0; from < tests.length;) {
+      const m = await bootScheduled(boot);
+      try {
+        while (from < tests.length) {
+          const outPath = join(dir, `stdout${from}`);
+          const out = openSync(outPath, 'w');
+          let status: number | 'timeout';
+          try {
+            const argv = ['litmus', ...images.slice(from).map((_, i) => `/test${from + i}.img`)];
+            const { pid } = spawn(m, { elf, argv, envp: [], stdio: [nul, out, nul] });
+            status = await wait(m, pid, timeoutMs).catch((e: unknown) => {
+              if (e instanceof Error && /still running/.test(e.message)) return 'timeout' as const;
+              throw e;
+            });
+          } finally {
+            closeSync(out);
+          }
+          const text = readFileSync(outPath, 'utf8').split('\n');
+          const mine = text.map((l) => l.split(' ')).filter((f) => f[0] === 'R').map((f) => [f[0]!, String(Number(f[1]) + from), ...f.slice(2)]);
+          lines.push(...mine);
+          if (status === 0) {
+            from = tests.length;
+            break;
+          }
+          const last = mine.length ? Number(mine[mine.length - 1]![1]) : from;
+          const runsDone = mine.filter((f) => Number(f[1]) === last).length;
+          const at = Math.min(runsDone >= runsOf(tests[last]!) ? last + 1 : last, tests.length - 1);
+          failures.set(at, status === 'timeout' ? `the guest did not finish within ${timeoutMs / 1000} s (machine restarted)`
+            : text.find((l) => l.startsWith('litmus: FAIL')) ?? `guest ${status > 128 ? `killed by signal ${status - 128}` : `exit status ${status}`}`);
+          from = at + 1;
+          if (status === 'timeout') break;
+        }
+        reports += labStats(m.ctl).sanitizer.violations;
+      } finally {
+        await m.shutdown();
+      }
+    }
   } finally {
-    await m.shutdown();
-    closeSync(out);
     closeSync(nul);
   }
   const wallMs = performance.now() - t0;
-  const stdout = readFileSync(outPath, 'utf8');
   rmSync(dir, { recursive: true, force: true });
-  const names = image.locations.map((l) => locText(t, l));
-  const counts = new Map<string, Outcome>();
-  let done = 0, forbiddenRuns = 0;
-  for (const line of stdout.split('\n')) {
-    const f = line.split(' ');
-    if (f[0] !== 'R' || f.length !== names.length + 2) continue;
-    const values = new Map<string, Value>(names.map((n, i) => [n, f[i + 2] === 'F' ? 'fault' : BigInt(`0x${f[i + 2]}`)]));
-    const key = names.map((n) => `${n}=${showValue(values.get(n)!)}`).join(' ');
-    const forbidden = t.forbidden.some((c) => holds(c.cond, t, values));
-    const o2 = counts.get(key) ?? { key, count: 0, forbidden };
-    o2.count++;
-    counts.set(key, o2);
-    done++;
-    if (forbidden) forbiddenRuns++;
-  }
-  const failLine = stdout.split('\n').find((l) => l.startsWith('litmus: FAIL'));
-  const result: LitmusResult = {
-    name: t.name, policy: o.policy, runs: done,
-    histogram: [...counts.values()].sort((a, b) => b.count - a.count || a.key.localeCompare(b.key)),
-    forbiddenRuns, sanitizerReports: stats.sanitizer.violations, status, wallMs,
-  };
-  if (status !== 0 || failLine || done !== runs) result.error = failLine ?? `guest exit status ${status} after ${done} of ${runs} runs`;
-  return result;
+  return tests.map((t, ti) => {
+    const names = images[ti]!.locations.map((l) => locText(t, l));
+    const counts = new Map<string, Outcome>();
+    let done = 0, forbiddenRuns = 0;
+    for (const f of lines) {
+      if (f[0] !== 'R' || f[1] !== String(ti) || f.length !== names.length + 3) continue;
+      const values = new Map<string, Value>(names.map((n, i) => [n, f[i + 3] === 'F' ? 'fault' : BigInt(`0x${f[i + 3]}`)]));
+      const key = names.map((n) => `${n}=${showValue(values.get(n)!)}`).join(' ');
+      const forbidden = t.forbidden.some((c) => holds(c.cond, t, values));
+      const entry = counts.get(key) ?? { key, count: 0, forbidden };
+      entry.count++;
+      counts.set(key, entry);
+      done++;
+      if (forbidden) forbiddenRuns++;
+    }
+    const r: LitmusResult = {
+      name: t.name, policy: o.policy, runs: done,
+      histogram: [...counts.values()].sort((a, b) => b.count - a.count || a.key.localeCompare(b.key)),
+      forbiddenRuns, sanitizerReports: reports, wallMs,
+    };
+    const failure = failures.get(ti);
+    if (failure || done !== runsOf(t)) r.error = `${failure ?? 'the guest stopped'} (${done} of ${runsOf(t)} runs)`;
+    return r;
+  });
 }
 
 /** The histogram as text: one line per outcome, forbidden ones marked, then a summary line. */
