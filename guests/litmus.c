@@ -40,7 +40,10 @@
 #include <sched.h>
 #include <stdatomic.h>
 #include <sys/syscall.h>
+#include <spawn.h>
 #include <ucontext.h>
+
+extern char **environ;
 
 #define MAGIC 0x31305355544D494CULL /* "LITMUS01" */
 #define MAX_THREADS 4
@@ -159,22 +162,18 @@ static long futex(atomic_int *w, int op, int v, const struct timespec *ts)
 static void *thread_main(void *arg)
 {
     long t = (long)arg;
-    for (int run = 0;; run++) {
-        int g;
-        while ((g = atomic_load_explicit(&ctl->go, memory_order_acquire)) != run + 1) {
-            if (g < 0)
-                return NULL;
-            futex(&ctl->go, 0 /* FUTEX_WAIT */, g, NULL);
-        }
-        atomic_fetch_add(&ctl->arrived, 1);
-        for (unsigned long spins = 1; atomic_load(&ctl->arrived) < ctl->nthreads && spins < (1UL << 20); spins++)
-            if (spins % 256 == 0)
-                sched_yield();
-        spin(ctl->delays[t]);
-        run_code(t, slots + t * SLOT_WORDS);
-        if (atomic_fetch_add_explicit(&ctl->finished, 1, memory_order_release) + 1 == ctl->nthreads)
-            futex(&ctl->finished, 1 /* FUTEX_WAKE */, 1, NULL);
-    }
+    int g;
+    while ((g = atomic_load_explicit(&ctl->go, memory_order_acquire)) == 0)
+        futex(&ctl->go, 0 /* FUTEX_WAIT */, g, NULL);
+    atomic_fetch_add(&ctl->arrived, 1);
+    for (unsigned long spins = 1; atomic_load(&ctl->arrived) < ctl->nthreads && spins < (1UL << 20); spins++)
+        if (spins % 256 == 0)
+            sched_yield();
+    spin(ctl->delays[t]);
+    run_code(t, slots + t * SLOT_WORDS);
+    if (atomic_fetch_add_explicit(&ctl->finished, 1, memory_order_release) + 1 == ctl->nthreads)
+        futex(&ctl->finished, 1 /* FUTEX_WAKE */, 1, NULL);
+    return NULL;
 }
 
 static double now_s(void)
@@ -298,96 +297,145 @@ static void wait_children(void)
     }
 }
 
-/* run_test: every run of the loaded test `ti`, one output line per run. */
-static void run_test(uint64_t ti, const uint64_t *img)
+/* run_once: one run of the loaded test (code mapped, delays set), its R line printed. */
+static void run_once(uint64_t ti, uint64_t run)
 {
-    map_code(img);
+    int fd = setup_pages();
+    for (uint64_t i = 0; i < 2 * MAX_THREADS * SLOT_WORDS; i++)
+        slots[i] = 0;
+    atomic_store(&ctl->finished, 0);
+    atomic_store(&ctl->arrived, 0);
     atomic_store(&ctl->go, 0);
     pthread_t tids[MAX_THREADS];
     for (uint64_t t = 0; t < nthreads; t++)
         CHECK(pthread_create(&tids[t], NULL, thread_main, (void *)(long)t) == 0, "pthread_create failed");
-    uint64_t rng = seed * 0x9E3779B97F4A7C15ULL + 1;
-    for (uint64_t run = 0; run < runs; run++) {
-        int fd = setup_pages();
-        for (uint64_t i = 0; i < 2 * MAX_THREADS * SLOT_WORDS; i++)
-            slots[i] = 0;
-        for (uint64_t t = 0; t < nthreads; t++)
-            ctl->delays[t] = max_delay ? rng_below(&rng, max_delay + 1) : 0;
-        atomic_store(&ctl->finished, 0);
-        atomic_store(&ctl->arrived, 0);
-        atomic_store_explicit(&ctl->go, (int)run + 1, memory_order_release);
-        futex(&ctl->go, 1 /* FUTEX_WAKE */, INT32_MAX, NULL);
-        double deadline = now_s() + WAIT_SECONDS;
-        int f;
-        while ((f = atomic_load_explicit(&ctl->finished, memory_order_acquire)) != (int)nthreads) {
-            CHECK(now_s() < deadline, "run %lu: a thread did not finish within %d s", (unsigned long)run, WAIT_SECONDS);
-            struct timespec ts = {0, 100 * 1000 * 1000};
-            futex(&ctl->finished, 0 /* FUTEX_WAIT */, f, &ts);
-        }
-        wait_children();
-        /* Memory observations first (through the mappings), then the file after the last unmap. */
-        uint64_t file_words[MAX_PAGES] = {0};
-        int file_ok[MAX_PAGES] = {0};
-        int need_file = 0;
-        for (uint64_t i = 0; i < nobs; i++)
-            need_file |= (obs[i] >> 32) == OBS_FILE;
-        uint64_t mem_vals[MAX_OBS];
-        int mem_ok[MAX_OBS];
-        for (uint64_t i = 0; i < nobs; i++) {
-            uint64_t kind = obs[i] >> 32, a = (obs[i] >> 16) & 0xffff;
-            if (kind == OBS_MEM && a < npages) {
-                int f;
-                mem_vals[i] = probe_word(pages[a].va, &f);
-                mem_ok[i] = !f;
-            }
-        }
-        for (uint64_t i = 0; i < npages; i++)
-            CHECK(munmap((void *)pages[i].va, PAGE) == 0, "munmap page %lu: %s", (unsigned long)i, strerror(errno));
-        close(fd);
-        if (need_file) {
-            fd = open(FILE_NAME, O_RDONLY);
-            CHECK(fd >= 0, "reopen %s: %s", FILE_NAME, strerror(errno));
-            for (uint64_t i = 0; i < npages; i++)
-                if (pages[i].kind == PK_FILE || pages[i].kind == PK_FILE_PRIVATE)
-                    file_ok[i] = pread(fd, &file_words[i], 8, (off_t)(pages[i].file_page * PAGE)) == 8;
-            close(fd);
-        }
-        char line[MAX_OBS * 20];
-        int n = snprintf(line, sizeof line, "R %lu %lu", (unsigned long)ti, (unsigned long)run);
-        for (uint64_t i = 0; i < nobs; i++) {
-            uint64_t kind = obs[i] >> 32, a = (obs[i] >> 16) & 0xffff, b = obs[i] & 0xffff;
-            int child = kind == OBS_CHILD_REG || kind == OBS_CHILD_FAULT;
-            volatile uint64_t *slot = slots + (a % MAX_THREADS + (child ? MAX_THREADS : 0)) * SLOT_WORDS;
-            int absent = 0;
-            uint64_t v = 0;
-            if (kind == OBS_REG || kind == OBS_CHILD_REG) {
-                absent = slot[32] == 0 || b >= 32;
-                v = absent ? 0 : slot[b];
-            } else if (kind == OBS_FAULT || kind == OBS_CHILD_FAULT) {
-                absent = slot[32] == 0;
-                v = slot[32] == ST_FAULT ? slot[33] : 0;
-            } else if (kind == OBS_MEM) {
-                absent = a >= npages || !mem_ok[i];
-                v = absent ? 0 : mem_vals[i];
-            } else if (kind == OBS_FILE) {
-                absent = a >= npages || !file_ok[a];
-                v = absent ? 0 : file_words[a];
-            } else {
-                fail("image: observation kind %lu", (unsigned long)kind);
-            }
-            if (absent)
-                n += snprintf(line + n, sizeof line - (size_t)n, " F");
-            else
-                n += snprintf(line + n, sizeof line - (size_t)n, " %lx", (unsigned long)v);
-        }
-        printf("%s\n", line);
-    }
-    atomic_store(&ctl->go, -1);
+    atomic_store_explicit(&ctl->go, 1, memory_order_release);
     futex(&ctl->go, 1 /* FUTEX_WAKE */, INT32_MAX, NULL);
+    double deadline = now_s() + WAIT_SECONDS;
+    int f;
+    while ((f = atomic_load_explicit(&ctl->finished, memory_order_acquire)) != (int)nthreads) {
+        CHECK(now_s() < deadline, "run %lu: a thread did not finish within %d s", (unsigned long)run, WAIT_SECONDS);
+        struct timespec ts = {0, 100 * 1000 * 1000};
+        futex(&ctl->finished, 0 /* FUTEX_WAIT */, f, &ts);
+    }
     for (uint64_t t = 0; t < nthreads; t++)
         pthread_join(tids[t], NULL);
+    wait_children();
+    /* Memory observations first (through the mappings), then the file after the last unmap. */
+    uint64_t file_words[MAX_PAGES] = {0};
+    int file_ok[MAX_PAGES] = {0};
+    int need_file = 0;
+    for (uint64_t i = 0; i < nobs; i++)
+        need_file |= (obs[i] >> 32) == OBS_FILE;
+    uint64_t mem_vals[MAX_OBS];
+    int mem_ok[MAX_OBS];
+    for (uint64_t i = 0; i < nobs; i++) {
+        uint64_t kind = obs[i] >> 32, a = (obs[i] >> 16) & 0xffff;
+        if (kind == OBS_MEM && a < npages) {
+            int f;
+            mem_vals[i] = probe_word(pages[a].va, &f);
+            mem_ok[i] = !f;
+        }
+    }
+    for (uint64_t i = 0; i < npages; i++)
+        CHECK(munmap((void *)pages[i].va, PAGE) == 0, "munmap page %lu: %s", (unsigned long)i, strerror(errno));
+    close(fd);
+    if (need_file) {
+        fd = open(FILE_NAME, O_RDONLY);
+        CHECK(fd >= 0, "reopen %s: %s", FILE_NAME, strerror(errno));
+        for (uint64_t i = 0; i < npages; i++)
+            if (pages[i].kind == PK_FILE || pages[i].kind == PK_FILE_PRIVATE)
+                file_ok[i] = pread(fd, &file_words[i], 8, (off_t)(pages[i].file_page * PAGE)) == 8;
+        close(fd);
+    }
+    char line[MAX_OBS * 20];
+    int n = snprintf(line, sizeof line, "R %lu %lu", (unsigned long)ti, (unsigned long)run);
+    for (uint64_t i = 0; i < nobs; i++) {
+        uint64_t kind = obs[i] >> 32, a = (obs[i] >> 16) & 0xffff, b = obs[i] & 0xffff;
+        int child = kind == OBS_CHILD_REG || kind == OBS_CHILD_FAULT;
+        volatile uint64_t *slot = slots + (a % MAX_THREADS + (child ? MAX_THREADS : 0)) * SLOT_WORDS;
+        int absent = 0;
+        uint64_t v = 0;
+        if (kind == OBS_REG || kind == OBS_CHILD_REG) {
+            absent = slot[32] == 0 || b >= 32;
+            v = absent ? 0 : slot[b];
+        } else if (kind == OBS_FAULT || kind == OBS_CHILD_FAULT) {
+            absent = slot[32] == 0;
+            v = slot[32] == ST_FAULT ? slot[33] : 0;
+        } else if (kind == OBS_MEM) {
+            absent = a >= npages || !mem_ok[i];
+            v = absent ? 0 : mem_vals[i];
+        } else if (kind == OBS_FILE) {
+            absent = a >= npages || !file_ok[a];
+            v = absent ? 0 : file_words[a];
+        } else {
+            fail("image: observation kind %lu", (unsigned long)kind);
+        }
+        if (absent)
+            n += snprintf(line + n, sizeof line - (size_t)n, " F");
+        else
+            n += snprintf(line + n, sizeof line - (size_t)n, " %lx", (unsigned long)v);
+    }
+    printf("%s\n", line);
+    fflush(stdout);
+}
+
+/*
+ * run_test: every run of the loaded test `ti` (image file `image`), each in a process of its
+ * own, started with posix_spawn (vfork + exec: this process's pages are never made
+ * copy-on-write, so no policy can make a run scribble on the harness). A run that dies or
+ * wedges is reported as "X <test> <run> <why>" and the next run goes on.
+ */
+static void run_test(const char *self, uint64_t ti, const char *image)
+{
+    uint64_t rng = seed * 0x9E3779B97F4A7C15ULL + 1;
+    for (uint64_t run = 0; run < runs; run++) {
+        char a_ti[24], a_run[24], a_delay[MAX_THREADS][24];
+        snprintf(a_ti, sizeof a_ti, "%lu", (unsigned long)ti);
+        snprintf(a_run, sizeof a_run, "%lu", (unsigned long)run);
+        char *args[6 + MAX_THREADS] = {(char *)self, "--run", a_ti, a_run, (char *)image};
+        for (uint64_t t = 0; t < nthreads; t++) {
+            snprintf(a_delay[t], sizeof a_delay[t], "%lu", (unsigned long)(max_delay ? rng_below(&rng, max_delay + 1) : 0));
+            args[5 + t] = a_delay[t];
+        }
+        fflush(stdout);
+        pid_t pid;
+        int e = posix_spawn(&pid, self, NULL, NULL, args, environ);
+        CHECK(e == 0, "posix_spawn %s: %s", self, strerror(e));
+        double deadline = now_s() + 2 * WAIT_SECONDS;
+        int st = 0, killed = 0;
+        for (;;) {
+            pid_t r = waitpid(pid, &st, WNOHANG);
+            if (r == pid)
+                break;
+            CHECK(r == 0 || errno == EINTR, "waitpid: %s", strerror(errno));
+            if (!killed && now_s() > deadline) {
+                kill(pid, SIGKILL);
+                killed = 1;
+            }
+            sleep_ms(1);
+        }
+        if (killed)
+            printf("X %lu %lu wedged: killed after %d s\n", (unsigned long)ti, (unsigned long)run, 2 * WAIT_SECONDS);
+        else if (WIFSIGNALED(st))
+            printf("X %lu %lu killed by signal %d\n", (unsigned long)ti, (unsigned long)run, WTERMSIG(st));
+        else if (WEXITSTATUS(st) != 0)
+            printf("X %lu %lu exit status %d\n", (unsigned long)ti, (unsigned long)run, WEXITSTATUS(st));
+    }
+}
+
+/* run_child: `litmus --run <test> <run> <image> <delay>...` — one run (started by run_test). */
+static void run_child(int argc, char **argv)
+{
+    CHECK(argc >= 5, "usage: litmus --run <test> <run> <image> <delay>...");
+    size_t words;
+    uint64_t *img = load_image(argv[4], &words);
+    parse_image(img, words);
+    CHECK((uint64_t)argc == 5 + nthreads, "--run: %lu delays expected", (unsigned long)nthreads);
     for (uint64_t t = 0; t < nthreads; t++)
-        CHECK(munmap((void *)threads[t].va, (threads[t].bytes + PAGE - 1) & ~(PAGE - 1)) == 0, "munmap code: %s", strerror(errno));
+        ctl->delays[t] = strtoull(argv[5 + t], NULL, 0);
+    map_code(img);
+    run_once(strtoull(argv[2], NULL, 0), strtoull(argv[3], NULL, 0));
 }
 
 int main(int argc, char **argv)
@@ -399,18 +447,22 @@ int main(int argc, char **argv)
     CHECK(slots != MAP_FAILED, "mmap slots: %s", strerror(errno));
     ctl = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     CHECK(ctl != MAP_FAILED, "mmap control: %s", strerror(errno));
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_sigaction = on_fault;
-    sa.sa_flags = SA_SIGINFO | SA_NODEFER;
-    sigemptyset(&sa.sa_mask);
-    CHECK(sigaction(SIGSEGV, &sa, NULL) == 0 && sigaction(SIGBUS, &sa, NULL) == 0, "sigaction: %s", strerror(errno));
+    if (strcmp(argv[1], "--run") == 0) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_sigaction = on_fault;
+        sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+        sigemptyset(&sa.sa_mask);
+        CHECK(sigaction(SIGSEGV, &sa, NULL) == 0 && sigaction(SIGBUS, &sa, NULL) == 0, "sigaction: %s", strerror(errno));
+        run_child(argc, argv);
+        return 0;
+    }
     for (int i = 1; i < argc; i++) {
         size_t words;
         uint64_t *img = load_image(argv[i], &words);
         parse_image(img, words);
-        run_test((uint64_t)(i - 1), img);
         free(img);
+        run_test(argv[0], (uint64_t)(i - 1), argv[i]);
     }
     ok();
 }
