@@ -32,7 +32,8 @@
  * then "litmus: OK". Several images run one after the other (test = argument index - 1), each
  * with its own threads and code mapping: one machine boot for a whole suite. Errors in the image or a thread that never finishes: "litmus: FAIL ...".
  *
- * Args: <image file>...
+ * Args: [--fork] <image file>...   (--fork: each run in a forked child instead of a spawned
+ *       process — for qemu-user, which cannot exec a riscv64 file; the emulator uses spawn)
  */
 #include "guest.h"
 #include <fcntl.h>
@@ -68,6 +69,7 @@ static struct thread_desc threads[MAX_THREADS];
 static uint64_t obs[MAX_OBS];
 static volatile uint64_t *slots; /* MAP_SHARED: 2 * MAX_THREADS slots of SLOT_WORDS */
 static pid_t main_pid;
+static int use_fork; /* --fork: runs in forked children instead of spawned ones */
 /*
  * The harness's shared words live in a MAP_SHARED page, never in .data/.bss: a `fork` in test
  * code write-protects every private page of the process, and under the unsafe policies a hart
@@ -380,6 +382,8 @@ static void run_once(uint64_t ti, uint64_t run)
     fflush(stdout);
 }
 
+static void run_child(int argc, char **argv);
+
 /*
  * run_test: every run of the loaded test `ti` (image file `image`), each in a process of its
  * own, started with posix_spawn (vfork + exec: this process's pages are never made
@@ -400,8 +404,20 @@ static void run_test(const char *self, uint64_t ti, const char *image)
         }
         fflush(stdout);
         pid_t pid;
-        int e = posix_spawn(&pid, self, NULL, NULL, args, environ);
-        CHECK(e == 0, "posix_spawn %s: %s", self, strerror(e));
+        if (use_fork) {
+            /* --fork (qemu-user, which cannot exec a riscv64 file): the run in a forked child. */
+            pid = fork();
+            CHECK(pid >= 0, "fork: %s", strerror(errno));
+            if (pid == 0) {
+                int n = 5 + (int)nthreads;
+                args[n] = NULL;
+                run_child(n, args);
+                _exit(0);
+            }
+        } else {
+            int e = posix_spawn(&pid, self, NULL, NULL, args, environ);
+            CHECK(e == 0, "posix_spawn %s: %s", self, strerror(e));
+        }
         double deadline = now_s() + 2 * WAIT_SECONDS;
         int st = 0, killed = 0;
         for (;;) {
@@ -427,6 +443,13 @@ static void run_test(const char *self, uint64_t ti, const char *image)
 /* run_child: `litmus --run <test> <run> <image> <delay>...` — one run (started by run_test). */
 static void run_child(int argc, char **argv)
 {
+    main_pid = (pid_t)syscall(SYS_getpid);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_sigaction = on_fault;
+    sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+    sigemptyset(&sa.sa_mask);
+    CHECK(sigaction(SIGSEGV, &sa, NULL) == 0 && sigaction(SIGBUS, &sa, NULL) == 0, "sigaction: %s", strerror(errno));
     CHECK(argc >= 5, "usage: litmus --run <test> <run> <image> <delay>...");
     size_t words;
     uint64_t *img = load_image(argv[4], &words);
@@ -448,21 +471,18 @@ int main(int argc, char **argv)
     ctl = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
     CHECK(ctl != MAP_FAILED, "mmap control: %s", strerror(errno));
     if (strcmp(argv[1], "--run") == 0) {
-        struct sigaction sa;
-        memset(&sa, 0, sizeof sa);
-        sa.sa_sigaction = on_fault;
-        sa.sa_flags = SA_SIGINFO | SA_NODEFER;
-        sigemptyset(&sa.sa_mask);
-        CHECK(sigaction(SIGSEGV, &sa, NULL) == 0 && sigaction(SIGBUS, &sa, NULL) == 0, "sigaction: %s", strerror(errno));
         run_child(argc, argv);
         return 0;
     }
-    for (int i = 1; i < argc; i++) {
+    int first = 1;
+    if (strcmp(argv[1], "--fork") == 0)
+        use_fork = 1, first = 2;
+    for (int i = first; i < argc; i++) {
         size_t words;
         uint64_t *img = load_image(argv[i], &words);
         parse_image(img, words);
         free(img);
-        run_test(argv[0], (uint64_t)(i - 1), argv[i]);
+        run_test(argv[0], (uint64_t)(i - first), argv[i]);
     }
     ok();
 }
