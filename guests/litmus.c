@@ -2,9 +2,11 @@
  * litmus — the generic guest that runs a transistency litmus test (docs/litmus.md).
  *
  * The host side (bin/litmus/) parses a .litmus file, assembles each thread's instructions
- * with cpu/asm (page-table edits become real mmap/mprotect/munmap/madvise/clone ecalls) and
- * writes a compact image; this guest loads the image, maps each thread's code at its fixed
- * address and runs the test `runs` times with one persistent pthread per litmus thread.
+ * with cpu/asm (page-table edits become real mmap/mprotect/munmap/madvise/msync/clone ecalls)
+ * and writes a compact image; this guest runs the image's `runs` runs, each in a process of
+ * its own: `litmus IMAGE...` posix_spawns itself as `litmus --run TEST RUN IMAGE DELAY...` per
+ * run (a fresh address space: no translation an earlier run left behind, and a run an unsafe
+ * policy wrecks costs only itself).
  *
  * Image (little-endian 64-bit words; bin/litmus/image.ts writes it):
  *   [0] magic "LITMUS01"  [1] threads (1..4)  [2] pages (1..16)  [3] observations (1..64)
@@ -13,24 +15,25 @@
  *   threads: 3 words each: code va, code bytes, word offset of the code in the image
  *   observations: 1 word each: kind << 32 | a << 16 | b  (OBS_*; a = thread or page, b = register)
  *
- * One run: the main thread (re)creates every page (anonymous pages at their initial value; the
- * test's file — litmus.dat in the working directory — rewritten with the initial values, and
- * its pages mapped from it), clears the result slots, picks each thread's start delay with the
- * seeded PRNG and wakes the threads (futex), which meet in a spin barrier to start together. Each thread spins its delay and
- * calls its code: generated prologue (s1 = its result slot) → the test's instructions →
- * epilogue (every register into the slot, state DONE). A fault (SIGSEGV/SIGBUS) in test code
- * ends that thread: the handler saves the registers of the faulting instruction and the signal
- * into the slot addressed by the faulting context's s1 and jumps back. A `fork` in test code is
- * a raw clone(SIGCHLD): the child continues the same code with s1 moved to the child slot
- * (slots live in a MAP_SHARED page) and exits when its code returns.
- * The file stays open on fd LITMUS_FD (100) during a run, for `mmap PAGE file@N` in test code.
- * The main thread waits (bounded) for the threads and the children, reads each page's word 0
- * through its mapping (F when that faults), unmaps everything, closes the file and reads it
- * back (what reached the file — the page cache is dropped with the last reference), and
- * prints one line per run:
+ * One run (run_child → run_once): the run process maps the code at its fixed addresses,
+ * creates every page (anonymous pages at their initial value; the test's file — litmus.dat in
+ * the working directory — rewritten with the initial values, kept open on fd LITMUS_FD (100)
+ * for `mmap PAGE file@N` in test code, and its pages mapped from it), clears the result slots,
+ * starts one pthread per litmus thread and releases them (futex); they meet in a spin barrier,
+ * spin their start delay (drawn by the parent from the seeded PRNG) and call their code:
+ * generated prologue (s1 = the result slot) → the test's instructions → epilogue (every
+ * register into the slot, state DONE). A fault (SIGSEGV/SIGBUS) in test code ends that thread:
+ * the handler saves the registers of the faulting instruction and the signal into the slot
+ * addressed by the faulting context's s1 and jumps back. A `fork` in test code is a raw
+ * clone(SIGCHLD): the child continues the same code with s1 moved to the child slot (slots live
+ * in a MAP_SHARED page) and exits when its code returns. The run process then waits (bounded)
+ * for the threads and the children, reads each page's word 0 through its mapping (F when that
+ * faults), unmaps everything, closes the file and reads it back (what reached the file — the
+ * page cache is dropped with the last reference), and prints
  *     R <test> <run> <v1> <v2> ...   (hex values in observation order, F = faulted/absent)
- * then "litmus: OK". Several images run one after the other (test = argument index - 1), each
- * with its own threads and code mapping: one machine boot for a whole suite. Errors in the image or a thread that never finishes: "litmus: FAIL ...".
+ * The parent prints "X <test> <run> <why>" for a run process that died or wedged (killed after
+ * 2 * WAIT_SECONDS), runs the next image (test = its position among the arguments), and ends
+ * with "litmus: OK"; a bad image: "litmus: FAIL ...".
  *
  * Args: [--fork] <image file>...   (--fork: each run in a forked child instead of a spawned
  *       process — for qemu-user, which cannot exec a riscv64 file; the emulator uses spawn)
