@@ -18,7 +18,8 @@
  *   inject POINT=US,...              default fault-injection delays (kernel/lab/inject.ts)
  *   runs N / delay N                 default run count / maximum start delay (spin iterations)
  *
- * COND is ATOM (/\ ATOM)* (\/ ...)*; ATOM is LOC = VALUE or LOC != VALUE; LOC is P<n>:REG,
+ * COND is ATOM (/\ ATOM)* (\/ ...)*; ATOM is LOC = VALUE, LOC != VALUE or the same between two
+ * locations (P0:t3 != x@file); LOC is P<n>:REG,
  * C<n>:REG (the child P<n> forked), P<n>:fault / C<n>:fault (signal number, 0 = none), a page
  * name (word 0, read through the mapping after the run) or NAME@file (word 0 of the page's file
  * page, read back after every mapping is gone). VALUE: an integer (decimal, 0x hex, negative)
@@ -60,7 +61,8 @@ export type Loc =
   | { kind: 'file'; page: number };
 /** A value of a location: a 64-bit word, or 'fault' (unreadable, or a slot nobody wrote). */
 export type Value = bigint | 'fault';
-export interface Atom { loc: Loc; op: '=' | '!='; value: Value; }
+/** LOC op VALUE, or LOC op LOC (`other`: compare two locations, e.g. P0:t3 != x@file). */
+export interface Atom { loc: Loc; op: '=' | '!='; value: Value; other?: Loc; }
 /** Disjunction of conjunctions. */
 export type Cond = Atom[][];
 
@@ -281,9 +283,11 @@ function parseCond(text: string, line: number, t: LitmusTest, err: (l: number, m
     const m = /^\s*(\S+?)\s*(!=|=)\s*(\S+)\s*$/.exec(a);
     if (!m) err(line, `condition: '${a.trim()}' is not LOC = VALUE or LOC != VALUE (join with /\\ and \\/)`);
     const loc = parseLoc(m![1]!, line, t, err);
+    const op = m![2] as '=' | '!=';
+    if (/^[A-Za-z_]/.test(m![3]!) && m![3] !== 'fault') return { loc, op, value: 0n, other: parseLoc(m![3]!, line, t, err) };
     const value: Value | undefined = m![3] === 'fault' ? 'fault' : parseWord(m![3]!);
     if (value === undefined) err(line, `condition: value '${m![3]}' is not an integer or fault`);
-    return { loc, op: m![2] as '=' | '!=', value: value! };
+    return { loc, op, value: value! };
   }));
 }
 
@@ -291,7 +295,7 @@ function parseCond(text: string, line: number, t: LitmusTest, err: (l: number, m
 export function holds(cond: Cond, t: LitmusTest, values: Map<string, Value>): boolean {
   return cond.some((conj) => conj.every((a) => {
     const v = values.get(locText(t, a.loc));
-    const eq = v === a.value;
+    const eq = v === (a.other ? values.get(locText(t, a.other)) : a.value);
     return a.op === '=' ? eq : !eq;
   }));
 }

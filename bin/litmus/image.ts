@@ -50,7 +50,7 @@ export function codeVa(t: number, slot = 0): bigint { return CODE_BASE + BigInt(
 export function observedLocations(t: LitmusTest): Loc[] {
   const out: Loc[] = [];
   const add = (l: Loc): void => { if (!out.some((o) => sameLoc(o, l))) out.push(l); };
-  for (const f of t.forbidden) for (const conj of f.cond) for (const a of conj) add(a.loc);
+  for (const f of t.forbidden) for (const conj of f.cond) for (const a of conj) { add(a.loc); if (a.other) add(a.other); }
   for (const l of t.observe) add(l);
   return out;
 }

@@ -66,6 +66,12 @@ describe('litmus format', () => {
     expect(img.bytes.length % 8).toBe(0);
   });
 
+  it('compares two locations (LOC != LOC) and observes both', () => {
+    const t = parseLitmus('litmus c\npage x file\nthread P0\n    nop\nforbidden P0:t3 != x@file\n', 'c.litmus');
+    expect(t.forbidden[0]!.cond[0]![0]).toEqual({ loc: { kind: 'reg', thread: 0, child: false, reg: 't3' }, op: '!=', value: 0n, other: { kind: 'file', page: 0 } });
+    expect(buildImage(t, 1, 1, 0).locations).toEqual([{ kind: 'reg', thread: 0, child: false, reg: 't3' }, { kind: 'file', page: 0 }]);
+  });
+
   const cases: Array<[what: string, text: string, message: RegExp]> = [
     ['a file without the litmus line', 'page x anon\n', /^bad\.litmus:1: the first statement must be `litmus NAME`/],
     ['an unknown statement', 'litmus a\npage x anon\nfoo bar\n', /^bad\.litmus:3: unknown statement 'foo'/],
