@@ -284,7 +284,15 @@ function parseCond(text: string, line: number, t: LitmusTest, err: (l: number, m
     if (!m) err(line, `condition: '${a.trim()}' is not LOC = VALUE or LOC != VALUE (join with /\\ and \\/)`);
     const loc = parseLoc(m![1]!, line, t, err);
     const op = m![2] as '=' | '!=';
-    if (/^[A-Za-z_]/.test(m![3]!) && m![3] !== 'fault') return { loc, op, value: 0n, other: parseLoc(m![3]!, line, t, err) };
+    if (/^[A-Za-z_]/.test(m![3]!) && m![3] !== 'fault') {
+      let other: Loc | undefined;
+      try {
+        other = parseLoc(m![3]!, line, t, err);
+      } catch {
+        err(line, `condition: value '${m![3]}' is not an integer, fault or a location`);
+      }
+      return { loc, op, value: 0n, other };
+    }
     const value: Value | undefined = m![3] === 'fault' ? 'fault' : parseWord(m![3]!);
     if (value === undefined) err(line, `condition: value '${m![3]}' is not an integer or fault`);
     return { loc, op, value: value! };
