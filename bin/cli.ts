@@ -1,6 +1,7 @@
 /**
- * The `coherent` command line: subcommands run, trace, bench, demo, report (bin/cli-*.ts), each
- * with --help. Exit status: the guest's for run/trace, the script's for bench/demo, 2 for every
+ * The `coherent` command line: subcommands run, trace, bench, demo, report, litmus (bin/cli-*.ts),
+ * each with --help. Exit status: the guest's for run/trace, the script's for bench/demo, litmus's
+ * (1 on a forbidden outcome), 2 for every
  * usage error (unknown command or flag, missing or bad value: the message names what was
  * wrong and what is allowed), 1 when the machine fails.
  */
@@ -9,6 +10,7 @@ import { Command, CommanderError } from 'commander';
 import { OptionError } from './options.ts';
 import { registerBench } from './cli-bench.ts';
 import { registerDemo } from './cli-demo.ts';
+import { registerLitmus } from './cli-litmus.ts';
 import { registerReport } from './cli-report.ts';
 import { registerRun, rewriteSanitize } from './cli-run.ts';
 import { registerTrace } from './cli-trace.ts';
@@ -33,14 +35,15 @@ export function buildProgram(setExit: (status: number) => void): Command {
     .description('Coherent: an SMP RISC-V kernel emulator for studying TLB coherence')
     .version('0.1.0')
     .enablePositionalOptions();
-  const subs = [registerRun, registerTrace, registerBench, registerDemo, registerReport].map((r) => r(program, setExit));
+  const subs = [registerRun, registerTrace, registerBench, registerDemo, registerReport, registerLitmus].map((r) => r(program, setExit));
   program.addHelpText('after', `
 Examples:
   coherent run --cpus 4 guests/bin/hello
   coherent trace -o trace.json --cpus 2 guests/bin/tlbrace
   coherent bench ipi
   coherent demo
-  coherent report --cpus 2,4 -o report.html`);
+  coherent report --cpus 2,4 -o report.html
+  coherent litmus --policy off litmus/*.litmus`);
   for (const c of [program, ...subs]) configure(c);
   return program;
 }
