@@ -33,6 +33,7 @@
  * Final line `procfs: OK`.
  */
 #include "guest.h"
+#include <sys/times.h>
 #include <dirent.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -249,7 +250,32 @@ static void check_stat(void)
         CHECK(nthreads == 1, "stat: num_threads %ld", nthreads);
     }
     free(s);
-    printf("procfs: stat: pid, comm and ppid agree; state, pgrp, session and thread count where emulated\n");
+    if (!lenient) { /* qemu-user's emulated stat has 0 CPU times */
+        /* utime+stime and cutime+cstime (fields 14-17) grow with this process's and a reaped
+           child's CPU time, in clock ticks, as times() reports them. */
+        struct timespec c;
+        do clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c); while (c.tv_sec == 0 && c.tv_nsec < 50000000L);
+        pid_t kid = fork();
+        CHECK(kid >= 0, "fork");
+        if (kid == 0) {
+            do clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &c); while (c.tv_sec == 0 && c.tv_nsec < 50000000L);
+            _exit(0);
+        }
+        int wst;
+        CHECK(waitpid(kid, &wst, 0) == kid, "waitpid");
+        struct tms t;
+        times(&t);
+        s = slurp("/proc/self/stat", NULL);
+        char *q = strrchr(s, ')') + 2;
+        for (int i = 3; i < 14; i++)
+            q = strchr(q, ' ') + 1; /* field 14: utime */
+        long ut = 0, st = 0, cut = 0, cst = 0;
+        sscanf(q, "%ld %ld %ld %ld", &ut, &st, &cut, &cst);
+        free(s);
+        CHECK(ut + st >= 4 && ut + st <= (long)(t.tms_utime + t.tms_stime) + 2, "stat: utime+stime %ld ticks, times %ld", ut + st, (long)(t.tms_utime + t.tms_stime));
+        CHECK(cut + cst >= 4 && cut + cst == (long)(t.tms_cutime + t.tms_cstime), "stat: cutime+cstime %ld ticks, times %ld", cut + cst, (long)(t.tms_cutime + t.tms_cstime));
+    }
+    printf("procfs: stat: pid, comm and ppid agree; state, pgrp, session, thread count and CPU times where emulated\n");
 }
 
 static void check_cmdline(int argc, char **argv)

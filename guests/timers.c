@@ -22,6 +22,8 @@
  *   timerfd   read blocks until an expiry and returns the count; a non-blocking read before
  *             an expiry is EAGAIN; timerfd_gettime counts down; periodic counts accumulate;
  *             poll and epoll report POLLIN once an expiry is counted, not before;
+ *   rusage    getrusage (SELF, THREAD, CHILDREN), wait4's rusage and times() count a child's
+ *             100 ms of CPU; EINVAL for a bad `who`, EFAULT for a wild pointer;
  *   cputime   CLOCK_THREAD_CPUTIME_ID and a 50 ms ITIMER_VIRTUAL stand still while the process
  *             sleeps; spinning, ITIMER_VIRTUAL sends SIGVTALRM and a 10 ms ITIMER_PROF SIGPROFs;
  *             the process CPU clock is at least the thread's;
@@ -39,6 +41,8 @@
 #include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/timerfd.h>
+#include <sys/resource.h>
+#include <sys/times.h>
 #include <sys/epoll.h>
 #include <poll.h>
 #include <sys/wait.h>
@@ -594,6 +598,48 @@ static void check_exhaust(void)
     printf("timers: exhaust: EAGAIN once the timer table is full; deleted and exited processes' timers are freed\n");
 }
 
+/* ---- getrusage, times, wait4's rusage ---- */
+static long long tv_ns(struct timeval tv) { return (long long)tv.tv_sec * 1000000000LL + (long long)tv.tv_usec * 1000LL; }
+
+static void check_rusage(void)
+{
+    struct rusage self, thread, kids0, kids1, waited;
+    struct tms t0, t1;
+    CHECK(getrusage(RUSAGE_SELF, &self) == 0 && getrusage(RUSAGE_THREAD, &thread) == 0, "getrusage: errno %d", errno);
+    long long self_ns = tv_ns(self.ru_utime) + tv_ns(self.ru_stime);
+    CHECK(self_ns > 0, "getrusage(RUSAGE_SELF): no CPU time after the spinning above");
+    CHECK(tv_ns(thread.ru_utime) + tv_ns(thread.ru_stime) <= self_ns + 10000000LL, "RUSAGE_THREAD above RUSAGE_SELF");
+    CHECK(self.ru_maxrss > 0, "ru_maxrss %ld", self.ru_maxrss);
+    CHECK(getrusage(RUSAGE_CHILDREN, &kids0) == 0, "getrusage(RUSAGE_CHILDREN): errno %d", errno);
+    clock_t c0 = times(&t0);
+    CHECK(c0 != (clock_t)-1, "times: errno %d", errno);
+    long ticks = sysconf(_SC_CLK_TCK);
+    CHECK(ticks == 100, "sysconf(_SC_CLK_TCK) %ld", ticks);
+    /* A child that spins until its own CPU clock shows 100 ms. */
+    pid_t pid = fork();
+    CHECK(pid >= 0, "fork");
+    if (pid == 0) {
+        while (now_ns(CLOCK_PROCESS_CPUTIME_ID) < 100000000LL) {}
+        _exit(0);
+    }
+    int st;
+    CHECK(wait4(pid, &st, 0, &waited) == pid && WIFEXITED(st), "wait4");
+    long long waited_ns = tv_ns(waited.ru_utime) + tv_ns(waited.ru_stime);
+    CHECK(waited_ns >= 99000000LL && waited_ns < 60000000000LL, "wait4 rusage: %lld ns for a 100 ms spin", waited_ns);
+    CHECK(getrusage(RUSAGE_CHILDREN, &kids1) == 0, "getrusage(RUSAGE_CHILDREN) after");
+    long long grew = tv_ns(kids1.ru_utime) + tv_ns(kids1.ru_stime) - tv_ns(kids0.ru_utime) - tv_ns(kids0.ru_stime);
+    CHECK(grew >= waited_ns - 2000000LL, "RUSAGE_CHILDREN grew %lld ns, the child used %lld", grew, waited_ns);
+    clock_t c1 = times(&t1);
+    CHECK(c1 >= c0, "times went back: %ld then %ld", (long)c0, (long)c1);
+    CHECK((t1.tms_cutime + t1.tms_cstime) - (t0.tms_cutime + t0.tms_cstime) >= 9, "times: children's ticks grew by %ld",
+          (long)((t1.tms_cutime + t1.tms_cstime) - (t0.tms_cutime + t0.tms_cstime)));
+    errno = 0;
+    CHECK(getrusage(7, &self) == -1 && errno == EINVAL, "getrusage(7): errno %d", errno);
+    errno = 0;
+    CHECK(getrusage(RUSAGE_SELF, (struct rusage *)8) == -1 && errno == EFAULT, "getrusage to a wild pointer: errno %d", errno);
+    printf("timers: rusage: getrusage SELF/THREAD/CHILDREN, wait4's rusage and times() count a child's 100 ms of CPU; EINVAL, EFAULT\n");
+}
+
 int main(int argc, char **argv)
 {
     if (argc > 2 && strcmp(argv[1], "--after-exec") == 0)
@@ -618,6 +664,7 @@ int main(int argc, char **argv)
     check_abstime();
     check_timerfd();
     check_cputime();
+    check_rusage();
     check_fork();
     if (exec_path)
         check_exec(exec_path);

@@ -16,10 +16,11 @@ import { findLeaf, found, isResident } from '../mm/pagetable.ts';
 import { copyFromUser } from '../mm/uaccess.ts';
 import { PROT_EXEC, PROT_READ, PROT_WRITE } from '../linux-flags.ts';
 import {
-  COMM_BYTES, P_AS, P_EXIT, P_EXIT_SIGNAL, P_FDT, P_PARENT, P_PGID, P_PID, P_SID, P_STATE, PS_LIVE, PS_ZOMBIE, SH_NEXT_TID,
+  COMM_BYTES, P_AS, P_CPU_CHILD_S, P_CPU_CHILD_U, P_EXIT, P_EXIT_SIGNAL, P_FDT, P_PARENT, P_PGID, P_PID, P_SID, P_STATE, PS_LIVE, PS_ZOMBIE, SH_NEXT_TID,
   T_COMM, T_LAST_HART, T_STATE, T_SWITCHES, THREAD_BYTES, TS_BLOCKED, TS_READY, TS_RUNNING,
 } from '../proc/layout.ts';
 import { procWord } from '../proc/sys-proc-table.ts';
+import { processCpuNs, threadCpuNs } from '../proc/cputime.ts';
 import { SignalState } from '../signal/state.ts';
 import { NSIG, SIG_DFL, SIG_IGN } from '../signal/signals.ts';
 import { UTS_RELEASE, UTS_VERSION } from '../proc/sys-info.ts';
@@ -327,14 +328,22 @@ export function pidFile(k: ProcfsCaller, p: number, name: string, tix: number): 
       const f = spaceFacts(k, p);
       return f ? `${f.size} ${f.rss} ${f.rssFile + f.rssShmem} ${f.exec} 0 ${f.data + f.stack} 0\n` : '0 0 0 0 0 0 0\n';
     }
-    case 'stat': return statLine(k, p, t, tix >= 0 ? tidOf(kctx, tix) : word(P_PID), threads.length, info.startUs);
+    case 'stat': return statLine(k, p, t, tix >= 0 ? tidOf(kctx, tix) : word(P_PID), threads.length, info.startUs, tix >= 0);
     case 'status': return status(k, p, t, tix >= 0 ? tidOf(kctx, tix) : word(P_PID), threads.length);
     default: return '';
   }
 }
 
-/** /proc/<pid>/stat: the 52 fields of fs/proc/array.c do_task_stat. */
-function statLine(k: ProcfsCaller, p: number, tix: number, id: number, nthreads: number, startUs: number): string {
+/** utime, stime, cutime, cstime in clock ticks: of thread `tix` (a task's stat) or of process `p` (tix < 0), and its reaped children's. */
+function cpuTicks(kctx: KernelContext, p: number, tix: number): number[] {
+  const [u, s] = tix >= 0 ? threadCpuNs(kctx.ctl, tix) : processCpuNs(kctx, p);
+  const f64 = kctx.ctl.f64;
+  const cu = f64[procWord(kctx.ctl, p, P_CPU_CHILD_U) / 2]!, cs = f64[procWord(kctx.ctl, p, P_CPU_CHILD_S) / 2]!;
+  return [u, s, cu, cs].map((ns) => Math.floor((ns * USER_HZ) / 1e9));
+}
+
+/** /proc/<pid>/stat (`task`: /proc/<pid>/task/<tid>/stat): the 52 fields of fs/proc/array.c do_task_stat. */
+function statLine(k: ProcfsCaller, p: number, tix: number, id: number, nthreads: number, startUs: number, task: boolean): string {
   const kctx = k.kctx;
   const word = (f: number): number => kctx.ctl.i32[procWord(kctx.ctl, p, f)]!;
   const [state] = stateOf(kctx, p, tix);
@@ -346,7 +355,7 @@ function statLine(k: ProcfsCaller, p: number, tix: number, id: number, nthreads:
   const fields: Array<number | string> = [
     id, `(${tix >= 0 ? commOf(kctx, tix) : ''})`, state, word(P_PARENT), word(P_PGID), word(P_SID),
     0, -1, 4194304, 0, 0, 0, 0, // tty_nr, tpgid, flags (PF_RANDOMIZE), minflt, cminflt, majflt, cmajflt
-    0, 0, 0, 0, 20, 0, nthreads, 0, Math.floor((startUs * USER_HZ) / 1e6), // utime stime cutime cstime priority nice threads itreal starttime
+    ...cpuTicks(kctx, p, task ? tix : -1), 20, 0, nthreads, 0, Math.floor((startUs * USER_HZ) / 1e6), // utime stime cutime cstime priority nice threads itreal starttime
     (f?.size ?? 0) * PAGE_SIZE, f?.rss ?? 0, '18446744073709551615', // vsize (bytes), rss (pages), rsslim
     zombie ? 0 : f?.startCode ?? 0, zombie ? 0 : f?.endCode ?? 0, zombie ? 0 : f?.startStack ?? 0, 0, 0, // startcode endcode startstack kstkesp kstkeip
     String(sig.pnd | sig.shd), String(sig.blk), String(sig.ign), String(sig.cgt), 0, 0, 0, word(P_EXIT_SIGNAL), tix >= 0 ? Math.max(0, kctx.ctl.i32[(kctx.ctl.layout.threads + tix * THREAD_BYTES) / 4 + T_LAST_HART]!) : 0,

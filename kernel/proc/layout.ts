@@ -133,6 +133,8 @@ export const P_FLAGS = 14; // bits 0-7: parent-death signal (prctl PR_SET_PDEATH
 export const P_VFORK = 15; // 1 while a vfork parent waits for this child to exec or exit, then 0 (Atomics.store + wake: the parent's channel)
 export const P_CPU_DEAD_U = 16; // f64: user-mode ns of the process's exited threads (kernel/proc/cputime.ts). SH_PROC_LOCK
 export const P_CPU_DEAD_S = 18; // f64: their kernel-mode ns. SH_PROC_LOCK
+export const P_CPU_CHILD_U = 20; // f64: user-mode ns of the children this process reaped (and of theirs): RUSAGE_CHILDREN, times' tms_cutime. SH_PROC_LOCK
+export const P_CPU_CHILD_S = 22; // f64: their kernel-mode ns (tms_cstime). SH_PROC_LOCK
 /**
  * pid 1 is the kernel's own init (kernel/proc/sys-proc-table.ts): it has no slot and runs no
  * code; the host's processes are its children, orphans are re-parented to it, and the kernel

@@ -35,7 +35,7 @@ import { fdTablePut } from '../fs/fdtable.ts';
 import { SpinLock } from '../sync/lock.ts';
 import type { Waiter } from '../fs/pipe.ts';
 import {
-  INIT_PID, P_CHILD_SEQ, P_CODE, P_EXIT, P_EXIT_SIGNAL, P_EXITING, P_FDT, P_FLAGS, P_PARENT, P_PGID, P_PID, P_SID,
+  INIT_PID, P_CHILD_SEQ, P_CODE, P_CPU_CHILD_S, P_CPU_CHILD_U, P_CPU_DEAD_S, P_CPU_DEAD_U, P_EXIT, P_EXIT_SIGNAL, P_EXITING, P_FDT, P_FLAGS, P_PARENT, P_PGID, P_PID, P_SID,
   P_SIGNAL, P_STATE, P_THREADS, P_AS, P_VFORK, PF_HOST_REAP, PF_PDEATHSIG, PF_SUBREAPER, PROC_BYTES, PS_FREE, PS_LIVE,
   PS_ZOMBIE, SH_PROC_LOCK,
 } from './layout.ts';
@@ -279,6 +279,9 @@ export function threadGone(kctx: KernelContext, p: number, code: number, waiter:
 export interface Reaped {
   pid: number;
   wstatus: number;
+  /** The child's CPU time with its own reaped children's, ns: what wait4's rusage reports. */
+  userNs: number;
+  sysNs: number;
 }
 
 /**
@@ -307,8 +310,16 @@ export function reapChild(kctx: KernelContext, self: number, selfPid: number, pi
       if (pgid !== 0 && i32[procWord(ctl, c, P_PGID)] !== pgid) continue;
       if (s === PS_ZOMBIE) {
         const wstatus = waitStatus(ctl, c);
-        if (!keep) procFree(ctl, c);
-        return { pid: cpid, wstatus };
+        // A zombie's threads have all moved their time to P_CPU_DEAD_*. Reaping adds it (and its
+        // own children's) to this process's children's time, as Linux's wait_task_zombie.
+        const f = ctl.f64, w = (slot: number, field: number): number => procWord(ctl, slot, field) / 2;
+        const userNs = f[w(c, P_CPU_DEAD_U)]! + f[w(c, P_CPU_CHILD_U)]!, sysNs = f[w(c, P_CPU_DEAD_S)]! + f[w(c, P_CPU_CHILD_S)]!;
+        if (!keep) {
+          f[w(self, P_CPU_CHILD_U)] += userNs;
+          f[w(self, P_CPU_CHILD_S)] += sysNs;
+          procFree(ctl, c);
+        }
+        return { pid: cpid, wstatus, userNs, sysNs };
       }
       any = true;
     }

@@ -70,12 +70,12 @@ import { argInt, argU, NO_RETURN, registerSyscall, replaceSyscall, type SyscallE
 import { copyToUser } from '../mm/uaccess.ts';
 import './sys-pgrp.ts'; // setpgid, getpgid, getsid, setsid
 import './sys-prctl.ts'; // prctl, personality, getres[ug]id, setres[ug]id, capget
+import { rusageBytes, RUSAGE_BYTES } from './sys-rusage.ts'; // getrusage, times (and wait4's rusage)
 
 const ECHILD = 10;
 const ESRCH = 3;
 const TIMER_ABSTIME = 1;
 const ROBUST_HEAD_BYTES = 24; // sizeof(struct robust_list_head)
-const RUSAGE_BYTES = 144; // sizeof(struct rusage): reported all zero
 
 /** What the scheduler provides to the process syscalls (scheduler/hart-loop.ts). */
 export interface ProcOps {
@@ -268,7 +268,7 @@ export function sysWait4(env: SyscallEnv, a: readonly bigint[]): SyscallResult {
     if (r === -1) return -ECHILD;
     if (r !== 0) {
       if (statusVa !== 0 && putU32(env, env.as, statusVa, r.wstatus) < 0) return -EFAULT;
-      if (rusageVa !== 0 && copyToUser(env.kctx, env.as, rusageVa, new Uint8Array(RUSAGE_BYTES)) < 0) return -EFAULT;
+      if (rusageVa !== 0 && copyToUser(env.kctx, env.as, rusageVa, rusageBytes(r.userNs, r.sysNs)) < 0) return -EFAULT;
       return r.pid;
     }
     if (options & WNOHANG) return 0;
@@ -314,7 +314,7 @@ export function sysWaitid(env: SyscallEnv, a: readonly bigint[]): SyscallResult 
       continue;
     }
     if (infoVa !== 0 && copyToUser(env.kctx, env.as, infoVa, info) < 0) return -EFAULT;
-    if (rusageVa !== 0 && copyToUser(env.kctx, env.as, rusageVa, new Uint8Array(RUSAGE_BYTES)) < 0) return -EFAULT;
+    if (rusageVa !== 0 && copyToUser(env.kctx, env.as, rusageVa, r !== 0 ? rusageBytes(r.userNs, r.sysNs) : new Uint8Array(RUSAGE_BYTES)) < 0) return -EFAULT;
     return 0;
   }
 }
