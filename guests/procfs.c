@@ -372,7 +372,25 @@ static void check_machine(void)
             cpus++;
     CHECK(cpus == sysconf(_SC_NPROCESSORS_ONLN), "cpuinfo: %ld processors, sysconf %ld", cpus, sysconf(_SC_NPROCESSORS_ONLN));
     free(ci);
-    printf("procfs: meminfo MemTotal equals sysinfo; cpuinfo has one entry per online cpu\n");
+    /* /sys/devices/system/cpu: online "0-N" (or "0") names every online cpu; one cpuK directory each. */
+    char *on = slurp("/sys/devices/system/cpu/online", NULL);
+    long lo = -1, hi = -1;
+    int got = sscanf(on, "%ld-%ld", &lo, &hi);
+    if (got == 1)
+        hi = lo;
+    CHECK(got >= 1 && lo == 0 && hi + 1 == sysconf(_SC_NPROCESSORS_ONLN), "/sys/devices/system/cpu/online '%s', sysconf %ld", on, sysconf(_SC_NPROCESSORS_ONLN));
+    free(on);
+    DIR *cd = opendir("/sys/devices/system/cpu");
+    CHECK(cd, "opendir /sys/devices/system/cpu: errno %d", errno);
+    long dirs = 0;
+    for (struct dirent *ce; (ce = readdir(cd));) {
+        char *end;
+        if (strncmp(ce->d_name, "cpu", 3) == 0 && ce->d_name[3] >= '0' && ce->d_name[3] <= '9' && (strtol(ce->d_name + 3, &end, 10), *end == 0))
+            dirs++;
+    }
+    closedir(cd);
+    CHECK(dirs == sysconf(_SC_NPROCESSORS_CONF), "/sys/devices/system/cpu: %ld cpuN directories, sysconf %ld", dirs, sysconf(_SC_NPROCESSORS_CONF));
+    printf("procfs: meminfo MemTotal equals sysinfo; cpuinfo and /sys/devices/system/cpu have one entry per online cpu\n");
 
     char self[32], want[32];
     ssize_t k = readlink("/proc/self", self, sizeof self - 1);

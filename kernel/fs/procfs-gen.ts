@@ -111,6 +111,7 @@ export function procStat(k: ProcfsCaller): string {
 /** /proc/mounts: the host root, procfs, devtmpfs and the /dev/shm tmpfs. */
 export function mounts(): string {
   return 'hostfs / hostfs rw,relatime 0 0\nproc /proc proc rw,nosuid,nodev,noexec,relatime 0 0\n' +
+    'sysfs /sys sysfs ro,nosuid,nodev,noexec,relatime 0 0\n' +
     'devtmpfs /dev devtmpfs rw,nosuid,relatime,mode=755 0 0\ntmpfs /dev/shm tmpfs rw,nosuid,nodev 0 0\n';
 }
 

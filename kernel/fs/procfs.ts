@@ -1,6 +1,6 @@
 /**
- * The virtual trees: /proc (procfs) and /dev (device nodes), generated from kernel state, and
- * the /dev/shm mount. docs/procfs.md describes what each file shows.
+ * The virtual trees: /proc (procfs), /dev (device nodes) and /sys (the CPU topology files of
+ * sysfs that programs count CPUs with), generated from kernel state, and the /dev/shm mount. docs/procfs.md describes what each file shows.
  *
  * A guest path is looked up component by component by HostRoot.resolve (kernel/fs/hostfs.ts);
  * `procfsLookup` is the VirtualLookup it consults first: for a canonical component list
@@ -33,7 +33,7 @@ export const DEV_NULL = 3, DEV_ZERO = 5, DEV_FULL = 7, DEV_RANDOM = 8, DEV_URAND
 /** /dev/tty's major (TTYAUX_MAJOR, minor 0). */
 export const TTY_MAJOR = 5;
 /** st_dev of the virtual trees: procfs and devtmpfs as anonymous devices (major 0). */
-export const PROC_DEV = 0x16, DEVTMPFS_DEV = 0x5;
+export const PROC_DEV = 0x16, DEVTMPFS_DEV = 0x5, SYSFS_DEV = 0x15;
 
 /** Who is asking: a lookup's answers depend on the caller (/proc/self). */
 export interface ProcfsCaller {
@@ -215,9 +215,33 @@ function pidNode(k: ProcfsCaller, p: number, pid: number, rest: readonly string[
   return null;
 }
 
-/** The node for the canonical components `c` (c[0] is "proc" or "dev"), see the header. */
+/**
+ * /sys: devices/system/cpu with `online`, `possible` and `present` ("0-N": every hart, as
+ * sysconf(_SC_NPROCESSORS_ONLN) and tools such as stress-ng and nproc read them) and one
+ * directory per hart (cpu0 ...). Nothing else of sysfs exists.
+ */
+function sysNode(k: ProcfsCaller, c: readonly string[]): VNode | null {
+  const cpus = k.kctx.ctl.layout.cpus;
+  const path = '/' + c.join('/');
+  const spine = ['sys', 'devices', 'system', 'cpu'];
+  for (let i = 0; i < Math.min(c.length, spine.length); i++) if (c[i] !== spine[i]) return null;
+  if (c.length < spine.length) return dir(path, () => [[spine[c.length]!, DT_DIR]], SYSFS_DEV);
+  const range = `${cpus === 1 ? '0' : `0-${cpus - 1}`}\n`;
+  const files = ['online', 'possible', 'present'];
+  const harts = Array.from({ length: cpus }, (_, h) => `cpu${h}`);
+  if (c.length === 4) {
+    return dir(path, () => [...harts.map((n): DirEntry => [n, DT_DIR]), ...files.map((n): DirEntry => [n, DT_REG])], SYSFS_DEV);
+  }
+  const name = c[4]!;
+  if (c.length === 5 && files.includes(name)) return file(path, () => range, 0o444, SYSFS_DEV);
+  if (c.length === 5 && harts.includes(name)) return dir(path, () => [], SYSFS_DEV);
+  return null;
+}
+
+/** The node for the canonical components `c` (c[0] is "proc", "dev" or "sys"), see the header. */
 export function procfsNode(k: ProcfsCaller, c: readonly string[]): VNode | null | undefined {
   if (c[0] === 'dev') return devNode(c);
+  if (c[0] === 'sys') return sysNode(k, c);
   if (c[0] !== 'proc') return undefined;
   if (c.length === 1) {
     return dir('/proc', () => [
@@ -242,9 +266,9 @@ export function procfsNode(k: ProcfsCaller, c: readonly string[]): VNode | null 
   return pidNode(k, p, Number(name), c.slice(2));
 }
 
-/** The VirtualLookup for resolve, answering for caller `k` (cheap for paths outside /proc and /dev). */
+/** The VirtualLookup for resolve, answering for caller `k` (cheap for paths outside /proc, /dev and /sys). */
 export function procfsLookup(k: ProcfsCaller): VirtualLookup {
-  return (c) => (c[0] === 'proc' || c[0] === 'dev' ? procfsNode(k, c) : undefined);
+  return (c) => (c[0] === 'proc' || c[0] === 'dev' || c[0] === 'sys' ? procfsNode(k, c) : undefined);
 }
 
 /** The node at canonical guest path `guestPath` (a directory a description names), or null. */
