@@ -35,6 +35,7 @@
  * outer wait resumes), a single monotonic counter is enough. While waiting, the sender keeps
  * serving its own mailbox, so two harts that interrupt each other at once never deadlock.
  */
+import { relaxWait } from './baton.ts';
 
 /** Int32 word offsets inside one mailbox block. */
 export const MB_PENDING = 0;
@@ -308,7 +309,7 @@ export class InterruptPort {
         const seen = Atomics.load(this.i32, this.wakeIndex);
         if (this.poll() === 0) {
           this.check();
-          Atomics.wait(this.i32, this.wakeIndex, seen, MAILBOX_FULL_BACKOFF_MS);
+          relaxWait(this.i32, this.wakeIndex, seen, MAILBOX_FULL_BACKOFF_MS);
         }
       }
     }
@@ -336,7 +337,7 @@ export class InterruptPort {
       if (this.acked(ticket)) return;
       if (this.poll() !== 0) continue;
       this.check();
-      Atomics.wait(this.i32, this.wakeIndex, seen, MAILBOX_WAIT_SLICE_MS);
+      relaxWait(this.i32, this.wakeIndex, seen, MAILBOX_WAIT_SLICE_MS);
     }
   }
 

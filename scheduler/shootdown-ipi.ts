@@ -28,10 +28,12 @@
  * frames about to be freed are filled with POISON_WORD — a later read through a stale
  * translation then sees poison instead of plausible data.
  */
+import { timeNs } from '../cpu/vclock.ts';
 import { catchUpLocal } from './policy-common.ts';
 import { availableParallelism } from 'node:os';
 import { MSG_KIND_USER, type MailboxMessage } from '../cpu/mailbox.ts';
 import type { Hart } from '../cpu/hart.ts';
+import { activeBaton } from '../cpu/baton.ts';
 import { PAGE_SIZE } from '../cpu/ram.ts';
 import type { KernelContext } from '../kernel/context.ts';
 import { releaseFrames, type ShootdownPolicy } from '../kernel/mm/shootdown.ts';
@@ -100,6 +102,7 @@ export function ceilingPages(ctl: KernelContext['ctl']): number {
 export function ackWait(h: IpiHart, ticket: number, spinNs: number): void {
   const port = h.hctx.port;
   if (port.acked(ticket)) return;
+  if (activeBaton() !== null) return port.waitForAcks(ticket, 0); // deterministic mode: no one acks during a spin
   const end = performance.now() + spinNs / 1e6; // a double clock: no BigInt per read
   for (let k = 1; ; k++) {
     if (port.acked(ticket)) return;
@@ -134,7 +137,7 @@ export function ipiPolicy(h: IpiHart): ShootdownPolicy {
         for (let b = 0; b < 32; b++) if (bits & (1 << b) && k * 32 + b !== self) targets.push(k * 32 + b);
       }
       if (targets.length === 0) return true;
-      const t0 = process.hrtime.bigint();
+      const t0 = timeNs(); // virtual ns in deterministic mode (cpu/vclock.ts)
       const whole = stale.whole || stale.npages > ceilingPages(kctx.ctl);
       payload[0] = as.slot;
       payload[1] = stale.generation;
@@ -146,7 +149,7 @@ export function ipiPolicy(h: IpiHart): ShootdownPolicy {
       const ticket = h.hctx.port.send(targets, MSG_KIND_SHOOTDOWN, payload);
       ackWait(h, ticket, spinNs);
       traceEmitShootdownDone(w, payload[5]!);
-      h.stats.recordLatency(Number(process.hrtime.bigint() - t0));
+      h.stats.recordLatency(timeNs() - t0);
       h.stats.bump(ST_SD_SENT);
       h.stats.bump(ST_SD_IPIS, targets.length);
       return true;
