@@ -16,13 +16,15 @@
  *   +8    i32 SCHEDULE     BATON_PCT | BATON_RANDOM
  *   +12   i32 SEED         the machine seed (u32)
  *   +16   i32 PCT_DEPTH    d: PCT's d-1 priority change points
- *   +20   i32 IDLE_STREAK  consecutive idle turns since the last progress
+ *   +20   i32 IDLE_STREAK  idle turns since the last progress (statistics of the round)
  *   +24   i32 QUIESCENT    1 = every hart idle, no deadline: the holder waits for the host
  *   +28   i32 RUN_STREAK   consecutive slice ends the holder kept the baton (pct fairness)
  *   +32   i32 HASH         FNV-1a over every decision's pick (the schedule's fingerprint)
  *   +36   i32 SLICE        guest instructions per slice
  *   +40   i32 LOWEST       lowest priority handed out so far (pct demotions go below it)
  *   +44   i32 DECISIONS    schedule decisions so far (the schedule's clock)
+ *   +48   i32 IDLE_BITS[2] harts that took an idle turn since the last progress and were given
+ *                          no work since (bit h of word h>>5)
  *   +64   f64 VTIME        virtual time, ns (cpu/vclock.ts)
  *   +72   f64 IDLE_DEADLINE earliest deadline the idle turns of this streak reported (ns)
  *   +80   f64 HANDOVERS    decisions that moved the baton to another hart
@@ -37,7 +39,7 @@ export const BATON_RANDOM = 1;
 export const BATON_SCHEDULES: Readonly<Record<string, number>> = { pct: BATON_PCT, random: BATON_RANDOM };
 
 const W_ENABLED = 0, W_HOLDER = 1, W_SCHEDULE = 2, W_SEED = 3, W_PCT_DEPTH = 4, W_IDLE_STREAK = 5;
-const W_QUIESCENT = 6, W_RUN_STREAK = 7, W_HASH = 8, W_SLICE = 9, W_LOWEST = 10, W_DECISIONS = 11;
+const W_QUIESCENT = 6, W_RUN_STREAK = 7, W_HASH = 8, W_SLICE = 9, W_LOWEST = 10, W_DECISIONS = 11, W_IDLE_BITS = 12;
 const D_VTIME = 8, D_IDLE_DEADLINE = 9, D_HANDOVERS = 10; // f64 indices from the region base
 const BATON_HEADER_BYTES = 128;
 export const BATON_HART_BYTES = 16;
@@ -170,6 +172,8 @@ export class Baton {
   progress(): void {
     if (this.i32[W_IDLE_STREAK] !== 0) {
       this.i32[W_IDLE_STREAK] = 0;
+      this.i32[W_IDLE_BITS] = 0;
+      this.i32[W_IDLE_BITS + 1] = 0;
       this.f64[D_IDLE_DEADLINE] = Infinity;
     }
     if (this.i32[W_QUIESCENT] !== 0) Atomics.store(this.i32, W_QUIESCENT, 0);
@@ -202,29 +206,62 @@ export class Baton {
     this.handTo(this.other());
   }
 
+  /** Hart `h` was given work (a queued thread, a message): it must take a turn before the machine counts as idle. */
+  notIdle(h: number): void {
+    const w = W_IDLE_BITS + (h >>> 5);
+    this.i32[w] = this.i32[w]! & ~(1 << (h & 31));
+  }
+
+  private isIdle(h: number): boolean {
+    return (this.i32[W_IDLE_BITS + (h >>> 5)]! & (1 << (h & 31))) !== 0;
+  }
+
   /**
    * An idle turn: this hart found nothing to run; `deadlineNs` is the earliest time something
-   * becomes due (Infinity: nothing). Once every hart had an idle turn in a row, virtual time
-   * jumps to the earliest deadline they reported (IDLE_JUMPED), or, with none, the machine is
-   * quiescent and the caller waits for the host (IDLE_QUIET). Else another hart gets a turn.
+   * becomes due (Infinity: nothing). Once every hart took an idle turn since the last progress
+   * (and none was given work since: notIdle), virtual time jumps to the earliest deadline they
+   * reported (IDLE_JUMPED), or, with none, the machine is quiescent and the caller waits for the
+   * host (IDLE_QUIET). Else a hart that has not idled yet gets the turn.
    */
   idle(deadlineNs: number): number {
-    const streak = ++this.i32[W_IDLE_STREAK];
+    ++this.i32[W_IDLE_STREAK];
+    const w = W_IDLE_BITS + (this.me >>> 5);
+    this.i32[w] = this.i32[w]! | (1 << (this.me & 31));
     if (deadlineNs < this.f64[D_IDLE_DEADLINE]!) this.f64[D_IDLE_DEADLINE] = deadlineNs;
-    if (streak >= this.cpus) {
+    let busy = 0;
+    for (let h = 0; h < this.cpus; h++) if (!this.isIdle(h)) busy++;
+    if (busy === 0) {
       const d = this.f64[D_IDLE_DEADLINE]!;
       if (d !== Infinity) {
         const now = this.f64[D_VTIME]!;
         this.f64[D_VTIME] = Math.max(d, now + 1000); // at least 1 µs: a stale deadline cannot stall time
         this.i32[W_IDLE_STREAK] = 0;
+        this.i32[W_IDLE_BITS] = 0;
+        this.i32[W_IDLE_BITS + 1] = 0;
         this.f64[D_IDLE_DEADLINE] = Infinity;
         return IDLE_JUMPED;
       }
       if (this.i32[W_QUIESCENT] === 0) Atomics.store(this.i32, W_QUIESCENT, 1);
       return IDLE_QUIET;
     }
-    if (this.cpus > 1) this.handTo(this.other());
+    this.handTo(this.otherBusy(busy));
     return IDLE_SWITCHED;
+  }
+
+  /** Pick among the `busy` harts that have not idled since the last progress (pct: this hart demoted). */
+  private otherBusy(busy: number): number {
+    if (this.i32[W_SCHEDULE] === BATON_RANDOM) {
+      let k = mix(this.i32[W_SEED]!, this.i32[W_DECISIONS]!, 1) % busy;
+      for (let h = 0; h < this.cpus; h++) if (!this.isIdle(h) && k-- === 0) return h;
+    }
+    this.demote();
+    let best = -1, bp = -Infinity;
+    for (let h = 0; h < this.cpus; h++) {
+      if (this.isIdle(h)) continue;
+      const p = this.prio(h);
+      if (p > bp) { bp = p; best = h; }
+    }
+    return best;
   }
 
   /** Demote this hart (pct) and pick among the others. */

@@ -296,6 +296,10 @@ export class HartScheduler implements SchedOps, ProcOps {
    * the host's work (a spawn) without taking turns, so the host's timing leaves no trace.
    */
   private idleTurn(baton: Baton, untilTimerNs: number): boolean {
+    // A hart with a queued thread or a message has work: it takes a turn before the machine is idle.
+    for (let h = 0; h < this.cpus; h++) {
+      if (this.rq.length(h) > 0 || this.hctx.mailboxes.pending(h) > 0) baton.notIdle(h);
+    }
     let deadline = untilTimerNs === Infinity ? Infinity : timeNs() + untilTimerNs;
     if (this.waits.anyTimed()) deadline = Math.min(deadline, this.waits.earliestDeadlineMs() * 1e6);
     if (baton.idle(deadline) !== IDLE_QUIET) {

@@ -15,7 +15,7 @@ import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { labStats, type LabStats } from '../../kernel/lab/stats.ts';
-import { bootScheduled, spawn, wait, type SchedBootOptions } from '../../scheduler/api.ts';
+import { bootScheduled, spawn, untilQuiescent, wait, type SchedBootOptions } from '../../scheduler/api.ts';
 import { settledLeak } from './workloads.ts';
 import { injectHits as injectHitsOf, type InjectConfig, type InjectPoint } from '../../kernel/lab/inject.ts';
 
@@ -41,6 +41,10 @@ export interface GuestRunOptions {
   globalAsidMinHarts?: number;
   /** broadcast policy: skip tlbsync (bootScheduled `tlbsyncSkip`; UNSAFE, negative control). */
   tlbsyncSkip?: boolean;
+  /** Deterministic mode (bootScheduled `deterministic`, docs/deterministic.md) with `seed` and `schedule`. */
+  deterministic?: boolean;
+  seed?: number;
+  schedule?: 'pct' | 'random';
 }
 
 /**
@@ -74,12 +78,14 @@ export async function runGuest(o: GuestRunOptions): Promise<GuestRun> {
   const fd = openSync(outPath, 'w');
   const nul = openSync('/dev/null', 'r+');
   const m = await bootScheduled({ cpus: o.cpus ?? 4, memory: 128 * MiB, policy: o.policy, sanitize: o.sanitize ?? 'report', root: dir, inject: o.inject, poison: o.poison,
-    globalAsidMinHarts: o.globalAsidMinHarts, tlbsyncSkip: o.tlbsyncSkip, jit: o.jit ?? guestRunDefaults.jit });
+    globalAsidMinHarts: o.globalAsidMinHarts, tlbsyncSkip: o.tlbsyncSkip, jit: o.jit ?? guestRunDefaults.jit,
+    deterministic: o.deterministic, seed: o.seed, schedule: o.schedule });
   try {
     const t0 = performance.now();
     const { pid } = spawn(m, { elf, argv: [o.guest, ...o.args], envp: [], stdio: [nul, fd, nul] });
     const status = await wait(m, pid, o.timeoutMs ?? 60_000);
     const wallMs = performance.now() - t0;
+    if (o.deterministic) await untilQuiescent(m, 60_000); // statistics of the finished run, not of the last idle turns
     const leaked = await settledLeak(m);
     const stdout = readFileSync(outPath, 'utf8');
     const injectHits = Object.fromEntries(Object.keys(o.inject ?? {}).map((k) => [k, injectHitsOf(m.ctl, k as InjectPoint)]));
