@@ -15,8 +15,9 @@ import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { labStats, type LabStats } from '../../kernel/lab/stats.ts';
-import { bootScheduled, spawn, untilQuiescent, wait, type SchedBootOptions } from '../../scheduler/api.ts';
+import { bootScheduled, deterministicStats, spawn, untilQuiescent, wait, type SchedBootOptions } from '../../scheduler/api.ts';
 import { settledLeak } from './workloads.ts';
+import type { BatonStats } from '../../cpu/baton.ts';
 import { injectHits as injectHitsOf, type InjectConfig, type InjectPoint } from '../../kernel/lab/inject.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
@@ -64,6 +65,8 @@ export interface GuestRun {
   wallMs: number;
   /** Times each configured injection point delayed a hart. */
   injectHits: Partial<Record<InjectPoint, number>>;
+  /** Deterministic mode's figures (schedule hash, decisions, virtual ns); null in parallel mode. */
+  deterministic: BatonStats | null;
 }
 
 const elfCache = new Map<string, Uint8Array>();
@@ -89,7 +92,10 @@ export async function runGuest(o: GuestRunOptions): Promise<GuestRun> {
     const leaked = await settledLeak(m);
     const stdout = readFileSync(outPath, 'utf8');
     const injectHits = Object.fromEntries(Object.keys(o.inject ?? {}).map((k) => [k, injectHitsOf(m.ctl, k as InjectPoint)]));
-    return { status, stdout, guestFailed: status !== 0 || /: FAIL/.test(stdout), stats: labStats(m.ctl), leaked, wallMs, injectHits };
+    return {
+      status, stdout, guestFailed: status !== 0 || /: FAIL/.test(stdout), stats: labStats(m.ctl), leaked, wallMs, injectHits,
+      deterministic: deterministicStats(m),
+    };
   } finally {
     await m.shutdown();
     closeSync(fd);
