@@ -15,6 +15,7 @@ export const BENCHES: Readonly<Record<string, (args: string[]) => Promise<void>>
   shootdown: async () => (await import('./shootdown.ts')).run(),
   policies: async (args) => (await import('./policies.ts')).run(args),
   sanitizer: async () => (await import('./sanitizer.ts')).run(),
+  deterministic: async () => (await import('./deterministic.ts')).run(),
 };
 
 /** Run the benchmarks named in `argv` (all when empty); resolves with the exit status (2: unknown name). */

@@ -22,7 +22,7 @@ import { writeChromeTrace } from '../kernel/lab/trace-export.ts';
 export const RUN_VALUE_FLAGS = [
   '--cpus', '--memory', '--root', '--quantum', '--stats-json', '--shootdown', '--flush-ceiling', '--trace',
   '--trace-buffer', '--tlb-entries', '--seed', '--inject', '--jit', '--sanitize-mode', '-o', '--output', '--global-asid-min',
-  '--schedule', '--pct-depth',
+  '--schedule', '--pct-depth', '--runs', '--seconds', '--shard', '--out', // the last four: hunt's (bin/cli-hunt.ts)
 ];
 
 /**

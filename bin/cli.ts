@@ -11,6 +11,7 @@ import { registerBench } from './cli-bench.ts';
 import { registerDemo } from './cli-demo.ts';
 import { registerRun, rewriteSanitize } from './cli-run.ts';
 import { registerTrace } from './cli-trace.ts';
+import { registerHunt } from './cli-hunt.ts';
 
 export const EXIT_USAGE = 2;
 export const EXIT_FAILURE = 1;
@@ -32,11 +33,12 @@ export function buildProgram(setExit: (status: number) => void): Command {
     .description('Coherent: an SMP RISC-V kernel emulator for studying TLB coherence')
     .version('0.1.0')
     .enablePositionalOptions();
-  const subs = [registerRun, registerTrace, registerBench, registerDemo].map((r) => r(program, setExit));
+  const subs = [registerRun, registerTrace, registerHunt, registerBench, registerDemo].map((r) => r(program, setExit));
   program.addHelpText('after', `
 Examples:
   coherent run --cpus 4 guests/bin/hello
   coherent trace -o trace.json --cpus 2 guests/bin/tlbrace
+  coherent hunt --shootdown lazy --sanitize guests/bin/tlbrace
   coherent bench ipi
   coherent demo`);
   for (const c of [program, ...subs]) configure(c);
@@ -47,7 +49,7 @@ Examples:
 export async function main(argv: string[]): Promise<number> {
   let status = 0;
   const program = buildProgram((s) => { status = s; });
-  const sub = argv.findIndex((a, i) => i >= 2 && (a === 'run' || a === 'trace'));
+  const sub = argv.findIndex((a, i) => i >= 2 && (a === 'run' || a === 'trace' || a === 'hunt'));
   const args = sub >= 0 ? rewriteSanitize(argv, sub + 1) : argv;
   try {
     await program.parseAsync(args);
