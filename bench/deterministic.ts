@@ -9,7 +9,7 @@
  * Wall time is the guest's own run (spawn to exit), not the machine's boot; each figure is the
  * best of RUNS runs per mode, as the host is shared. Run: `npx tsx bench/index.ts deterministic`.
  */
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 import { bootScheduled, deterministicStats, spawn, untilQuiescent, wait } from '../scheduler/api.ts';
 import type { BatonStats } from '../cpu/baton.ts';
 
@@ -21,10 +21,11 @@ interface Timed { ms: number; det: BatonStats | null }
 /** One run of `guest` on a fresh machine: the guest's wall time (ms) and, in det mode, the baton's figures. */
 async function timeOnce(guest: string, args: string[], cpus: number, deterministic: boolean): Promise<Timed> {
   const m = await bootScheduled({ cpus, memory: 128 * 2 ** 20, deterministic, seed: 1 });
+  const nul = openSync('/dev/null', 'r+');
   try {
     const elf = new Uint8Array(readFileSync(`${ROOT}guests/bin/${guest}`));
     const t0 = performance.now();
-    const { pid } = spawn(m, { elf, argv: [guest, ...args], envp: [] });
+    const { pid } = spawn(m, { elf, argv: [guest, ...args], envp: [], stdio: [nul, nul, nul] });
     const status = await wait(m, pid, 600_000);
     const ms = performance.now() - t0;
     if (status !== 0) throw new Error(`bench deterministic: ${guest} exited ${status}`);
@@ -32,6 +33,7 @@ async function timeOnce(guest: string, args: string[], cpus: number, determinist
     return { ms, det: deterministicStats(m) };
   } finally {
     await m.shutdown();
+    closeSync(nul);
   }
 }
 
