@@ -310,7 +310,8 @@ export class HartScheduler implements SchedOps, ProcOps {
     for (;;) {
       const seen = Atomics.load(i32, this.wakeIndex);
       if (this.hctx.port.anyPending() || this.hctx.commandsAnnounced > 0) return true;
-      for (let h = 0; h < this.cpus; h++) if (this.rq.length(h) > 0) return true;
+      // A queued thread or a message (a host command) anywhere: an idle turn hands the baton to its hart.
+      for (let h = 0; h < this.cpus; h++) if (this.rq.length(h) > 0 || this.hctx.mailboxes.pending(h) > 0) return true;
       Atomics.wait(i32, this.wakeIndex, seen, QUIET_POLL_MS);
       this.hctx.checkRunning();
     }
