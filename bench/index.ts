@@ -12,7 +12,7 @@ export const BENCHES: Readonly<Record<string, (args: string[]) => Promise<void>>
   ipi: runIpiBench,
   cpu: async () => (await import('./cpu.ts')).run(),
   vm: async () => (await import('./vm.ts')).run(),
-  shootdown: async () => (await import('./shootdown.ts')).run(),
+  shootdown: async (args) => (await import('./shootdown.ts')).run(args),
   policies: async (args) => (await import('./policies.ts')).run(args),
   sanitizer: async () => (await import('./sanitizer.ts')).run(),
   deterministic: async () => (await import('./deterministic.ts')).run(),
