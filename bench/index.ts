@@ -13,13 +13,14 @@ export const BENCHES: Readonly<Record<string, (args: string[]) => Promise<void>>
   ipi: runIpiBench,
   cpu: async () => (await import('./cpu.ts')).run(),
   vm: async () => (await import('./vm.ts')).run(),
-  shootdown: async () => (await import('./shootdown.ts')).run(),
+  shootdown: async (args) => (await import('./shootdown.ts')).run(args),
   policies: async (args) => (await import('./policies.ts')).run(args),
   sanitizer: async () => (await import('./sanitizer.ts')).run(),
+  deterministic: async () => (await import('./deterministic.ts')).run(),
 };
 
 /** The benchmarks that read options (the others would silently ignore them: refused instead). */
-export const TAKES_OPTIONS: ReadonlySet<string> = new Set(['policies']);
+export const TAKES_OPTIONS: ReadonlySet<string> = new Set(['policies', 'shootdown']);
 
 /** Run the benchmarks named in `argv` (all when empty); resolves with the exit status (2: unknown name). */
 export async function main(argv: string[]): Promise<number> {

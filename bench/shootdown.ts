@@ -14,7 +14,13 @@
  * A case with more harts than host cores includes OS scheduling of the workers (a target may
  * have no core until the initiator blocks); the output says so on a `#` line.
  * Steady state: WARMUP shootdowns are discarded first (the JIT compiles the serve path).
+ *
+ * `bench shootdown --deterministic` (docs/deterministic.md): the same cases in deterministic mode
+ * with targets 1, 3, 7 (2, 4, 8 harts), DET_ROUNDS shootdowns each and no warm-up, latencies in
+ * virtual ns (the cost model's: the same on any host and load; they include the turns the
+ * serialised harts take in between). No raw ping-pong (its host commands spin outside the baton).
  */
+import { BenchUsageError } from './usage.ts';
 import { availableParallelism } from 'node:os';
 import { assemble } from '../cpu/asm/assembler.ts';
 import { PS_LIVE, P_STATE } from '../kernel/proc/layout.ts';
@@ -29,6 +35,8 @@ const ROUNDS = 1000; // the latency ring keeps the last 1024
 const WARMUP = 2000;
 const HOT = 0x200000;
 const SHARED = 0x300000;
+const DET_ROUNDS = 200;
+const DET_TARGETS = [1, 3, 7];
 const COMMANDS = new URL('./ipi-commands.ts', import.meta.url).href;
 
 /** Main thread on hart 0: ROUNDS × (touch the hot page, munmap it, map it again); spinners until DONE. */
@@ -80,12 +88,14 @@ export async function rawPingPong(m: Awaited<ReturnType<typeof bootScheduled>>):
 }
 
 /** One case: `targets` spinning harts on a machine of targets + 1 harts; latencies (ns) kept. */
-export async function shootdownCase(targets: number, withRaw: boolean): Promise<{ lat: number[]; raw: number[] | null }> {
-  const m = await bootScheduled({ cpus: targets + 1, memory: 64 * 2 ** 20, commandModules: [COMMANDS] });
+export async function shootdownCase(targets: number, withRaw: boolean, deterministic = false): Promise<{ lat: number[]; raw: number[] | null }> {
+  const m = await bootScheduled({ cpus: targets + 1, memory: 64 * 2 ** 20, commandModules: [COMMANDS], deterministic });
+  const rounds = deterministic ? DET_ROUNDS : ROUNDS;
+  const warmup = deterministic ? 0 : WARMUP;
   try {
-    const raw = withRaw ? await rawPingPong(m) : null;
+    const raw = withRaw && !deterministic ? await rawPingPong(m) : null;
     const threads = Array.from({ length: targets }, (_, k) => ({ entry: 'spinner', hart: k + 1 }));
-    const { pid } = spawn(m, { image: { asm: program(ROUNDS + WARMUP) }, hart: 0, threads });
+    const { pid } = spawn(m, { image: { asm: program(rounds + warmup) }, hart: 0, threads });
     // Sleep on the process state word (notified at exit; re-checked every 50 ms) rather than
     // wait()'s 2 ms polling: the host thread then stays off the cores the harts are measured on.
     const state = procWord(m.ctl, procOfPid(m.ctl, pid), P_STATE);
@@ -99,15 +109,31 @@ export async function shootdownCase(targets: number, withRaw: boolean): Promise<
     const h0 = schedStats(m).harts[0]!;
     // Only shootdowns that had targets are recorded (the first munmaps may run before every
     // spinner is on its hart); the ring's last ROUNDS are steady state.
-    if (h0.counters['shootdown.latencies']! < ROUNDS + WARMUP / 2) throw new Error(`bench shootdown: only ${h0.counters['shootdown.latencies']} of ${ROUNDS + WARMUP} munmaps had targets`);
-    return { lat: h0.latencies.slice(-ROUNDS), raw };
+    // Deterministic mode: the spinners start when the schedule first gives their harts a turn, so
+    // the first munmaps may have no targets; at least half must have had them.
+    const need = deterministic ? rounds / 2 : rounds + warmup / 2;
+    const had = h0.counters['shootdown.latencies']!;
+    if (had < need) throw new Error(`bench shootdown: only ${had} of ${rounds + warmup} munmaps had targets`);
+    return { lat: h0.latencies.slice(-Math.min(rounds, had)), raw };
   } finally {
     await m.shutdown();
   }
 }
 
 /** Run the benchmark; prints its BENCH lines. */
-export async function run(): Promise<void> {
+export async function run(args: string[] = []): Promise<void> {
+  const unknown = args.filter((a) => a !== '--deterministic');
+  if (unknown.length) throw new BenchUsageError(`bench shootdown: unknown option ${unknown.join(' ')} (options: --deterministic)`);
+  if (args.includes('--deterministic')) {
+    console.log('# shootdown.det.*: deterministic mode, latencies in virtual ns (cpu/cost-model.ts)');
+    for (const targets of DET_TARGETS) {
+      const { lat } = await shootdownCase(targets, false, true);
+      bench(`shootdown.det.${targets}.harts`, targets + 1, 'harts');
+      bench(`shootdown.det.${targets}.p50`, percentile(lat, 50), 'ns');
+      bench(`shootdown.det.${targets}.p99`, percentile(lat, 99), 'ns');
+    }
+    return;
+  }
   const cores = availableParallelism();
   let rawP50 = 0;
   for (const targets of [...new Set([1, 2, N - 1])]) {

@@ -9,7 +9,7 @@ import { basename, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import {
   OptionError, JIT_MODES, parseJit, parseCpus, parseFlushCeiling, parseMemory, parseOutputFile, parseQuantum, parseRoot, parseSeed, parseInject,
-  parseGlobalAsidMin, parseShootdownSpec, parseTlbEntries, parseTraceBuffer, resolveRunOptions, RUN_DEFAULTS, SHOOTDOWN_POLICIES,
+  parseGlobalAsidMin, parsePctDepth, parseSchedule, SCHEDULES, parseShootdownSpec, parseTlbEntries, parseTraceBuffer, resolveRunOptions, RUN_DEFAULTS, SHOOTDOWN_POLICIES,
   type RunOptions, type SanitizeMode,
 } from './options.ts';
 import { ElfError, hostElfSource, parseElfFrom } from '../kernel/proc/elf.ts';
@@ -21,6 +21,7 @@ import { writeChromeTrace } from '../kernel/lab/trace-export.ts';
 export const RUN_VALUE_FLAGS = [
   '--cpus', '--memory', '--root', '--quantum', '--stats-json', '--shootdown', '--flush-ceiling', '--trace',
   '--trace-buffer', '--tlb-entries', '--seed', '--inject', '--jit', '--sanitize-mode', '-o', '--output', '--global-asid-min',
+  '--schedule', '--pct-depth', '--runs', '--seconds', '--shard', '--out', // the last four: hunt's (bin/cli-hunt.ts)
 ];
 
 /**
@@ -104,7 +105,10 @@ export function addRunOptions(cmd: Command, withTrace = true): Command {
       .argParser(p(parseInject)))
     .addOption(new Option('--tlb-broadcast', 'broadcast TLB invalidation hardware (INVLPGB/TLBSYNC-style; --shootdown broadcast turns it on)'))
     .addOption(new Option('--global-asid-min <harts>', 'broadcast policy: a space running on this many harts gets a global ASID, 1-64')
-      .default(d.globalAsidMin).argParser(p(parseGlobalAsidMin)));
+      .default(d.globalAsidMin).argParser(p(parseGlobalAsidMin)))
+    .addOption(new Option('--deterministic', 'one hart executes at a time: the schedule comes from --seed, time is virtual; the same inputs give the same run (docs/deterministic.md)'))
+    .addOption(new Option('--schedule <name>', 'deterministic mode\'s schedule').choices(SCHEDULES).default(d.schedule).argParser(p(parseSchedule)))
+    .addOption(new Option('--pct-depth <d>', 'pct schedule: priority change points + 1, 1-64').default(d.pctDepth).argParser(p(parsePctDepth)));
 }
 
 /** The typed RunOptions of a parsed run/trace command line (`trace` overrides `--trace`). */
@@ -120,6 +124,9 @@ export function runOptionsFrom(elf: string, args: string[], o: Record<string, un
     jit: (o.jit as RunOptions['jit'] | undefined) ?? RUN_DEFAULTS.jit,
     tlbBroadcast: o.tlbBroadcast === true || o.shootdown === 'broadcast',
     globalAsidMin: (o.globalAsidMin as number | undefined) ?? RUN_DEFAULTS.globalAsidMin,
+    deterministic: o.deterministic === true,
+    schedule: (o.schedule as RunOptions['schedule'] | undefined) ?? RUN_DEFAULTS.schedule,
+    pctDepth: (o.pctDepth as number | undefined) ?? RUN_DEFAULTS.pctDepth,
   });
 }
 
@@ -135,7 +142,7 @@ export function runOptionsFrom(elf: string, args: string[], o: Record<string, un
  */
 export async function runGuest(options: RunOptions): Promise<number> {
   const policy = options.shootdown; // a policy spec, as bootScheduled takes it
-  const { bootScheduled, schedStats, spawn, wait } = await import('../scheduler/api.ts');
+  const { bootScheduled, deterministicStats, schedStats, spawn, untilQuiescent, wait } = await import('../scheduler/api.ts');
   const elf = new Uint8Array(await readFile(resolve(options.elf)));
   const statsJson = options.statsJson === null ? null : resolve(options.statsJson);
   const traceFile = options.trace === null ? null : resolve(options.trace);
@@ -145,12 +152,16 @@ export async function runGuest(options: RunOptions): Promise<number> {
     policy, sanitize: options.sanitize, traceEvents: traceFile === null ? 0 : options.traceBuffer,
     tlbEntries: options.tlbEntries, seed: options.seed, inject: options.inject, jit: options.jit === 'on',
     tlbBroadcast: options.tlbBroadcast || policy === 'broadcast', globalAsidMinHarts: options.globalAsidMin,
+    deterministic: options.deterministic, schedule: options.schedule, pctDepth: options.pctDepth,
   });
   const t0 = performance.now();
   try {
     const envp = Object.entries(process.env).map(([k, v]) => `${k}=${v ?? ''}`);
     const { pid } = spawn(m, { elf, argv: [basename(options.elf), ...options.args], envp });
     const status = await wait(m, pid, 2 ** 31);
+    // Deterministic mode: the statistics are read once the machine is quiescent again (every
+    // hart idle), not while the harts still take their last idle turns.
+    if (options.deterministic) await untilQuiescent(m, 60_000);
     const config = {
       cpus: options.cpus, memory: options.memory, quantum: options.quantum, flushCeiling: options.flushCeiling,
       tlbEntries: options.tlbEntries, seed: options.seed, jit: options.jit, elf: options.elf, args: options.args,
@@ -158,7 +169,11 @@ export async function runGuest(options: RunOptions): Promise<number> {
     if (statsJson !== null) {
       // kernel/lab/stats.ts labStats: instructions, tlb.*, flushes, shootdowns.latencyNs.p50/p99, faults, sanitizer.*, policy;
       // `scheduler` keeps the scheduler's raw per-hart counters.
-      const stats = { ...labStats(m.ctl), config, wallMs: performance.now() - t0, exitStatus: status, scheduler: schedStats(m) };
+      const lab = { ...labStats(m.ctl), config, exitStatus: status, scheduler: schedStats(m) };
+      const det = deterministicStats(m);
+      // Deterministic mode: every field is a function of the inputs except host time, kept apart under `host`.
+      const stats = det === null ? { ...lab, wallMs: performance.now() - t0 }
+        : { ...lab, deterministic: det, host: { wallMs: performance.now() - t0, jitCompileUs: takeHostTimes(lab) } };
       await writeFile(statsJson, JSON.stringify(stats, null, 2) + '\n');
     }
     if (traceFile !== null) await writeChromeTrace(traceFile, readTrace(m.ctl), { policy: options.shootdown, ...config });
@@ -166,6 +181,17 @@ export async function runGuest(options: RunOptions): Promise<number> {
   } finally {
     await m.shutdown();
   }
+}
+
+/**
+ * Deterministic mode's --stats-json: take the host-time figures (the translator's compile time,
+ * total and per hart) out of the lab statistics; returns them for the `host` section.
+ */
+function takeHostTimes(lab: { jit: { compileUs?: number }; harts: { jit: { compileUs?: number } }[] }): { total: number; harts: number[] } {
+  const out = { total: lab.jit.compileUs ?? 0, harts: lab.harts.map((h) => h.jit.compileUs ?? 0) };
+  delete lab.jit.compileUs;
+  for (const h of lab.harts) delete h.jit.compileUs;
+  return out;
 }
 
 /**

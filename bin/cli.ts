@@ -14,6 +14,7 @@ import { registerLitmus } from './cli-litmus.ts';
 import { registerReport } from './cli-report.ts';
 import { registerRun, rewriteSanitize } from './cli-run.ts';
 import { registerTrace } from './cli-trace.ts';
+import { registerHunt } from './cli-hunt.ts';
 
 export const EXIT_USAGE = 2;
 export const EXIT_FAILURE = 1;
@@ -35,11 +36,12 @@ export function buildProgram(setExit: (status: number) => void): Command {
     .description('Coherent: an SMP RISC-V kernel emulator for studying TLB coherence')
     .version('0.1.0')
     .enablePositionalOptions();
-  const subs = [registerRun, registerTrace, registerBench, registerDemo, registerReport, registerLitmus].map((r) => r(program, setExit));
+  const subs = [registerRun, registerTrace, registerHunt, registerBench, registerDemo, registerReport, registerLitmus].map((r) => r(program, setExit));
   program.addHelpText('after', `
 Examples:
   coherent run --cpus 4 guests/bin/hello
   coherent trace -o trace.json --cpus 2 guests/bin/tlbrace
+  coherent hunt --shootdown lazy --sanitize guests/bin/tlbrace
   coherent bench ipi
   coherent demo
   coherent report --cpus 2,4 -o report.html
@@ -52,7 +54,7 @@ Examples:
 export async function main(argv: string[]): Promise<number> {
   let status = 0;
   const program = buildProgram((s) => { status = s; });
-  const sub = argv.findIndex((a, i) => i >= 2 && (a === 'run' || a === 'trace'));
+  const sub = argv.findIndex((a, i) => i >= 2 && (a === 'run' || a === 'trace' || a === 'hunt'));
   const args = sub >= 0 ? rewriteSanitize(argv, sub + 1) : argv;
   try {
     await program.parseAsync(args);

@@ -26,6 +26,8 @@ export type SanitizeMode = 'off' | 'report' | 'fatal';
 export const JIT_MODES = ['off', 'on'] as const;
 export type JitMode = (typeof JIT_MODES)[number];
 
+export const SCHEDULES = ['pct', 'random'] as const;
+export type Schedule = (typeof SCHEDULES)[number];
 export const CPUS_MIN = 1;
 export const CPUS_MAX = 64;
 export const MIB = 1024 * 1024;
@@ -71,6 +73,12 @@ export interface RunOptions {
   tlbBroadcast: boolean;
   /** broadcast policy: harts a space must run on to get a global ASID (1-64). */
   globalAsidMin: number;
+  /** Deterministic mode (docs/deterministic.md): one hart at a time, seeded schedule, virtual time. */
+  deterministic: boolean;
+  /** Deterministic mode's schedule. */
+  schedule: Schedule;
+  /** pct: priority change points + 1. */
+  pctDepth: number;
 }
 
 /** Defaults of every option but `elf`, `args` and `root` (root defaults to the cwd). */
@@ -90,6 +98,9 @@ export const RUN_DEFAULTS = {
   jit: 'on',
   tlbBroadcast: false,
   globalAsidMin: 4,
+  deterministic: false,
+  schedule: 'pct',
+  pctDepth: 3,
 } as const satisfies Omit<RunOptions, 'elf' | 'args' | 'root'>;
 
 const fail = (flag: string, given: string, allowed: string): never => {
@@ -109,6 +120,12 @@ export const parseQuantum = (text: string): number => parseIntIn('--quantum', te
 export const parseFlushCeiling = (text: string): number => parseIntIn('--flush-ceiling', text, 1, FLUSH_CEILING_MAX);
 export const parseTraceBuffer = (text: string): number => parseIntIn('--trace-buffer', text, TRACE_BUFFER_MIN, TRACE_EVENTS_MAX);
 export const parseSeed = (text: string): number => parseIntIn('--seed', text, 0, 0xffffffff);
+export const parsePctDepth = (text: string): number => parseIntIn('--pct-depth', text, 1, 64);
+/** Parse `--schedule pct|random`. */
+export function parseSchedule(text: string): Schedule {
+  if (!(SCHEDULES as readonly string[]).includes(text)) fail('--schedule', text, `it must be one of ${SCHEDULES.join(', ')}`);
+  return text as Schedule;
+}
 export const parseGlobalAsidMin = (text: string): number => parseIntIn('--global-asid-min', text, 1, 64);
 
 const MEMORY_ALLOWED = 'it must be a size such as 64M, 512MiB or 1G (a multiple of 2 MiB from 16 MiB to 4 GiB)';

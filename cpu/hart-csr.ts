@@ -12,6 +12,7 @@
  */
 import type { Hart } from './hart.ts';
 import { CAUSE_ILLEGAL_INSTRUCTION } from './trap.ts';
+import { timeNs, virtualTime } from './vclock.ts';
 
 export const CSR_FFLAGS = 0x001;
 export const CSR_FRM = 0x002;
@@ -24,6 +25,7 @@ export const TIMEBASE_HZ = 10_000_000;
 
 /** Current value of the `time` CSR (10 MHz ticks of the host's monotonic clock). */
 export function readTimeCsr(): bigint {
+  if (virtualTime()) return BigInt(Math.floor(timeNs() / 100)); // deterministic mode (cpu/vclock.ts)
   return process.hrtime.bigint() / 100n;
 }
 

@@ -54,6 +54,7 @@
  * word, and the acks of different targets land on different lines. The line may be written
  * again as soon as its ACK is stored, so a target reads it before acking, never after.
  */
+import { relaxWait } from './baton.ts';
 
 /** Int32 word offsets inside one mailbox block. */
 export const MB_PENDING = 0;
@@ -436,7 +437,7 @@ export class InterruptPort {
         const seen = Atomics.load(this.i32, this.wakeIndex);
         if (this.poll() === 0) {
           this.check();
-          Atomics.wait(this.i32, this.wakeIndex, seen, MAILBOX_FULL_BACKOFF_MS);
+          relaxWait(this.i32, this.wakeIndex, seen, MAILBOX_FULL_BACKOFF_MS);
         }
       }
     }
@@ -460,7 +461,7 @@ export class InterruptPort {
       if (done()) return;
       if (this.poll() !== 0) continue;
       this.check();
-      Atomics.wait(this.i32, this.wakeIndex, seen, MAILBOX_WAIT_SLICE_MS);
+      relaxWait(this.i32, this.wakeIndex, seen, MAILBOX_WAIT_SLICE_MS);
     }
   }
 
@@ -481,7 +482,7 @@ export class InterruptPort {
         const seen = Atomics.load(this.i32, this.wakeIndex);
         if (this.poll() === 0) {
           this.check();
-          Atomics.wait(this.i32, this.wakeIndex, seen, MAILBOX_FULL_BACKOFF_MS);
+          relaxWait(this.i32, this.wakeIndex, seen, MAILBOX_FULL_BACKOFF_MS);
         }
       }
     }
@@ -509,7 +510,7 @@ export class InterruptPort {
       if (this.acked(ticket)) return;
       if (this.poll() !== 0) continue;
       this.check();
-      Atomics.wait(this.i32, this.wakeIndex, seen, MAILBOX_WAIT_SLICE_MS);
+      relaxWait(this.i32, this.wakeIndex, seen, MAILBOX_WAIT_SLICE_MS);
     }
   }
 

@@ -40,6 +40,7 @@
 import type { Hart } from './hart.ts';
 import { MB_ACKS, MB_PENDING, MB_WAKE, MAILBOX_FULL_BACKOFF_MS, MAILBOX_WAIT_SLICE_MS, MailboxMessage, Mailboxes, MSG_FLAG_ACK, type BroadcastSink } from './mailbox.ts';
 import { PAGE_SIZE } from './ram.ts';
+import { activeBaton, relaxWait } from './baton.ts';
 
 /** Queue entry kinds. Payload: asid, vpn low 32 bits, vpn high bits, npages. */
 export const BC_KIND_PAGES = 1;
@@ -115,7 +116,7 @@ export class BroadcastUnit implements BroadcastSink {
   tlbsync(spinNs: number): boolean {
     if (this.synced()) return false;
     const end = performance.now() + spinNs / 1e6;
-    for (let k = 1; ; k++) {
+    for (let k = 1; activeBaton() === null; k++) { // no spin in deterministic mode: nobody else runs meanwhile
       if (this.synced()) return true;
       if (Atomics.load(this.i32, this.pendingIndex) !== 0) this.apply();
       if (k % SPIN_CLOCK_EVERY === 0) {
@@ -129,7 +130,7 @@ export class BroadcastUnit implements BroadcastSink {
       this.apply();
       this.serve();
       if (this.synced()) return true;
-      Atomics.wait(this.i32, this.wakeIndex, seen, MAILBOX_WAIT_SLICE_MS);
+      relaxWait(this.i32, this.wakeIndex, seen, MAILBOX_WAIT_SLICE_MS);
     }
   }
 
@@ -166,7 +167,7 @@ export class BroadcastUnit implements BroadcastSink {
         const seen = Atomics.load(this.i32, this.wakeIndex);
         this.apply();
         this.serve();
-        Atomics.wait(this.i32, this.wakeIndex, seen, MAILBOX_FULL_BACKOFF_MS);
+        relaxWait(this.i32, this.wakeIndex, seen, MAILBOX_FULL_BACKOFF_MS);
       }
     }
   }

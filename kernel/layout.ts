@@ -80,6 +80,9 @@
  *   | frame clean epochs F x 2 int32             |  per-frame count of D-bit cleans begun / completed
  *   +--------------------------------------------+ tlbBroadcast
  *   | broadcast queues C x MAILBOX_BYTES         |  cpu/tlb-broadcast.ts: per-hart invalidation queue + completion counter
+ *   +--------------------------------------------+ baton           (cpu/baton.ts has the fields)
+ *   | baton            batonRegionBytes(C)       |  deterministic mode: holder, schedule state, virtual time,
+ *   |                                            |  per-hart GO word and pct priority
  *   +--------------------------------------------+ <- APPEND POINT: a new region goes here —
  *   |                                            |    add a field to CtlLayout, a region in
  *   |                                            |    computeLayout/layoutRegions, a line in
@@ -145,8 +148,13 @@
  * - broadcast queues: the hardware's (cpu/tlb-broadcast.ts, a Mailboxes set: lock-free,
  *   Atomics throughout); initialised by the host with the mailboxes, used only when the machine
  *   has --tlb-broadcast.
+ * - baton (deterministic mode, cpu/baton.ts): written by the host once at boot before
+ *   SH_STARTED (initializeBaton), then only by the hart holding the baton (HOLDER); the
+ *   handover is a seq-cst store of the next hart's GO word, which orders every earlier write
+ *   before the next holder's first step. All zero (ENABLED 0) in parallel mode.
  */
 import { MAILBOX_BYTES } from '../cpu/mailbox.ts';
+import { batonRegionBytes } from '../cpu/baton.ts';
 import { HART_COUNTER_SLOTS } from '../cpu/counters.ts';
 import { FRAMES_PER_MEGAPAGE } from '../cpu/ram.ts';
 import { validateVmConfig, vmConfigFor, vmRegionBytes, type VmConfig } from './mm/layout.ts';
@@ -318,6 +326,8 @@ export interface CtlLayout {
   readonly frameClean: number;
   /** Broadcast-invalidation queues, C x MAILBOX_BYTES (cpu/tlb-broadcast.ts). */
   readonly tlbBroadcast: number;
+  /** Deterministic mode's baton and virtual time (cpu/baton.ts). */
+  readonly baton: number;
   /** Total bytes of ctl. */
   readonly bytes: number;
 }
@@ -396,13 +406,14 @@ export function computeLayout({ cpus, frames, vm: vmPart, traceEvents = 0, sched
   const fileLocks = take(fileLockRegionBytes(fs.ofiles));
   const frameClean = take(frames * FRAME_CLEAN_BYTES);
   const tlbBroadcast = take(cpus * MAILBOX_BYTES);
+  const baton = take(batonRegionBytes(cpus));
   // APPEND POINT: new regions go here, in the order added.
   const bytes = alignUp(at, CACHE_LINE);
   const layout = {
     cpus, frames, blocks, header, frameRefcount, frameNext, frameState, blockTable, allocator,
     hartCaches, mailboxes, hartStatus, hartCounters, scratch, vmHeader, asTable, files, pageCache,
     traceRings, schedHeader, waitBuckets, threads, processes, runQueues, hartSched,
-    fdTables, ofiles, pipes, sigProcs, sigThreads, lab, frameGen, procInfo, timers, pollio, fileLocks, frameClean, tlbBroadcast, bytes,
+    fdTables, ofiles, pipes, sigProcs, sigThreads, lab, frameGen, procInfo, timers, pollio, fileLocks, frameClean, tlbBroadcast, baton, bytes,
   } as CtlLayout;
   // `vm` is configuration, not a region offset: non-enumerable so that walking the layout's
   // entries lists offsets only (the layout test does).
@@ -451,6 +462,7 @@ export function layoutRegions(l: CtlLayout): Region[] {
     { name: 'fileLocks', offset: l.fileLocks, bytes: fileLockRegionBytes(l.fs.ofiles), align: CACHE_LINE },
     { name: 'frameClean', offset: l.frameClean, bytes: l.frames * FRAME_CLEAN_BYTES, align: CACHE_LINE },
     { name: 'tlbBroadcast', offset: l.tlbBroadcast, bytes: l.cpus * MAILBOX_BYTES, align: CACHE_LINE, stride: MAILBOX_BYTES },
+    { name: 'baton', offset: l.baton, bytes: batonRegionBytes(l.cpus), align: CACHE_LINE },
   ];
 }
 

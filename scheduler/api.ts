@@ -27,6 +27,7 @@ import {
 import { setSanitizerMode } from '../kernel/lab/sanitizer.ts';
 import { setInjection, validateInjection, type InjectConfig } from '../kernel/lab/inject.ts';
 import { AsidTable, HartSchedBlock } from './asid.ts';
+import { BATON_SCHEDULES, batonStats, DEFAULT_PCT_DEPTH, DET_SLICE, initializeBaton, type BatonStats } from '../cpu/baton.ts';
 import { Machine, type BootOptions } from './machine.ts';
 import { procOfPid, procWord, spawnProcess, type SpawnOptions, type Spawned } from './process.ts';
 import { RunQueues } from './runqueue.ts';
@@ -76,7 +77,24 @@ export interface SchedBootOptions extends BootOptions {
    * consolidate has no machine-level knob: cpu/mailbox.ts InterruptPort.setLineAckBeforeRead).
    */
   ipiUnsafe?: IpiOption[];
+  /**
+   * Deterministic mode (cpu/baton.ts, docs/deterministic.md): one hart executes at a time, the
+   * schedule and virtual time come from `seed` (default 1 here), so the same inputs give the same run.
+   */
+  deterministic?: boolean;
+  /** Deterministic mode's schedule: 'pct' (default) or 'random'. */
+  schedule?: 'pct' | 'random';
+  /** pct: d, the number of priority change points + 1 (1..64, default 3). */
+  pctDepth?: number;
+  /** Deterministic mode: guest instructions per slice (100..2^24, default cpu/baton.ts DET_SLICE). */
+  slice?: number;
 }
+
+/** This machine has a deterministic mode (the `deterministic` boot option; bin/litmus checks it). */
+export const DETERMINISTIC_SUPPORTED = true;
+
+/** How long bootScheduled waits for a deterministic machine to become quiescent (ms). */
+const DET_QUIESCE_TIMEOUT_MS = 30_000;
 
 const hostContexts = new WeakMap<Machine, { kctx: KernelContext; rq: RunQueues }>();
 
@@ -121,6 +139,9 @@ export async function bootScheduled(o: SchedBootOptions = {}): Promise<Machine> 
   if (spec.policy === 'broadcast' && !tlbBroadcast) throw new RangeError('bootScheduled: policy broadcast needs the broadcast hardware (tlbBroadcast / --tlb-broadcast)');
   const gmin = o.globalAsidMinHarts;
   if (gmin !== undefined && !(Number.isInteger(gmin) && gmin >= 1 && gmin <= 64)) throw new RangeError(`bootScheduled: globalAsidMinHarts ${gmin} must be an integer from 1 to 64`);
+  if (o.schedule !== undefined && !(o.schedule in BATON_SCHEDULES)) throw new RangeError(`bootScheduled: schedule ${o.schedule} must be pct or random`);
+  if (o.pctDepth !== undefined && !(Number.isInteger(o.pctDepth) && o.pctDepth >= 1 && o.pctDepth <= 64)) throw new RangeError(`bootScheduled: pctDepth ${o.pctDepth} must be an integer from 1 to 64`);
+  if (o.slice !== undefined && !(Number.isInteger(o.slice) && o.slice >= 100 && o.slice <= 2 ** 24)) throw new RangeError(`bootScheduled: slice ${o.slice} must be an integer from 100 to 2^24`);
   const m = await Machine.boot({ ...o, commandModules: [SCHEDULER_MODULE, ...(o.commandModules ?? [])] });
   const sh = m.ctl.layout.schedHeader / 4;
   const i32 = m.ctl.i32;
@@ -129,7 +150,7 @@ export async function bootScheduled(o: SchedBootOptions = {}): Promise<Machine> 
   i32[sh + SH_QUANTUM] = o.quantum ?? 0;
   i32[sh + SH_BATCH] = o.batch ?? 0;
   i32[sh + SH_TLB_ENTRIES] = o.tlbEntries ?? 0;
-  i32[sh + SH_SEED] = o.seed ?? 0;
+  i32[sh + SH_SEED] = o.seed ?? (o.deterministic ? 1 : 0);
   i32[sh + SH_JIT] = (o.jit ?? true) ? 1 : 0;
   m.ctl.f64[(sh + SH_REALTIME) / 2] = Date.now() * 1e6 - Number(process.hrtime.bigint()); // one CLOCK_REALTIME offset for every hart
   i32[sh + SH_CEILING] = o.ceilingPages ?? 0;
@@ -143,10 +164,36 @@ export async function bootScheduled(o: SchedBootOptions = {}): Promise<Machine> 
   i32[lab + LH_TLBSYNC_SKIP] = o.tlbsyncSkip ? 1 : 0;
   i32[lab + LH_IPI_OPTS] = spec.ipiOptions;
   i32[lab + LH_IPI_UNSAFE] = ipiUnsafe;
+  if (o.deterministic) {
+    initializeBaton(m.ctl.sab, m.ctl.layout.baton, m.cpus, {
+      seed: o.seed ?? 1, schedule: BATON_SCHEDULES[o.schedule ?? 'pct']!, pctDepth: o.pctDepth ?? DEFAULT_PCT_DEPTH, slice: o.slice ?? DET_SLICE,
+    });
+  }
   Atomics.store(i32, sh + SH_STARTED, 1); // publishes the words above to every hart's scheduler
   for (let h = 0; h < m.cpus; h++) m.mailboxes.kick(h);
+  // Deterministic mode: the host acts (boots the VM, spawns) only while the harts are
+  // quiescent, so where the run starts does not depend on host timing.
+  if (o.deterministic) await untilQuiescent(m, DET_QUIESCE_TIMEOUT_MS);
   host(m);
   return m;
+}
+
+/**
+ * Deterministic mode: resolve once every hart is idle with nothing due (the baton holder waits
+ * for the host); rejects after `timeoutMs` or when the machine halts.
+ */
+export async function untilQuiescent(m: Machine, timeoutMs: number): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!batonStats(m.ctl.sab, m.ctl.layout.baton, m.cpus)?.quiescent) {
+    if (m.haltReason) throw m.haltReason;
+    if (Date.now() > end) throw new Error(`untilQuiescent: the machine is not quiescent after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 1));
+  }
+}
+
+/** Deterministic mode's figures (seed, schedule, decisions, handovers, schedule hash, virtual ns); null in parallel mode. */
+export function deterministicStats(m: Machine): BatonStats | null {
+  return batonStats(m.ctl.sab, m.ctl.layout.baton, m.cpus);
 }
 
 /** Start a program (ELF file or assembled image) on machine `m`; see scheduler/process.ts SpawnOptions. */

@@ -265,6 +265,18 @@ export class WaitQueues {
     return n;
   }
 
+  /** The earliest deadline (ms, the nowMs clock) of a blocked thread; Infinity when none. */
+  earliestDeadlineMs(): number {
+    if (Atomics.load(this.i32, this.timed) === 0) return Infinity;
+    let best = Infinity;
+    for (let tix = 0; tix < this.ctl.layout.sched.maxThreads; tix++) {
+      if (this.threads.state(tix) !== TS_BLOCKED) continue;
+      const d = this.threads.deadline(tix);
+      if (d > 0 && d < best) best = d;
+    }
+    return best;
+  }
+
   /** True when some thread waits with a deadline. */
   anyTimed(): boolean {
     return Atomics.load(this.i32, this.timed) !== 0;

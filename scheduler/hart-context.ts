@@ -14,6 +14,10 @@ import {
   attachCtl, hartStatusIndex, HS_STATE, H_STATE, MACHINE_RUNNING, type Ctl,
 } from '../kernel/layout.ts';
 import { openTraceWriter, type TraceWriter } from '../kernel/lab/trace.ts';
+import { advanceTime } from '../cpu/vclock.ts';
+import { cyclesNs, INTERRUPT_CYCLES } from '../cpu/cost-model.ts';
+
+const INTERRUPT_NS = cyclesNs(INTERRUPT_CYCLES);
 
 /** Thrown inside a hart to unwind when the machine stops (shutdown or halt); not a failure. */
 export class MachineStopped extends Error {
@@ -86,6 +90,7 @@ export class HartContext {
   private dispatch(msg: MailboxMessage): void {
     const h = this.handlers.get(msg.kind);
     if (!h) throw new Error(`hart ${this.hartId}: no handler for interrupt kind ${msg.kind} from ${msg.sender}`);
+    advanceTime(INTERRUPT_NS); // delivery and handler entry (deterministic mode only: cpu/vclock.ts)
     h(this, msg);
   }
 

@@ -37,7 +37,12 @@ import { Hart } from '../cpu/hart.ts';
 import type { TlbConfig } from '../cpu/tlb.ts';
 import { setRandomSeed, setRealtimeOffset } from '../kernel/proc/sys-info.ts';
 import { MSG_KIND_USER } from '../cpu/mailbox.ts';
-import { HART_COUNTER_SLOTS } from '../cpu/counters.ts';
+import {
+  HART_COUNTER_SLOTS, HC_FLUSH_ALL, HC_FLUSH_ASID, HC_FLUSH_PAGE, HC_FLUSH_PAGE_ASID, HC_INSTRET, HC_TRAPS, HC_WALKS,
+} from '../cpu/counters.ts';
+import { Baton, BATON_VTIME, batonEnabled, IDLE_QUIET, setActiveBaton } from '../cpu/baton.ts';
+import { CONTEXT_SWITCH_CYCLES, CPI, cyclesNs, TRAP_CYCLES, workNs } from '../cpu/cost-model.ts';
+import { advanceTime, timeNs, useVirtualTime } from '../cpu/vclock.ts';
 import {
   ACCESS_FETCH, ACCESS_LOAD, ACCESS_STORE, CAUSE_ECALL_U, CAUSE_INSTRUCTION_PAGE_FAULT, CAUSE_LOAD_PAGE_FAULT,
   CAUSE_STORE_PAGE_FAULT, EXIT_BUDGET, EXIT_INTERRUPT,
@@ -109,6 +114,8 @@ export const TRAP_COST = 256;
  */
 export const DEFAULT_BATCH = 64;
 const WB_MB_WAKE = 1; // cpu/mailbox.ts MB_WAKE
+/** Deterministic mode, quiescent machine: how often (ms) the baton holder looks for the host's work. */
+const QUIET_POLL_MS = 1;
 
 /** The scheduler state of one hart (worker-local; shared state lives in ctl). */
 /**
@@ -149,6 +156,13 @@ export class HartScheduler implements SchedOps, ProcOps {
   /** How file syscalls block here: park the thread, re-run the syscall when woken. */
   readonly waiter: Waiter;
   readonly cpus: number;
+  /** Deterministic mode's baton (cpu/baton.ts); null in parallel mode. */
+  private readonly baton: Baton | null = null;
+  /** Guest instructions (and trap costs) left in this hart's current deterministic slice. */
+  private sliceLeft = 0;
+  /** This hart's counters (cpu/counters.ts) and the values already charged to virtual time. */
+  private readonly counters: Float64Array;
+  private readonly charged = { instret: 0, walks: 0, traps: 0, flushPages: 0, flushAsids: 0 };
 
   constructor(hctx: HartContext) {
     this.hctx = hctx;
@@ -156,6 +170,17 @@ export class HartScheduler implements SchedOps, ProcOps {
     const ctl = hctx.ctl;
     const sh = ctl.layout.schedHeader / 4;
     const ci = hartCounterIndex(ctl.layout, this.hartId, 0);
+    this.counters = ctl.f64.subarray(ci, ci + HART_COUNTER_SLOTS);
+    if (batonEnabled(ctl.sab, ctl.layout.baton)) {
+      // Deterministic mode: nothing of this hart's scheduler runs before its first turn.
+      const baton = new Baton(ctl.sab, ctl.layout.baton, hctx.cpus, this.hartId, () => hctx.checkRunning());
+      baton.acquire();
+      this.baton = baton;
+      baton.charge = () => this.chargeWork();
+      setActiveBaton(baton);
+      useVirtualTime(baton.f64, BATON_VTIME / 8, baton.charge);
+      this.sliceLeft = baton.sliceLength();
+    }
     this.hart = new Hart({
       hartId: this.hartId, ram: hctx.ram,
       counters: ctl.f64.subarray(ci, ci + HART_COUNTER_SLOTS),
@@ -250,6 +275,48 @@ export class HartScheduler implements SchedOps, ProcOps {
     setProcOps(this);
   }
 
+  /**
+   * Deterministic mode: add this hart's work since the last charge (cpu/counters.ts deltas) to
+   * virtual time, priced by cpu/cost-model.ts. Called before every clock read and handover.
+   */
+  private chargeWork(): void {
+    const c = this.counters, d = this.charged;
+    const instret = c[HC_INSTRET]!, walks = c[HC_WALKS]!, traps = c[HC_TRAPS]!;
+    const flushPages = c[HC_FLUSH_PAGE]! + c[HC_FLUSH_PAGE_ASID]!, flushAsids = c[HC_FLUSH_ALL]! + c[HC_FLUSH_ASID]!;
+    advanceTime(workNs({
+      instret: instret - d.instret, walks: walks - d.walks, traps: traps - d.traps,
+      flushPages: flushPages - d.flushPages, flushAsids: flushAsids - d.flushAsids,
+    }));
+    d.instret = instret; d.walks = walks; d.traps = traps; d.flushPages = flushPages; d.flushAsids = flushAsids;
+  }
+
+  /**
+   * Deterministic mode, no thread to run here: an idle turn (cpu/baton.ts Baton.idle) reporting
+   * the earliest deadline (timers, timed waits); when the whole machine is quiescent, wait for
+   * the host's work (a spawn) without taking turns, so the host's timing leaves no trace.
+   */
+  private idleTurn(baton: Baton, untilTimerNs: number): boolean {
+    // A hart with a queued thread or a message has work: it takes a turn before the machine is idle.
+    for (let h = 0; h < this.cpus; h++) {
+      if (this.rq.length(h) > 0 || this.hctx.mailboxes.pending(h) > 0) baton.notIdle(h);
+    }
+    let deadline = untilTimerNs === Infinity ? Infinity : timeNs() + untilTimerNs;
+    if (this.waits.anyTimed()) deadline = Math.min(deadline, this.waits.earliestDeadlineMs() * 1e6);
+    if (baton.idle(deadline) !== IDLE_QUIET) {
+      this.stats.bump(ST_IDLE);
+      return true;
+    }
+    const i32 = this.hctx.ctl.i32;
+    for (;;) {
+      const seen = Atomics.load(i32, this.wakeIndex);
+      if (this.hctx.port.anyPending() || this.hctx.commandsAnnounced > 0) return true;
+      // A queued thread or a message (a host command) anywhere: an idle turn hands the baton to its hart.
+      for (let h = 0; h < this.cpus; h++) if (this.rq.length(h) > 0 || this.hctx.mailboxes.pending(h) > 0) return true;
+      Atomics.wait(i32, this.wakeIndex, seen, QUIET_POLL_MS);
+      this.hctx.checkRunning();
+    }
+  }
+
   private pidOf(tix: number): number {
     return this.hctx.ctl.i32[procWord(this.hctx.ctl, this.threads.proc(tix), P_PID)]!;
   }
@@ -269,6 +336,7 @@ export class HartScheduler implements SchedOps, ProcOps {
       if (tix < 0) {
         if (this.hctx.port.anyPending()) return true;
         if (this.hctx.commandsAnnounced > 0) return false; // the worker loop waits for the command's message
+        if (this.baton !== null) return this.idleTurn(this.baton, untilTimerNs);
         this.stats.bump(ST_IDLE);
         // Sleep until woken, the next timed wait's check (1 ms) or the earliest timer deadline —
         // at least MIN_TIMER_SLEEP_MS, so a microsecond-period timer cannot make an idle hart spin.
@@ -279,6 +347,10 @@ export class HartScheduler implements SchedOps, ProcOps {
       if (!this.switchTo(tix)) return true;
     }
     this.runQuantum();
+    if (this.baton !== null && this.sliceLeft <= 0) { // deterministic mode: a slice ended, a switch point
+      this.baton.sliceEnd();
+      this.sliceLeft = this.baton.sliceLength();
+    }
     return true;
   }
 
@@ -297,6 +369,7 @@ export class HartScheduler implements SchedOps, ProcOps {
     }
     this.threads.restore(tix, this.hart, this.hartId);
     this.budgetLeft = this.quantum;
+    advanceTime(cyclesNs(CONTEXT_SWITCH_CYCLES)); // deterministic mode only (cpu/vclock.ts)
     this.lab.beforeSwitchIn(as);
     switchIn(this.hart, this.table, this.stats, as, this.hctx.trace);
     this.lab.afterSwitchIn(as, this.pidOf(tix), this.threads.tid(tix));
@@ -313,14 +386,18 @@ export class HartScheduler implements SchedOps, ProcOps {
     const ctl = this.hctx.ctl;
     const proc = this.threads.proc(tix);
     const before = this.hart.instret;
+    const baton = this.baton;
+    if (baton !== null) baton.progress();
     const t0 = performance.now();
     this.lab.beforeUser(this.as!); // the return to guest code: flushes owed in context (ipi in-context)
-    const exit = this.hart.run(this.budgetLeft);
+    const exit = this.hart.run(baton === null ? this.budgetLeft : Math.max(1, Math.min(this.budgetLeft, this.sliceLeft)));
     const t1 = performance.now();
-    const userNs = (t1 - t0) * 1e6; // CPU time (kernel/proc/cputime.ts): guest code ...
+    // CPU time (kernel/proc/cputime.ts): guest code ... (deterministic mode: the cost model's)
+    const userNs = baton === null ? (t1 - t0) * 1e6 : cyclesNs(CPI, this.hart.instret - before);
     chargeThread(ctl, tix, userNs, 0);
     let sysNs = 0;
     this.budgetLeft -= this.hart.instret - before;
+    if (baton !== null) this.sliceLeft -= this.hart.instret - before + (exit === EXIT_INTERRUPT || exit === EXIT_BUDGET ? 0 : TRAP_COST);
     this.stats.bump(ST_QUANTA);
     if (exit === EXIT_INTERRUPT) {
       this.hctx.port.poll();
@@ -328,7 +405,7 @@ export class HartScheduler implements SchedOps, ProcOps {
       this.budgetLeft -= TRAP_COST;
       this.trap();
       if (this.current === tix) { // ... and the kernel's work for it (not when it left the hart: another may run it now)
-        sysNs = (performance.now() - t1) * 1e6;
+        sysNs = baton === null ? (performance.now() - t1) * 1e6 : cyclesNs(TRAP_CYCLES);
         chargeThread(ctl, tix, 0, sysNs);
       }
     }

@@ -39,6 +39,7 @@
  * Skipping tlbsync (the LH_TLBSYNC_SKIP lab knob) breaks the second point: frames are freed
  * while other harts still hold the translation (test/lab/broadcast.test.ts shows the reports).
  */
+import { timeNs } from '../cpu/vclock.ts';
 import { MSG_KIND_USER, type MailboxMessage } from '../cpu/mailbox.ts';
 import { SATP_MODE_SV48 } from '../cpu/pte.ts';
 import type { BroadcastUnit } from '../cpu/tlb-broadcast.ts';
@@ -93,7 +94,7 @@ export class BroadcastPolicy implements ShootdownPolicy {
       return now;
     }
     catchUpLocal(h, stale);
-    const t0 = performance.now();
+    const t0 = timeNs(); // virtual ns in deterministic mode (cpu/vclock.ts)
     const whole = stale.whole || stale.npages > ceilingPages(kctx.ctl);
     // INVLPGB also invalidates the issuing CPU: this hart may hold G entries without a slot for them.
     if (whole) {
@@ -109,9 +110,9 @@ export class BroadcastPolicy implements ShootdownPolicy {
     inject(kctx.ctl, INJ['broadcast.before-tlbsync']);
     if (!this.skipSync && this.unit.tlbsync(this.spinNs)) h.stats.bump(ST_BC_SYNCS);
     this.finishTransition(kctx, as, g);
-    const us = performance.now() - t0;
-    h.stats.bump(ST_BC_SYNC_NS, us * 1000);
-    h.stats.recordLatency(us * 1000);
+    const ns = timeNs() - t0;
+    h.stats.bump(ST_BC_SYNC_NS, ns);
+    h.stats.recordLatency(ns);
     h.stats.bump(ST_SD_SENT);
     return true;
   }

@@ -70,6 +70,7 @@
  * COHERENT_DEFERRED_REUSE_GUARD=off (environment, read at boot; tests' negative control)
  * skips step 3 only: the stale reads after reuse are then reported by the sanitizer.
  */
+import { timeNs } from '../cpu/vclock.ts';
 import type { KernelContext } from '../kernel/context.ts';
 import type { VirtualAddressSpace } from '../kernel/mm/aspace.ts';
 import { releaseFrames, type ShootdownPolicy } from '../kernel/mm/shootdown.ts';
@@ -146,7 +147,7 @@ export class DeferredPolicy implements ShootdownPolicy {
       return this.sync.invalidate(kctx, stale, release);
     }
     catchUpLocal(h, stale);
-    const t0 = process.hrtime.bigint();
+    const t0 = timeNs(); // virtual ns in deterministic mode (cpu/vclock.ts)
     const i32 = kctx.ctl.i32;
     const epochs = targets.map((t) => Atomics.load(i32, labHartWord(kctx.ctl, t, LHB_EPOCH)));
     this.parked.push({
@@ -158,7 +159,7 @@ export class DeferredPolicy implements ShootdownPolicy {
     this.bumpStat(LS_PARKED_TOTAL, n);
     this.bumpStat(LS_DEFERRED, 1);
     h.stats.bump(ST_SD_SENT);
-    h.stats.recordLatency(Number(process.hrtime.bigint() - t0));
+    h.stats.recordLatency(timeNs() - t0);
     this.lastParked = true;
     return false;
   }

@@ -22,6 +22,7 @@
  *     whole ASID (older changes were not all flushed here).
  * Safe: the initiator returns (and frames are freed) only after every page was acknowledged.
  */
+import { timeNs } from '../cpu/vclock.ts';
 import { MSG_KIND_USER, type MailboxMessage } from '../cpu/mailbox.ts';
 import type { KernelContext } from '../kernel/context.ts';
 import type { ShootdownPolicy } from '../kernel/mm/shootdown.ts';
@@ -63,7 +64,7 @@ export function perPagePolicy(h: IpiHart, onMessages: (n: number) => void): Shoo
       targets.length = 0;
       for (const t of as.activeHarts()) if (t !== h.hctx.hartId) targets.push(t);
       if (targets.length === 0) return true;
-      const t0 = process.hrtime.bigint();
+      const t0 = timeNs(); // virtual ns in deterministic mode (cpu/vclock.ts)
       payload[0] = as.slot;
       payload[1] = stale.generation;
       let messages = 0;
@@ -86,7 +87,7 @@ export function perPagePolicy(h: IpiHart, onMessages: (n: number) => void): Shoo
           messages++;
         }
       }
-      h.stats.recordLatency(Number(process.hrtime.bigint() - t0));
+      h.stats.recordLatency(timeNs() - t0);
       h.stats.bump(ST_SD_SENT);
       h.stats.bump(ST_SD_IPIS, targets.length * messages);
       onMessages(messages);

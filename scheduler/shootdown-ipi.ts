@@ -36,10 +36,12 @@
  * frames about to be freed are filled with POISON_WORD — a later read through a stale
  * translation then sees poison instead of plausible data.
  */
+import { timeNs } from '../cpu/vclock.ts';
 import { catchUpLoaded, catchUpLocal, POLL_NONE } from './policy-common.ts';
 import { availableParallelism } from 'node:os';
 import { MSG_KIND_USER, type MailboxMessage } from '../cpu/mailbox.ts';
 import type { Hart } from '../cpu/hart.ts';
+import { activeBaton } from '../cpu/baton.ts';
 import { PAGE_SIZE } from '../cpu/ram.ts';
 import type { KernelContext } from '../kernel/context.ts';
 import { localInvalidate, releaseFrames, type ShootdownPolicy } from '../kernel/mm/shootdown.ts';
@@ -152,6 +154,7 @@ export function ceilingPages(ctl: KernelContext['ctl']): number {
 export function ackWait(h: IpiHart, ticket: number, spinNs: number): void {
   const port = h.hctx.port;
   if (port.acked(ticket)) return;
+  if (activeBaton() !== null) return port.waitForAcks(ticket, 0); // deterministic mode: no one acks during a spin
   const end = performance.now() + spinNs / 1e6; // a double clock: no BigInt per read
   for (let k = 1; ; k++) {
     if (port.acked(ticket)) return;
@@ -209,7 +212,7 @@ export function ipiPolicy(h: IpiHart, ownsLocalFlush = false): ShootdownPolicy {
         flushLocal(kctx, stale);
         return true;
       }
-      const t0 = process.hrtime.bigint();
+      const t0 = timeNs(); // virtual ns in deterministic mode (cpu/vclock.ts)
       if (!concurrent) flushLocal(kctx, stale); // plain order: local flush, then the remote step
       const whole = stale.whole || stale.npages > ceilingPages(kctx.ctl);
       payload[0] = as.slot;
@@ -237,7 +240,7 @@ export function ipiPolicy(h: IpiHart, ownsLocalFlush = false): ShootdownPolicy {
       if (lines) ackWaitUntil(h, linesDone, spinNs);
       else ackWait(h, ticket, spinNs);
       traceEmitShootdownDone(w, payload[5]!);
-      h.stats.recordLatency(Number(process.hrtime.bigint() - t0));
+      h.stats.recordLatency(timeNs() - t0);
       h.stats.bump(ST_SD_SENT);
       h.stats.bump(ST_SD_IPIS, targets.length);
       return true;
@@ -249,6 +252,7 @@ export function ipiPolicy(h: IpiHart, ownsLocalFlush = false): ShootdownPolicy {
 export function ackWaitUntil(h: IpiHart, done: () => boolean, spinNs: number): void {
   const port = h.hctx.port;
   if (done()) return;
+  if (activeBaton() !== null) return port.waitUntil(done); // deterministic mode: no one acks during a spin
   const end = performance.now() + spinNs / 1e6;
   for (let k = 1; ; k++) {
     if (done()) return;
@@ -279,7 +283,7 @@ export function traceShootdownStart(w: TraceWriter, targets: readonly number[], 
 /** Serve one MSG_KIND_SHOOTDOWN on this hart (install with hctx.onInterrupt); traced receive, flush, ack. */
 export function serveShootdown(h: IpiHart, kctx: KernelContext, msg: MailboxMessage): void {
   const w = h.hctx.trace;
-  const t0 = h.ipi === undefined ? 0 : performance.now();
+  const t0 = h.ipi === undefined ? 0 : timeNs(); // virtual ns in deterministic mode
   if (w === null) {
     applyShootdown(h, kctx, msg, null);
   } else {
@@ -290,7 +294,7 @@ export function serveShootdown(h: IpiHart, kctx: KernelContext, msg: MailboxMess
   if (h.ipi !== undefined) {
     // Ack here (unless acked early) so the target interrupt time covers the ack for every variant.
     h.hctx.port.acknowledgeEarly(msg);
-    h.stats.bump(ST_SD_RECV_NS, (performance.now() - t0) * 1e6);
+    h.stats.bump(ST_SD_RECV_NS, timeNs() - t0);
   }
 }
 

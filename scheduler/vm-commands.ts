@@ -23,6 +23,7 @@ import { findLeaf } from '../kernel/mm/pagetable.ts';
 import { LOCK_WAIT_SLICE_MS } from '../kernel/sync/lock.ts';
 import type { ShootdownPolicy } from '../kernel/mm/shootdown.ts';
 import { MSG_KIND_USER } from '../cpu/mailbox.ts';
+import { relaxWait } from '../cpu/baton.ts';
 
 /** URL of this module, for Machine.boot({ commandModules }). */
 export const VM_COMMANDS = new URL('./vm-commands.ts', import.meta.url).href;
@@ -76,7 +77,7 @@ function barrier(h: HartContext, n: number): void {
   Atomics.add(i32, w, 1);
   Atomics.notify(i32, w);
   for (let v = Atomics.load(i32, w); v < n; v = Atomics.load(i32, w)) {
-    Atomics.wait(i32, w, v, LOCK_WAIT_SLICE_MS);
+    relaxWait(i32, w, v, LOCK_WAIT_SLICE_MS);
     h.serve();
   }
 }
@@ -175,7 +176,7 @@ registerHartCommand('vm.faultVsUnmap', (h, a: { slot: number; va: number; pages:
   const i32 = h.ctl.i32, prog = scratch(h) + S_VM_PROGRESS;
   barrier(h, 2);
   if (a.role === 'unmap') {
-    while (Atomics.load(i32, prog) < a.pages / 8) { Atomics.wait(i32, prog, Atomics.load(i32, prog), 1); h.serve(); }
+    while (Atomics.load(i32, prog) < a.pages / 8) { relaxWait(i32, prog, Atomics.load(i32, prog), 1); h.serve(); }
     return { unmapped: munmap(v.ctx, as, a.va, a.pages * 4096) };
   }
   const outcomes: (number | string)[] = [];

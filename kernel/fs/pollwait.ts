@@ -44,9 +44,10 @@ import { procOfThread } from '../signal/state.ts';
 import { sigBit, SIGKILL, SIGSTOP } from '../signal/signals.ts';
 import { POLL_MS } from './host-stdin.ts';
 import { INJ, inject } from '../lab/inject.ts';
+import { timeMs, virtualTime } from '../../cpu/vclock.ts';
 
 /** Monotonic ms shared by every worker (the scheduler's deadlines use the same clock). */
-export const nowMs = (): number => performance.timeOrigin + performance.now();
+export const nowMs = (): number => virtualTime() ? timeMs() : performance.timeOrigin + performance.now();
 
 /** Poll bucket of channel key `key` (the scheduler's wait-bucket hash, over POLL_BUCKETS). */
 export function pollBucketOf(key: number): number {

@@ -7,6 +7,7 @@
  * docs/procfs.md lists them. Called by kernel/fs/procfs.ts when a file is opened.
  */
 import { PAGE_SIZE } from '../../cpu/ram.ts';
+import { realtimeMs } from '../../cpu/vclock.ts';
 import type { KernelContext } from '../context.ts';
 import { VirtualAddressSpace } from '../mm/aspace.ts';
 import { F_DEV, F_FLAGS, F_INO, F_PATH_BYTE, F_PATH_LEN, FF_ANON, FILE_BYTES, RF_GROWSDOWN, RF_HEAP, RF_SHARED } from '../mm/layout.ts';
@@ -102,7 +103,7 @@ export function procStat(k: ProcfsCaller): string {
   let ctxt = 0;
   for (let t = 0; t < layout.sched.maxThreads; t++) ctxt += i32[(layout.threads + t * THREAD_BYTES) / 4 + T_SWITCHES]! >>> 0;
   const [run] = threadCounts(k.kctx);
-  const btime = Math.floor(Date.now() / 1000 - nowUs() / 1e6);
+  const btime = Math.floor(realtimeMs() / 1000 - nowUs() / 1e6);
   const forks = Atomics.load(i32, layout.schedHeader / 4 + SH_NEXT_TID);
   return out + `intr 0\nctxt ${ctxt}\nbtime ${btime}\nprocesses ${forks}\nprocs_running ${run}\nprocs_blocked 0\n` +
     'softirq 0 0 0 0 0 0 0 0 0 0 0\n';

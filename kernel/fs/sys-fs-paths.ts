@@ -14,6 +14,7 @@
  *   a directory swapped for a symlink between the walk and the call cannot redirect it.
  */
 import * as fs from 'node:fs';
+import { realtimeMs } from '../../cpu/vclock.ts';
 import { EACCES, EBADF, EBUSY, EEXIST, EFAULT, EINVAL, ENOENT, EPERM } from '../errno.ts';
 import { fifoMake, fifoUnlinked } from './fifo.ts';
 import { virtReadOnly } from './sys-fs-virt.ts';
@@ -336,7 +337,7 @@ export function sysFchownat(f: FsEnv, a: readonly bigint[]): number {
  * applied against the file's current times; -EINVAL for a tv_nsec out of range, -EFAULT.
  */
 function utimes(f: FsEnv, va: number, current: () => fs.Stats): [number, number] | number {
-  const now = Date.now() / 1000;
+  const now = realtimeMs() / 1000;
   if (va === 0) return [now, now];
   const raw = copyFromUser(f.kctx, f.as, va, 32);
   if (typeof raw === 'number') return -EFAULT;

@@ -13,6 +13,7 @@
  */
 import * as fs from 'node:fs';
 import { PAGE_SIZE } from '../../cpu/ram.ts';
+import { realtimeMs } from '../../cpu/vclock.ts';
 import { EACCES, EBADF, EEXIST, EFAULT, EINVAL, ENODEV, ENOENT, ENOSPC, EPERM } from '../errno.ts';
 import { createFile, fileRefDelta, fileSize, getPage } from '../mm/pagecache.ts';
 import { copyToUser } from '../mm/uaccess.ts';
@@ -214,7 +215,7 @@ export function virtStat(node: VNode): Uint8Array {
   dv.setUint32(20, node.nlink ?? 1, true);
   if (node.type === 'dev') dv.setBigUint64(32, BigInt(((node.major ?? MEM_MAJOR) << 8) | node.minor!), true);
   dv.setInt32(56, node.type === 'dev' ? 4096 : 1024, true);
-  const now = BigInt(Date.now());
+  const now = BigInt(realtimeMs());
   for (const off of [72, 88, 104]) {
     dv.setBigInt64(off, now / 1000n, true);
     dv.setBigUint64(off + 8, (now % 1000n) * 1_000_000n, true);

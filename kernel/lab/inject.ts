@@ -14,6 +14,8 @@
  */
 import type { Ctl } from '../layout.ts';
 import { INJECT_SLOTS, LH_INJECT, LH_INJECT_HITS } from './layout.ts';
+import { activeBaton } from '../../cpu/baton.ts';
+import { advanceTime } from '../../cpu/vclock.ts';
 
 /**
  * The injection points, in slot order (each has exactly one call site; slots are indices into LH_INJECT, never persisted). Each names where the hart sleeps:
@@ -130,6 +132,12 @@ export function inject(ctl: Ctl, slot: number): void {
   const us = ctl.i32[base + LH_INJECT + slot]!;
   if (us === 0) return;
   Atomics.add(ctl.i32, base + LH_INJECT_HITS + slot, 1);
+  const baton = activeBaton();
+  if (baton !== null) { // deterministic mode: the delay is a switch point and costs virtual time, not host time
+    advanceTime(us * 1000);
+    baton.waitTurn();
+    return;
+  }
   Atomics.wait(sleeper, 0, 0, us / 1000);
 }
 

@@ -82,6 +82,7 @@ import { writeSync } from 'node:fs';
 import type { AccessKind, } from '../../cpu/trap.ts';
 import type { TlbObserver } from '../../cpu/tlb.ts';
 import { PAGE_SIZE } from '../../cpu/ram.ts';
+import { timeNs } from '../../cpu/vclock.ts';
 import type { Ctl } from '../layout.ts';
 import {
   CH_AS, CH_HART, CH_KIND, CH_NPAGES, CH_SEQ, CH_TAG, CH_TIME, CH_VPN, CHANGE_BYTES, CHANGE_SLOTS, LAB_CHANGES_AT,
@@ -125,7 +126,7 @@ export function setSanitizerMode(ctl: Ctl, mode: number): void {
 
 /** Time on the one clock every worker shares (ns, monotonic). */
 export function nowNs(): number {
-  return Number(process.hrtime.bigint());
+  return timeNs(); // virtual in deterministic mode (cpu/vclock.ts)
 }
 
 /** Step 1: a change whose PTE edits are done takes its sequence number. */

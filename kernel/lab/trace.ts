@@ -21,6 +21,7 @@
  * well under a microsecond.
  */
 import type { Ctl } from '../layout.ts';
+import { timeNs, virtualTime } from '../../cpu/vclock.ts';
 import {
   REC_A0, REC_F0, REC_HART, REC_KIND, REC_PID, REC_TID, REC_TS, TRACE_RECORD_BYTES, TRACE_RING_HEADER_BYTES,
   traceRingBytes, TR_CAPACITY, TR_EPOCH_F64, TR_HART, TR_HEAD, TR_LAPS,
@@ -147,6 +148,7 @@ export class TraceWriter {
 
   /** ns since the trace epoch, as stamped on records. */
   now(): number {
+    if (virtualTime()) return timeNs(); // deterministic mode: virtual ns (cpu/vclock.ts)
     return (performance.now() + this.clockBase) * 1e6;
   }
 
@@ -159,7 +161,7 @@ export class TraceWriter {
   record(kind: number, a0: number, a1: number, a2: number, a3: number, f0: number, f1: number, f2: number): void {
     const at = this.records + this.head * RECORD_BYTES;
     const i = at >> 2, d = at >> 3, i32 = this.i32, f64 = this.f64;
-    f64[d + D_TS] = (performance.now() + this.clockBase) * 1e6;
+    f64[d + D_TS] = virtualTime() ? timeNs() : (performance.now() + this.clockBase) * 1e6;
     i32[i + I_KIND] = kind;
     i32[i + I_HART] = this.hartId;
     i32[i + I_TID] = this.tid;

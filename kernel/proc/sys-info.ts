@@ -32,6 +32,7 @@ import { argInt, argU } from '../syscall.ts';
 import { copyFromUser, copyToUser } from '../mm/uaccess.ts';
 import { processCpuNs, threadCpuNs } from './cputime.ts';
 import { procOps } from './sys-proc.ts';
+import { realtimeNs, timeNs, virtualTime } from '../../cpu/vclock.ts';
 
 const ESRCH = 3;
 export const UTS_SYSNAME = 'Linux';
@@ -137,11 +138,25 @@ export function setRealtimeOffset(ns: number): void {
 
 /** The host's monotonic clock in ms (a double): the clock of every scheduler deadline (block timeouts, sleeps). */
 export function monotonicMs(): number {
-  return Number(process.hrtime.bigint()) / 1e6;
+  return timeNs() / 1e6; // virtual in deterministic mode (cpu/vclock.ts)
+}
+
+/** Deterministic mode's clocks: virtual time (cpu/vclock.ts), REALTIME from a fixed epoch. */
+function virtualClockNs(id: number): bigint | null {
+  const mono = BigInt(Math.floor(timeNs())) + 1_000_000_000n;
+  switch (id) {
+    case CLOCK_REALTIME: return realtimeNs();
+    case CLOCK_REALTIME_COARSE: { const t = realtimeNs(); return t - (t % COARSE_NS); }
+    case CLOCK_MONOTONIC: case CLOCK_MONOTONIC_RAW: case CLOCK_BOOTTIME: return mono;
+    case CLOCK_MONOTONIC_COARSE: return mono - (mono % COARSE_NS);
+    case CLOCK_PROCESS_CPUTIME_ID: case CLOCK_THREAD_CPUTIME_ID: return mono - 1_000_000_000n;
+    default: return null;
+  }
 }
 
 /** Nanoseconds of clock `id`, or null for an unknown clock. */
 export function clockNs(id: number): bigint | null {
+  if (virtualTime()) return virtualClockNs(id);
   switch (id) {
     case CLOCK_REALTIME: return process.hrtime.bigint() + realtimeOffsetNs;
     case CLOCK_REALTIME_COARSE: {
@@ -226,7 +241,7 @@ export function sysSysinfo(f: FsEnv, a: readonly bigint[]): number {
   const out = new Uint8Array(112);
   const dv = new DataView(out.buffer);
   const st = f.kctx.frames.stats();
-  dv.setBigInt64(0, (process.hrtime.bigint() - bootNs) / 1_000_000_000n + 1n, true); // uptime
+  dv.setBigInt64(0, clockNs(CLOCK_BOOTTIME)! / 1_000_000_000n, true); // uptime
   dv.setBigUint64(32, BigInt(st.total), true); // totalram (in mem_unit pages)
   dv.setBigUint64(40, BigInt(st.free), true); // freeram
   dv.setUint16(80, 1, true); // procs

@@ -13,6 +13,8 @@
  * run once by the creator, and a constructor each worker uses to attach.
  */
 
+import { relaxWait } from '../../cpu/baton.ts';
+
 /** Bounded spin before blocking (rounds of one Atomics.load each). */
 export const LOCK_SPIN_LIMIT = 100;
 /** Length (ms) of one blocking wait before `whileWaiting` runs. */
@@ -27,7 +29,7 @@ const nothing: WhileWaiting = () => {};
  * Callers loop around this and re-check their condition.
  */
 export function waitSlice(i32: Int32Array, index: number, value: number, whileWaiting: WhileWaiting): void {
-  Atomics.wait(i32, index, value, LOCK_WAIT_SLICE_MS);
+  relaxWait(i32, index, value, LOCK_WAIT_SLICE_MS); // deterministic mode: the baton moves on instead (cpu/baton.ts)
   whileWaiting();
 }
 

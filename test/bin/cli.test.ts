@@ -67,7 +67,11 @@ describe('bin/coherent usage errors exit 2 and say what is allowed', () => {
       [['run', '--root', '/no/such/dir', HELLO], [/--root/, /existing directory/]],
       [['run', join(tmpdir(), 'no-such-guest')], [/<elf>/, /not a file/]],
       [['trace', HELLO], [/--output/]],
-      [['frobnicate'], [/unknown command 'frobnicate'/, /commands: run, trace, bench, demo/]],
+      [['frobnicate'], [/unknown command 'frobnicate'/, /commands: run, trace, hunt, bench, demo/]],
+      [['run', '--schedule', 'fifo', HELLO], [/--schedule/, /pct, random/]],
+      [['run', '--pct-depth', '0', HELLO], [/--pct-depth/, /1 to 64/]],
+      [['hunt', '--shard', '5/4', HELLO], [/--shard/, /1 <= i <= n/]],
+      [['hunt', '--runs', '0', HELLO], [/--runs/]],
       [['bench', 'nosuch'], [/unknown benchmark 'nosuch'/, /known: .*ipi/]],
       // a benchmark's own options pass through, and a bad one is refused before anything runs
       [['bench', 'policies', '--bogus'], [/Unknown option '--bogus'/, /--policies a,b/]],

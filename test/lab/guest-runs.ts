@@ -15,8 +15,9 @@ import { closeSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { labStats, type LabStats } from '../../kernel/lab/stats.ts';
-import { bootScheduled, spawn, wait, type SchedBootOptions } from '../../scheduler/api.ts';
+import { bootScheduled, deterministicStats, spawn, untilQuiescent, wait, type SchedBootOptions } from '../../scheduler/api.ts';
 import { settledLeak } from './workloads.ts';
+import type { BatonStats } from '../../cpu/baton.ts';
 import { injectHits as injectHitsOf, type InjectConfig, type InjectPoint } from '../../kernel/lab/inject.ts';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
@@ -43,6 +44,10 @@ export interface GuestRunOptions {
   tlbsyncSkip?: boolean;
   /** ipi options whose safety condition is broken (bootScheduled `ipiUnsafe`; UNSAFE, negative controls). */
   ipiUnsafe?: SchedBootOptions['ipiUnsafe'];
+  /** Deterministic mode (bootScheduled `deterministic`, docs/deterministic.md) with `seed` and `schedule`. */
+  deterministic?: boolean;
+  seed?: number;
+  schedule?: 'pct' | 'random';
 }
 
 /**
@@ -62,6 +67,8 @@ export interface GuestRun {
   wallMs: number;
   /** Times each configured injection point delayed a hart. */
   injectHits: Partial<Record<InjectPoint, number>>;
+  /** Deterministic mode's figures (schedule hash, decisions, virtual ns); null in parallel mode. */
+  deterministic: BatonStats | null;
 }
 
 const elfCache = new Map<string, Uint8Array>();
@@ -76,16 +83,21 @@ export async function runGuest(o: GuestRunOptions): Promise<GuestRun> {
   const fd = openSync(outPath, 'w');
   const nul = openSync('/dev/null', 'r+');
   const m = await bootScheduled({ cpus: o.cpus ?? 4, memory: 128 * MiB, policy: o.policy, sanitize: o.sanitize ?? 'report', root: dir, inject: o.inject, poison: o.poison,
-    globalAsidMinHarts: o.globalAsidMinHarts, tlbsyncSkip: o.tlbsyncSkip, ipiUnsafe: o.ipiUnsafe, jit: o.jit ?? guestRunDefaults.jit });
+    globalAsidMinHarts: o.globalAsidMinHarts, tlbsyncSkip: o.tlbsyncSkip, ipiUnsafe: o.ipiUnsafe, jit: o.jit ?? guestRunDefaults.jit,
+    deterministic: o.deterministic, seed: o.seed, schedule: o.schedule });
   try {
     const t0 = performance.now();
     const { pid } = spawn(m, { elf, argv: [o.guest, ...o.args], envp: [], stdio: [nul, fd, nul] });
     const status = await wait(m, pid, o.timeoutMs ?? 60_000);
     const wallMs = performance.now() - t0;
+    if (o.deterministic) await untilQuiescent(m, 60_000); // statistics of the finished run, not of the last idle turns
     const leaked = await settledLeak(m);
     const stdout = readFileSync(outPath, 'utf8');
     const injectHits = Object.fromEntries(Object.keys(o.inject ?? {}).map((k) => [k, injectHitsOf(m.ctl, k as InjectPoint)]));
-    return { status, stdout, guestFailed: status !== 0 || /: FAIL/.test(stdout), stats: labStats(m.ctl), leaked, wallMs, injectHits };
+    return {
+      status, stdout, guestFailed: status !== 0 || /: FAIL/.test(stdout), stats: labStats(m.ctl), leaked, wallMs, injectHits,
+      deterministic: deterministicStats(m),
+    };
   } finally {
     await m.shutdown();
     closeSync(fd);

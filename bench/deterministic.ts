@@ -1,0 +1,63 @@
+/**
+ * `bench deterministic` (issue 15): what deterministic mode (docs/deterministic.md) costs
+ * against the parallel mode, on the bundled guests:
+ *   det.slowdown.1hart    compute (single thread) on 1 hart: det wall time / parallel wall time
+ *   det.slowdown.4harts   tlbrace 3 40 4 on 4 harts: the same ratio
+ *   det.switches          baton handovers per host second in the 4-hart run
+ *   det.decisions         schedule decisions of that run (a function of the seed: the same on any host)
+ *   det.virtual.ms        its virtual time (ms, the cost model's: the same on any host)
+ * Wall time is the guest's own run (spawn to exit), not the machine's boot; each figure is the
+ * best of RUNS runs per mode, as the host is shared. Run: `npx tsx bench/index.ts deterministic`.
+ */
+import { closeSync, openSync, readFileSync } from 'node:fs';
+import { bootScheduled, deterministicStats, spawn, untilQuiescent, wait } from '../scheduler/api.ts';
+import type { BatonStats } from '../cpu/baton.ts';
+
+const ROOT = new URL('../', import.meta.url).pathname;
+const RUNS = 2;
+
+interface Timed { ms: number; det: BatonStats | null }
+
+/** One run of `guest` on a fresh machine: the guest's wall time (ms) and, in det mode, the baton's figures. */
+async function timeOnce(guest: string, args: string[], cpus: number, deterministic: boolean): Promise<Timed> {
+  const m = await bootScheduled({ cpus, memory: 128 * 2 ** 20, deterministic, seed: 1 });
+  const nul = openSync('/dev/null', 'r+');
+  try {
+    const elf = new Uint8Array(readFileSync(`${ROOT}guests/bin/${guest}`));
+    const t0 = performance.now();
+    const { pid } = spawn(m, { elf, argv: [guest, ...args], envp: [], stdio: [nul, nul, nul] });
+    const status = await wait(m, pid, 600_000);
+    const ms = performance.now() - t0;
+    if (status !== 0) throw new Error(`bench deterministic: ${guest} exited ${status}`);
+    if (deterministic) await untilQuiescent(m, 60_000);
+    return { ms, det: deterministicStats(m) };
+  } finally {
+    await m.shutdown();
+    closeSync(nul);
+  }
+}
+
+/** Best (shortest) of RUNS runs. */
+async function best(guest: string, args: string[], cpus: number, deterministic: boolean): Promise<Timed> {
+  let b: Timed | null = null;
+  for (let i = 0; i < RUNS; i++) {
+    const t = await timeOnce(guest, args, cpus, deterministic);
+    if (b === null || t.ms < b.ms) b = t;
+  }
+  return b!;
+}
+
+/** Run the benchmark; prints the BENCH lines. */
+export async function run(): Promise<void> {
+  const c = ['compute', ['300000']] as const;
+  const p1 = await best(c[0], [...c[1]], 1, false);
+  const d1 = await best(c[0], [...c[1]], 1, true);
+  console.log(`BENCH det.slowdown.1hart ${(d1.ms / p1.ms).toFixed(2)} x`);
+  const r = ['tlbrace', ['3', '40', '4']] as const;
+  const p4 = await best(r[0], [...r[1]], 4, false);
+  const d4 = await best(r[0], [...r[1]], 4, true);
+  console.log(`BENCH det.slowdown.4harts ${(d4.ms / p4.ms).toFixed(2)} x`);
+  console.log(`BENCH det.switches ${Math.round(d4.det!.handovers / (d4.ms / 1000))} /s`);
+  console.log(`BENCH det.decisions ${d4.det!.decisions} decisions`);
+  console.log(`BENCH det.virtual.ms ${(d4.det!.virtualNs / 1e6).toFixed(3)} ms`);
+}
