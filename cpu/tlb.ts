@@ -144,6 +144,8 @@ export class Tlb {
   private readonly tVpn: Int32Array;
   private readonly tHi: Int32Array;
   private readonly tAsid: Int32Array; // asid, ASID_GLOBAL or ASID_INVALID
+  /** Per set: 1 = no way is ASID_INVALID (a refill evicts without scanning); any removal clears it. */
+  private readonly tFull: Uint8Array;
   private readonly tPerm: Uint8Array; // PTE_R | PTE_X | (PTE_W if W and D)
   private readonly tPa: Float64Array; // physical address of the 4 KiB page
   private readonly tStamp: Int32Array; // TlbObserver stamp / checked value / tag of the entry
@@ -184,6 +186,7 @@ export class Tlb {
     this.tVpn = new Int32Array(entries);
     this.tHi = new Int32Array(entries);
     this.tAsid = new Int32Array(entries).fill(ASID_INVALID);
+    this.tFull = new Uint8Array(sets);
     this.tPerm = new Uint8Array(entries);
     this.tPa = new Float64Array(entries);
     this.tStamp = new Int32Array(entries);
@@ -357,10 +360,17 @@ export class Tlb {
     vaLo: number, vaHi: number, tagAsid: number, perm: number, pageBase: number, stamp: number, checked: number, tag: number,
   ): void {
     const vpn = (vaLo >>> 12) | (vaHi << 20);
-    const first = (vpn & this.setMask) * this.ways;
+    const set = vpn & this.setMask;
+    const first = set * this.ways;
+    const end = first + this.ways;
     let e = first;
-    while (e < first + this.ways && this.tAsid[e] !== ASID_INVALID) e++;
-    if (e === first + this.ways) {
+    if (this.tFull[set] === 0) {
+      while (e < end && this.tAsid[e] !== ASID_INVALID) e++;
+      if (e === end - 1 || e === end) this.tFull[set] = 1; // this refill takes the last free way, or none was free
+    } else {
+      e = end;
+    }
+    if (e === end) {
       e = first + this.nextRandom(this.ways);
       this.counters[HC_TLB_EVICTIONS]++;
       // The victim's page: va bits 12..43 are its vpn, bits 44..63 its hiTag.
@@ -434,6 +444,7 @@ export class Tlb {
       if (a === ASID_INVALID || this.tVpn[e] !== vpn || this.tHi[e] !== hiTag) continue;
       if (asid === null || a === asid || (withGlobal && a === ASID_GLOBAL)) {
         this.tAsid[e] = ASID_INVALID;
+        this.tFull[vpn & this.setMask] = 0;
         removed++;
       }
     }
@@ -468,11 +479,13 @@ export class Tlb {
     if (vaLo === null) {
       if (a === null) {
         this.tAsid.fill(ASID_INVALID);
+        this.tFull.fill(0);
         this.sAsid.fill(ASID_INVALID);
         this.superCount = 0;
         this.counters[HC_FLUSH_ALL]++;
       } else {
         for (let e = 0; e < this.tAsid.length; e++) if (this.tAsid[e] === a) this.tAsid[e] = ASID_INVALID;
+        this.tFull.fill(0);
         for (let e = 0; e < this.sAsid.length; e++) {
           if (this.sAsid[e] === a) { this.sAsid[e] = ASID_INVALID; this.superCount--; }
         }
