@@ -34,7 +34,7 @@ const CODE_VA = 0x10000;
 const DATA_VA = 0x40000000;
 const STRIDE_PAGES = 2048;
 
-interface Loop {
+export interface Loop {
   name: string;
   /** Program words; x5 holds the iteration count on entry. */
   words: number[];
@@ -45,7 +45,8 @@ interface Loop {
   sv48: boolean;
 }
 
-const LOOPS: Loop[] = [
+/** The three loops (exported for profiling scripts). */
+export const LOOPS: Loop[] = [
   {
     name: 'int',
     words: [E.add(6, 6, 5), E.xor(7, 7, 6), E.slli(8, 6, 3), E.sub(7, 7, 8), E.srli(9, 7, 7), E.or(6, 6, 9),
@@ -111,7 +112,7 @@ function timeRun(loop: Loop, iters: number, jit: boolean): [number, number] {
 }
 
 /** Measure one loop for about `seconds`, translated (`jit`) or interpreted; returns MIPS. */
-function measure(loop: Loop, seconds: number, jit: boolean): number {
+export function measure(loop: Loop, seconds: number, jit: boolean): number {
   timeRun(loop, Math.ceil(200_000 / loop.perIter), jit); // warm up V8's JIT
   let iters = Math.ceil(2_000_000 / loop.perIter);
   for (;;) {

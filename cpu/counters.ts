@@ -28,6 +28,7 @@ export const HC_SC_FAILURES = 19;
 export const HC_JIT_BLOCKS = 20; // blocks compiled by the translator (cpu/jit.ts)
 export const HC_JIT_COMPILE_US = 21; // their total compile time, µs (host time)
 export const HC_JIT_INSNS = 22; // instructions retired in compiled blocks (instret - this = interpreted)
+export const HC_WALK_CACHE_HITS = 23; // walks that started at a level-0 table from the page-walk cache (cpu/walk-cache.ts)
 export const HART_COUNTER_SLOTS = 32; // room to grow; layout reserves this many per hart
 
 export const HART_COUNTER_NAMES: Readonly<Record<number, string>> = {
@@ -54,4 +55,5 @@ export const HART_COUNTER_NAMES: Readonly<Record<number, string>> = {
   [HC_JIT_BLOCKS]: 'jit.blocks',
   [HC_JIT_COMPILE_US]: 'jit.compileUs',
   [HC_JIT_INSNS]: 'jit.insns',
+  [HC_WALK_CACHE_HITS]: 'tlb.walkCacheHits',
 };

@@ -6,7 +6,9 @@
  * high word, add = pageBasePa - tagLo (mod 2^32), so a hit is
  *   (lo & (~0xfff | size-1)) === tagLo[e] && hi === tagHi[e]  →  pa = (add[e] + lo) >>> 0.
  * Alignment is folded into the compare: a misaligned access always misses and comes here.
- * An empty entry has tagLo = -1, which no masked address equals.
+ * An empty entry has tagLo = -1, which no masked address equals. The Tlb drops them all
+ * on an sfence/satp write (onInvalidate) and one slot when it evicts a 4 KiB entry
+ * (onInvalidatePage → Hart.invalidateMicroPage).
  *
  * Here: aligned accesses translate once, refill the micro-TLB and do the access;
  * misaligned ones (supported for ordinary loads/stores, like Linux emulating them) go byte

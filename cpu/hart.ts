@@ -159,6 +159,7 @@ export class Hart {
     this.counters = opts.counters ?? new Float64Array(HART_COUNTER_SLOTS);
     this.tlb = new Tlb(opts.ram, this.counters, opts.tlb);
     this.tlb.onInvalidate = () => this.invalidateMicroTlbs();
+    this.tlb.onInvalidatePage = (pageLo, pageHi) => this.invalidateMicroPage(pageLo, pageHi);
     this.fpu = new Fpu(this.x);
     this.batch = Math.max(1, opts.batch ?? 4096);
     this.jit = opts.jit ?? false;
@@ -222,6 +223,20 @@ export class Hart {
     this.sTagLo.fill(-1);
     this.fTag.fill(NaN);
     this.cpPage = REFILL_PAGE;
+  }
+
+  /**
+   * Drop the micro-TLB entries that may copy the Tlb's entries for the 4 KiB page at
+   * (pageLo, pageHi) (the Tlb evicted them): the one slot of each micro-TLB that page indexes
+   * (whatever it holds — dropping more than needed is always allowed), and the current code
+   * page if it is that page.
+   */
+  invalidateMicroPage(pageLo: number, pageHi: number): void {
+    const e = (pageLo >>> 12) & (MICRO_TLB_ENTRIES - 1);
+    this.lTagLo[e] = -1;
+    this.sTagLo[e] = -1;
+    this.fTag[e] = NaN;
+    if (this.cpBase === vaOf(pageLo & ~0xfff, pageHi)) this.cpPage = REFILL_PAGE;
   }
 
   /** Drop the whole decode cache. */

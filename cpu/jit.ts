@@ -27,6 +27,16 @@
  *    same slow paths (hart-mem.ts loadSlow/storeSlow), so the private TLB, the micro-TLBs
  *    and the sanitizer's observer see the same accesses in the same order; aligned 64-bit
  *    accesses are the same single Float64 move;
+ *  - the block's page caches: in a block with two or more loads (stores), or a looping block
+ *    with one, the tag, high word and add of the load (store) micro-TLB entry the block last
+ *    hit are kept in locals (`lcT lcH lcA`, `scT scH scA`) and compared first. A hart's
+ *    micro-TLBs change only inside slow-path calls (refills, evictions, a dropped code page)
+ *    and between blocks (sfence, satp, broadcast invalidations, observer), and every
+ *    slow-path call in the block empties both caches, so a cached entry is still the
+ *    micro-TLB's entry for that page: a cached hit happens exactly when the micro-TLB compare
+ *    would hit, counts as a micro-TLB hit and moves the same bytes — it only saves the three
+ *    array reads. (While the sanitizer observes the TLB the micro-TLBs stay empty, so the
+ *    caches never fill.)
  *  - after a slow-path call, if the current code page was dropped (a store into code, a TLB
  *    invalidation) the block exits after that instruction, as the interpreter refills;
  *  - OP_FP calls fpu.exec with the registers written back first and its integer result
@@ -85,6 +95,15 @@ function isControl(op: number): boolean {
   return op === OP_JAL || op === OP_JALR || (op >= OP_BEQ && op <= OP_BGEU);
 }
 
+/** Loads and stores the translator compiles (integer and FP). */
+function isLoad(op: number): boolean {
+  return op === OP_LB || op === OP_LH || op === OP_LW || op === OP_LD || op === OP_LBU || op === OP_LHU || op === OP_LWU ||
+    op === OP_FLW || op === OP_FLD;
+}
+function isStore(op: number): boolean {
+  return op === OP_SB || op === OP_SH || op === OP_SW || op === OP_SD || op === OP_FSW || op === OP_FSD;
+}
+
 /** Ops the translator compiles (everything else ends the block before it). */
 function isTranslatable(op: number): boolean {
   return (op >= OP_LUI && op <= OP_REMUW) || op === OP_FENCE || (op >= OP_FP && op <= OP_FSD);
@@ -118,6 +137,9 @@ class Gen {
   readonly written = new Set<number>();
   /** True while emitting a self-looping block (exits count `done`). */
   loops = false;
+  /** Loads (stores) go through the block's page cache first (see PAGE CACHE in emitInsn). */
+  loadCache = false;
+  storeCache = false;
 
   /**
    * Instructions retired when `k` instructions of this pass, in block order, are behind: minus
@@ -131,6 +153,14 @@ class Gen {
   hi(r2: number): string { return r2 === 0 ? '0' : `xh${r2 >> 1}`; }
   use(r2: number): void { if (r2 !== 0 && r2 !== X_SINK) this.used.add(r2 >> 1); }
   def(r2: number): void { if (r2 !== X_SINK && r2 !== 0) { this.used.add(r2 >> 1); this.written.add(r2 >> 1); } }
+
+  /**
+   * Statements that empty the block's page caches: after any slow-path call, which may have
+   * refilled or invalidated any micro-TLB entry (an eviction, a dropped code page).
+   */
+  dropCaches(): string {
+    return (this.loadCache ? 'lcT = -1; ' : '') + (this.storeCache ? 'scT = -1; ' : '');
+  }
 
   /** Statements that write back the block's written registers. */
   writeBack(): string {
@@ -294,9 +324,14 @@ function emitInsn(g: Gen, op: number, a: number, imm: number, off: number, k: nu
         case OP_FLD: dest = `fi32[${rd}] = v; fi32[${rd + 1}] = vh;`; break;
         default: dest = g.set(rd, 'v', '0'); break;
       }
-      return `{ ${addr(g, r1, imm)} const e = (lo >>> 12) & 255; let v = 0, vh = 0; ` +
-        `if ((lo & ${LOAD_MASK[size]}) === lTagLo[e] && hi === lTagHi[e]) { ${hit} hl++; ${dest} } else { ` +
-        `if (!loadSlow(h, lo, hi, ${size})) ${trap} ${slow} ${dest} ${recheck} } }`;
+      const mask = LOAD_MASK[size];
+      const micro = `const e = (lo >>> 12) & 255; ` +
+        `if ((lo & ${mask}) === lTagLo[e] && hi === lTagHi[e]) { ${g.loadCache ? 'lcT = lo & -4096; lcH = hi; lcA = lAdd[e]; ' : ''}` +
+        `${hit} hl++; ${dest} } else { ${g.dropCaches()}` +
+        `if (!loadSlow(h, lo, hi, ${size})) ${trap} ${slow} ${dest} ${recheck} }`;
+      if (!g.loadCache) return `{ ${addr(g, r1, imm)} let v = 0, vh = 0; ${micro} }`;
+      return `{ ${addr(g, r1, imm)} let v = 0, vh = 0; ` +
+        `if ((lo & ${mask}) === lcT && hi === lcH) { ${hit.replaceAll('lAdd[e]', 'lcA')} hl++; ${dest} } else { ${micro} } }`;
     }
     case OP_SB: case OP_SH: case OP_SW: case OP_SD: case OP_FSW: case OP_FSD: {
       const size = op === OP_SB ? 1 : op === OP_SH ? 2 : op === OP_SD || op === OP_FSD ? 8 : 4;
@@ -309,9 +344,14 @@ function emitInsn(g: Gen, op: number, a: number, imm: number, off: number, k: nu
         case 4: hit = 'i32[(sAdd[e] + lo) >>> 2] = v;'; break;
         default: hit = 'wideI[0] = v; wideI[1] = vh; f64[(sAdd[e] + lo) >>> 3] = wideF[0];'; break;
       }
-      return `{ ${addr(g, r1, imm)} const e = (lo >>> 12) & 255; const v = ${vl}; const vh = ${vh}; ` +
-        `if ((lo & ${LOAD_MASK[size]}) === sTagLo[e] && hi === sTagHi[e]) { ${hit} hs++; } else { ` +
-        `if (!storeSlow(h, lo, hi, ${size}, v, vh)) ${trap} ${recheck} } }`;
+      const mask = LOAD_MASK[size];
+      const micro = `const e = (lo >>> 12) & 255; ` +
+        `if ((lo & ${mask}) === sTagLo[e] && hi === sTagHi[e]) { ${g.storeCache ? 'scT = lo & -4096; scH = hi; scA = sAdd[e]; ' : ''}` +
+        `${hit} hs++; } else { ${g.dropCaches()}` +
+        `if (!storeSlow(h, lo, hi, ${size}, v, vh)) ${trap} ${recheck} }`;
+      if (!g.storeCache) return `{ ${addr(g, r1, imm)} const v = ${vl}; const vh = ${vh}; ${micro} }`;
+      return `{ ${addr(g, r1, imm)} const v = ${vl}; const vh = ${vh}; ` +
+        `if ((lo & ${mask}) === scT && hi === scH) { ${hit.replaceAll('sAdd[e]', 'scA')} hs++; } else { ${micro} } }`;
     }
     case OP_FP: {
       // fpu.exec reads and writes the register buffer: write back everything the block writes
@@ -350,10 +390,17 @@ export function blockSource(page: DecodedPage, slot: number, len: number): strin
   const endOff = off;
   const lastOff = offs[len - 1]!;
   g.loops = false;
+  let loads = 0;
+  let stores = 0;
   for (const o of offs) {
     const op = page.ops[o >>> 1];
     if ((op === OP_JAL || (op >= OP_BEQ && op <= OP_BGEU)) && o + page.imms[o >>> 1] === startOff) g.loops = true;
+    if (isLoad(op)) loads++;
+    if (isStore(op)) stores++;
   }
+  // The page cache pays when a page is used again: a second access in the block or a next pass.
+  g.loadCache = loads >= 2 || (g.loops && loads >= 1);
+  g.storeCache = stores >= 2 || (g.loops && stores >= 1);
   const body: string[] = [];
   const skipEnds = new Map<number, number>(); // instruction index → how many skip regions close before it
   for (let k = 0; k < len; k++) {
@@ -380,7 +427,8 @@ export function blockSource(page: DecodedPage, slot: number, len: number): strin
   const wbAll = g.writeBack();
   let code = body.join('\n').replaceAll('WRITEBACK_ALL', wbAll);
   if (g.loops) code = `let done = 0;\nfor (;;) {\n${code}\n}`;
-  return `"use strict";\nreturn function block(base, n) {\n${entry}\nlet hl = 0, hs = 0, sk = 0;\n${code}\n};`;
+  const caches = (g.loadCache ? 'let lcT = -1, lcH = 0, lcA = 0; ' : '') + (g.storeCache ? 'let scT = -1, scH = 0, scA = 0;' : '');
+  return `"use strict";\nreturn function block(base, n) {\n${entry}\nlet hl = 0, hs = 0, sk = 0; ${caches}\n${code}\n};`;
 }
 
 /** The condition (a JS expression over register locals) under which branch `op` is taken. */

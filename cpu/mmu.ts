@@ -14,13 +14,24 @@
  *    an access that faults leaves the PTE untouched.
  *
  * Reading PTEs: the kernel writes a PTE as ONE 64-bit Atomics operation on `ram.i64`.
- * The walk reads it as two 32-bit `Atomics.load`s on `ram.i32` — high word, low word, then
- * the high word again, retrying until both high reads agree — because a BigInt load costs
- * about three times as much. The pair is a value the PTE really held unless the high word
- * went x → y → x within those few nanoseconds; the high word is non-zero only in PTEs that
- * fault anyway (reserved bits, or a PPN ≥ 2^22, i.e. beyond the 4 GiB RAM limit), so such
- * a race would need a faulting PTE rewritten twice mid-read. The A/D update is a full
- * 64-bit `Atomics.compareExchange` against the pair we read, so it never acts on a torn value.
+ * The walk reads it as ONE aligned 8-byte move (an element of `ram.f64`, split into its
+ * 32-bit halves through an 8-byte scratch), the same single-copy-atomic move an aligned
+ * guest `ld` is (cpu/hart.ts `wideF`): it is one machine load on x86-64 and arm64, so the
+ * pair is always a value the PTE really held. (Until issue 17 the walk read two 32-bit
+ * `Atomics.load`s and re-read the high word; V8 does not inline `Atomics.load`, ~10 ns each,
+ * and the twelve of a four-level walk were most of a TLB miss.) A plain read needs no
+ * ordering of its own: what makes a kernel's PTE write visible to a later walk is the
+ * synchronisation the kernel already does before relying on it (the shootdown's interrupt
+ * and acknowledgement words, the fault handler's return), all `Atomics` operations.
+ * A bit pattern that is a NaN as a double has bits 62:52 set, reserved bits that make the
+ * walk fault whatever the rest is, so NaN canonicalisation could not change a walk's result.
+ * The A/D update is a full 64-bit `Atomics.compareExchange` against the pair we read, so it
+ * never acts on a torn or outdated value.
+ *
+ * Entry points: `walkSv48` walks from the root; `walkFromTable` resumes at a lower level
+ * from a table the caller found earlier (the TLB's page-walk cache, cpu/walk-cache.ts, keeps
+ * the level-0 table of recent 2 MiB regions). Both report in `out.tablePa` and
+ * `out.pointerGlobal` the table the leaf was found in and the G bit of the pointers above it.
  */
 import type { PhysicalMemory } from './ram.ts';
 import { ACCESS_STORE, type AccessKind } from './trap.ts';
@@ -40,6 +51,8 @@ export const WALK_PAGE_FAULT = -1;
 export const WALK_ACCESS_FAULT = -2;
 
 const PAGE = 4096;
+/** 4 KiB pages a leaf at level i maps: 1, 512, 512², 512³. */
+const PAGES_PER_LEAF = [1, 512, 512 * 512, 512 * 512 * 512];
 
 /** What a successful walk found, beyond the physical address it returns. Reused, never allocated per walk. */
 export class WalkResult {
@@ -55,6 +68,10 @@ export class WalkResult {
   global = false;
   /** Physical address of the leaf PTE. */
   ptePa = 0;
+  /** Physical address of the table holding the leaf PTE (a level-0 table for a 4 KiB leaf). */
+  tablePa = 0;
+  /** The G bit of any pointer above that table (not of the leaf). */
+  pointerGlobal = false;
   /** A/D bits this walk set (0 when the PTE already had them). */
   adSet = 0;
   /** Times a compare-and-swap failed and step 2 was repeated. */
@@ -70,19 +87,36 @@ export class WalkResult {
 export function walkSv48(
   ram: PhysicalMemory, rootPpn: number, vaLo: number, vaHi: number, kind: AccessKind, out: WalkResult,
 ): number {
+  // 1. Let a be satp.ppn × PAGESIZE, and let i = LEVELS − 1.
+  return walkFromTable(ram, rootPpn * PAGE, SV48_LEVELS - 1, false, vaLo, vaHi, kind, out);
+}
+
+/** 8-byte scratch: a PTE read as one float64 move, seen as its two int32 halves (little-endian host). */
+const pteF = new Float64Array(1);
+const pteI = new Int32Array(pteF.buffer);
+
+/**
+ * The walk from step 2 on: `tablePa` is the physical address of a level-`level` table that
+ * a walk for va reached (the root at level 3, or a table the page-walk cache remembered),
+ * `pointerGlobal` whether a pointer above it had G set. Same results and effects as
+ * walkSv48 from the root would have, given the pointers above still hold what they held.
+ */
+export function walkFromTable(
+  ram: PhysicalMemory, tablePa: number, level: number, pointerGlobal: boolean, vaLo: number, vaHi: number,
+  kind: AccessKind, out: WalkResult,
+): number {
   // Sv48: "Instruction fetch addresses and load and store effective addresses, which are
   // 64 bits, must have bits 63–48 all equal to bit 47, or else a page-fault exception will occur."
   const top = vaHi >> 15;
   if (top !== 0 && top !== -1) return WALK_PAGE_FAULT;
-  const i32 = ram.i32;
+  const f64 = ram.f64;
   const ramBytes = ram.bytes;
   out.adSet = 0;
   out.restarts = 0;
 
-  // 1. Let a be satp.ppn × PAGESIZE, and let i = LEVELS − 1.
-  let a = rootPpn * PAGE;
-  let i = SV48_LEVELS - 1;
-  let global = 0;
+  let a = tablePa;
+  let i = level;
+  let global = pointerGlobal ? PTE_G : 0;
   for (;;) {
     // 2. Let pte be the value of the PTE at address a + va.vpn[i] × PTESIZE. If accessing pte
     //    violates a PMA or PMP check, raise an access-fault exception corresponding to the
@@ -91,13 +125,10 @@ export function walkSv48(
       : i === 2 ? ((vaLo >>> 30) | (vaHi << 2)) & 511 : (vaHi >>> 7) & 511; // va.vpn[i]
     const ptePa = a + vpnI * PTE_SIZE;
     if (ptePa + PTE_SIZE > ramBytes) return WALK_ACCESS_FAULT;
-    const w = ptePa / 4; // ptePa is 8-aligned: exact
-    let hi = Atomics.load(i32, w + 1);
-    let lo = Atomics.load(i32, w);
-    for (let again = Atomics.load(i32, w + 1); again !== hi; again = Atomics.load(i32, w + 1)) {
-      hi = again;
-      lo = Atomics.load(i32, w);
-    }
+    // SAFETY: one aligned 8-byte move (see the header): never half of two different values.
+    pteF[0] = f64[ptePa / 8]; // ptePa is 8-aligned: exact
+    let lo = pteI[0]!;
+    const hi = pteI[1]!;
 
     // 3. If pte.v = 0, or if pte.r = 0 and pte.w = 1, or if any bits or encodings that are
     //    reserved for future standard use are set within pte, stop and raise a page-fault
@@ -132,8 +163,7 @@ export function walkSv48(
     // 6. If i > 0 and pte.ppn[i − 1 : 0] ≠ 0, this is a misaligned superpage; stop and raise
     //    a page-fault exception corresponding to the original access type.
     const ppn = (hi & PPN_HI_MASK) * 4194304 + (lo >>> 10);
-    const pagesPerLeaf = 2 ** (9 * i);
-    if (ppn % pagesPerLeaf !== 0) return WALK_PAGE_FAULT;
+    if (i !== 0 && ppn % PAGES_PER_LEAF[i]! !== 0) return WALK_PAGE_FAULT;
 
     // (PMA check of the access itself, done here so a faulting access sets no A/D bit.)
     // 8. pa.pgoff = va.pgoff. If i > 0, then this is a superpage translation and
@@ -172,6 +202,8 @@ export function walkSv48(
     out.flags = lo & 0x3ff;
     out.global = (global | (lo & PTE_G)) !== 0;
     out.ptePa = ptePa;
+    out.tablePa = a;
+    out.pointerGlobal = global !== 0;
     return pageBase + (vaLo & 0xfff);
   }
 }

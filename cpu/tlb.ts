@@ -13,7 +13,11 @@
  *  - Entries are removed only by `sfenceVma`, `flush*`, eviction, or a refill that
  *    replaces them; `onInvalidate` (if set) is called at least once for each operation
  *    that may have removed entries (`sfenceVma`/`flush*` always call it), so the hart
- *    can drop any faster copies it keeps.
+ *    can drop any faster copies it keeps. When only 4 KiB entries of ONE page were removed
+ *    outside an sfence (an eviction by a refill, or a permission miss dropping the page's
+ *    entries), `onInvalidatePage(pageLo, pageHi)` is called instead if it is set: the hart
+ *    then drops its copies of that page only, not every micro-TLB entry (a page-stride
+ *    access pattern evicts on nearly every miss).
  *
  * Semantics (this is the hardware the project studies — keep it honest):
  *  - A cached entry is used WITHOUT re-reading the PTE. A stale entry stays usable until
@@ -27,6 +31,9 @@
  *    walks again and sets D atomically; `lastWritable` = W && D.
  *  - Global entries (G in the leaf or a pointer above it) match every ASID; `sfenceVma`
  *    with a specific ASID leaves them alone.
+ *  - Behind the TLB sits a page-walk cache (cpu/walk-cache.ts: the level-0 table of recent
+ *    2 MiB regions), so a miss in a cached region reads only the leaf PTE. It is dropped on
+ *    every sfenceVma/flush* and setSatp, and not used while an observer is set.
  *  - Replacement: an invalid way if there is one, else a pseudo-random way from a seeded
  *    xorshift32 generator (deterministic for a given seed and access sequence). Random
  *    replacement costs nothing on the hit path, unlike LRU bookkeeping.
@@ -36,7 +43,8 @@ import type { AccessKind } from './trap.ts';
 import * as trap from './trap.ts';
 import * as pte from './pte.ts';
 import * as mmu from './mmu.ts';
-import { WalkResult, walkSv48 } from './mmu.ts';
+import { WalkResult, walkFromTable, walkSv48 } from './mmu.ts';
+import { WalkCache } from './walk-cache.ts';
 import * as hc from './counters.ts';
 import { SATP_MODE_BARE, SATP_MODE_SV48 } from './pte.ts';
 
@@ -99,6 +107,7 @@ const ACCESS_FAULT = mmu.WALK_ACCESS_FAULT;
 const HC_WALKS = hc.HC_WALKS, HC_WALK_FAULTS = hc.HC_WALK_FAULTS, HC_AD_UPDATES = hc.HC_AD_UPDATES;
 const HC_TLB_EVICTIONS = hc.HC_TLB_EVICTIONS, HC_FLUSH_ALL = hc.HC_FLUSH_ALL, HC_FLUSH_ASID = hc.HC_FLUSH_ASID;
 const HC_FLUSH_PAGE = hc.HC_FLUSH_PAGE, HC_FLUSH_PAGE_ASID = hc.HC_FLUSH_PAGE_ASID;
+const HC_WALK_CACHE_HITS = hc.HC_WALK_CACHE_HITS;
 
 /** Tag value of an entry that matches every ASID, and of an empty entry (matches none). */
 const ASID_GLOBAL = -1;
@@ -124,6 +133,8 @@ export class Tlb {
   lastWritable = false;
   lastPageBase = 0;
   onInvalidate: (() => void) | null = null;
+  /** Called (if set) instead of onInvalidate when 4 KiB entries of one page only were removed; see the header. */
+  onInvalidatePage: ((pageLo: number, pageHi: number) => void) | null = null;
   /** The sanitizer's hook (see TlbObserver); null = off. Set with setObserver. */
   observer: TlbObserver | null = null;
 
@@ -133,6 +144,8 @@ export class Tlb {
   private readonly tVpn: Int32Array;
   private readonly tHi: Int32Array;
   private readonly tAsid: Int32Array; // asid, ASID_GLOBAL or ASID_INVALID
+  /** Per set: 1 = no way is ASID_INVALID (a refill evicts without scanning); any removal clears it. */
+  private readonly tFull: Uint8Array;
   private readonly tPerm: Uint8Array; // PTE_R | PTE_X | (PTE_W if W and D)
   private readonly tPa: Float64Array; // physical address of the 4 KiB page
   private readonly tStamp: Int32Array; // TlbObserver stamp / checked value / tag of the entry
@@ -154,6 +167,8 @@ export class Tlb {
 
   private rng: number;
   private readonly walkOut = new WalkResult();
+  /** The page-walk cache (see cpu/walk-cache.ts for what it may keep and when it is dropped). */
+  readonly walkCache = new WalkCache();
 
   /** A TLB over `ram`, counting into `counters` (the hart's HC_* block). Throws naming `Tlb` on a bad config. */
   constructor(ram: PhysicalMemory, counters: Float64Array, config: Partial<TlbConfig> = {}) {
@@ -171,6 +186,7 @@ export class Tlb {
     this.tVpn = new Int32Array(entries);
     this.tHi = new Int32Array(entries);
     this.tAsid = new Int32Array(entries).fill(ASID_INVALID);
+    this.tFull = new Uint8Array(sets);
     this.tPerm = new Uint8Array(entries);
     this.tPa = new Float64Array(entries);
     this.tStamp = new Int32Array(entries);
@@ -195,6 +211,7 @@ export class Tlb {
     this.mode = mode;
     this.asid = asid & ASID_MASK;
     this.rootPpn = rootPpn;
+    this.walkCache.invalidate(); // its entries are not ASID-tagged
   }
 
   /**
@@ -208,20 +225,24 @@ export class Tlb {
       const asid = this.asid;
       const tVpn = this.tVpn;
       let e = (vpn & this.setMask) * this.ways;
+      let tagMatched = false;
       for (const end = e + this.ways; e < end; e++) {
         // A non-canonical va never equals a stored tag (tags keep bits 12..63), so it misses.
         if (tVpn[e] === vpn && this.tHi[e] === hiTag) {
           const tagAsid = this.tAsid[e];
-          if ((tagAsid === asid || tagAsid === ASID_GLOBAL) && ((this.tPerm[e] >> kind) & 1) !== 0) {
-            this.counters[HIT_SLOT[kind]]++;
-            const base = this.tPa[e];
-            this.lastPageBase = base;
-            this.lastWritable = (this.tPerm[e] & W_BIT) !== 0;
-            return base + (vaLo & 0xfff);
+          if (tagAsid === asid || tagAsid === ASID_GLOBAL) {
+            if (((this.tPerm[e] >> kind) & 1) !== 0) {
+              this.counters[HIT_SLOT[kind]]++;
+              const base = this.tPa[e];
+              this.lastPageBase = base;
+              this.lastWritable = (this.tPerm[e] & W_BIT) !== 0;
+              return base + (vaLo & 0xfff);
+            }
+            tagMatched = true;
           }
         }
       }
-      return this.translateSlow(vaLo, vaHi, kind);
+      return this.translateSlow(vaLo, vaHi, kind, tagMatched);
     }
     const pa = vaHi * TWO32 + (vaLo >>> 0);
     if (vaHi < 0 || pa >= this.ram.bytes) return ACCESS_FAULT;
@@ -237,6 +258,7 @@ export class Tlb {
    */
   setObserver(obs: TlbObserver | null): void {
     this.observer = obs;
+    this.walkCache.invalidate();
     if (obs === null) delete (this as { translate?: unknown }).translate;
     else this.translate = this.translateObserved;
   }
@@ -248,11 +270,14 @@ export class Tlb {
     const hiTag = vaHi >> 12;
     const asid = this.asid;
     let e = (vpn & this.setMask) * this.ways;
+    let tagMatched = false;
     for (const end = e + this.ways; e < end; e++) {
       if (this.tVpn[e] === vpn && this.tHi[e] === hiTag) {
         const tagAsid = this.tAsid[e];
         const perm = this.tPerm[e]!;
-        if ((tagAsid === asid || tagAsid === ASID_GLOBAL) && ((perm >> kind) & 1) !== 0) {
+        if (tagAsid !== asid && tagAsid !== ASID_GLOBAL) continue;
+        if (((perm >> kind) & 1) === 0) tagMatched = true;
+        else {
           this.counters[HIT_SLOT[kind]]++;
           const base = this.tPa[e]!;
           this.tChecked[e] = this.observer!.onHit(vaLo, vaHi, kind, base, perm, this.tStamp[e]!, this.tChecked[e]!, this.tTag[e]!, base);
@@ -262,11 +287,15 @@ export class Tlb {
         }
       }
     }
-    return this.translateSlow(vaLo, vaHi, kind);
+    return this.translateSlow(vaLo, vaHi, kind, tagMatched);
   }
 
-  /** Superpage lookup, then (on a miss) drop this va's entries, walk, refill. */
-  private translateSlow(vaLo: number, vaHi: number, kind: AccessKind): number {
+  /**
+   * Superpage lookup, then (on a miss) drop this va's entries, walk, refill. `tagMatched4k`:
+   * the caller's set scan found an entry for va in this address space that lacked the
+   * permission.
+   */
+  private translateSlow(vaLo: number, vaHi: number, kind: AccessKind, tagMatched4k: boolean): number {
     const asid = this.asid;
     let tagMatched = false;
     for (let e = 0, n = this.superCount === 0 ? 0 : this.sAsid.length; e < n; e++) {
@@ -293,7 +322,7 @@ export class Tlb {
     this.counters[MISS_SLOT[kind]]++;
     // A tag match that lacked the permission (e.g. a store to a clean page): drop every entry
     // for this va in this address space, so the refill below is the only one.
-    if (tagMatched || this.hasTagMatch4k(vaLo, vaHi, asid)) this.removeVa(vaLo, vaHi, asid, true);
+    if (tagMatched || tagMatched4k) this.removeVa(vaLo, vaHi, asid, true);
 
     this.counters[HC_WALKS]++;
     // The sanitizer's stamp is read BEFORE the walk (kernel/lab/sanitizer.ts says why).
@@ -301,7 +330,17 @@ export class Tlb {
     const stamp = obs === null ? 0 : obs.onFill();
     const checked = obs === null ? 0 : obs.fillChecked;
     const out = this.walkOut;
-    const pa = walkSv48(this.ram, this.rootPpn, vaLo, vaHi, kind, out);
+    // The page-walk cache (not while observed): resume at the level-0 table of va's 2 MiB
+    // region when a recent walk found one; else walk from the root and remember the table.
+    const wc = obs === null ? this.walkCache.lookup(vaLo, vaHi) : -1;
+    let pa: number;
+    if (wc >= 0) {
+      this.counters[HC_WALK_CACHE_HITS]++;
+      pa = walkFromTable(this.ram, wc, 0, this.walkCache.lastGlobal, vaLo, vaHi, kind, out);
+    } else {
+      pa = walkSv48(this.ram, this.rootPpn, vaLo, vaHi, kind, out);
+      if (pa >= 0 && out.level === 0 && obs === null) this.walkCache.fill(vaLo, vaHi, out.tablePa, out.pointerGlobal);
+    }
     if (out.adSet !== 0 && pa >= 0) this.counters[HC_AD_UPDATES]++;
     if (pa < 0) {
       this.counters[HC_WALK_FAULTS]++;
@@ -317,27 +356,27 @@ export class Tlb {
     return pa;
   }
 
-  private hasTagMatch4k(vaLo: number, vaHi: number, asid: number): boolean {
-    const vpn = (vaLo >>> 12) | (vaHi << 20);
-    const hiTag = vaHi >> 12;
-    for (let e = (vpn & this.setMask) * this.ways, end = e + this.ways; e < end; e++) {
-      const a = this.tAsid[e];
-      if (this.tVpn[e] === vpn && this.tHi[e] === hiTag && (a === asid || a === ASID_GLOBAL)) return true;
-    }
-    return false;
-  }
-
   private insert4k(
     vaLo: number, vaHi: number, tagAsid: number, perm: number, pageBase: number, stamp: number, checked: number, tag: number,
   ): void {
     const vpn = (vaLo >>> 12) | (vaHi << 20);
-    const first = (vpn & this.setMask) * this.ways;
+    const set = vpn & this.setMask;
+    const first = set * this.ways;
+    const end = first + this.ways;
     let e = first;
-    while (e < first + this.ways && this.tAsid[e] !== ASID_INVALID) e++;
-    if (e === first + this.ways) {
+    if (this.tFull[set] === 0) {
+      while (e < end && this.tAsid[e] !== ASID_INVALID) e++;
+      if (e === end - 1 || e === end) this.tFull[set] = 1; // this refill takes the last free way, or none was free
+    } else {
+      e = end;
+    }
+    if (e === end) {
       e = first + this.nextRandom(this.ways);
       this.counters[HC_TLB_EVICTIONS]++;
-      this.onInvalidate?.();
+      // The victim's page: va bits 12..43 are its vpn, bits 44..63 its hiTag.
+      const vVpn = this.tVpn[e]!;
+      if (this.onInvalidatePage !== null) this.onInvalidatePage(vVpn << 12, (this.tHi[e]! << 12) | (vVpn >>> 20));
+      else this.onInvalidate?.();
     }
     this.tVpn[e] = vpn;
     this.tHi[e] = vaHi >> 12;
@@ -385,7 +424,9 @@ export class Tlb {
     x ^= x >>> 17;
     x ^= x << 5;
     this.rng = x;
-    return (x >>> 0) % n;
+    // For a power of two the mask is the same number as the remainder, without the division
+    // (a uint32 remainder is a floating-point one in V8: it was a sixth of a TLB miss).
+    return (n & (n - 1)) === 0 ? x & (n - 1) : (x >>> 0) % n;
   }
 
   /**
@@ -395,6 +436,7 @@ export class Tlb {
    */
   private removeVa(vaLo: number, vaHi: number, asid: number | null, withGlobal: boolean): number {
     let removed = 0;
+    let superRemoved = false;
     const vpn = (vaLo >>> 12) | (vaHi << 20);
     const hiTag = vaHi >> 12;
     for (let e = (vpn & this.setMask) * this.ways, end = e + this.ways; e < end; e++) {
@@ -402,6 +444,7 @@ export class Tlb {
       if (a === ASID_INVALID || this.tVpn[e] !== vpn || this.tHi[e] !== hiTag) continue;
       if (asid === null || a === asid || (withGlobal && a === ASID_GLOBAL)) {
         this.tAsid[e] = ASID_INVALID;
+        this.tFull[vpn & this.setMask] = 0;
         removed++;
       }
     }
@@ -412,9 +455,13 @@ export class Tlb {
         this.sAsid[e] = ASID_INVALID;
         this.superCount--;
         removed++;
+        superRemoved = true;
       }
     }
-    if (removed !== 0) this.onInvalidate?.();
+    if (removed !== 0) {
+      if (!superRemoved && this.onInvalidatePage !== null) this.onInvalidatePage(vaLo & ~0xfff, vaHi);
+      else this.onInvalidate?.();
+    }
     return removed;
   }
 
@@ -432,11 +479,13 @@ export class Tlb {
     if (vaLo === null) {
       if (a === null) {
         this.tAsid.fill(ASID_INVALID);
+        this.tFull.fill(0);
         this.sAsid.fill(ASID_INVALID);
         this.superCount = 0;
         this.counters[HC_FLUSH_ALL]++;
       } else {
         for (let e = 0; e < this.tAsid.length; e++) if (this.tAsid[e] === a) this.tAsid[e] = ASID_INVALID;
+        this.tFull.fill(0);
         for (let e = 0; e < this.sAsid.length; e++) {
           if (this.sAsid[e] === a) { this.sAsid[e] = ASID_INVALID; this.superCount--; }
         }
@@ -446,6 +495,7 @@ export class Tlb {
       this.removeVa(vaLo | 0, vaHi | 0, a, false);
       this.counters[a === null ? HC_FLUSH_PAGE : HC_FLUSH_PAGE_ASID]++;
     }
+    this.walkCache.invalidate();
     this.onInvalidate?.();
   }
 

@@ -163,4 +163,36 @@ describe('hart under Sv48', () => {
     expect(hart.cause).toBe(CAUSE_LOAD_PAGE_FAULT);
     expect(hart.tval).toBe(0x503000);
   });
+
+  it('a TLB eviction drops the micro-TLB copies of the evicted page only', () => {
+    // 4 sets × 1 way: code (vpn 0x400) in set 0, P (0x502) in set 2, Q (0x501) and R (0x505)
+    // both in set 1, so R's refill evicts Q. Micro-TLB slots are vpn & 255: P 2, Q 1, R 5.
+    const { hart, ram } = makeHart({ tlb: { entries: 4, ways: 1, superEntries: 1 } });
+    const pt = new PageTableBuilder(ram, 1, 64);
+    pt.map(0x400000, CODE, PERM_URX | PERM_AD);
+    pt.map(0x501000, DATA, PERM_URW | PERM_AD);
+    pt.map(0x502000, DATA + 0x1000, PERM_URW | PERM_AD);
+    pt.map(0x505000, DATA + 0x2000, PERM_URW | PERM_AD);
+    hart.setSatp(SATP_MODE_SV48, 1, pt.rootPpn);
+    ram.u32[DATA / 4] = 0xa;
+    ram.u32[(DATA + 0x3000) / 4] = 0xb;
+    const go = (words: number[]) => {
+      for (let i = 0; i < words.length; i++) ram.u32[CODE / 4 + i] = words[i];
+      ram.u32[CODE / 4 + words.length] = E.ECALL;
+      hart.fenceI();
+      hart.pc = 0x400000;
+      expect(hart.run(1000)).toBe(EXIT_TRAP);
+    };
+    hart.setX(1, 0x501000n);
+    hart.setX(2, 0x505000n);
+    hart.setX(6, 0x502000n);
+    go([E.lw(3, 1, 0), E.addi(0, 0, 0), E.addi(0, 0, 0)]); // Q: in the TLB and in micro-TLB slot 1
+    expect(hart.getX(3)).toBe(0xan);
+    // Q re-pointed without sfence: only a walk can see it, and R's refill evicts Q's entry.
+    pt.map(0x501000, DATA + 0x3000, PERM_URW | PERM_AD);
+    go([E.lw(7, 6, 0), E.lw(4, 2, 0), E.lw(5, 1, 0)]);
+    expect(hart.getX(5), 'the micro-TLB must not outlive the evicted TLB entry').toBe(0xbn);
+    expect(hart.lTagLo[0x02], "P's micro-TLB entry survives an eviction of another page").toBe(0x502000);
+    expect(hart.fTag[0x00], 'so does the code page').toBe(0x400000);
+  });
 });

@@ -5,7 +5,7 @@ import { ACCESS_FETCH, ACCESS_LOAD, ACCESS_STORE, type AccessKind } from '../../
 import {
   HART_COUNTER_SLOTS, HC_AD_UPDATES, HC_FLUSH_ALL, HC_FLUSH_ASID, HC_FLUSH_PAGE, HC_FLUSH_PAGE_ASID,
   HC_TLB_EVICTIONS, HC_TLB_HIT_FETCH, HC_TLB_HIT_LOAD, HC_TLB_HIT_STORE, HC_TLB_MISS_FETCH,
-  HC_TLB_MISS_LOAD, HC_TLB_MISS_STORE, HC_WALKS, HC_WALK_FAULTS,
+  HC_TLB_MISS_LOAD, HC_TLB_MISS_STORE, HC_WALKS, HC_WALK_CACHE_HITS, HC_WALK_FAULTS,
 } from '../../cpu/counters.ts';
 import { PTE_A, PTE_D, PTE_G, PTE_R, PTE_U, PTE_V, PTE_W, PTE_X, makePte, pteFlags, vaLoHi } from '../../cpu/pte.ts';
 import {
@@ -348,6 +348,81 @@ function runModel(cmds: Cmd[], config: Partial<TlbConfig>, exact: boolean): void
   expect(hits + misses).toBe(translations);
   if (exact) expect(counters[HC_TLB_EVICTIONS]).toBe(0);
 }
+
+describe('Tlb: page-walk cache (cpu/walk-cache.ts)', () => {
+  // Region R (2 MiB at 0x20_0000) maps pages P0..P2 through level-0 table T1. The test then
+  // re-points R's level-1 pointer at a second table T2 whose pages map elsewhere, as a kernel
+  // would only do followed by an sfence: until an invalidation the cache may keep following T1
+  // (what hardware paging-structure caches do); after any sfence form or a satp write, T2.
+  const R = 0x20_0000;
+  function twoTables(pointerFlags = 0): { pt: PageTableBuilder; pointerPa: number; t2: number } {
+    const pt = tables(1);
+    for (let i = 0; i < 3; i++) pt.map(R + i * 0x1000, DATA + i * 0x1000, URWX | PTE_A, 0, pointerFlags);
+    const pointerPa = pt.slot(R, 1);
+    const t2 = pt.allocFrame();
+    for (let i = 0; i < 3; i++) pt.writePte(t2 * 4096 + i * 8, makePte(DATA / 4096 + 16 + i, PTE_V | URWX | PTE_A));
+    return { pt, pointerPa, t2 };
+  }
+
+  it('a miss in a recently walked 2 MiB region reads only the leaf, from the remembered table', () => {
+    const { pt, pointerPa, t2 } = twoTables();
+    const t1Leaf2 = pt.slot(R + 0x2000, 0);
+    tlb.setSatp(...pt.satp(1));
+    expect(tr(R)).toBe(DATA);
+    expect(counters[HC_WALK_CACHE_HITS]).toBe(0);
+    pt.writePte(pointerPa, makePte(t2, PTE_V)); // no sfence
+    expect(tr(R + 0x1000)).toBe(DATA + 0x1000); // still through T1
+    expect(counters[HC_WALK_CACHE_HITS]).toBe(1);
+    expect(counters[HC_WALKS]).toBe(2);
+    // A leaf change is seen at once: leaves are never cached here (the walk reads the leaf).
+    pt.writePte(t1Leaf2, makePte(DATA / 4096 + 9, PTE_V | URWX | PTE_A));
+    expect(tr(R + 0x2000)).toBe(DATA + 9 * 0x1000);
+    expect(tlb.walkCache.size()).toBe(1);
+  });
+
+  const drops: [string, () => void][] = [
+    ['sfence.vma x0, x0', () => sfence(null, null)],
+    ['sfence.vma x0, asid', () => sfence(null, 1)],
+    ['sfence.vma va, x0 (another region)', () => sfence(0x4000_0000, null)],
+    ['sfence.vma va, asid (another region)', () => sfence(0x4000_0000, 1)],
+    ['a satp write (even the same value)', () => tlb.setSatp(SATP_MODE_SV48, 1, tlb.rootPpn)],
+    ['installing an observer', () => tlb.setObserver({ onFill: () => 0, fillChecked: 0, fillTag: () => 0, onHit: () => 0 })],
+  ];
+  for (const [what, drop] of drops) {
+    it(`is dropped by ${what}: the next miss walks from the root and follows the new pointer`, () => {
+      const { pt, pointerPa, t2 } = twoTables();
+      tlb.setSatp(...pt.satp(1));
+      expect(tr(R)).toBe(DATA);
+      pt.writePte(pointerPa, makePte(t2, PTE_V));
+      drop();
+      expect(tlb.walkCache.size()).toBe(0);
+      expect(tr(R + 0x1000)).toBe(DATA + 17 * 0x1000);
+      expect(counters[HC_WALK_CACHE_HITS]).toBe(0);
+    });
+  }
+
+  it('is not used while an observer is set, and keeps the pointers\' G bit for global entries', () => {
+    const { pt } = twoTables(PTE_G);
+    tlb.setSatp(...pt.satp(1));
+    tlb.setObserver({ onFill: () => 0, fillChecked: 0, fillTag: () => 0, onHit: () => 0 });
+    expect(tr(R)).toBe(DATA);
+    expect(tr(R + 0x1000)).toBe(DATA + 0x1000);
+    expect(counters[HC_WALK_CACHE_HITS]).toBe(0);
+    expect(tlb.walkCache.size()).toBe(0);
+    tlb.setObserver(null);
+    expect(tr(R + 0x2000)).toBe(DATA + 0x2000); // fills the cache (pointer G set)
+    expect(tr(R + 0x3000)).toBe(TRANSLATE_PAGE_FAULT); // through the cache; an invalid leaf faults
+    pt.map(R + 0x4000, DATA + 0x4000, URWX | PTE_A);
+    expect(tr(R + 0x4000)).toBe(DATA + 0x4000);
+    expect(counters[HC_WALK_CACHE_HITS]).toBe(2);
+    // Global through the cached pointer: it matches under another ASID and survives an ASID flush.
+    sfence(null, 7);
+    tlb.setSatp(SATP_MODE_SV48, 2, pt.rootPpn);
+    expect(probe(R + 0x4000, 2)).toBe(DATA + 0x4000);
+    tr(R + 0x4000);
+    expect(counters[HC_WALKS]).toBe(5);
+  });
+});
 
 describe('Tlb: model-based property', () => {
   it('large TLB (no eviction): exactly the model — stale hits where cached, walks otherwise', () => {
