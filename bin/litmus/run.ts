@@ -67,9 +67,9 @@ export interface LitmusResult {
 }
 
 /**
- * Whether this machine has a deterministic mode (DESIGN.md section 9). The scheduler announces
- * it by exporting `DETERMINISTIC_SUPPORTED = true` from scheduler/api.ts together with the
- * boot option `deterministic`; until then `--deterministic` is refused.
+ * Whether this machine has a deterministic mode (docs/deterministic.md): scheduler/api.ts exports
+ * `DETERMINISTIC_SUPPORTED = true` with the boot option `deterministic`; a build without it
+ * refuses `--deterministic`.
  */
 export async function machineSupportsDeterministic(): Promise<boolean> {
   const api: object = await import('../../scheduler/api.ts');
