@@ -45,11 +45,14 @@ static void *sleeper(void *arg)
             struct timespec ts = {until / 1000000000LL, until % 1000000000LL};
             while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR) {}
         }
-        long long after = mono_ns();
-        CHECK(after - before >= want, "thread %d round %d slept %lld ns, asked %lld", t, r, after - before, want);
+        /* The clock is read under the log's lock, so the log's order is the order of the readings
+           and "monotonic" can be checked along it (read outside, two threads could append in the
+           other order on a parallel machine). */
         pthread_mutex_lock(&log_lock);
+        long long after = mono_ns();
         if (nevents < MAX_EVENTS) events[nevents++] = (typeof(events[0])){t, r, after - t_start};
         pthread_mutex_unlock(&log_lock);
+        CHECK(after - before >= want, "thread %d round %d slept %lld ns, asked %lld", t, r, after - before, want);
     }
     return NULL;
 }
