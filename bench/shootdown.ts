@@ -16,7 +16,7 @@
  * Steady state: WARMUP shootdowns are discarded first (the JIT compiles the serve path).
  *
  * `bench shootdown --deterministic` (docs/deterministic.md): the same cases in deterministic mode
- * with targets 1, 3, 7 (2, 4, 8 harts), DET_ROUNDS shootdowns each and no warm-up, latencies in
+ * with targets 1, 3, 7, 15, 31, 63 (2 to 64 harts), DET_ROUNDS shootdowns each and no warm-up, latencies in
  * virtual ns (the cost model's: the same on any host and load; they include the turns the
  * serialised harts take in between). No raw ping-pong (its host commands spin outside the baton).
  */
@@ -36,7 +36,7 @@ const WARMUP = 2000;
 const HOT = 0x200000;
 const SHARED = 0x300000;
 const DET_ROUNDS = 200;
-const DET_TARGETS = [1, 3, 7];
+const DET_TARGETS = [1, 3, 7, 15, 31, 63];
 const COMMANDS = new URL('./ipi-commands.ts', import.meta.url).href;
 
 /** Main thread on hart 0: ROUNDS × (touch the hot page, munmap it, map it again); spinners until DONE. */
