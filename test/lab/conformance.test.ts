@@ -1,6 +1,6 @@
 /**
  * The coherence conformance suite (test/lab/conformance.ts): every case under every policy on
- * 4 harts and most on 2 (FOUR_HART_ONLY: 4 only; the soak runs all on both), the sanitizer on. Safe policies: correct result, 0 reports, frames balanced.
+ * 4 harts and the default policy on 2 (FOUR_HART_ONLY: 4 only; the soak runs all on both), the sanitizer on. Safe policies: correct result, 0 reports, frames balanced.
  * Unsafe policies: a guest-visible failure always comes with a report.
  */
 import { describe, expect, it } from 'vitest';
