@@ -59,7 +59,7 @@ function hostNote(d: ReportData): string {
     'Figures for more harts than the host has cores (marked †, greyed) measure the host as much as the protocol: ' +
     'harts wait for a core, so latencies include that wait and throughput is shared. Even within the core count, ' +
     'wall-clock figures vary run to run (up to 2× on a shared machine); interrupts, changes, flushes and sanitizer reports are counts. ' +
-    'Deterministic mode (virtual time from per-hart cycle counters, being built on another branch) will lift the core limit.</p>';
+    'Deterministic mode (docs/deterministic.md: one hart at a time, virtual time) measures without the core limit; bench policies does not run in it yet.</p>';
 }
 
 /** The whole page for `d` (see the file comment). */

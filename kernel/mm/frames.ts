@@ -519,6 +519,12 @@ export class FrameAllocator {
     return ppn >= RESERVED_FRAMES && ppn < this.frames && Atomics.load(this.i32, this.state + ppn) === FRAME_ALLOCATED;
   }
 
+  /** Whether `ppn` is the first frame of an allocated 2 MiB block (what a 2 MiB leaf must name). */
+  isHugeHead(ppn: number): boolean {
+    if (!(Number.isInteger(ppn) && ppn >= 0 && ppn < this.frames) || ppn % FRAMES_PER_MEGAPAGE !== 0) return false;
+    return Atomics.load(this.i32, this.bw(ppn / FRAMES_PER_MEGAPAGE) + B_STATE) === BLOCK_HUGE;
+  }
+
   /** Current reference count of `ppn` (racy snapshot). */
   refcount(ppn: number): number {
     this.checkPpn(ppn, 'refcount');

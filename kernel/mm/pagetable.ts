@@ -192,6 +192,7 @@ function visit(ctx: KernelContext, table: number, level: number, base: number, f
       v.leaf(pa, lo, eStart);
       continue;
     }
+    if (corruptEntry(ctx, pa, lo, level)) continue;
     if (!isPointer(lo)) {
       if (!v.bigLeaf(pa, lo, level, eStart, s === eStart && e === eStart + span)) continue;
       lo = Atomics.load(i32, pa >>> 2);
@@ -201,6 +202,19 @@ function visit(ctx: KernelContext, table: number, level: number, base: number, f
     visit(ctx, child, level - 1, eStart, s, e, v);
     if (s === eStart && e === eStart + span) v.tableCovered?.(pa, child, eStart, span);
   }
+}
+
+/**
+ * An upper-level entry the kernel never writes — a leaf above level 1, or a pointer to a frame
+ * the allocator does not hold as allocated — can only be a guest's store through a stale TLB
+ * entry into a frame reused as a page table (under --shootdown off/lazy). It is cleared and
+ * counted (counters.corruptPtes) and nothing it names is followed or freed: the machine goes on
+ * (the sanitizer has reported the stale store). True when `lo` at `pa` was such an entry.
+ */
+function corruptEntry(ctx: KernelContext, pa: number, lo: number, level: number): boolean {
+  if (isPointer(lo) ? ctx.frames.isAllocated(loPpn(lo)) : level === 1) return false;
+  if (casPte(ctx, pa, lo, 0)) ctx.counters.corruptPtes++;
+  return true;
 }
 
 /** Visit every resident leaf of user pages [vpnStart, vpnEnd) under `rootPpn`. */
@@ -353,7 +367,10 @@ export function unlinkUserTables(ctx: KernelContext, rootPpn: number, stale: Sta
       const pa = entryPa(table, i);
       const lo = readPte(ctx, pa);
       if (lo === 0) continue;
-      if (!isPointer(lo)) throw new Error(`unlinkUserTables: leaf left at level ${level}`);
+      if (!isPointer(lo) || corruptEntry(ctx, pa, lo, level)) { // a leaf here, or a pointer to a frame not allocated: a guest-corrupted table
+        if (readPte(ctx, pa) !== 0 && casPte(ctx, pa, readPte(ctx, pa), 0)) ctx.counters.corruptPtes++;
+        continue;
+      }
       if (level > 1) drop(loPpn(lo), level - 1);
       exchangePte(ctx, pa, 0);
       stale.addTable(loPpn(lo));
@@ -363,6 +380,7 @@ export function unlinkUserTables(ctx: KernelContext, rootPpn: number, stale: Sta
     const pa = entryPa(rootPpn, i);
     const lo = readPte(ctx, pa);
     if (lo === 0) continue;
+    if (corruptEntry(ctx, pa, lo, ROOT_LEVEL)) continue;
     drop(loPpn(lo), ROOT_LEVEL - 1);
     exchangePte(ctx, pa, 0);
     stale.addTable(loPpn(lo));

@@ -110,7 +110,7 @@ export function releaseFrames(ctx: KernelContext, r: StaleRelease): void {
   // halt the machine on the allocator's check (the sanitizer has reported the stale access).
   const ok = (ppn: number): boolean => frames.isAllocated(ppn) || (ctx.counters.corruptPtes++, false);
   for (const ppn of r.frames) if (ok(ppn)) frames.put(ppn);
-  for (const ppn of r.hugeFrames) if (frames.decRef(ppn) === 0) frames.freeHuge(ppn); // FRAME_HUGE blocks: not isAllocated's state
+  for (const ppn of r.hugeFrames) if (frames.isHugeHead(ppn) ? frames.decRef(ppn) === 0 : (ctx.counters.corruptPtes++, false)) frames.freeHuge(ppn);
   for (const ppn of r.tables) if (ok(ppn)) frames.free(ppn);
 }
 

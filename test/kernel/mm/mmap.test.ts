@@ -255,4 +255,23 @@ describe('teardown of a page table a guest overwrote (unsafe policies)', () => {
     expect(vm.ctx.frames.isAllocated(orphan1) && vm.ctx.frames.isAllocated(orphan2)).toBe(true);
     expect(vm.free()).toBe(before - 2);
   });
+
+  it('an upper-level entry overwritten with a leaf or a pointer to a free frame is cleared and counted; munmap and teardown go on', () => {
+    const vm = bootTestVm(16);
+    const as = vm.newSpace();
+    const { entryPa, exchangePte, loPpn, makeLo, readPte, vpnIndexAt } = pagetable;
+    const a = filled(vm, as, 2, 0x4000_0000); // 1 GiB: its own level-2 entry
+    const b = filled(vm, as, 2, 0x8000_0000);
+    const l3 = (va: number): number => entryPa(as.rootPpn, vpnIndexAt(va / PAGE, 3));
+    const l2 = (va: number): number => entryPa(loPpn(readPte(vm.ctx, l3(va))), vpnIndexAt(va / PAGE, 2));
+    const spare = vm.ctx.frames.alloc();
+    vm.ctx.frames.free(spare);
+    exchangePte(vm.ctx, l2(a), makeLo(spare, 0x1 | 0x2 | 0x4 | 0x10)); // a 1 GiB leaf the kernel never makes
+    exchangePte(vm.ctx, l2(b), makeLo(spare, 0x1)); // a pointer to a free frame
+    expect(munmap(vm.ctx, as, a, 2 * PAGE)).toBe(0);
+    expect(vm.ctx.counters.corruptPtes).toBe(1);
+    expect(() => releaseAddressSpace(vm.ctx, as)).not.toThrow();
+    expect(vm.ctx.counters.corruptPtes).toBe(2);
+    expect(vm.ctx.frames.isAllocated(spare)).toBe(false);
+  });
 });
