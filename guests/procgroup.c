@@ -13,7 +13,8 @@
  *   waitid     WNOWAIT leaves the zombie, siginfo as Linux fills it (CLD_EXITED/CLD_KILLED),
  *              WNOHANG on a live child returns 0 with zeroed info, EINVAL without WEXITED;
  *   autoreap   with SIGCHLD ignored or SA_NOCLDWAIT children leave no zombie: wait blocks
- *              until the last one ends, then ECHILD; the SA_NOCLDWAIT handler still runs;
+ *              until the last one ends, then ECHILD; children that died ignored send no SIGCHLD
+ *              to a handler installed after; the SA_NOCLDWAIT handler still runs, once;
  *   errnos     waitpid on a non-child (the parent, init) ECHILD; kill, getpgid, getsid of a
  *              reaped pid ESRCH; setpgid of a non-child ESRCH, to a missing group EPERM,
  *              negative EINVAL;
@@ -268,7 +269,20 @@ static void check_waitid(int lenient)
     pid_t r;
     while ((r = wait(NULL)) < 0 && errno == EINTR) {}
     CHECK(r == -1 && errno == ECHILD, "wait with SIGCHLD ignored = %d errno %d", (int)r, errno);
-    CHECK(signal(SIGCHLD, SIG_DFL) == SIG_IGN, "signal back to SIG_DFL");
+    /* Whether a child sends SIGCHLD is decided at its death: a child that died under SIG_IGN
+     * sends nothing, even to a handler installed right after wait's ECHILD. (The child is gone
+     * before we wait; a test widens the window between its death and its signal.) */
+    c = fork();
+    CHECK(c >= 0, "fork");
+    if (c == 0) _exit(1);
+    sleep_ms(10);
+    while ((r = wait(NULL)) < 0 && errno == EINTR) {}
+    CHECK(r == -1 && errno == ECHILD, "wait with SIGCHLD ignored = %d errno %d", (int)r, errno);
+    got_chld = 0;
+    CHECK(signal(SIGCHLD, on_chld) == SIG_IGN, "signal to a handler");
+    sleep_ms(60);
+    CHECK(got_chld == 0, "a child that died under SIG_IGN sent SIGCHLD %d times", (int)got_chld);
+    CHECK(signal(SIGCHLD, SIG_DFL) == on_chld, "signal back to SIG_DFL");
     /* SA_NOCLDWAIT with a handler: no zombie, but SIGCHLD still arrives. */
     struct sigaction sa = {0};
     sa.sa_handler = on_chld;
@@ -284,6 +298,7 @@ static void check_waitid(int lenient)
     else
         CHECK(r == -1 && errno == ECHILD, "wait with SA_NOCLDWAIT = %d errno %d", (int)r, errno);
     for (int i = 0; i < 200 && !got_chld; i++) sleep_ms(5);
+    sleep_ms(50); /* a second SIGCHLD (a child that died under SIG_IGN, signalled late) would land here */
     CHECK(got_chld == 1, "SIGCHLD with SA_NOCLDWAIT arrived %d times", (int)got_chld);
     signal(SIGCHLD, SIG_DFL);
     printf("procgroup: SIGCHLD SIG_IGN and SA_NOCLDWAIT: no zombies, wait ECHILD, the handler still runs\n");

@@ -58,6 +58,10 @@ import { advanceTime } from '../../cpu/vclock.ts';
  *   looked at its condition and its signals, before the thread is parked: a signal sent here
  *   finds the thread still running (the sender only kicks its hart) and must still end the
  *   wait (signalsAfterPark in kernel/signal/send.ts looks again once the thread is parked).
+ * - exit.before-notify: a process's death (kernel/proc/sys-proc-table.ts), after it became a
+ *   zombie (or was auto-reaped) under the process lock and released it, before its exit signal
+ *   is sent: the parent may already have seen ECHILD and changed its SIGCHLD action, so what
+ *   the signal does must have been decided under the lock, at the death.
  */
 export const INJECT_POINTS = [
   'shootdown.before-remote',
@@ -75,6 +79,7 @@ export const INJECT_POINTS = [
   'broadcast.before-tlbsync',
   'fifo.before-park',
   'sched.before-park',
+  'exit.before-notify',
 ] as const;
 export type InjectPoint = (typeof INJECT_POINTS)[number];
 /** Delays in microseconds by point name. */

@@ -33,6 +33,7 @@ import type { KernelContext } from '../context.ts';
 import type { Ctl } from '../layout.ts';
 import { fdTablePut } from '../fs/fdtable.ts';
 import { SpinLock } from '../sync/lock.ts';
+import { inject, INJ } from '../lab/inject.ts';
 import type { Waiter } from '../fs/pipe.ts';
 import {
   INIT_PID, P_CHILD_SEQ, P_CODE, P_CPU_CHILD_S, P_CPU_CHILD_U, P_CPU_DEAD_S, P_CPU_DEAD_U, P_EXIT, P_EXIT_SIGNAL, P_EXITING, P_FDT, P_FLAGS, P_PARENT, P_PGID, P_PID, P_SID,
@@ -146,12 +147,17 @@ export function setChildExitHook(fn: ChildExitHook): void {
 }
 
 /**
- * Whether process slot `pp` discards its children's exit status (its SIGCHLD action is SIG_IGN
- * or has SA_NOCLDWAIT): then a child that dies is freed at once instead of becoming a zombie,
- * as Linux's do_notify_parent / release_task. Installed by the signal module.
+ * What process slot `pp` does with a child that dies, read under the process lock at the
+ * death (Linux's do_notify_parent decides both under the parent's siglock):
+ * - 'zombie': the child stays waitable and SIGCHLD is sent;
+ * - 'reap': SA_NOCLDWAIT with a handler: the child is freed at once, SIGCHLD is still sent;
+ * - 'reap-silent': SIGCHLD is SIG_IGN: freed at once and no SIGCHLD at all — even if the parent
+ *   installs a handler before the (later, lock-free) send would have reached it.
+ * Installed by the signal module.
  */
-export type AutoReapHook = (kctx: KernelContext, pp: number) => boolean;
-let autoReapHook: AutoReapHook = () => false;
+export type ChildDisposition = 'zombie' | 'reap' | 'reap-silent';
+export type AutoReapHook = (kctx: KernelContext, pp: number) => ChildDisposition;
+let autoReapHook: AutoReapHook = () => 'zombie';
 /** Install the SIGCHLD-disposition reader (the signal module, at import time on each hart). */
 export function setAutoReapHook(fn: AutoReapHook): void {
   autoReapHook = fn;
@@ -228,6 +234,7 @@ export function threadGone(kctx: KernelContext, p: number, code: number, waiter:
   const pid = i32[procWord(ctl, p, P_PID)]!;
   let parentPid = INIT_PID;
   let ended: { signal: number; code: number } | undefined;
+  let silent = false; // the parent ignored SIGCHLD at the death: nothing to send
   const exitSignal = i32[procWord(ctl, p, P_EXIT_SIGNAL)]!; // read before the slot may be freed
   const notify: { parent: number; child: number; sig: number }[] = []; // zombies handed to a subreaper
   const deathSignals: { child: number; sig: number }[] = [];
@@ -244,9 +251,11 @@ export function threadGone(kctx: KernelContext, p: number, code: number, waiter:
       const sig = i32[procWord(ctl, c, P_FLAGS)]! & PF_PDEATHSIG;
       if (s === PS_LIVE && sig) deathSignals.push({ child: cpid, sig });
       if (s === PS_ZOMBIE && !initReaps(ctl, c, reaper) && rp >= 0) {
-        if (autoReapHook(kctx, rp)) procFree(ctl, c); // the new reaper discards its children's status
+        const csig = i32[procWord(ctl, c, P_EXIT_SIGNAL)]!;
+        const d = autoReapHook(kctx, rp);
+        if (d !== 'zombie') procFree(ctl, c); // the new reaper discards its children's status
         Atomics.add(i32, childChannel(ctl, rp).index, 1);
-        notify.push({ parent: reaper, child: cpid, sig: i32[procWord(ctl, c, P_EXIT_SIGNAL)]! });
+        if (d !== 'reap-silent') notify.push({ parent: reaper, child: cpid, sig: csig });
       }
     }
     if (rp >= 0 && notify.length) wake(childChannel(ctl, rp).key);
@@ -258,10 +267,12 @@ export function threadGone(kctx: KernelContext, p: number, code: number, waiter:
     else if (!initReaps(ctl, p, parentPid) && pp >= 0) {
       // SIGCHLD ignored or SA_NOCLDWAIT: no zombie; the parent's wait4 still wakes (and finds
       // ECHILD once no child is left), as Linux's.
-      if (autoReapHook(kctx, pp)) {
+      const d = autoReapHook(kctx, pp);
+      if (d !== 'zombie') {
         ended = { signal: i32[procWord(ctl, p, P_SIGNAL)]!, code: i32[procWord(ctl, p, P_CODE)]! & 0xff };
         procFree(ctl, p);
       }
+      silent = d === 'reap-silent';
       const ch = childChannel(ctl, pp);
       Atomics.add(i32, ch.index, 1);
       wake(ch.key);
@@ -269,7 +280,8 @@ export function threadGone(kctx: KernelContext, p: number, code: number, waiter:
   } finally {
     lock.unlock();
   }
-  if (parentPid !== INIT_PID) childExitHook(kctx, parentPid, pid, exitSignal, ended);
+  inject(ctl, INJ['exit.before-notify']);
+  if (parentPid !== INIT_PID && !silent) childExitHook(kctx, parentPid, pid, exitSignal, ended);
   for (const n of notify) childExitHook(kctx, n.parent, n.child, n.sig);
   for (const d of deathSignals) parentDeathHook(kctx, d.child, d.sig, pid);
   return true;

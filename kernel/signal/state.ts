@@ -25,6 +25,7 @@ import {
 } from './layout.ts';
 import { NSIG, SA_NOCLDWAIT, SIGCHLD, SIG_DFL, SIG_IGN, SIGRTMIN, SS_DISABLE, UNBLOCKABLE, defaultAction, sigBit } from './signals.ts';
 import type { AltStack } from './sigframe.ts';
+import type { ChildDisposition } from '../proc/sys-proc-table.ts';
 
 export const ALL_SIGNALS = (1n << BigInt(NSIG)) - 1n;
 
@@ -160,14 +161,15 @@ export class SignalState {
   }
 
   /**
-   * Whether process slot p discards its children's exit status: SIGCHLD is SIG_IGN or its
-   * action has SA_NOCLDWAIT. Lock-free read; a record not yet claimed by p's process (stale
+   * What process slot p does with a child that dies (see ChildDisposition): SIGCHLD SIG_IGN
+   * frees it and sends nothing, SA_NOCLDWAIT frees it and still signals. Lock-free read; a record not yet claimed by p's process (stale
    * from an earlier one) counts as the default action.
    */
-  discardsChildren(p: number): boolean {
-    if (this.i32[this.pw(p, SP_PID)] !== pidOf(this.ctl, p)) return false;
+  childDisposition(p: number): ChildDisposition {
+    if (this.i32[this.pw(p, SP_PID)] !== pidOf(this.ctl, p)) return 'zombie';
     const a = this.action(p, SIGCHLD);
-    return a.handler === SIG_IGN || (a.flags & SA_NOCLDWAIT) !== 0;
+    if (a.handler === SIG_IGN) return 'reap-silent';
+    return (a.flags & SA_NOCLDWAIT) !== 0 ? 'reap' : 'zombie';
   }
 
   // ---- masks and pending sets (lock held, thread claimed) ----

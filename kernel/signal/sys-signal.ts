@@ -373,10 +373,10 @@ setChildExitHook((kctx, parentPid, childPid, exitSignal, ended) => {
   }, host && host.kctx.ctl === ctl ? host.current : -1);
 });
 
-// A dying child of a parent whose SIGCHLD is SIG_IGN or has SA_NOCLDWAIT is freed at once
-// (kernel/proc/sys-proc-table.ts threadGone). A racy read of the action, as the exit path of
+// A dying child of a parent whose SIGCHLD is SIG_IGN or has SA_NOCLDWAIT is freed at once, and
+// under SIG_IGN no SIGCHLD is sent (kernel/proc/sys-proc-table.ts threadGone). A racy read of the action, as the exit path of
 // Linux reads it under siglock only to serialize with a concurrent sigaction.
-setAutoReapHook((kctx, pp) => signalState(kctx).discardsChildren(pp));
+setAutoReapHook((kctx, pp) => signalState(kctx).childDisposition(pp));
 
 // clone/fork (kernel/proc/sys-proc.ts): a new process copies the actions (handlers and ignored
 // signals), the blocked mask and the sigaltstack; a new thread the blocked mask. Nothing pending.
