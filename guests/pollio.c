@@ -240,6 +240,20 @@ static pid_t nagger(void)
     return pid;
 }
 
+/* End the nagger. Its last SIGUSR1 may still be on the way after kill(SIGKILL) returns (it is
+ * mid-kill on another CPU), and would interrupt our next blocking call: block SIGUSR1 while it
+ * dies, reap it, then unblock (a pending SIGUSR1 runs its handler here, outside any call). */
+static void stop_nagger(pid_t n)
+{
+    sigset_t usr1, old;
+    sigemptyset(&usr1);
+    sigaddset(&usr1, SIGUSR1);
+    sigprocmask(SIG_BLOCK, &usr1, &old);
+    kill(n, SIGKILL);
+    while (waitpid(n, NULL, 0) < 0 && errno == EINTR) {}
+    sigprocmask(SIG_SETMASK, &old, NULL);
+}
+
 static void signals_end_waits(void)
 {
     struct sigaction sa;
@@ -252,8 +266,7 @@ static void signals_end_waits(void)
     pid_t n = nagger();
     int r = pause();
     CHECK(r == -1 && errno == EINTR && got_usr1 > 0, "pause: -1 EINTR after the handler (%d %d)", r, got_usr1);
-    kill(n, SIGKILL);
-    waitpid(n, NULL, 0);
+    stop_nagger(n);
     printf("pollio: pause woken by a signal\n");
 
     int p[2];
@@ -263,8 +276,7 @@ static void signals_end_waits(void)
     n = nagger();
     r = poll(&f, 1, -1);
     CHECK(r == -1 && errno == EINTR && got_usr1 > 0, "poll: EINTR with SA_RESTART (%d)", r);
-    kill(n, SIGKILL);
-    waitpid(n, NULL, 0);
+    stop_nagger(n);
 
     /* ppoll's mask: SIGUSR1 blocked outside, unblocked only during the wait. */
     sigset_t block, empty, now;
@@ -284,8 +296,7 @@ static void signals_end_waits(void)
     /* The pending SIGUSR1 stays blocked by ppoll's own mask: a plain timeout. */
     struct timespec z = { 0, 10000000 };
     CHECK(ppoll(&f, 1, &z, &block) == 0, "ppoll with SIGUSR1 blocked: timeout");
-    kill(n, SIGKILL);
-    waitpid(n, NULL, 0);
+    stop_nagger(n);
     /* pselect with an empty mask takes the pending signal. */
     fd_set rs;
     FD_ZERO(&rs);
@@ -325,8 +336,7 @@ static void signals_end_waits(void)
     uint64_t v;
     r = (int)read(efd, &v, 8);
     CHECK(r == -1 && errno == EINTR && got_usr1 > 0, "blocking eventfd read: EINTR (%d)", r);
-    kill(n, SIGKILL);
-    waitpid(n, NULL, 0);
+    stop_nagger(n);
     /* SIGKILL ends a process parked in epoll_wait, ppoll and a blocking eventfd read. */
     for (int k = 0; k < 3; k++) {
         pid_t c = fork();
@@ -346,7 +356,7 @@ static void signals_end_waits(void)
         }
         struct timespec d = { 0, 10000000 };
         nanosleep(&d, NULL);
-        int st;
+        int st = 0;
         CHECK(kill(c, SIGKILL) == 0 && waitpid(c, &st, 0) == c && WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL, "SIGKILL in wait %d: %x", k, st);
     }
     close(efd);
