@@ -40,6 +40,7 @@ import {
   BUCKET_BYTES, SH_TIMED, T_SLEEP_END, T_WAIT_BITSET, T_WAIT_KEY, TF_POLL, TF_RESTART, TF_SLEEP, TF_SLEEP_INTR, TS_BLOCKED, WAIT_BUCKETS, WB_HEAD, WB_LOCK,
 } from '../kernel/proc/layout.ts';
 import { EAGAIN, EINTR } from '../kernel/errno.ts';
+import { inject, INJ } from '../kernel/lab/inject.ts';
 import { monotonicMs } from '../kernel/proc/sys-info.ts';
 import { NO_RETURN, type BlockOptions, type WaitChannel } from '../kernel/syscall.ts';
 import type { RunQueues } from './runqueue.ts';
@@ -214,9 +215,10 @@ export class WaitQueues {
   /**
    * Take blocked thread `tix` off its bucket with a0 := `a0` and queue it; false if it was not
    * blocked. A restartable syscall that recorded progress (ThreadTable.setRestartDone) returns
-   * that count instead, whatever `a0` says.
+   * that count instead, whatever `a0` says. With `expiredBy` (a timeout, the nowMs reading it
+   * was found expired at) only a wait whose own deadline has passed by then is cancelled.
    */
-  cancel(tix: number, a0: number, hartId: number): boolean {
+  cancel(tix: number, a0: number, hartId: number, expiredBy?: number): boolean {
     const b = this.threads.waitBucket(tix);
     if (b < 0) return false;
     const lock = this.locks[b]!;
@@ -224,6 +226,12 @@ export class WaitQueues {
     lock.lock();
     try {
       if (this.threads.state(tix) !== TS_BLOCKED || this.threads.waitBucket(tix) !== b) return false;
+      if (expiredBy !== undefined) {
+        // A timeout: the deadline read without the lock may belong to an earlier wait the
+        // thread has left since (woken, run, blocked again — perhaps with no deadline at all).
+        const d = this.threads.deadline(tix);
+        if (!(d > 0 && d <= expiredBy)) return false;
+      }
       let prev = -1;
       for (let cur = this.i32[this.bw(b) + WB_HEAD]! - 1; cur >= 0; prev = cur, cur = this.threads.waitNext(cur) - 1) {
         if (cur !== tix) continue;
@@ -260,7 +268,9 @@ export class WaitQueues {
     for (let tix = 0; tix < this.ctl.layout.sched.maxThreads; tix++) {
       if (this.threads.state(tix) !== TS_BLOCKED) continue;
       const d = this.threads.deadline(tix);
-      if (d > 0 && d <= now && this.cancel(tix, -ETIMEDOUT, hartId)) n++;
+      if (!(d > 0 && d <= now)) continue;
+      inject(this.ctl, INJ['sched.before-expire']);
+      if (this.cancel(tix, -ETIMEDOUT, hartId, now)) n++;
     }
     return n;
   }

@@ -62,6 +62,10 @@ import { advanceTime } from '../../cpu/vclock.ts';
  *   zombie (or was auto-reaped) under the process lock and released it, before its exit signal
  *   is sent: the parent may already have seen ECHILD and changed its SIGCHLD action, so what
  *   the signal does must have been decided under the lock, at the death.
+ * - sched.before-expire: a hart's timeout scan (scheduler/block.ts expireTimeouts), after it
+ *   read an expired deadline of a blocked thread without the lock, before it cancels that
+ *   wait: meanwhile the thread may be woken, run and block again (with another deadline or
+ *   none), and that new wait must not be timed out.
  */
 export const INJECT_POINTS = [
   'shootdown.before-remote',
@@ -80,6 +84,7 @@ export const INJECT_POINTS = [
   'fifo.before-park',
   'sched.before-park',
   'exit.before-notify',
+  'sched.before-expire',
 ] as const;
 export type InjectPoint = (typeof INJECT_POINTS)[number];
 /** Delays in microseconds by point name. */
