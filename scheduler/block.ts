@@ -216,9 +216,10 @@ export class WaitQueues {
    * Take blocked thread `tix` off its bucket with a0 := `a0` and queue it; false if it was not
    * blocked. A restartable syscall that recorded progress (ThreadTable.setRestartDone) returns
    * that count instead, whatever `a0` says. With `expiredBy` (a timeout, the nowMs reading it
-   * was found expired at) only a wait whose own deadline has passed by then is cancelled.
+   * was found expired at) only a wait whose own deadline has passed by then is cancelled;
+   * with `stillWanted` (asked under the bucket lock; it must take no lock) only while it says so.
    */
-  cancel(tix: number, a0: number, hartId: number, expiredBy?: number): boolean {
+  cancel(tix: number, a0: number, hartId: number, expiredBy?: number, stillWanted?: () => boolean): boolean {
     const b = this.threads.waitBucket(tix);
     if (b < 0) return false;
     const lock = this.locks[b]!;
@@ -232,6 +233,7 @@ export class WaitQueues {
         const d = this.threads.deadline(tix);
         if (!(d > 0 && d <= expiredBy)) return false;
       }
+      if (stillWanted && !stillWanted()) return false; // e.g. the signal that asked was taken meanwhile
       let prev = -1;
       for (let cur = this.i32[this.bw(b) + WB_HEAD]! - 1; cur >= 0; prev = cur, cur = this.threads.waitNext(cur) - 1) {
         if (cur !== tix) continue;

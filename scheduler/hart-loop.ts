@@ -230,7 +230,7 @@ export class HartScheduler implements SchedOps, ProcOps {
       kctx: this.kctx, hart,
       get current() { return self.current; },
       exitGroup: (code, signal) => this.exitGroup(code, signal),
-      interrupt: (tix, a0) => this.waits.cancel(tix, a0, this.hartId),
+      interrupt: (tix, a0, stillWanted) => this.waits.cancel(tix, a0, this.hartId, undefined, stillWanted),
       kick: (h) => this.hctx.port.send([h], MSG_KIND_RESCHED, undefined, false),
     };
     bindSignalHost(this.signals);

@@ -66,6 +66,10 @@ import { advanceTime } from '../../cpu/vclock.ts';
  *   read an expired deadline of a blocked thread without the lock, before it cancels that
  *   wait: meanwhile the thread may be woken, run and block again (with another deadline or
  *   none), and that new wait must not be timed out.
+ * - signal.before-interrupt: a signal's sender (kernel/signal/send.ts wakeForSignal), after it
+ *   found the target thread blocked, before it interrupts that wait: meanwhile the thread may
+ *   be woken, take the signal, and block again; the new wait must not end with EINTR unless a
+ *   signal is still there to deliver.
  */
 export const INJECT_POINTS = [
   'shootdown.before-remote',
@@ -85,6 +89,7 @@ export const INJECT_POINTS = [
   'sched.before-park',
   'exit.before-notify',
   'sched.before-expire',
+  'signal.before-interrupt',
 ] as const;
 export type InjectPoint = (typeof INJECT_POINTS)[number];
 /** Delays in microseconds by point name. */

@@ -24,6 +24,7 @@
 import type { KernelContext } from '../context.ts';
 import { EINTR, EINVAL } from '../errno.ts';
 import type { Ctl } from '../layout.ts';
+import { inject, INJ } from '../lab/inject.ts';
 import { P_PID, P_STATE, PS_FREE, PS_ZOMBIE, TF_KILLABLE, TF_RESTART, TS_RUNNING } from '../proc/layout.ts';
 import type { SigInfo } from './sigframe.ts';
 import {
@@ -54,9 +55,10 @@ export interface SignalHost {
   exitGroup(code: number, signal: number): unknown;
   /**
    * Take blocked thread `tix` off its wait queue with a0 := `a0` (-EINTR; 0 re-runs a
-   * restartable syscall). False when it was not blocked.
+   * restartable syscall) — only if `stillWanted()`, asked under the wait queue's lock, says
+   * so. False when it was not blocked (or not wanted any more).
    */
-  interrupt(tix: number, a0: number): boolean;
+  interrupt(tix: number, a0: number, stillWanted?: () => boolean): boolean;
   /** Make hart `hartId` leave its quantum and look at its current thread. */
   kick(hartId: number): void;
 }
@@ -153,6 +155,18 @@ export function signalsAfterPark(kctx: KernelContext, tix: number): void {
   if (found) wakeForSignal(kctx, tix, restart, fatal);
 }
 
+/**
+ * Whether thread `tix` has a signal to take now: pending for it or its process, and not
+ * blocked (or awaited by its rt_sigtimedwait). Lock-free: the caller holds a wait-queue lock
+ * (the signal lock must not be taken under it); the bit of a signal queued before the caller
+ * found the thread blocked is visible here, and only the target's process clears it.
+ */
+function signalWaiting(kctx: KernelContext, tix: number): boolean {
+  const st = signalState(kctx);
+  const p = procOfThread(kctx.ctl, tix);
+  return ((st.threadPending(tix) | st.procPending(p)) & (~st.blocked(tix) | UNBLOCKABLE | st.timedWaitSet(tix))) !== 0n;
+}
+
 /** Make thread `tix` notice a new signal (see the file comment). */
 function wakeForSignal(kctx: KernelContext, tix: number, restart: boolean, fatal: boolean): void {
   const host = boundHost;
@@ -161,7 +175,11 @@ function wakeForSignal(kctx: KernelContext, tix: number, restart: boolean, fatal
   const ctl = kctx.ctl;
   if (threadBlocked(ctl, tix)) {
     if (!fatal && threadFlags(ctl, tix) & TF_KILLABLE) return; // stays pending until the wait ends
-    host.interrupt(tix, restart && (threadFlags(ctl, tix) & TF_RESTART) !== 0 ? 0 : -EINTR);
+    inject(ctl, INJ['signal.before-interrupt']);
+    // The wait found blocked above may be gone by now: the thread woke, took the signal and
+    // blocked again. End the wait it is in only while a signal is still there for it (Linux:
+    // an interrupted wait looks at signal_pending() itself) — never a spurious EINTR.
+    host.interrupt(tix, restart && (threadFlags(ctl, tix) & TF_RESTART) !== 0 ? 0 : -EINTR, () => signalWaiting(kctx, tix));
   } else if (threadState(ctl, tix) === TS_RUNNING) {
     const h = lastHartOf(ctl, tix);
     if (h >= 0 && h !== kctx.hartId) host.kick(h);
