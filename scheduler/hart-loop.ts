@@ -82,7 +82,7 @@ import { BroadcastUnit } from '../cpu/tlb-broadcast.ts';
 import { Mailboxes } from '../cpu/mailbox.ts';
 import { LH_BROADCAST } from '../kernel/lab/layout.ts';
 import { WaitQueues } from './block.ts';
-import { EAGAIN } from '../kernel/errno.ts';
+import { EAGAIN, EINTR } from '../kernel/errno.ts';
 import { PARKED } from '../kernel/fs/sys-fs.ts';
 import { type HartContext } from './hart-context.ts';
 import { IDLE_SLICE_MS, setSchedulerStep } from './hart-worker.ts';
@@ -515,7 +515,9 @@ export class HartScheduler implements SchedOps, ProcOps {
     for (let tix = 0; tix < this.hctx.ctl.layout.sched.maxThreads; tix++) {
       if (tix === self || t.proc(tix) !== proc) continue;
       const s = t.state(tix);
-      if (s === TS_BLOCKED) this.waits.interrupt(tix, this.hartId);
+      // The slot may be freed and reused by another process's thread before the interrupt
+      // takes the wait queue's lock: end the wait only if it is still one of proc's.
+      if (s === TS_BLOCKED) this.waits.cancel(tix, -EINTR, this.hartId, undefined, () => t.proc(tix) === proc);
       else if (s === TS_RUNNING) {
         const h = t.lastHart(tix);
         if (h >= 0 && h !== this.hartId && !harts.includes(h)) harts.push(h);
