@@ -10,7 +10,7 @@
  * Prints a table, each figure as `BENCH policies.<workload>.<policy>.<figure> <value> <unit>`
  * (at a hart count other than 4 the workload part gets a suffix: `munmap-2harts`,
  * `munmap-nosan-2harts`), and writes the JSON to bench/results/policies.json (or `--out PATH`):
- * `{ cpus: [counts], hostCores, date, rows }`, each row naming its `cpus` (bench/report-data.ts
+ * `{ cpus: [counts], hostCores, hostLoad: { start, end }, date, rows }`, each row naming its `cpus` (bench/report-data.ts
  * reads it, and the older form with one `cpus` number and rows without it).
  *
  * `--policies a,b` and `--workloads w,x` run a subset (default: every policy but `local`, every
@@ -33,7 +33,7 @@
  * include waiting for a core.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
+import { availableParallelism, loadavg } from 'node:os';
 import { dirname, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { BenchUsageError } from './usage.ts';
@@ -83,6 +83,11 @@ export interface PoliciesResult {
   cpus: number[];
   /** The host's cores (os.availableParallelism): harts beyond it wait for a core. */
   hostCores: number;
+  /**
+   * The host's 1-minute load average (os.loadavg) when the run began and when it ended: every
+   * figure here is wall time on a shared host, so a reader needs to know how busy it was.
+   */
+  hostLoad: { start: number; end: number };
   date: string;
   rows: Row[];
 }
@@ -187,6 +192,7 @@ export async function run(argv: string[] = process.argv.slice(2)): Promise<void>
     throw new BenchUsageError(`bench policies: --rounds '${roundsText}': it must be an integer from 1 to 100000`);
   }
   const rows: Row[] = [];
+  const loadStart = loadavg()[0]!;
   for (const cpus of cpusList) {
     const c: RunConfig = { cpus, raceRounds: rounds ?? 100, munmapRounds: rounds ?? 60 };
     for (const workload of workloads) {
@@ -233,7 +239,9 @@ export async function run(argv: string[] = process.argv.slice(2)): Promise<void>
     }
   }
   mkdirSync(dirname(out), { recursive: true });
-  const result: PoliciesResult = { cpus: cpusList, hostCores: availableParallelism(), date: new Date().toISOString(), rows };
+  const result: PoliciesResult = {
+    cpus: cpusList, hostCores: availableParallelism(), hostLoad: { start: loadStart, end: loadavg()[0]! }, date: new Date().toISOString(), rows,
+  };
   writeFileSync(out, JSON.stringify(result, null, 2) + '\n');
   console.log(`policies: wrote ${out}`);
 }

@@ -7,7 +7,7 @@
 import { Command, Option } from 'commander';
 import { OptionError, parseCpus, parseIntIn, parseMemory, parseShootdown, SHOOTDOWN_POLICIES, type SanitizeMode } from './options.ts';
 import { DEMO_DEFAULTS, runDemo, SCALE_MAX, SCALE_MIN } from './demo.ts';
-import { usageParser } from './cli-run.ts';
+import { usageParser } from './run-options.ts';
 
 /** Register `demo` on `program`; its action stores the demo's status with `setExit`. */
 export function registerDemo(program: Command, setExit: (status: number) => void): Command {

@@ -8,7 +8,8 @@ import { appendFileSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import type { Command } from 'commander';
 import { Option } from 'commander';
-import { addRunOptions, checkElf, runOptionsFrom, usageParser } from './cli-run.ts';
+import { checkElf } from './cli-run.ts';
+import { addRunOptions, guestCommand, runOptionsFrom, usageParser } from './run-options.ts';
 import { OptionError, parseIntIn, RUN_DEFAULTS, resolveRunOptions } from './options.ts';
 import { hunt, replayCommand, type HuntOutcome } from './hunt.ts';
 
@@ -29,11 +30,7 @@ function describe(o: HuntOutcome): string {
 
 /** Register `hunt` on `program`; its action stores the exit status with `setExit`. */
 export function registerHunt(program: Command, setExit: (status: number) => void): Command {
-  const cmd = program.command('hunt')
-    .description('run a guest in deterministic mode under successive seeds until it fails; print the replay command')
-    .argument('<elf>', 'guest executable (host path)')
-    .argument('[args...]', 'arguments passed to the guest')
-    .passThroughOptions();
+  const cmd = guestCommand(program, 'hunt', 'run a guest in deterministic mode under successive seeds until it fails; print the replay command');
   const p = usageParser(cmd);
   cmd.addOption(new Option('--runs <n>', 'seeds to try at most').default(1000).argParser(p((v) => parseIntIn('--runs', v, 1, 2 ** 31 - 1))))
     .addOption(new Option('--seconds <s>', 'host seconds to hunt at most (0: no limit)').default(0).argParser(p((v) => parseIntIn('--seconds', v, 0, 2 ** 31 - 1))))

@@ -8,7 +8,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { Command, Option } from 'commander';
 import { OptionError, SHOOTDOWN_POLICIES, parseCpus, parseInject, parseSeed, type PolicyName } from './options.ts';
-import { usageParser } from './cli-run.ts';
+import { usageParser } from './run-options.ts';
 import { LitmusError, parseLitmus, type LitmusTest } from './litmus/format.ts';
 import { formatResult, machineSupportsDeterministic, runLitmus } from './litmus/run.ts';
 import type { InjectConfig } from '../kernel/lab/inject.ts';

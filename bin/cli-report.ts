@@ -8,7 +8,7 @@ import { basename, dirname, extname, join, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { runScript } from './cli-script.ts';
 import { OptionError, parseCpus, parseIntIn, parseShootdown } from './options.ts';
-import { usageParser } from './cli-run.ts';
+import { usageParser } from './run-options.ts';
 
 /** Workloads of bench/policies.ts. */
 export const REPORT_WORKLOADS = ['race', 'munmap', 'tlbrace', 'mix'] as const;

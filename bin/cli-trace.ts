@@ -4,15 +4,12 @@
  */
 import { Command, Option } from 'commander';
 import { OptionError, parseOutputFile } from './options.ts';
-import { addRunOptions, checkElf, runGuest, runOptionsFrom } from './cli-run.ts';
+import { checkElf, runGuest } from './cli-run.ts';
+import { addRunOptions, guestCommand, runOptionsFrom } from './run-options.ts';
 
 /** Register `trace` on `program`; its action stores the guest's status with `setExit`. */
 export function registerTrace(program: Command, setExit: (status: number) => void): Command {
-  const cmd = program.command('trace')
-    .description('run a guest and write a Chrome trace-event JSON timeline (alias of run --trace FILE)')
-    .argument('<elf>', 'guest executable (host path)')
-    .argument('[args...]', 'arguments passed to the guest')
-    .passThroughOptions()
+  const cmd = guestCommand(program, 'trace', 'run a guest and write a Chrome trace-event JSON timeline (alias of run --trace FILE)')
     .addOption(new Option('-o, --output <file>', 'trace file to write (open it in ui.perfetto.dev or chrome://tracing)')
       .makeOptionMandatory().argParser((v) => {
         try {

@@ -12,7 +12,8 @@ import { registerBench } from './cli-bench.ts';
 import { registerDemo } from './cli-demo.ts';
 import { registerLitmus } from './cli-litmus.ts';
 import { registerReport } from './cli-report.ts';
-import { registerRun, rewriteSanitize } from './cli-run.ts';
+import { registerRun } from './cli-run.ts';
+import { rewriteSanitize, valueFlags } from './run-options.ts';
 import { registerTrace } from './cli-trace.ts';
 import { registerHunt } from './cli-hunt.ts';
 
@@ -55,7 +56,8 @@ export async function main(argv: string[]): Promise<number> {
   let status = 0;
   const program = buildProgram((s) => { status = s; });
   const sub = argv.findIndex((a, i) => i >= 2 && (a === 'run' || a === 'trace' || a === 'hunt'));
-  const args = sub >= 0 ? rewriteSanitize(argv, sub + 1) : argv;
+  const subCmd = sub >= 0 ? program.commands.find((c) => c.name() === argv[sub]) : undefined;
+  const args = sub >= 0 && subCmd ? rewriteSanitize(argv, sub + 1, valueFlags(subCmd)) : argv;
   try {
     await program.parseAsync(args);
     return status;

@@ -70,6 +70,7 @@ import { bindSignalHost, signalsAfterPark, type SignalHost } from '../kernel/sig
 import { INJ, inject } from '../kernel/lab/inject.ts';
 import { cpuTimersTick, expireTimers } from '../kernel/signal/timers.ts';
 import { chargeThread, threadExitCpu } from '../kernel/proc/cputime.ts';
+import { foldMaxRss } from '../kernel/proc/sys-rusage.ts';
 import {
   SH_BATCH, SH_JIT, SH_REALTIME, SH_SEED, SH_TLB_ENTRIES, SH_POISON, SH_POLICY, SH_QUANTUM, SH_STARTED, ST_BLOCK, ST_FAULTS, ST_IDLE, ST_PREEMPT, ST_QUANTA, ST_STEAL,
   ST_SYSCALLS, ST_WAKE, ST_YIELD, TF_MIGRATE, TF_SLEEP_INTR, TS_BLOCKED, TS_DEAD, TS_READY, TS_RUNNING, POLICY_LOCAL, P_AS, P_FDT, P_PID, T_AS,
@@ -482,6 +483,7 @@ export class HartScheduler implements SchedOps, ProcOps {
     const as = this.as!;
     const proc = this.threads.proc(tix);
     threadExitCpu(this.kctx, proc, tix); // its CPU time stays with the process (kernel/proc/cputime.ts)
+    foldMaxRss(this.hctx.ctl, proc, as.residentPeak); // and the peak of the space it leaves (ru_maxrss)
     this.threads.setExitCode(tix, code);
     this.threads.setState(tix, TS_DEAD);
     this.current = -1;
@@ -587,6 +589,7 @@ export class HartScheduler implements SchedOps, ProcOps {
   replaceSpace(as: VirtualAddressSpace): void {
     const ctl = this.hctx.ctl;
     const old = this.as!;
+    foldMaxRss(ctl, this.currentProc(), old.residentPeak); // exec: ru_maxrss keeps the old image's peak (Linux)
     ctl.i32[this.threads.w(this.current, T_AS)] = as.slot;
     ctl.i32[procWord(ctl, this.currentProc(), P_AS)] = as.slot;
     this.as = as;

@@ -9,7 +9,7 @@
 import {
   HC_FLUSH_ALL, HC_FLUSH_ASID, HC_FLUSH_PAGE, HC_FLUSH_PAGE_ASID, HC_INSTRET, HC_JIT_BLOCKS, HC_JIT_COMPILE_US, HC_JIT_INSNS,
   HC_TLB_EVICTIONS, HC_TLB_HIT_FETCH,
-  HC_TLB_HIT_LOAD, HC_TLB_HIT_STORE, HC_TLB_MISS_FETCH, HC_TLB_MISS_LOAD, HC_TLB_MISS_STORE, HC_WALKS,
+  HC_TLB_HIT_LOAD, HC_TLB_HIT_STORE, HC_TLB_MISS_FETCH, HC_TLB_MISS_LOAD, HC_TLB_MISS_STORE, HC_WALK_CACHE_HITS, HC_WALKS,
 } from '../../cpu/counters.ts';
 import { kernelFrames } from '../mm/aspace.ts';
 import { FrameAllocator } from '../mm/frames.ts';
@@ -34,7 +34,8 @@ export interface HartLabStats {
   instructions: number;
   /** The translator (cpu/jit.ts): blocks compiled, their compile time, instructions run compiled vs interpreted. */
   jit: { blocks: number; compileUs: number; translated: number; interpreted: number };
-  tlb: { hits: number; misses: number; walks: number; evictions: number };
+  /** walkCacheHits: walks that began at a level-0 table the page-walk cache held (cpu/walk-cache.ts; 0 while the sanitizer observes). */
+  tlb: { hits: number; misses: number; walks: number; evictions: number; walkCacheHits: number };
   flushes: {
     /** sfence.vma operations by operand form (a range is several page flushes), and range operations. */
     page: number; asid: number; all: number; rangeOps: number;
@@ -105,7 +106,7 @@ function hartStats(ctl: Ctl, h: number): { s: HartLabStats; latencies: number[];
     tlb: {
       hits: hc(HC_TLB_HIT_FETCH) + hc(HC_TLB_HIT_LOAD) + hc(HC_TLB_HIT_STORE),
       misses: hc(HC_TLB_MISS_FETCH) + hc(HC_TLB_MISS_LOAD) + hc(HC_TLB_MISS_STORE),
-      walks: hc(HC_WALKS), evictions: hc(HC_TLB_EVICTIONS),
+      walks: hc(HC_WALKS), evictions: hc(HC_TLB_EVICTIONS), walkCacheHits: hc(HC_WALK_CACHE_HITS),
     },
     flushes: {
       page: hc(HC_FLUSH_PAGE) + hc(HC_FLUSH_PAGE_ASID), asid: hc(HC_FLUSH_ASID), all: hc(HC_FLUSH_ALL),

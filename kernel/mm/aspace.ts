@@ -27,7 +27,7 @@ import { allocTable, zeroFrames, entryPa, KERNEL_HALF_VPN, makeLo, PT_NOMEM, rea
 import { RegionList } from './regions.ts';
 import { fileRefDelta } from './pagecache.ts';
 import {
-  AS_ACTIVE, AS_ASID, AS_GASID, AS_BRK, AS_BRK_START, AS_BYTES, AS_FREE, AS_GEN, AS_GEN_LOCK, AS_LAST_GEN, AS_LAST_NPAGES,
+  AS_ACTIVE, AS_ASID, AS_GASID, AS_RSS, AS_RSS_HWM, AS_BRK, AS_BRK_START, AS_BYTES, AS_FREE, AS_GEN, AS_GEN_LOCK, AS_LAST_GEN, AS_LAST_NPAGES,
   AS_LAST_VPN, AS_LIVE, AS_LOCK, AS_MMAP_BASE, AS_BIRTH_GEN, AS_REFCOUNT, AS_RL, AS_ROOT, AS_STACK_LIMIT, AS_STATE, AS_WHOLE,
   RL_WORDS, VMH_BOOTED, VMH_KPAGE, VMH_KROOT, VMH_KTABLES,
 } from './layout.ts';
@@ -152,6 +152,8 @@ export class VirtualAddressSpace {
       Atomics.store(i32, w + AS_ACTIVE + 1, 0);
       Atomics.store(i32, w + AS_ASID, s + 1);
       Atomics.store(i32, w + AS_GASID, 0); // no global hardware ASID yet (scheduler/asid.ts assignGlobalAsid)
+      Atomics.store(i32, w + AS_RSS, 0);
+      Atomics.store(i32, w + AS_RSS_HWM, 0);
       ctx.ctl.f64[(w + AS_BRK_START) / 2] = 0;
       ctx.ctl.f64[(w + AS_BRK) / 2] = 0;
       ctx.ctl.f64[(w + AS_MMAP_BASE) / 2] = DEFAULT_MMAP_BASE;
@@ -195,6 +197,30 @@ export class VirtualAddressSpace {
    */
   get birthGeneration(): number {
     return Atomics.load(this.i32, this.w + AS_BIRTH_GEN);
+  }
+  /**
+   * Account `pages` (4 KiB units, negative when leaves were cleared) to the resident set, and
+   * raise the high-water mark to the new size. Called where a user leaf becomes resident or
+   * stops being so (fault installs, populate, fork's copy, clearRange); O(1).
+   */
+  addResident(pages: number): void {
+    if (pages === 0) return;
+    const now = Atomics.add(this.i32, this.w + AS_RSS, pages) + pages;
+    if (pages < 0) return;
+    // SAFETY: a CAS max: each retry means another hart raised the mark meanwhile, so it ends.
+    for (let hwm = Atomics.load(this.i32, this.w + AS_RSS_HWM); now > hwm;) {
+      const seen = Atomics.compareExchange(this.i32, this.w + AS_RSS_HWM, hwm, now);
+      if (seen === hwm) break;
+      hwm = seen;
+    }
+  }
+  /** Resident user pages now (4 KiB units). */
+  get residentPages(): number {
+    return Atomics.load(this.i32, this.w + AS_RSS);
+  }
+  /** The most pages that were resident at once in this space's life (ru_maxrss / 4 KiB). */
+  get residentPeak(): number {
+    return Atomics.load(this.i32, this.w + AS_RSS_HWM);
   }
   get refcount(): number {
     return Atomics.load(this.i32, this.w + AS_REFCOUNT);

@@ -38,8 +38,9 @@ export function cloneFrom(ctx: KernelContext, parent: VirtualAddressSpace): Virt
 }
 
 function copySpace(ctx: KernelContext, parent: VirtualAddressSpace, deep: boolean): VirtualAddressSpace | number {
-  const child = VirtualAddressSpace.create(ctx);
-  if (typeof child === 'number') return child;
+  const made = VirtualAddressSpace.create(ctx);
+  if (typeof made === 'number') return made;
+  const child = made; // (narrowed for the closures below)
   let failed = false;
   let childSlot: (vpn: number) => number = () => -1;
   // The child is live (and referenced) from create on: a walk over every space
@@ -125,6 +126,7 @@ function copySpace(ctx: KernelContext, parent: VirtualAddressSpace, deep: boolea
     // SAFETY: no hart walks the child's tables yet (its root is in no satp until fork returns
     // and the child is scheduled, which synchronises), so a plain store of the low word suffices.
     ctx.ram.i32[pa >>> 2] = lo;
+    if ((lo & PTE_DEVICE) === 0) child.addResident(1); // device frames are not resident memory (Linux VM_PFNMAP)
     return true;
   }
   function copyPage(src: number, lo: number, vpn: number): void {

@@ -191,6 +191,7 @@ function installNew(ctx: KernelContext, as: VirtualAddressSpace, vpn: number, va
   codeWritten(ctx, flags);
   // SAFETY: the frame's contents are complete before the PTE that publishes it.
   if (!casPte(ctx, pa, 0, makeLo(ppn, flags))) ctx.frames.free(ppn); // lost the race: never visible
+  else as.addResident(1);
   return null;
 }
 
@@ -202,6 +203,7 @@ function installFrame(ctx: KernelContext, as: VirtualAddressSpace, vpn: number, 
     ctx.frames.put(ppn);
     return pa === PT_NOMEM ? oom(va) : null;
   }
+  as.addResident(1);
   return null;
 }
 
@@ -219,6 +221,7 @@ function tryHuge(ctx: KernelContext, as: VirtualAddressSpace, r: Region, vpn: nu
     ctx.frames.freeHuge(ppn);
     return true; // someone else mapped here meanwhile: retry the access
   }
+  as.addResident(FRAMES_PER_MEGAPAGE);
   ctx.counters.hugeMaps++;
   return true;
 }

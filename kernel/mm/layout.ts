@@ -59,13 +59,14 @@ export const AS_LOCK = 8; // RwLock, 3 words: the mmap lock
 export const AS_GEN_LOCK = 11; // SpinLock over AS_GEN + AS_LAST_*
 export const AS_LAST_GEN = 12; // generation of the latest bump
 export const AS_LAST_NPAGES = 13; // pages of that bump, AS_WHOLE = the whole ASID
-export const AS_RSS = 14; // reserved: resident user pages (not maintained yet; mmap.ts residentPages walks)
+export const AS_RSS = 14; // resident user pages now (4 KiB units; a 2 MiB leaf counts 512): Atomics.add where a leaf is installed or cleared
 export const AS_FLAGS = 15;
 export const AS_LAST_VPN = 16; // f64: first vpn of the latest bump
 export const AS_BRK_START = 18; // f64 (bytes)
 export const AS_BRK = 20; // f64 (bytes)
 export const AS_MMAP_BASE = 22; // f64 (bytes): top of the top-down mmap search
 export const AS_BIRTH_GEN = 24; // tlb_generation right after create's whole bump: this life of the slot began there
+export const AS_RSS_HWM = 29; // the most AS_RSS has been in this life of the slot (getrusage ru_maxrss): raised by CAS after each add
 export const AS_GASID = 28; // global hardware ASID (broadcast policy, scheduler/asid.ts assignGlobalAsid), 0 = none; Atomics
 export const AS_STACK_LIMIT = 26; // f64 (bytes): RLIMIT_STACK soft limit a grows-down region may reach (Infinity = none)
 export const AS_RL = 32; // region-list header (RL_* words below), up to word 63

@@ -274,7 +274,10 @@ export function clearRange(
     leaf(pa, _lo, vpn) {
       const old = exchangePte(ctx, pa, 0);
       if (old === 0) return;
-      if ((old & PTE_DEVICE) === 0) stale.addFrame(loPpn(old));
+      if ((old & PTE_DEVICE) === 0) {
+        stale.addFrame(loPpn(old));
+        if (isResident(old)) as.addResident(-1);
+      }
       stale.addRange(vpn, vpn + 1);
       if (info) {
         info.pages++;
@@ -289,6 +292,7 @@ export function clearRange(
       }
       const old = exchangePte(ctx, pa, 0);
       stale.addHugeFrame(loPpn(old));
+      as.addResident(-FRAMES_PER_MEGAPAGE);
       stale.addRange(vpn, vpn + FRAMES_PER_MEGAPAGE);
       if (info) info.pages += FRAMES_PER_MEGAPAGE;
       return false;

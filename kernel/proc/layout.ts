@@ -135,6 +135,8 @@ export const P_CPU_DEAD_U = 16; // f64: user-mode ns of the process's exited thr
 export const P_CPU_DEAD_S = 18; // f64: their kernel-mode ns. SH_PROC_LOCK
 export const P_CPU_CHILD_U = 20; // f64: user-mode ns of the children this process reaped (and of theirs): RUSAGE_CHILDREN, times' tms_cutime. SH_PROC_LOCK
 export const P_CPU_CHILD_S = 22; // f64: their kernel-mode ns (tms_cstime). SH_PROC_LOCK
+export const P_MAXRSS = 24; // pages: the peak resident set of the spaces this process left (thread exits, exec): Linux signal->maxrss. Atomics max (sys-rusage.ts foldMaxRss)
+export const P_CMAXRSS = 25; // pages: the largest ru_maxrss of the children it reaped (and of theirs): RUSAGE_CHILDREN. SH_PROC_LOCK
 /**
  * pid 1 is the kernel's own init (kernel/proc/sys-proc-table.ts): it has no slot and runs no
  * code; the host's processes are its children, orphans are re-parented to it, and the kernel

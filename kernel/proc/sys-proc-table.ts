@@ -36,7 +36,7 @@ import { SpinLock } from '../sync/lock.ts';
 import { inject, INJ } from '../lab/inject.ts';
 import type { Waiter } from '../fs/pipe.ts';
 import {
-  INIT_PID, P_CHILD_SEQ, P_CODE, P_CPU_CHILD_S, P_CPU_CHILD_U, P_CPU_DEAD_S, P_CPU_DEAD_U, P_EXIT, P_EXIT_SIGNAL, P_EXITING, P_FDT, P_FLAGS, P_PARENT, P_PGID, P_PID, P_SID,
+  INIT_PID, P_CHILD_SEQ, P_CMAXRSS, P_CODE, P_CPU_CHILD_S, P_MAXRSS, P_CPU_CHILD_U, P_CPU_DEAD_S, P_CPU_DEAD_U, P_EXIT, P_EXIT_SIGNAL, P_EXITING, P_FDT, P_FLAGS, P_PARENT, P_PGID, P_PID, P_SID,
   P_SIGNAL, P_STATE, P_THREADS, P_AS, P_VFORK, PF_HOST_REAP, PF_PDEATHSIG, PF_SUBREAPER, PROC_BYTES, PS_FREE, PS_LIVE,
   PS_ZOMBIE, SH_PROC_LOCK,
 } from './layout.ts';
@@ -294,6 +294,8 @@ export interface Reaped {
   /** The child's CPU time with its own reaped children's, ns: what wait4's rusage reports. */
   userNs: number;
   sysNs: number;
+  /** Its ru_maxrss in pages: the larger of its own peak and its reaped children's. */
+  maxRssPages: number;
 }
 
 /**
@@ -326,12 +328,16 @@ export function reapChild(kctx: KernelContext, self: number, selfPid: number, pi
         // own children's) to this process's children's time, as Linux's wait_task_zombie.
         const f = ctl.f64, w = (slot: number, field: number): number => procWord(ctl, slot, field) / 2;
         const userNs = f[w(c, P_CPU_DEAD_U)]! + f[w(c, P_CPU_CHILD_U)]!, sysNs = f[w(c, P_CPU_DEAD_S)]! + f[w(c, P_CPU_CHILD_S)]!;
+        // Its peak resident set, and its children's: wait_task_zombie's cmaxrss.
+        const maxRssPages = Math.max(i32[procWord(ctl, c, P_MAXRSS)]!, i32[procWord(ctl, c, P_CMAXRSS)]!);
         if (!keep) {
           f[w(self, P_CPU_CHILD_U)] += userNs;
           f[w(self, P_CPU_CHILD_S)] += sysNs;
+          const cw = procWord(ctl, self, P_CMAXRSS);
+          i32[cw] = Math.max(i32[cw]!, maxRssPages);
           procFree(ctl, c);
         }
-        return { pid: cpid, wstatus, userNs, sysNs };
+        return { pid: cpid, wstatus, userNs, sysNs, maxRssPages };
       }
       any = true;
     }

@@ -268,7 +268,7 @@ export function sysWait4(env: SyscallEnv, a: readonly bigint[]): SyscallResult {
     if (r === -1) return -ECHILD;
     if (r !== 0) {
       if (statusVa !== 0 && putU32(env, env.as, statusVa, r.wstatus) < 0) return -EFAULT;
-      if (rusageVa !== 0 && copyToUser(env.kctx, env.as, rusageVa, rusageBytes(r.userNs, r.sysNs)) < 0) return -EFAULT;
+      if (rusageVa !== 0 && copyToUser(env.kctx, env.as, rusageVa, rusageBytes(r.userNs, r.sysNs, r.maxRssPages * 4)) < 0) return -EFAULT;
       return r.pid;
     }
     if (options & WNOHANG) return 0;
@@ -314,7 +314,7 @@ export function sysWaitid(env: SyscallEnv, a: readonly bigint[]): SyscallResult 
       continue;
     }
     if (infoVa !== 0 && copyToUser(env.kctx, env.as, infoVa, info) < 0) return -EFAULT;
-    if (rusageVa !== 0 && copyToUser(env.kctx, env.as, rusageVa, r !== 0 ? rusageBytes(r.userNs, r.sysNs) : new Uint8Array(RUSAGE_BYTES)) < 0) return -EFAULT;
+    if (rusageVa !== 0 && copyToUser(env.kctx, env.as, rusageVa, r !== 0 ? rusageBytes(r.userNs, r.sysNs, r.maxRssPages * 4) : new Uint8Array(RUSAGE_BYTES)) < 0) return -EFAULT;
     return 0;
   }
 }

@@ -8,7 +8,7 @@ import {
   MIB, OptionError, parseCpus, parseMemory, parseRoot, parseJit, parseSanitize, parseShootdown, parseTlbEntries, parseTraceBuffer,
   resolveRunOptions, RUN_DEFAULTS, SHOOTDOWN_POLICIES,
 } from '../../bin/options.ts';
-import { rewriteSanitize, runOptionsFrom } from '../../bin/cli-run.ts';
+import { rewriteSanitize, runOptionsFrom } from '../../bin/run-options.ts';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const COHERENT = join(ROOT, 'bin/coherent');

@@ -20,7 +20,7 @@ import { parseCpusList } from '../../bench/policies.ts';
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const COHERENT = join(ROOT, 'bin/coherent');
 const FIXTURE = join(ROOT, 'test/fixtures/report/policies-quick.json');
-const OLD_FORM = join(ROOT, 'bench/results/policies.json');
+const OLD_FORM = join(ROOT, 'test/fixtures/report/policies-old-form.json'); // a result file of the first form (2026-11-21)
 const tmp = mkdtempSync(join(tmpdir(), 'coherent-report-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
 

@@ -1,6 +1,7 @@
-// --tlb-entries reaches the hardware: a smaller TLB takes more misses on the same guest.
+// --tlb-entries reaches the hardware: a smaller TLB takes more misses on the same guest; the page-walk
+// cache's hits reach --stats-json.
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -33,4 +34,22 @@ describe('--tlb-entries', () => {
     const large = await misses(4096, dir);
     expect(small).toBeGreaterThan(large);
   }, 180_000);
+});
+
+describe('--stats-json tlb.walkCacheHits (the page-walk cache, cpu/walk-cache.ts)', () => {
+  it('a page-stride guest (maxrss: one store per page over 4096 pages) hits the walk cache; counted per hart and summed', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'coherent-wc-'));
+    try {
+      const stats = join(dir, 'stats.json');
+      const r = await run(['run', '--cpus', '1', '--stats-json', stats, 'guests/bin/maxrss']);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain('maxrss: OK');
+      const s = JSON.parse(readFileSync(stats, 'utf8'));
+      expect(s.tlb.walkCacheHits).toBeGreaterThan(0);
+      expect(s.tlb.walkCacheHits).toBeLessThanOrEqual(s.tlb.walks);
+      expect(s.harts.reduce((n: number, h: { tlb: { walkCacheHits: number } }) => n + h.tlb.walkCacheHits, 0)).toBe(s.tlb.walkCacheHits);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  }, 120_000);
 });

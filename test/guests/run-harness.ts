@@ -10,12 +10,13 @@
  * themselves: a second program (compute) spawned on the same machine at the same time
  * finishes with its exact output.
  */
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCaptured } from '../helpers/spawn-capture.ts';
 import { ElfError } from '../../kernel/proc/elf.ts';
-import { bootScheduled, leakedFrames, spawn, wait } from '../../scheduler/api.ts';
+import { bootScheduled, leakedFrames, spawn } from '../../scheduler/api.ts';
 import type { Machine } from '../../scheduler/machine.ts';
 
 export interface Guest {
@@ -46,18 +47,8 @@ beforeAll(() => { scratch = mkdtempSync(join(tmpdir(), 'coherent-guests-')); });
 afterAll(() => { rmSync(scratch, { recursive: true, force: true }); });
 
 /** Run guest `g` on `m` with its stdout captured; resolves with { status, stdout }. */
-async function runCaptured(m: Machine, g: Guest, tag: string): Promise<{ status: number; stdout: string }> {
-  const out = join(scratch, `${g.name}-${tag}.out`);
-  const fd = openSync(out, 'w');
-  const nul = openSync('/dev/null', 'r+');
-  try {
-    const { pid } = spawn(m, { elf: elfOf(g), argv: [g.name, ...g.args], envp: envOf(g), stdio: [nul, fd, nul] });
-    const status = await wait(m, pid, 60_000);
-    return { status, stdout: readFileSync(out, 'utf8') };
-  } finally {
-    closeSync(fd);
-    closeSync(nul);
-  }
+async function runGuestCaptured(m: Machine, g: Guest, tag: string): Promise<{ status: number; stdout: string }> {
+  return runCaptured(m, elfOf(g), [g.name, ...g.args], { dir: scratch, tag: `${g.name}-${tag}`, envp: envOf(g) });
 }
 
 function expectOutput(g: Guest, r: { status: number; stdout: string }): void {
@@ -78,7 +69,7 @@ export function guestSuite(cpus: number): void {
       const skip = why !== undefined;
       const title = skip ? `${g.name} (skipped: ${why})` : `${g.name}: exact output and exit status ${g.exitStatus}, no frame leaked`;
       it.skipIf(skip)(title, async () => {
-        const r = await runCaptured(m, g, `${cpus}`);
+        const r = await runGuestCaptured(m, g, `${cpus}`);
         expectOutput(g, r);
         expect(leakedFrames(m)).toBe(0);
       }, 60_000);
@@ -86,7 +77,7 @@ export function guestSuite(cpus: number): void {
 
     for (const bad of ['segv', 'divzero', 'badsys']) {
       it(`${bad} ends only itself: compute beside it finishes exactly`, async () => {
-        const [rb, rc] = await Promise.all([runCaptured(m, byName(bad), `${cpus}-pair`), runCaptured(m, compute, `${cpus}-pair-${bad}`)]);
+        const [rb, rc] = await Promise.all([runGuestCaptured(m, byName(bad), `${cpus}-pair`), runGuestCaptured(m, compute, `${cpus}-pair-${bad}`)]);
         expectOutput(byName(bad), rb);
         expectOutput(compute, rc);
         expect(leakedFrames(m)).toBe(0);
@@ -94,7 +85,7 @@ export function guestSuite(cpus: number): void {
     }
 
     it('bad ELF files are refused with the reason while compute runs on', async () => {
-      const running = runCaptured(m, compute, `${cpus}-elf`);
+      const running = runGuestCaptured(m, compute, `${cpus}-elf`);
       const hello = elfOf(byName('hello'));
       const x86 = hello.slice();
       x86[18] = 62; // e_machine = EM_X86_64

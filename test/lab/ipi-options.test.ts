@@ -7,6 +7,8 @@
  * that breaks exactly that condition and must produce sanitizer reports.
  * Consolidation's condition (a request line is read before it is acked) is shown broken at the
  * wire level in test/cpu/mailbox.test.ts.
+ * In deterministic mode (one hart at a time) each option's waits must hand the baton on and read
+ * no host time: each runs twice with one seed and the two runs must agree byte for byte.
  */
 import { describe, expect, it } from 'vitest';
 import { formatPolicySpec, IPI_OPT_ALL, IPI_OPT_CONCURRENT, IPI_OPT_EARLY_ACK, parsePolicySpec } from '../../kernel/lab/layout.ts';
@@ -46,15 +48,17 @@ describe('ipi option specs', () => {
   });
 });
 
+/** Each option alone and all of them, with the counter that shows the option was used. */
+const OPTION_CASES = [
+  { policy: 'ipi:concurrent', used: (s: Stats) => s.interrupts.sent > 0 },
+  { policy: 'ipi:early-ack', used: (s: Stats) => s.shootdowns.earlyAcks > 0 },
+  { policy: 'ipi:consolidate', used: (s: Stats) => s.shootdowns.lineRequests > 0 && s.shootdowns.lineRequests === s.interrupts.sent },
+  { policy: 'ipi:in-context', used: (s: Stats) => s.shootdowns.inContext > 0 && s.shootdowns.inContextFlushes > 0 },
+  { policy: 'ipi:all', used: (s: Stats) => s.shootdowns.inContext > 0 && s.shootdowns.lineRequests === s.interrupts.sent },
+] as const;
+
 describe('ipi options on a 4-hart unmap/remap race (sanitizer on)', () => {
-  const cases = [
-    { policy: 'ipi:concurrent', used: (s: Stats) => s.interrupts.sent > 0 },
-    { policy: 'ipi:early-ack', used: (s: Stats) => s.shootdowns.earlyAcks > 0 },
-    { policy: 'ipi:consolidate', used: (s: Stats) => s.shootdowns.lineRequests > 0 && s.shootdowns.lineRequests === s.interrupts.sent },
-    { policy: 'ipi:in-context', used: (s: Stats) => s.shootdowns.inContext > 0 && s.shootdowns.inContextFlushes > 0 },
-    { policy: 'ipi:all', used: (s: Stats) => s.shootdowns.inContext > 0 && s.shootdowns.lineRequests === s.interrupts.sent },
-  ] as const;
-  for (const c of cases) {
+  for (const c of OPTION_CASES) {
     it(`${c.policy}: correct, no report, frames balanced, the option in use`, async () => {
       const r = await runGuest({ policy: c.policy, guest: 'tlbrace', args: RACE, cpus: 4 });
       expect({ status: r.status, violations: r.stats.sanitizer.violations, leaked: r.leaked, policy: r.stats.policy })
@@ -96,4 +100,35 @@ describe('early-ack acks late when the change frees a page-table page', () => {
       await m.shutdown();
     }
   }, 90_000);
+});
+
+/** A run's statistics without the host's own timings (the translator's compile time). */
+function withoutHostTime(v: unknown): unknown {
+  if (Array.isArray(v)) return v.map(withoutHostTime);
+  if (v === null || typeof v !== 'object') return v;
+  return Object.fromEntries(Object.entries(v).filter(([k]) => k !== 'compileUs').map(([k, x]) => [k, withoutHostTime(x)]));
+}
+
+// Deterministic mode (docs/deterministic.md): the options' waits — the ack wait
+// (scheduler/shootdown-ipi ackWaitUntil), a full request line and the line wait (cpu/mailbox.ts
+// sendLine, waitUntil) — must hand the baton on (relaxWait) instead of spinning on a word only
+// another hart can change, which would wedge the one-hart-at-a-time machine; and nothing in them
+// may read host time, so the same seed gives the same run byte for byte.
+describe('ipi options in deterministic mode (4 harts, one at a time)', () => {
+  const DET_RACE = ['3', '4', '4'];
+  for (const { policy, used } of OPTION_CASES) {
+    it(`${policy}: tlbrace correct, no report, no leak; the same seed twice gives the same run`, async () => {
+      const run = (): ReturnType<typeof runGuest> => runGuest({ policy, guest: 'tlbrace', args: DET_RACE, cpus: 4, deterministic: true, seed: 3, schedule: 'pct' });
+      const a = await run();
+      expect({ status: a.status, violations: a.stats.sanitizer.violations, leaked: a.leaked, policy: a.stats.policy, quiescent: a.deterministic?.quiescent })
+        .toEqual({ status: 0, violations: 0, leaked: 0, policy, quiescent: true });
+      expect(a.stdout).toMatch(/^tlbrace: OK/m);
+      expect(used(a.stats), JSON.stringify(a.stats.shootdowns)).toBe(true);
+      const b = await run();
+      expect(b.stdout).toBe(a.stdout);
+      expect(b.status).toBe(a.status);
+      expect(JSON.stringify(withoutHostTime(b.stats))).toBe(JSON.stringify(withoutHostTime(a.stats)));
+      expect(b.deterministic).toEqual(a.deterministic);
+    }, 120_000);
+  }
 });

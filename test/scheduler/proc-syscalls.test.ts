@@ -7,13 +7,14 @@
  * parent, sched_getaffinity/sysconf, getppid, a timed futex wait and a process-shared futex
  * across fork — on 1 and 4 harts, with every frame and process slot back afterwards.
  */
-import { closeSync, copyFileSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCaptured } from '../helpers/spawn-capture.ts';
 import { P_STATE, PS_FREE } from '../../kernel/proc/layout.ts';
 import { procWord } from '../../kernel/proc/sys-proc-table.ts';
-import { bootScheduled, leakedFrames, spawn, wait } from '../../scheduler/api.ts';
+import { bootScheduled, leakedFrames } from '../../scheduler/api.ts';
 import type { Machine } from '../../scheduler/machine.ts';
 
 const FIXTURE = new URL('../fixtures/proc/procs', import.meta.url).pathname;
@@ -50,19 +51,9 @@ for (const cpus of [1, 4]) {
     afterAll(async () => { await m?.shutdown(); });
 
     it('execve, thread pipes, sleeps, wait4, orphans, affinity, futexes: exact output, nothing left behind', async () => {
-      const out = join(root, `out-${cpus}`);
-      const fd = openSync(out, 'w');
-      const nul = openSync('/dev/null', 'r+');
-      let status: number;
-      try {
-        const { pid } = spawn(m, { elf: new Uint8Array(readFileSync(FIXTURE)), argv: ['procs', String(cpus)], envp: [], stdio: [nul, fd, nul] });
-        status = await wait(m, pid, 30_000);
-      } finally {
-        closeSync(fd);
-        closeSync(nul);
-      }
-      expect(readFileSync(out, 'utf8')).toBe(expected(cpus));
-      expect(status).toBe(0);
+      const r = await runCaptured(m, new Uint8Array(readFileSync(FIXTURE)), ['procs', String(cpus)], { dir: root, out: `out-${cpus}`, timeoutMs: 30_000 });
+      expect(r.stdout).toBe(expected(cpus));
+      expect(r.status).toBe(0);
       // The orphan and every child are gone: no process slot, no frame.
       for (let i = 0; i < 100 && liveProcesses(m) > 0; i++) await new Promise((r) => setTimeout(r, 10));
       expect(liveProcesses(m)).toBe(0);

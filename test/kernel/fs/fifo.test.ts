@@ -5,12 +5,11 @@
  * manifest's, the same as under qemu-riscv64. No frame may leak and, once it exited, no FIFO
  * record, pipe or open file description may stay behind.
  */
-import { closeSync, mkdtempSync, openSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync, readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { runGuest } from '../../lab/guest-runs.ts';
-import { bootScheduled, spawn, wait } from '../../../scheduler/api.ts';
+import { expectCleanRun } from '../../helpers/guest-expect.ts';
+import { runOnFreshMachine } from '../../helpers/spawn-capture.ts';
 import { KernelContext } from '../../../kernel/context.ts';
 import { fifosLive } from '../../../kernel/fs/fifo.ts';
 import { ofilesLive } from '../../../kernel/fs/ofile.ts';
@@ -25,10 +24,7 @@ describe('fifo guest: named pipes as Linux has them', () => {
   for (const cpus of [1, 4]) {
     it(`passes on ${cpus} hart(s) with the manifest's stdout, no sanitizer report, no leak`, async () => {
       const r = await runGuest({ policy: 'ipi', guest: 'fifo', args: [], cpus });
-      expect(r.stdout).toBe(expected);
-      expect(r.status).toBe(0);
-      expect(r.stats.sanitizer.violations).toBe(0);
-      expect(r.leaked).toBe(0);
+      expectCleanRun(r, expected);
     }, 120_000);
   }
 
@@ -41,28 +37,21 @@ describe('fifo guest: named pipes as Linux has them', () => {
   }, 120_000);
 
   it('leaves no FIFO record, pipe or open file description behind once it exited', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'coherent-fifo-'));
-    const out = join(dir, 'stdout');
-    const fd = openSync(out, 'w');
-    const m = await bootScheduled({ cpus: 2, memory: 64 * 2 ** 20, seed: 7, root: dir });
-    try {
-      const elf = new Uint8Array(readFileSync(new URL('../../../guests/bin/fifo', import.meta.url)));
-      const { pid } = spawn(m, { elf, argv: ['fifo'], envp: [], stdio: [fd, fd, fd] });
-      expect(await wait(m, pid, 60_000)).toBe(0);
-      expect(readFileSync(out, 'utf8')).toBe(expected);
-      const ctx = KernelContext.forHost(m.ram, m.ctl);
-      expect(fifosLive(ctx)).toBe(0);
-      let pipes = 0;
-      for (let p = 0; p < m.ctl.layout.fs.pipes; p++) {
-        if (Atomics.load(m.ctl.i32, (m.ctl.layout.pipes + p * PIPE_BYTES) / 4 + PP_STATE) === SLOT_LIVE) pipes++;
-      }
-      expect(pipes).toBe(0);
-      expect(ofilesLive(ctx)).toBe(0);
-      expect(readdirSync(dir).sort()).toEqual(['stdout']);
-    } finally {
-      await m.shutdown();
-      closeSync(fd);
-      rmSync(dir, { recursive: true, force: true });
-    }
+    const elf = new Uint8Array(readFileSync(new URL('../../../guests/bin/fifo', import.meta.url)));
+    const r = await runOnFreshMachine({ cpus: 2, memory: 64 * 2 ** 20, seed: 7 }, elf, ['fifo'], {
+      inspect: (m, root) => {
+        const ctx = KernelContext.forHost(m.ram, m.ctl);
+        expect(fifosLive(ctx)).toBe(0);
+        let pipes = 0;
+        for (let p = 0; p < m.ctl.layout.fs.pipes; p++) {
+          if (Atomics.load(m.ctl.i32, (m.ctl.layout.pipes + p * PIPE_BYTES) / 4 + PP_STATE) === SLOT_LIVE) pipes++;
+        }
+        expect(pipes).toBe(0);
+        expect(ofilesLive(ctx)).toBe(0);
+        expect(readdirSync(root).sort()).toEqual(['stdout']);
+      },
+    });
+    expect(r.status).toBe(0);
+    expect(r.stdout).toBe(expected);
   }, 120_000);
 });

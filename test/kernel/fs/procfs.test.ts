@@ -4,29 +4,18 @@
  * manifest's, the same as under qemu-riscv64); its `cat` mode shows the files' exact text,
  * checked here against Linux's formats; its `errnos` mode the errno of each refused operation.
  */
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { runGuest } from '../../lab/guest-runs.ts';
-import { bootScheduled, spawn, wait } from '../../../scheduler/api.ts';
+import { expectCleanRun } from '../../helpers/guest-expect.ts';
+import { runOnFreshMachine } from '../../helpers/spawn-capture.ts';
 
 /** stdout of `procfs ARGS` on a 1-hart machine booted with `seed`. */
 async function runSeeded(seed: number, args: string[]): Promise<string> {
-  const dir = mkdtempSync(join(tmpdir(), 'coherent-procfs-'));
-  const out = join(dir, 'stdout');
-  const fd = openSync(out, 'w');
-  const m = await bootScheduled({ cpus: 1, memory: 64 * 2 ** 20, seed, root: dir });
-  try {
-    const elf = new Uint8Array(readFileSync(new URL('../../../guests/bin/procfs', import.meta.url)));
-    const { pid } = spawn(m, { elf, argv: ['procfs', ...args], envp: [], stdio: [fd, fd, fd] });
-    expect(await wait(m, pid, 60_000)).toBe(0);
-    return readFileSync(out, 'utf8');
-  } finally {
-    await m.shutdown();
-    closeSync(fd);
-    rmSync(dir, { recursive: true, force: true });
-  }
+  const elf = new Uint8Array(readFileSync(new URL('../../../guests/bin/procfs', import.meta.url)));
+  const r = await runOnFreshMachine({ cpus: 1, memory: 64 * 2 ** 20, seed }, elf, ['procfs', ...args]);
+  expect(r.status).toBe(0);
+  return r.stdout;
 }
 
 const manifest = JSON.parse(readFileSync(new URL('../../../guests/manifest.json', import.meta.url), 'utf8')) as {
@@ -48,10 +37,7 @@ describe('procfs guest: /proc and /dev checked against the process state', () =>
   for (const cpus of [1, 4]) {
     it(`passes on ${cpus} hart(s) with the manifest's stdout, no sanitizer report, no leak`, async () => {
       const r = await runGuest({ policy: 'ipi', guest: 'procfs', args: [], cpus });
-      expect(r.stdout).toBe(expected);
-      expect(r.status).toBe(0);
-      expect(r.stats.sanitizer.violations).toBe(0);
-      expect(r.leaked).toBe(0);
+      expectCleanRun(r, expected);
     }, 120_000);
   }
 });
@@ -60,10 +46,7 @@ describe('procfs readers racing a process that changes its address space', () =>
   for (const policy of ['ipi', 'deferred'] as const) {
     it(`${policy}: every snapshot of a churning child's maps/status/stat/cmdline is well-formed, no report, no leak`, async () => {
       const r = await runGuest({ policy, guest: 'procfs', args: ['race', '300'], cpus: 4 });
-      expect(r.stdout).toBe("procfs: race: snapshots of a churning process's maps, status, stat and cmdline all well-formed\nprocfs: OK\n");
-      expect(r.status).toBe(0);
-      expect(r.stats.sanitizer.violations).toBe(0);
-      expect(r.leaked).toBe(0);
+      expectCleanRun(r, "procfs: race: snapshots of a churning process's maps, status, stat and cmdline all well-formed\nprocfs: OK\n");
     }, 120_000);
   }
 });

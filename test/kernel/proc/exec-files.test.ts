@@ -13,7 +13,8 @@ import { closeSync, copyFileSync, ftruncateSync, mkdtempSync, openSync, readFile
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bootScheduled, leakedFrames, spawn, wait } from '../../../scheduler/api.ts';
+import { runCaptured } from '../../helpers/spawn-capture.ts';
+import { bootScheduled, leakedFrames } from '../../../scheduler/api.ts';
 import type { Machine } from '../../../scheduler/machine.ts';
 
 const ROOT = new URL('../../../', import.meta.url).pathname;
@@ -33,18 +34,8 @@ afterAll(() => { rmSync(scratch, { recursive: true, force: true }); });
 
 /** Run fsedge (from its bytes) with `args` on `m`; its stdout through a host file. */
 async function run(m: Machine, args: string[], tag: string): Promise<{ status: number; stdout: string }> {
-  const out = join(scratch, `out-${tag}`);
-  const fd = openSync(out, 'w');
-  const nul = openSync('/dev/null', 'r+');
-  try {
-    const elf = new Uint8Array(readFileSync(join(scratch, 'fsedge')));
-    const { pid } = spawn(m, { elf, argv: ['fsedge', ...args], envp: [], stdio: [nul, fd, nul] });
-    const status = await wait(m, pid, 60_000);
-    return { status, stdout: readFileSync(out, 'utf8') };
-  } finally {
-    closeSync(fd);
-    closeSync(nul);
-  }
+  const elf = new Uint8Array(readFileSync(join(scratch, 'fsedge')));
+  return runCaptured(m, elf, ['fsedge', ...args], { dir: scratch, out: `out-${tag}` });
 }
 
 for (const cpus of [1, 4]) {

@@ -7,14 +7,15 @@
  * posix_spawn. The guests' exec checks need their own file inside the guest root, so the
  * machine's root is a scratch directory holding a copy of guests/bin/procspawn.
  */
-import { closeSync, copyFileSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCaptured } from '../../helpers/spawn-capture.ts';
 import { labStats } from '../../../kernel/lab/stats.ts';
 import { P_STATE, PS_FREE } from '../../../kernel/proc/layout.ts';
 import { procWord } from '../../../kernel/proc/sys-proc-table.ts';
-import { bootScheduled, leakedFrames, spawn, wait } from '../../../scheduler/api.ts';
+import { bootScheduled, leakedFrames } from '../../../scheduler/api.ts';
 import type { Machine } from '../../../scheduler/machine.ts';
 
 const ROOT = new URL('../../../', import.meta.url).pathname;
@@ -43,19 +44,9 @@ for (const cpus of [1, 4]) {
 
     /** Run guest `name` with `args`; its pid, status and stdout, after every process slot is free again (bounded). */
     async function run(name: string, args: string[]): Promise<{ pid: number; status: number; stdout: string }> {
-      const out = join(root, `${name}-${cpus}-${args.join('_').replace(/[^a-z0-9_-]/gi, '')}`);
-      const fd = openSync(out, 'w');
-      const nul = openSync('/dev/null', 'r+');
-      let pid: number, status: number;
-      try {
-        ({ pid } = spawn(m, { elf: elf(name), argv: [name, ...args], envp: [], stdio: [nul, fd, nul] }));
-        status = await wait(m, pid, 50_000);
-      } finally {
-        closeSync(fd);
-        closeSync(nul);
-      }
+      const r = await runCaptured(m, elf(name), [name, ...args], { dir: root, out: `${name}-${cpus}-${args.join('_').replace(/[^a-z0-9_-]/gi, '')}`, timeoutMs: 50_000 });
       for (let i = 0; i < 200 && usedSlots(m) > 0; i++) await new Promise((r) => setTimeout(r, 10));
-      return { pid, status, stdout: readFileSync(out, 'utf8') };
+      return r;
     }
 
     function expectClean(): void {

@@ -8,15 +8,16 @@
  * Plus CLOCK_REALTIME never stepping back (kernel/proc/sys-info.ts clockNs).
  * No timed assertion: the guest's own checks are bounds Linux also meets under load.
  */
-import { closeSync, copyFileSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runCaptured } from '../../helpers/spawn-capture.ts';
 import { labStats } from '../../../kernel/lab/stats.ts';
 import { clockNs } from '../../../kernel/proc/sys-info.ts';
 import { CLOCK_REALTIME } from '../../../kernel/linux-flags.ts';
 import { timersInUse } from '../../../kernel/signal/timers.ts';
-import { bootScheduled, leakedFrames, spawn, wait } from '../../../scheduler/api.ts';
+import { bootScheduled, leakedFrames } from '../../../scheduler/api.ts';
 import type { Machine } from '../../../scheduler/machine.ts';
 
 const ROOT = new URL('../../../', import.meta.url).pathname;
@@ -34,17 +35,7 @@ afterAll(() => { rmSync(root, { recursive: true, force: true }); });
 
 /** Run guest `name` with `args` on `m`; status and stdout. */
 async function run(m: Machine, name: string, args: string[], tag: string): Promise<{ status: number; stdout: string }> {
-  const out = join(root, `${name}-${tag}.out`);
-  const fd = openSync(out, 'w');
-  const nul = openSync('/dev/null', 'r+');
-  try {
-    const { pid } = spawn(m, { elf: elf(name), argv: [name, ...args], envp: [], stdio: [nul, fd, nul] });
-    const status = await wait(m, pid, 90_000);
-    return { status, stdout: readFileSync(out, 'utf8') };
-  } finally {
-    closeSync(fd);
-    closeSync(nul);
-  }
+  return runCaptured(m, elf(name), [name, ...args], { dir: root, tag: `${name}-${tag}`, timeoutMs: 90_000 });
 }
 
 function expectClean(m: Machine): void {

@@ -3,8 +3,9 @@
  * condition-variable broadcasts (kernel/proc/futex.ts, scheduler/block.ts requeue): the futexops
  * guest, 8 threads, on 1 and 4 worker-thread harts, with the stdout qemu-riscv64 gives.
  */
-import { describe, expect, it } from 'vitest';
+import { describe, it } from 'vitest';
 import { runGuest } from '../../lab/guest-runs.ts';
+import { expectCleanRun } from '../../helpers/guest-expect.ts';
 
 const FUTEXOPS = (rounds: number): string => [
   'futexops: FUTEX_CMP_REQUEUE moved 8 waiters to a second word, woken from there 1 + 7',
@@ -19,10 +20,7 @@ describe('futex operations beyond WAIT/WAKE', () => {
   for (const cpus of [1, 4]) {
     it(`futexops on ${cpus} hart(s): requeue, wake_op, bitsets, broadcasts`, async () => {
       const r = await runGuest({ policy: 'ipi', guest: 'futexops', args: ['10'], cpus });
-      expect(r.stdout).toBe(FUTEXOPS(10));
-      expect(r.status).toBe(0);
-      expect(r.stats.sanitizer.violations).toBe(0);
-      expect(r.leaked).toBe(0);
+      expectCleanRun(r, FUTEXOPS(10));
     }, 60_000);
   }
 });
