@@ -6,12 +6,18 @@
  *   det.switches          baton handovers per host second in the 4-hart run
  *   det.decisions         schedule decisions of that run (a function of the seed: the same on any host)
  *   det.virtual.ms        its virtual time (ms, the cost model's: the same on any host)
+ *   det.hunt-seed.fresh   host s per seed of `hunt` on tlbrace 3 20 4 (4 harts, sanitizer) when every seed boots
+ *                         a fresh machine (what hunt did before it reused its machine)
+ *   det.hunt-seed         host s per seed of `hunt` on the same, one machine reset between seeds (seeds 2..N)
+ *   det.hunt-reset        host ms of one reset (the per-seed overhead of reuse; the rest is the guest's run)
  * Wall time is the guest's own run (spawn to exit), not the machine's boot; each figure is the
  * best of RUNS runs per mode, as the host is shared. Run: `npx tsx bench/index.ts deterministic`.
  */
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { bootScheduled, deterministicStats, spawn, untilQuiescent, wait } from '../scheduler/api.ts';
 import type { BatonStats } from '../cpu/baton.ts';
+import { runSeed, SeedRunner } from '../bin/hunt.ts';
+import { resolveRunOptions } from '../bin/options.ts';
 
 const ROOT = new URL('../', import.meta.url).pathname;
 const RUNS = 2;
@@ -60,4 +66,30 @@ export async function run(): Promise<void> {
   console.log(`BENCH det.switches ${Math.round(d4.det!.handovers / (d4.ms / 1000))} /s`);
   console.log(`BENCH det.decisions ${d4.det!.decisions} decisions`);
   console.log(`BENCH det.virtual.ms ${(d4.det!.virtualNs / 1e6).toFixed(3)} ms`);
+  await huntSeeds();
+}
+
+/** Per-seed cost of `hunt` on tlbrace: a fresh machine per seed against one machine reset between seeds. */
+async function huntSeeds(): Promise<void> {
+  const run = resolveRunOptions({
+    elf: `${ROOT}guests/bin/tlbrace`, args: ['3', '20', '4'], cpus: 4, sanitize: 'report', deterministic: true,
+  });
+  const SEEDS = 4;
+  let fresh = 0;
+  for (let s = 1; s <= 2; s++) fresh += (await runSeed(run, s)).hostMs;
+  console.log(`BENCH det.hunt-seed.fresh ${(fresh / 2 / 1000).toFixed(2)} s`);
+  const r = new SeedRunner(run);
+  try {
+    let reused = 0, resets = 0;
+    for (let s = 1; s <= SEEDS; s++) {
+      const o = await r.runSeed(s);
+      if (s === 1) continue; // the boot
+      reused += o.hostMs;
+      resets += r.lastStartMs;
+    }
+    console.log(`BENCH det.hunt-seed ${(reused / (SEEDS - 1) / 1000).toFixed(2)} s`);
+    console.log(`BENCH det.hunt-reset ${(resets / (SEEDS - 1)).toFixed(0)} ms`);
+  } finally {
+    await r.close();
+  }
 }

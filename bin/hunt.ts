@@ -69,6 +69,8 @@ export class SeedRunner {
   private elf: Uint8Array | null = null;
   /** Machines booted so far (1 unless a run failed the machine). */
   boots = 0;
+  /** Host ms of the last seed's start: its boot (first seed) or its reset (later seeds). */
+  lastStartMs = 0;
 
   constructor(private readonly run: RunOptions) {}
 
@@ -104,9 +106,11 @@ export class SeedRunner {
   private async machine(seed: number): Promise<Machine> {
     const { bootScheduled, resetScheduled } = await import('../scheduler/api.ts');
     const o = schedOptions(this.run, seed);
+    const t0 = performance.now();
     if (this.m !== null) {
       try {
         await resetScheduled(this.m, o);
+        this.lastStartMs = performance.now() - t0;
         return this.m;
       } catch (e) {
         await this.drop();
@@ -115,6 +119,7 @@ export class SeedRunner {
     }
     this.m = await bootScheduled({ root: this.run.root, cpus: this.run.cpus, memory: this.run.memory, reusable: true, ...o });
     this.boots++;
+    this.lastStartMs = performance.now() - t0;
     return this.m;
   }
 
