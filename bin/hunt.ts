@@ -33,6 +33,8 @@ export interface HuntOutcome {
   scheduleHash: string;
   decisions: number;
   virtualNs: number;
+  /** Frames still in use after the guest exited, beyond the kernel's (scheduler/api.ts leakedFrames): 0 unless the kernel leaks. */
+  leakedFrames: number;
   /** Host ms of this seed (its boot or reset included): not deterministic. */
   hostMs: number;
 }
@@ -74,18 +76,24 @@ export class SeedRunner {
 
   constructor(private readonly run: RunOptions) {}
 
-  /** Run seed `seed`: the guest's stdio goes to /dev/null. */
-  async runSeed(seed: number): Promise<HuntOutcome> {
-    const { deterministicStats, spawn, untilQuiescent, wait } = await import('../scheduler/api.ts');
+  /**
+   * Run seed `seed`: the guest's stdio goes to /dev/null. `run` may change the guest, its
+   * arguments and every scheduler option (policy, sanitizer, schedule ...) from seed to seed, not
+   * the machine's (cpus, memory, root: Error).
+   */
+  async runSeed(seed: number, run: RunOptions = this.run): Promise<HuntOutcome> {
+    const { deterministicStats, leakedFrames, spawn, untilQuiescent, wait } = await import('../scheduler/api.ts');
     const { labStats } = await import('../kernel/lab/stats.ts');
-    const run = this.run;
-    this.elf ??= new Uint8Array(await readFile(resolve(run.elf)));
+    if (run.cpus !== this.run.cpus || run.memory !== this.run.memory || run.root !== this.run.root) {
+      throw new Error('SeedRunner.runSeed: cpus, memory and root are the machine\'s: they cannot change between seeds');
+    }
+    const elf = run.elf === this.run.elf ? (this.elf ??= new Uint8Array(await readFile(resolve(run.elf)))) : new Uint8Array(await readFile(resolve(run.elf)));
     const t0 = performance.now();
-    const m = await this.machine(seed);
+    const m = await this.machine(seed, run);
     try {
       // The host's environment, as `coherent run` gives it: the replay line then runs the same input.
       const envp = Object.entries(process.env).map(([k, v]) => `${k}=${v ?? ''}`);
-      const { pid } = spawn(m, { elf: this.elf, argv: [basename(run.elf), ...run.args], envp, stdio: [this.nul, this.nul, this.nul] });
+      const { pid } = spawn(m, { elf, argv: [basename(run.elf), ...run.args], envp, stdio: [this.nul, this.nul, this.nul] });
       const status = await wait(m, pid, 2 ** 31);
       await untilQuiescent(m, 60_000);
       const lab = labStats(m.ctl);
@@ -94,7 +102,8 @@ export class SeedRunner {
       const how = status > 128 ? `signal ${status - 128}` : status !== 0 ? `exit ${status}` : reports > 0 ? `sanitizer: ${reports} reports` : '';
       return {
         seed, schedule: det.schedule, status, reports, firstReport: lab.sanitizer.reports[0] ?? null, failed: how !== '', how,
-        scheduleHash: det.scheduleHash, decisions: det.decisions, virtualNs: det.virtualNs, hostMs: performance.now() - t0,
+        scheduleHash: det.scheduleHash, decisions: det.decisions, virtualNs: det.virtualNs, leakedFrames: leakedFrames(m),
+        hostMs: performance.now() - t0,
       };
     } catch (e) {
       await this.drop();
@@ -103,9 +112,9 @@ export class SeedRunner {
   }
 
   /** The machine, started with seed `seed`: booted the first time, reset after. */
-  private async machine(seed: number): Promise<Machine> {
+  private async machine(seed: number, run: RunOptions): Promise<Machine> {
     const { bootScheduled, resetScheduled } = await import('../scheduler/api.ts');
-    const o = schedOptions(this.run, seed);
+    const o = schedOptions(run, seed);
     const t0 = performance.now();
     if (this.m !== null) {
       try {
