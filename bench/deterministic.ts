@@ -10,13 +10,17 @@
  *                         a fresh machine (what hunt did before it reused its machine)
  *   det.hunt-seed         host s per seed of `hunt` on the same, one machine reset between seeds (seeds 2..N)
  *   det.hunt-reset        host ms of one reset (the per-seed overhead of reuse; the rest is the guest's run)
+ *   det.pct-failures-per-100 / det.random-failures-per-100
+ *                         failing seeds among 1-100 of guests/checkact (an unlocked check-then-act) on 2 harts,
+ *                         envp empty: a function of the seeds only (the same on any host), with the first
+ *                         failing seed (det.pct-first-failing-seed / det.random-first-failing-seed, 0: none)
  * Wall time is the guest's own run (spawn to exit), not the machine's boot; each figure is the
  * best of RUNS runs per mode, as the host is shared. Run: `npx tsx bench/index.ts deterministic`.
  */
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { bootScheduled, deterministicStats, spawn, untilQuiescent, wait } from '../scheduler/api.ts';
 import type { BatonStats } from '../cpu/baton.ts';
-import { runSeed, SeedRunner } from '../bin/hunt.ts';
+import { hunt, runSeed, SeedRunner } from '../bin/hunt.ts';
 import { resolveRunOptions } from '../bin/options.ts';
 
 const ROOT = new URL('../', import.meta.url).pathname;
@@ -67,6 +71,17 @@ export async function run(): Promise<void> {
   console.log(`BENCH det.decisions ${d4.det!.decisions} decisions`);
   console.log(`BENCH det.virtual.ms ${(d4.det!.virtualNs / 1e6).toFixed(3)} ms`);
   await huntSeeds();
+  await pctAgainstRandom();
+}
+
+/** Failing seeds among 1-100 of checkact on 2 harts under each schedule. */
+async function pctAgainstRandom(): Promise<void> {
+  for (const schedule of ['pct', 'random'] as const) {
+    const run = resolveRunOptions({ elf: `${ROOT}guests/bin/checkact`, args: [], cpus: 2, deterministic: true, schedule });
+    const r = await hunt({ run, runs: 100, seconds: 0, shard: { i: 1, n: 1 }, all: true, envp: [] });
+    console.log(`BENCH det.${schedule}-failures-per-100 ${r.failures.length} seeds`);
+    console.log(`BENCH det.${schedule}-first-failing-seed ${r.failures[0]?.seed ?? 0} seed`);
+  }
 }
 
 /** Per-seed cost of `hunt` on tlbrace: a fresh machine per seed against one machine reset between seeds. */

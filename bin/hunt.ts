@@ -49,6 +49,8 @@ export interface HuntOptions {
   shard: { i: number; n: number };
   /** Collect every failing seed within the budget instead of stopping at the first. */
   all: boolean;
+  /** The guest's environment (default: the host's, as `coherent run` gives it). */
+  envp?: string[];
   /** Called with every outcome (JSON lines, progress). */
   onOutcome?: (o: HuntOutcome, k: number) => void;
 }
@@ -74,7 +76,11 @@ export class SeedRunner {
   /** Host ms of the last seed's start: its boot (first seed) or its reset (later seeds). */
   lastStartMs = 0;
 
-  constructor(private readonly run: RunOptions) {}
+  /**
+   * `envp`: the guest's environment (default: the host's, as `coherent run` gives it). It is an
+   * input: its size moves the guest's stack, hence its instruction counts, hence the schedule.
+   */
+  constructor(private readonly run: RunOptions, private readonly envp: string[] = hostEnvp()) {}
 
   /**
    * Run seed `seed`: the guest's stdio goes to /dev/null. `run` may change the guest, its
@@ -91,9 +97,7 @@ export class SeedRunner {
     const t0 = performance.now();
     const m = await this.machine(seed, run);
     try {
-      // The host's environment, as `coherent run` gives it: the replay line then runs the same input.
-      const envp = Object.entries(process.env).map(([k, v]) => `${k}=${v ?? ''}`);
-      const { pid } = spawn(m, { elf, argv: [basename(run.elf), ...run.args], envp, stdio: [this.nul, this.nul, this.nul] });
+      const { pid } = spawn(m, { elf, argv: [basename(run.elf), ...run.args], envp: this.envp, stdio: [this.nul, this.nul, this.nul] });
       const status = await wait(m, pid, 2 ** 31);
       await untilQuiescent(m, 60_000);
       const lab = labStats(m.ctl);
@@ -145,6 +149,11 @@ export class SeedRunner {
   }
 }
 
+/** The host's environment as `coherent run` passes it to the guest (the replay line then runs the same input). */
+export function hostEnvp(): string[] {
+  return Object.entries(process.env).map(([k, v]) => `${k}=${v ?? ''}`);
+}
+
 /** The scheduler options of seed `seed` of a hunt with `run` (deterministic mode). */
 export function schedOptions(run: RunOptions, seed: number): SchedStartOptions {
   return {
@@ -154,9 +163,9 @@ export function schedOptions(run: RunOptions, seed: number): SchedStartOptions {
   };
 }
 
-/** Run one seed on a fresh deterministic machine (boot, run, shut down). */
-export async function runSeed(run: RunOptions, seed: number): Promise<HuntOutcome> {
-  const r = new SeedRunner(run);
+/** Run one seed on a fresh deterministic machine (boot, run, shut down); `envp` as SeedRunner's. */
+export async function runSeed(run: RunOptions, seed: number, envp?: string[]): Promise<HuntOutcome> {
+  const r = new SeedRunner(run, envp);
   try {
     return await r.runSeed(seed);
   } finally {
@@ -168,7 +177,7 @@ export async function runSeed(run: RunOptions, seed: number): Promise<HuntOutcom
 export async function hunt(o: HuntOptions): Promise<{ tried: number; failures: HuntOutcome[] }> {
   const end = o.seconds > 0 ? performance.now() + o.seconds * 1000 : Infinity;
   const failures: HuntOutcome[] = [];
-  const runner = new SeedRunner(o.run);
+  const runner = new SeedRunner(o.run, o.envp);
   let k = 0;
   try {
     for (; k < o.runs && performance.now() < end; k++) {
