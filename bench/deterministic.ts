@@ -14,6 +14,8 @@
  *                         failing seeds among 1-100 of guests/checkact (an unlocked check-then-act) on 2 harts,
  *                         envp empty: a function of the seeds only (the same on any host), with the first
  *                         failing seed (det.pct-first-failing-seed / det.random-first-failing-seed, 0: none)
+ *   det.mem-64-harts      resident memory (MiB) of this process — host thread, 64 hart workers, RAM and ctl —
+ *                         with a 64-hart deterministic machine (64 MiB RAM) that ran guests/bin/threads on it
  * Wall time is the guest's own run (spawn to exit), not the machine's boot; each figure is the
  * best of RUNS runs per mode, as the host is shared. Run: `npx tsx bench/index.ts deterministic`.
  */
@@ -72,6 +74,28 @@ export async function run(): Promise<void> {
   console.log(`BENCH det.virtual.ms ${(d4.det!.virtualNs / 1e6).toFixed(3)} ms`);
   await huntSeeds();
   await pctAgainstRandom();
+  await memory64();
+}
+
+/** Resident memory with a 64-hart deterministic machine that ran a threaded guest. */
+export async function memory64(): Promise<number> {
+  const before = process.memoryUsage().rss;
+  const m = await bootScheduled({ cpus: 64, memory: 64 * 2 ** 20, deterministic: true, seed: 1 });
+  const nul = openSync('/dev/null', 'r+');
+  try {
+    const elf = new Uint8Array(readFileSync(`${ROOT}guests/bin/threads`));
+    const { pid } = spawn(m, { elf, argv: ['threads'], envp: [], stdio: [nul, nul, nul] });
+    const status = await wait(m, pid, 600_000);
+    if (status !== 0) throw new Error(`bench deterministic: threads exited ${status} on 64 harts`);
+    await untilQuiescent(m, 60_000);
+    const mib = process.memoryUsage().rss / 2 ** 20;
+    console.log(`BENCH det.mem-64-harts ${mib.toFixed(0)} MiB`);
+    console.log(`BENCH det.mem-64-harts.machine ${((process.memoryUsage().rss - before) / 2 ** 20).toFixed(0)} MiB`);
+    return mib;
+  } finally {
+    await m.shutdown();
+    closeSync(nul);
+  }
 }
 
 /** Failing seeds among 1-100 of checkact on 2 harts under each schedule. */
