@@ -3,7 +3,7 @@
  * tlbrace and of mix on one machine each (reset between seeds), the safe policies in turn:
  * every seed passes with 0 sanitizer reports and 0 leaked frames. The slice in npm test is
  * test/lab/det-sweep.test.ts. How long it takes is in docs/deterministic.md ("Safety sweep"):
- * about 30 min for tlbrace and 70 min for mix on the loaded 2-core development host.
+ * about 15 min for tlbrace and 70-100 min for mix on the loaded 2-core development host.
  */
 import { describe, expect, it } from 'vitest';
 import { detSweep } from '../lab/det-sweep.ts';
