@@ -74,23 +74,23 @@ export async function run(): Promise<void> {
   console.log(`BENCH det.virtual.ms ${(d4.det!.virtualNs / 1e6).toFixed(3)} ms`);
   await huntSeeds();
   await pctAgainstRandom();
-  await memory64();
+  await memoryAt(64);
 }
 
-/** Resident memory with a 64-hart deterministic machine that ran a threaded guest. */
-export async function memory64(): Promise<number> {
+/** Resident memory (MiB) with a `cpus`-hart deterministic machine that ran a threaded guest; prints det.mem-<cpus>-harts. */
+export async function memoryAt(cpus: number): Promise<number> {
   const before = process.memoryUsage().rss;
-  const m = await bootScheduled({ cpus: 64, memory: 64 * 2 ** 20, deterministic: true, seed: 1 });
+  const m = await bootScheduled({ cpus, memory: 64 * 2 ** 20, deterministic: true, seed: 1 });
   const nul = openSync('/dev/null', 'r+');
   try {
     const elf = new Uint8Array(readFileSync(`${ROOT}guests/bin/threads`));
     const { pid } = spawn(m, { elf, argv: ['threads'], envp: [], stdio: [nul, nul, nul] });
     const status = await wait(m, pid, 600_000);
-    if (status !== 0) throw new Error(`bench deterministic: threads exited ${status} on 64 harts`);
+    if (status !== 0) throw new Error(`bench deterministic: threads exited ${status} on ${cpus} harts`);
     await untilQuiescent(m, 60_000);
     const mib = process.memoryUsage().rss / 2 ** 20;
-    console.log(`BENCH det.mem-64-harts ${mib.toFixed(0)} MiB`);
-    console.log(`BENCH det.mem-64-harts.machine ${((process.memoryUsage().rss - before) / 2 ** 20).toFixed(0)} MiB`);
+    console.log(`BENCH det.mem-${cpus}-harts ${mib.toFixed(0)} MiB`);
+    console.log(`BENCH det.mem-${cpus}-harts.machine ${((process.memoryUsage().rss - before) / 2 ** 20).toFixed(0)} MiB`);
     return mib;
   } finally {
     await m.shutdown();
