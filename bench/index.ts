@@ -1,7 +1,7 @@
 /**
  * Benchmark dispatcher: `npm run bench -- [name] [--options]`. No name runs every benchmark; an
  * unknown name prints the known ones and exits 2. After a name, arguments from the first
- * `--option` on go to the benchmark (policies: `--policies ipi,broadcast --workloads munmap,tlbrace --cpus 2,4 --rounds N --out FILE`).
+ * `--option` on go to the benchmark (policies: `--policies ipi,broadcast --workloads munmap,tlbrace --cpus 2,4 --rounds N --out FILE --deterministic`).
  * Each figure is printed as `BENCH <name> <value> <unit>`.
  */
 import { pathToFileURL } from 'node:url';

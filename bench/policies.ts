@@ -31,6 +31,11 @@
  * named, the tlbsyncs that waited and their mean time, global ASIDs assigned, ipi-fallback
  * changes and transition interrupts. The machine has 2 cores shared by 4 harts: latencies
  * include waiting for a core.
+ *
+ * `--deterministic` (docs/deterministic.md): every run in deterministic mode (seed 1), default
+ * `--cpus 16`; latencies, `wall` (the run's virtual time) and throughput (instructions per
+ * virtual second) come from the cost model, so they are the same on any host and load. Its lines
+ * are `BENCH policies-det.<workload>...`, its JSON bench/results/policies-det.json (`deterministic: true`).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg } from 'node:os';
@@ -39,7 +44,7 @@ import { parseArgs } from 'node:util';
 import { BenchUsageError } from './usage.ts';
 import { labStats, type LabStats } from '../kernel/lab/stats.ts';
 import { parsePolicySpec, POLICY_NAMES, type PolicySpec } from '../kernel/lab/layout.ts';
-import { bootScheduled, spawn, wait } from '../scheduler/api.ts';
+import { bootScheduled, deterministicStats, spawn, untilQuiescent, wait } from '../scheduler/api.ts';
 import { runGuest } from '../test/lab/guest-runs.ts';
 import { munmapWorkload, raceWorkload, settledLeak } from '../test/lab/workloads.ts';
 
@@ -48,6 +53,8 @@ const MiB = 2 ** 20;
 const IPI_VARIANTS: PolicySpec[] = ['ipi:concurrent', 'ipi:early-ack', 'ipi:consolidate', 'ipi:in-context', 'ipi:all'];
 const POLICIES: PolicySpec[] = [...POLICY_NAMES.filter((p) => p !== 'local'), ...IPI_VARIANTS];
 const GUEST_TIMEOUT_MS = 30_000;
+/** Deterministic mode runs one hart at a time (16 harts on the host's cores): a longer bound. */
+const DET_GUEST_TIMEOUT_MS = 900_000;
 const GUESTS = { tlbrace: ['3', '50', '4'], mix: ['1', '1'] } as const;
 type Workload = 'race' | 'munmap' | keyof typeof GUESTS;
 
@@ -89,6 +96,8 @@ export interface PoliciesResult {
    */
   hostLoad: { start: number; end: number };
   date: string;
+  /** Deterministic mode: wall and latencies are virtual (the cost model's). */
+  deterministic?: boolean;
   rows: Row[];
 }
 
@@ -101,38 +110,46 @@ function ipiFigures(policy: PolicySpec, s: LabStats): Pick<Row, 'handlerUs' | 'e
   };
 }
 
-async function runBundled(workload: keyof typeof GUESTS, policy: PolicySpec, cpus: number): Promise<Row> {
+async function runBundled(workload: keyof typeof GUESTS, policy: PolicySpec, cpus: number, deterministic: boolean): Promise<Row> {
   try {
-    const r = await runGuest({ policy, guest: workload, args: [...GUESTS[workload]], cpus, timeoutMs: GUEST_TIMEOUT_MS });
+    const r = await runGuest({
+      policy, guest: workload, args: [...GUESTS[workload]], cpus, timeoutMs: deterministic ? DET_GUEST_TIMEOUT_MS : GUEST_TIMEOUT_MS,
+      ...(deterministic ? { deterministic: true, seed: 1 } : {}),
+    });
     const s = r.stats;
+    const wallMs = r.deterministic !== null ? r.deterministic.virtualNs / 1e6 : r.wallMs;
     return {
       workload, policy, cpus, sanitize: true, exitStatus: r.status, changes: s.shootdowns.changes, interruptsSent: s.interrupts.sent, interruptsReceived: s.interrupts.received,
       broadcast: policy === 'broadcast' ? s.broadcast : null,
       flushes: s.flushes.page + s.flushes.asid + s.flushes.all,
       latencyP50Us: s.shootdowns.latencyNs.p50 / 1000, latencyP99Us: s.shootdowns.latencyNs.p99 / 1000,
-      wallMs: r.wallMs, throughputMips: s.instructions / r.wallMs / 1000, sanitizerReports: s.sanitizer.violations, leakedFrames: r.leaked,
+      wallMs, throughputMips: s.instructions / wallMs / 1000, sanitizerReports: s.sanitizer.violations, leakedFrames: r.leaked,
       ...ipiFigures(policy, s),
     };
   } catch (e) {
     if (!(e instanceof Error && /still running/.test(e.message))) throw e;
     return {
       workload, policy, cpus, sanitize: true, exitStatus: -1, changes: NaN, interruptsSent: NaN, interruptsReceived: NaN, broadcast: null, flushes: NaN, latencyP50Us: NaN, latencyP99Us: NaN,
-      wallMs: GUEST_TIMEOUT_MS, throughputMips: NaN, sanitizerReports: NaN, leakedFrames: NaN, handlerUs: NaN, earlyAcks: NaN, inContext: NaN,
+      wallMs: deterministic ? NaN : GUEST_TIMEOUT_MS, throughputMips: NaN, sanitizerReports: NaN, leakedFrames: NaN, handlerUs: NaN, earlyAcks: NaN, inContext: NaN,
       lineRequests: NaN,
     };
   }
 }
 
-interface RunConfig { cpus: number; raceRounds: number; munmapRounds: number }
+interface RunConfig { cpus: number; raceRounds: number; munmapRounds: number; deterministic: boolean }
 
 async function runOne(workload: Workload, policy: PolicySpec, sanitize: boolean, c: RunConfig): Promise<Row> {
-  if (workload === 'tlbrace' || workload === 'mix') return runBundled(workload, policy, c.cpus);
-  const m = await bootScheduled({ cpus: c.cpus, memory: 64 * MiB, policy, sanitize: sanitize ? 'report' : 'off', poison: workload === 'race' });
+  if (workload === 'tlbrace' || workload === 'mix') return runBundled(workload, policy, c.cpus, c.deterministic);
+  const m = await bootScheduled({
+    cpus: c.cpus, memory: 64 * MiB, policy, sanitize: sanitize ? 'report' : 'off', poison: workload === 'race', ...(c.deterministic ? { deterministic: true, seed: 1 } : {}),
+  });
   try {
     const t0 = performance.now();
     const { pid } = spawn(m, workload === 'race' ? raceWorkload(c.raceRounds, c.cpus) : munmapWorkload(c.munmapRounds, 16, c.cpus));
-    const exitStatus = await wait(m, pid, 120_000);
-    const wallMs = performance.now() - t0;
+    const exitStatus = await wait(m, pid, c.deterministic ? DET_GUEST_TIMEOUT_MS : 120_000);
+    if (c.deterministic) await untilQuiescent(m, 60_000); // statistics of the finished run
+    const det = deterministicStats(m);
+    const wallMs = det !== null ? det.virtualNs / 1e6 : performance.now() - t0;
     const leakedFrames = await settledLeak(m);
     const s = labStats(m.ctl);
     return {
@@ -163,16 +180,20 @@ export function parseCpusList(text: string): number[] {
 export async function run(argv: string[] = process.argv.slice(2)): Promise<void> {
   // Strict: an unknown or valueless option is an error before anything runs (and before the
   // committed results file could be overwritten by a run the user did not ask for).
-  let values: { out?: string; policies?: string; workloads?: string; cpus?: string; rounds?: string };
+  let values: { out?: string; policies?: string; workloads?: string; cpus?: string; rounds?: string; deterministic?: boolean };
   try {
     ({ values } = parseArgs({
       args: argv, strict: true, allowPositionals: false,
-      options: { out: { type: 'string' }, policies: { type: 'string' }, workloads: { type: 'string' }, cpus: { type: 'string' }, rounds: { type: 'string' } },
+      options: {
+        out: { type: 'string' }, policies: { type: 'string' }, workloads: { type: 'string' }, cpus: { type: 'string' }, rounds: { type: 'string' },
+        deterministic: { type: 'boolean' },
+      },
     }));
   } catch (e) {
-    throw new BenchUsageError(`bench policies: ${(e as Error).message} (options: --policies a,b --workloads w,x --cpus 2,4 --rounds N --out FILE)`);
+    throw new BenchUsageError(`bench policies: ${(e as Error).message} (options: --policies a,b --workloads w,x --cpus 2,4 --rounds N --out FILE --deterministic)`);
   }
-  const out = resolve(values.out ?? new URL('./results/policies.json', import.meta.url).pathname);
+  const deterministic = values.deterministic === true;
+  const out = resolve(values.out ?? new URL(deterministic ? './results/policies-det.json' : './results/policies.json', import.meta.url).pathname);
   const list = (v: string | undefined): string[] | null => (v === undefined ? null : v.split(','));
   const policies = (list(values.policies) ?? POLICIES) as PolicySpec[];
   for (const p of policies) {
@@ -185,7 +206,7 @@ export async function run(argv: string[] = process.argv.slice(2)): Promise<void>
   const all = ['race', 'munmap', 'tlbrace', 'mix'] as const;
   const workloads = (list(values.workloads) ?? all) as Workload[];
   for (const w of workloads) if (!(all as readonly string[]).includes(w)) throw new BenchUsageError(`bench policies: unknown workload ${w} (${all.join(', ')})`);
-  const cpusList = parseCpusList(values.cpus ?? '4');
+  const cpusList = parseCpusList(values.cpus ?? (deterministic ? '16' : '4'));
   const roundsText = values.rounds;
   const rounds = roundsText === undefined ? null : Number(roundsText);
   if (rounds !== null && !(Number.isInteger(rounds) && rounds >= 1 && rounds <= 100_000)) {
@@ -194,12 +215,13 @@ export async function run(argv: string[] = process.argv.slice(2)): Promise<void>
   const rows: Row[] = [];
   const loadStart = loadavg()[0]!;
   for (const cpus of cpusList) {
-    const c: RunConfig = { cpus, raceRounds: rounds ?? 100, munmapRounds: rounds ?? 60 };
+    const c: RunConfig = { cpus, raceRounds: rounds ?? 100, munmapRounds: rounds ?? 60, deterministic };
     for (const workload of workloads) {
       for (const policy of policies) rows.push(await runOne(workload, policy, true, c));
     }
     if (workloads.includes('munmap')) for (const policy of policies) rows.push(await runOne('munmap', policy, false, c));
   }
+  if (deterministic) console.log('# deterministic mode (seed 1): wall = virtual time, latencies virtual (cpu/cost-model.ts)');
   const head = ['workload', 'policy', 'harts', 'san', 'exit', 'IPIs', 'flushes', 'p50 us', 'p99 us', 'irq us', 'wall ms', 'MIPS', 'reports', 'leak'];
   const pad = (c: unknown, k: number): string => (k === 0 ? String(c).padStart(12) : k === 1 ? String(c).padStart(16) : String(c).padStart(9));
   console.log(head.map(pad).join(''));
@@ -209,7 +231,7 @@ export async function run(argv: string[] = process.argv.slice(2)): Promise<void>
       r.leakedFrames].map(pad).join(''));
   }
   for (const r of rows.filter((x) => x.exitStatus >= 0)) {
-    const p = `policies.${r.workload}${r.sanitize ? '' : '-nosan'}${r.cpus === 4 ? '' : `-${r.cpus}harts`}.${r.policy}`;
+    const p = `policies${deterministic ? '-det' : ''}.${r.workload}${r.sanitize ? '' : '-nosan'}${r.cpus === 4 ? '' : `-${r.cpus}harts`}.${r.policy}`;
     console.log(`BENCH ${p}.changes ${r.changes} count`);
     console.log(`BENCH ${p}.interrupts ${r.interruptsSent} count`);
     console.log(`BENCH ${p}.interruptsReceived ${r.interruptsReceived} count`);
@@ -240,7 +262,8 @@ export async function run(argv: string[] = process.argv.slice(2)): Promise<void>
   }
   mkdirSync(dirname(out), { recursive: true });
   const result: PoliciesResult = {
-    cpus: cpusList, hostCores: availableParallelism(), hostLoad: { start: loadStart, end: loadavg()[0]! }, date: new Date().toISOString(), rows,
+    cpus: cpusList, hostCores: availableParallelism(), hostLoad: { start: loadStart, end: loadavg()[0]! }, date: new Date().toISOString(),
+    ...(deterministic ? { deterministic } : {}), rows,
   };
   writeFileSync(out, JSON.stringify(result, null, 2) + '\n');
   console.log(`policies: wrote ${out}`);

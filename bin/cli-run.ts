@@ -13,6 +13,7 @@ import { ElfError, hostElfSource, parseElfFrom } from '../kernel/proc/elf.ts';
 import { readTrace } from '../kernel/lab/trace.ts';
 import { labStats } from '../kernel/lab/stats.ts';
 import { writeChromeTrace } from '../kernel/lab/trace-export.ts';
+import type { Machine } from '../scheduler/machine.ts';
 
 /**
  * Run the guest of `options` on a fresh machine and resolve with its exit status (128+N for
@@ -24,7 +25,7 @@ import { writeChromeTrace } from '../kernel/lab/trace-export.ts';
  */
 export async function runGuest(options: RunOptions): Promise<number> {
   const policy = options.shootdown; // a policy spec, as bootScheduled takes it
-  const { bootScheduled, deterministicStats, schedStats, spawn, untilQuiescent, wait } = await import('../scheduler/api.ts');
+  const { bootScheduled, spawn, untilQuiescent, wait } = await import('../scheduler/api.ts');
   const elf = new Uint8Array(await readFile(resolve(options.elf)));
   const statsJson = options.statsJson === null ? null : resolve(options.statsJson);
   const traceFile = options.trace === null ? null : resolve(options.trace);
@@ -44,25 +45,42 @@ export async function runGuest(options: RunOptions): Promise<number> {
     // Deterministic mode: the statistics are read once the machine is quiescent again (every
     // hart idle), not while the harts still take their last idle turns.
     if (options.deterministic) await untilQuiescent(m, 60_000);
-    const config = {
-      cpus: options.cpus, memory: options.memory, quantum: options.quantum, flushCeiling: options.flushCeiling,
-      tlbEntries: options.tlbEntries, seed: options.seed, jit: options.jit, elf: options.elf, args: options.args,
-    };
     if (statsJson !== null) {
-      // kernel/lab/stats.ts labStats: instructions, tlb.*, flushes, shootdowns.latencyNs.p50/p99, faults, sanitizer.*, policy;
-      // `scheduler` keeps the scheduler's raw per-hart counters.
-      const lab = { ...labStats(m.ctl), config, exitStatus: status, scheduler: schedStats(m) };
-      const det = deterministicStats(m);
+      const { stats, hostJitCompileUs } = await machineStats(m, options, status);
       // Deterministic mode: every field is a function of the inputs except host time, kept apart under `host`.
-      const stats = det === null ? { ...lab, wallMs: performance.now() - t0 }
-        : { ...lab, deterministic: det, host: { wallMs: performance.now() - t0, jitCompileUs: takeHostTimes(lab) } };
-      await writeFile(statsJson, JSON.stringify(stats, null, 2) + '\n');
+      const all = !options.deterministic ? { ...stats, wallMs: performance.now() - t0 }
+        : { ...stats, host: { wallMs: performance.now() - t0, jitCompileUs: hostJitCompileUs } };
+      await writeFile(statsJson, JSON.stringify(all, null, 2) + '\n');
     }
-    if (traceFile !== null) await writeChromeTrace(traceFile, readTrace(m.ctl), { policy: options.shootdown, ...config });
+    if (traceFile !== null) await writeChromeTrace(traceFile, readTrace(m.ctl), { policy: options.shootdown, ...runConfig(options) });
     return status;
   } finally {
     await m.shutdown();
   }
+}
+
+/** The `config` section of --stats-json and of the trace's metadata. */
+function runConfig(options: RunOptions) {
+  return {
+    cpus: options.cpus, memory: options.memory, quantum: options.quantum, flushCeiling: options.flushCeiling,
+    tlbEntries: options.tlbEntries, seed: options.seed, jit: options.jit, elf: options.elf, args: options.args,
+  };
+}
+
+/**
+ * --stats-json of a finished run of `options` on `m` (exit `status`), without host wall time:
+ * kernel/lab/stats.ts labStats (instructions, tlb.*, flushes, shootdowns.latencyNs.p50/p99,
+ * faults, sanitizer.*, policy), `config`, `exitStatus`, `scheduler` (the scheduler's raw
+ * per-hart counters) and in deterministic mode `deterministic` — then the translator's compile
+ * time (host time) is taken out and returned apart, so `stats` is a function of the inputs.
+ */
+export async function machineStats(m: Machine, options: RunOptions, status: number): Promise<{ stats: Record<string, unknown>; hostJitCompileUs: { total: number; harts: number[] } | null }> {
+  const { deterministicStats, schedStats } = await import('../scheduler/api.ts');
+  const lab = { ...labStats(m.ctl), config: runConfig(options), exitStatus: status, scheduler: schedStats(m) };
+  const det = deterministicStats(m);
+  if (det === null) return { stats: lab, hostJitCompileUs: null };
+  const hostJitCompileUs = takeHostTimes(lab);
+  return { stats: { ...lab, deterministic: det }, hostJitCompileUs };
 }
 
 /**

@@ -5,8 +5,8 @@
  * failure. Every seed's outcome is one JSON line (HuntOutcome), so shards of one hunt
  * (`--shard i/n`: seeds first+i-1, first+i-1+n, ...) merge by concatenating their files.
  *
- * Each seed boots a fresh machine (per-seed overhead: one machine boot, see docs/deterministic.md);
- * the guest's stdout and stderr go to /dev/null (the replay shows them); it gets the host's
+ * The machine boots once and is reset between seeds (SeedRunner; per-seed overhead: one reset,
+ * see docs/deterministic.md); the guest's stdout and stderr go to /dev/null (the replay shows them); it gets the host's
  * environment, as `coherent run` does (an input: replay from the same environment).
  */
 import { closeSync, openSync } from 'node:fs';
@@ -14,6 +14,8 @@ import { readFile } from 'node:fs/promises';
 import { basename, resolve } from 'node:path';
 import type { RunOptions } from './options.ts';
 import type { SanitizerReport } from '../kernel/lab/sanitizer.ts';
+import type { SchedStartOptions } from '../scheduler/api.ts';
+import type { Machine } from '../scheduler/machine.ts';
 
 /** One seed's run. */
 export interface HuntOutcome {
@@ -31,7 +33,9 @@ export interface HuntOutcome {
   scheduleHash: string;
   decisions: number;
   virtualNs: number;
-  /** Host ms of this seed (boot included): not deterministic. */
+  /** Frames still in use after the guest exited, beyond the kernel's (scheduler/api.ts leakedFrames): 0 unless the kernel leaks. */
+  leakedFrames: number;
+  /** Host ms of this seed (its boot or reset included): not deterministic. */
   hostMs: number;
 }
 
@@ -45,6 +49,8 @@ export interface HuntOptions {
   shard: { i: number; n: number };
   /** Collect every failing seed within the budget instead of stopping at the first. */
   all: boolean;
+  /** The guest's environment (default: the host's, as `coherent run` gives it). */
+  envp?: string[];
   /** Called with every outcome (JSON lines, progress). */
   onOutcome?: (o: HuntOutcome, k: number) => void;
 }
@@ -54,51 +60,136 @@ export function shardSeed(first: number, shard: { i: number; n: number }, k: num
   return first + shard.i - 1 + k * shard.n;
 }
 
-/** Run one seed on a fresh deterministic machine. */
-export async function runSeed(run: RunOptions, seed: number): Promise<HuntOutcome> {
-  const { bootScheduled, deterministicStats, spawn, untilQuiescent, wait } = await import('../scheduler/api.ts');
-  const { labStats } = await import('../kernel/lab/stats.ts');
-  const elf = new Uint8Array(await readFile(resolve(run.elf)));
-  const t0 = performance.now();
-  const m = await bootScheduled({
-    root: run.root, cpus: run.cpus, memory: run.memory, quantum: run.quantum, ceilingPages: run.flushCeiling,
-    policy: run.shootdown, sanitize: run.sanitize, tlbEntries: run.tlbEntries, seed, inject: run.inject, jit: run.jit === 'on',
-    tlbBroadcast: run.tlbBroadcast || run.shootdown === 'broadcast', globalAsidMinHarts: run.globalAsidMin,
-    deterministic: true, schedule: run.schedule, pctDepth: run.pctDepth,
-  });
-  const nul = openSync('/dev/null', 'r+');
-  try {
-    // The host's environment, as `coherent run` gives it: the replay line then runs the same input.
-    const envp = Object.entries(process.env).map(([k, v]) => `${k}=${v ?? ''}`);
-    const { pid } = spawn(m, { elf, argv: [basename(run.elf), ...run.args], envp, stdio: [nul, nul, nul] });
-    const status = await wait(m, pid, 2 ** 31);
-    await untilQuiescent(m, 60_000);
-    const lab = labStats(m.ctl);
-    const det = deterministicStats(m)!;
-    const reports = lab.sanitizer.violations;
-    const how = status > 128 ? `signal ${status - 128}` : status !== 0 ? `exit ${status}` : reports > 0 ? `sanitizer: ${reports} reports` : '';
-    return {
-      seed, schedule: det.schedule, status, reports, firstReport: lab.sanitizer.reports[0] ?? null, failed: how !== '', how,
-      scheduleHash: det.scheduleHash, decisions: det.decisions, virtualNs: det.virtualNs, hostMs: performance.now() - t0,
-    };
-  } finally {
-    await m.shutdown();
-    closeSync(nul);
+/**
+ * Runs seeds of one hunt on one machine: the first seed boots it (`reusable`), every later seed
+ * resets it (scheduler/api.ts resetScheduled: every shared region back to its boot state, the
+ * harts' worker-local state rebuilt), so a seed costs the guest's own run plus the reset, not a
+ * boot. A run that throws (the machine halted, a timeout) drops the machine: the next seed boots
+ * a fresh one. close() shuts it down.
+ */
+export class SeedRunner {
+  private m: Machine | null = null;
+  private readonly nul = openSync('/dev/null', 'r+');
+  private elf: Uint8Array | null = null;
+  /** Machines booted so far (1 unless a run failed the machine). */
+  boots = 0;
+  /** Host ms of the last seed's start: its boot (first seed) or its reset (later seeds). */
+  lastStartMs = 0;
+
+  /**
+   * `envp`: the guest's environment (default: the host's, as `coherent run` gives it). It is an
+   * input: its size moves the guest's stack, hence its instruction counts, hence the schedule.
+   */
+  constructor(private readonly run: RunOptions, private readonly envp: string[] = hostEnvp()) {}
+
+  /**
+   * Run seed `seed`: the guest's stdio goes to /dev/null. `run` may change the guest, its
+   * arguments and every scheduler option (policy, sanitizer, schedule ...) from seed to seed, not
+   * the machine's (cpus, memory, root: Error).
+   */
+  async runSeed(seed: number, run: RunOptions = this.run): Promise<HuntOutcome> {
+    const { deterministicStats, leakedFrames, spawn, untilQuiescent, wait } = await import('../scheduler/api.ts');
+    const { labStats } = await import('../kernel/lab/stats.ts');
+    if (run.cpus !== this.run.cpus || run.memory !== this.run.memory || run.root !== this.run.root) {
+      throw new Error('SeedRunner.runSeed: cpus, memory and root are the machine\'s: they cannot change between seeds');
+    }
+    const elf = run.elf === this.run.elf ? (this.elf ??= new Uint8Array(await readFile(resolve(run.elf)))) : new Uint8Array(await readFile(resolve(run.elf)));
+    const t0 = performance.now();
+    const m = await this.machine(seed, run);
+    try {
+      const { pid } = spawn(m, { elf, argv: [basename(run.elf), ...run.args], envp: this.envp, stdio: [this.nul, this.nul, this.nul] });
+      const status = await wait(m, pid, 2 ** 31);
+      await untilQuiescent(m, 60_000);
+      const lab = labStats(m.ctl);
+      const det = deterministicStats(m)!;
+      const reports = lab.sanitizer.violations;
+      const how = status > 128 ? `signal ${status - 128}` : status !== 0 ? `exit ${status}` : reports > 0 ? `sanitizer: ${reports} reports` : '';
+      return {
+        seed, schedule: det.schedule, status, reports, firstReport: lab.sanitizer.reports[0] ?? null, failed: how !== '', how,
+        scheduleHash: det.scheduleHash, decisions: det.decisions, virtualNs: det.virtualNs, leakedFrames: leakedFrames(m),
+        hostMs: performance.now() - t0,
+      };
+    } catch (e) {
+      await this.drop();
+      throw e;
+    }
+  }
+
+  /** The machine, started with seed `seed`: booted the first time, reset after. */
+  private async machine(seed: number, run: RunOptions): Promise<Machine> {
+    const { bootScheduled, resetScheduled } = await import('../scheduler/api.ts');
+    const o = schedOptions(run, seed);
+    const t0 = performance.now();
+    if (this.m !== null) {
+      try {
+        await resetScheduled(this.m, o);
+        this.lastStartMs = performance.now() - t0;
+        return this.m;
+      } catch (e) {
+        await this.drop();
+        throw e;
+      }
+    }
+    this.m = await bootScheduled({ root: this.run.root, cpus: this.run.cpus, memory: this.run.memory, reusable: true, ...o });
+    this.boots++;
+    this.lastStartMs = performance.now() - t0;
+    return this.m;
+  }
+
+  private async drop(): Promise<void> {
+    const m = this.m;
+    this.m = null;
+    if (m !== null) await m.shutdown();
+  }
+
+  /** Shut the machine down. */
+  async close(): Promise<void> {
+    await this.drop();
+    closeSync(this.nul);
   }
 }
 
-/** Hunt: successive seeds of the shard until a failure (or every failure with `all`) or the budget ends. */
+/** The host's environment as `coherent run` passes it to the guest (the replay line then runs the same input). */
+export function hostEnvp(): string[] {
+  return Object.entries(process.env).map(([k, v]) => `${k}=${v ?? ''}`);
+}
+
+/** The scheduler options of seed `seed` of a hunt with `run` (deterministic mode). */
+export function schedOptions(run: RunOptions, seed: number): SchedStartOptions {
+  return {
+    quantum: run.quantum, ceilingPages: run.flushCeiling, policy: run.shootdown, sanitize: run.sanitize, tlbEntries: run.tlbEntries,
+    seed, inject: run.inject, jit: run.jit === 'on', tlbBroadcast: run.tlbBroadcast || run.shootdown === 'broadcast',
+    globalAsidMinHarts: run.globalAsidMin, deterministic: true, schedule: run.schedule, pctDepth: run.pctDepth,
+  };
+}
+
+/** Run one seed on a fresh deterministic machine (boot, run, shut down); `envp` as SeedRunner's. */
+export async function runSeed(run: RunOptions, seed: number, envp?: string[]): Promise<HuntOutcome> {
+  const r = new SeedRunner(run, envp);
+  try {
+    return await r.runSeed(seed);
+  } finally {
+    await r.close();
+  }
+}
+
+/** Hunt: successive seeds of the shard, on one reused machine, until a failure (or every failure with `all`) or the budget ends. */
 export async function hunt(o: HuntOptions): Promise<{ tried: number; failures: HuntOutcome[] }> {
   const end = o.seconds > 0 ? performance.now() + o.seconds * 1000 : Infinity;
   const failures: HuntOutcome[] = [];
+  const runner = new SeedRunner(o.run, o.envp);
   let k = 0;
-  for (; k < o.runs && performance.now() < end; k++) {
-    const r = await runSeed(o.run, shardSeed(o.run.seed, o.shard, k));
-    o.onOutcome?.(r, k);
-    if (r.failed) {
-      failures.push(r);
-      if (!o.all) { k++; break; }
+  try {
+    for (; k < o.runs && performance.now() < end; k++) {
+      const r = await runner.runSeed(shardSeed(o.run.seed, o.shard, k));
+      o.onOutcome?.(r, k);
+      if (r.failed) {
+        failures.push(r);
+        if (!o.all) { k++; break; }
+      }
     }
+  } finally {
+    await runner.close();
   }
   return { tried: k, failures };
 }

@@ -25,6 +25,13 @@ export function useVirtualTime(f64: Float64Array, index: number, chargeHook: () 
   charge = chargeHook;
 }
 
+/** Switch this worker back to the host's clock (a new worker's state: a machine reset). */
+export function useHostTime(): void {
+  vt = null;
+  vtIndex = 0;
+  charge = () => {};
+}
+
 /** True when this worker reads virtual time (deterministic mode). */
 export function virtualTime(): boolean {
   return vt !== null;

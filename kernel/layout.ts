@@ -90,7 +90,8 @@
  *
  * Who writes what, and what guards it:
  * - header: H_MAGIC/H_VERSION/H_CPUS/H_FRAMES/H_RESERVED_FRAMES written once by the host before
- *   any worker starts (ordered by worker start-up). H_STATE: host (RUNNING, SHUTDOWN, HALTED)
+ *   any worker starts (ordered by worker start-up). H_STATE: host (RUNNING, SHUTDOWN, HALTED,
+ *   RESETTING and back to RUNNING: Machine.reset)
  *   and a failing hart (HALTED) via Atomics.compareExchange; everyone reads it with
  *   Atomics.load; a change is followed by a kick of every mailbox. H_HALT_HART/H_HALT_REASON:
  *   written by the host (it learns of a hart's exception from the task promise) before it
@@ -195,6 +196,11 @@ export const MACHINE_BOOTING = 0;
 export const MACHINE_RUNNING = 1;
 export const MACHINE_SHUTDOWN = 2; // clean stop requested: harts leave their loop
 export const MACHINE_HALTED = 3; // a hart failed: harts abandon what they do
+/**
+ * The host resets the machine to its boot state (scheduler/machine.ts Machine.reset): harts
+ * abandon what they do, drop their worker-local state, publish HART_PARKED and wait for RUNNING.
+ */
+export const MACHINE_RESETTING = 4;
 /** Halt reasons (H_HALT_REASON). */
 export const HALT_NONE = 0;
 export const HALT_HART_EXCEPTION = 1;
@@ -254,6 +260,7 @@ export const HS_COMMANDS = 1; // commands served
 export const HART_OFFLINE = 0;
 export const HART_UP = 1;
 export const HART_STOPPED = 2;
+export const HART_PARKED = 3; // MACHINE_RESETTING: this hart's worker touches no shared state until RUNNING
 
 export const HART_COUNTER_BYTES = HART_COUNTER_SLOTS * 8;
 export const SCRATCH_BYTES = 1024;

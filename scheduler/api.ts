@@ -8,6 +8,9 @@
  *   console.log(schedStats(m).total);
  *   await m.shutdown();
  *
+ * resetScheduled(m, options) puts a machine booted `reusable` back to its boot state and starts it
+ * again with new scheduler options (a seed, a policy): `coherent hunt` runs every seed so.
+ *
  * bootScheduled = Machine.boot with scheduler/hart-loop.ts among the modules every hart imports
  * (that installs the scheduling loop) and the scheduler's boot words written into ctl before
  * any thread exists. spawn and wait run on the host thread (kernel work with hartId -1).
@@ -109,11 +112,11 @@ function host(m: Machine): { kctx: KernelContext; rq: RunQueues } {
   return h;
 }
 
-/**
- * Boot a machine whose harts schedule threads. Validates like Machine.boot (RangeError naming
- * the option); the scheduler options are written to ctl before the first spawn.
- */
-export async function bootScheduled(o: SchedBootOptions = {}): Promise<Machine> {
+/** The scheduler's own boot options (what bootScheduled writes into ctl; a reset may change them). */
+export type SchedStartOptions = Omit<SchedBootOptions, keyof BootOptions>;
+
+/** Validate the scheduler options (RangeError naming the option); returns the parsed policy spec. */
+function validateSched(o: SchedStartOptions): ReturnType<typeof parsePolicySpec> {
   for (const k of ['quantum', 'batch', 'ceilingPages'] as const) {
     const v = o[k];
     if (v !== undefined && !(Number.isInteger(v) && v >= 1 && v <= 2 ** 30)) throw new RangeError(`bootScheduled: ${k} ${v} must be an integer from 1 to 2^30`);
@@ -128,10 +131,8 @@ export async function bootScheduled(o: SchedBootOptions = {}): Promise<Machine> 
   } catch (e) {
     throw new RangeError(`bootScheduled: ${(e as Error).message}`);
   }
-  let ipiUnsafe = 0;
   for (const u of o.ipiUnsafe ?? []) {
     if (!(u in IPI_OPTIONS)) throw new RangeError(`bootScheduled: ipiUnsafe: unknown ipi option ${u}`);
-    ipiUnsafe |= IPI_OPTIONS[u];
   }
   if (o.sanitize !== undefined && !['off', 'report', 'fatal'].includes(o.sanitize)) throw new RangeError(`bootScheduled: sanitize ${o.sanitize} must be off, report or fatal`);
   validateInjection(o.inject ?? {});
@@ -142,7 +143,40 @@ export async function bootScheduled(o: SchedBootOptions = {}): Promise<Machine> 
   if (o.schedule !== undefined && !(o.schedule in BATON_SCHEDULES)) throw new RangeError(`bootScheduled: schedule ${o.schedule} must be pct or random`);
   if (o.pctDepth !== undefined && !(Number.isInteger(o.pctDepth) && o.pctDepth >= 1 && o.pctDepth <= 64)) throw new RangeError(`bootScheduled: pctDepth ${o.pctDepth} must be an integer from 1 to 64`);
   if (o.slice !== undefined && !(Number.isInteger(o.slice) && o.slice >= 100 && o.slice <= 2 ** 24)) throw new RangeError(`bootScheduled: slice ${o.slice} must be an integer from 100 to 2^24`);
+  return spec;
+}
+
+/**
+ * Boot a machine whose harts schedule threads. Validates like Machine.boot (RangeError naming
+ * the option); the scheduler options are written to ctl before the first spawn.
+ */
+export async function bootScheduled(o: SchedBootOptions = {}): Promise<Machine> {
+  const spec = validateSched(o);
   const m = await Machine.boot({ ...o, commandModules: [SCHEDULER_MODULE, ...(o.commandModules ?? [])] });
+  await startScheduler(m, o, spec);
+  return m;
+}
+
+/**
+ * Put machine `m` (booted with `reusable: true`) back to its boot state (Machine.reset: every
+ * shared region, every hart's worker-local state) and start its scheduler with options `o`, as
+ * bootScheduled would on a fresh machine of the same cpus, memory, tracing and root: a run
+ * after this is byte for byte the run a fresh machine gives (test/scheduler/machine-reuse.test.ts).
+ * `coherent hunt` runs its seeds so. RangeError for bad options (the machine untouched).
+ */
+export async function resetScheduled(m: Machine, o: SchedStartOptions = {}): Promise<void> {
+  const spec = validateSched(o);
+  await m.reset();
+  hostContexts.delete(m); // the host's kernel context booted the VM into the old state
+  await startScheduler(m, o, spec);
+}
+
+/** Write the scheduler's boot words into ctl, start the harts' schedulers, boot the VM (host). */
+async function startScheduler(m: Machine, o: SchedStartOptions, spec: ReturnType<typeof parsePolicySpec>): Promise<void> {
+  let ipiUnsafe = 0;
+  for (const u of o.ipiUnsafe ?? []) ipiUnsafe |= IPI_OPTIONS[u];
+  const tlbBroadcast = o.tlbBroadcast ?? spec.policy === 'broadcast';
+  const gmin = o.globalAsidMinHarts;
   const sh = m.ctl.layout.schedHeader / 4;
   const i32 = m.ctl.i32;
   // Read by each hart's scheduler when it starts: after SH_STARTED (hart-loop.ts waits for it).
@@ -175,7 +209,6 @@ export async function bootScheduled(o: SchedBootOptions = {}): Promise<Machine> 
   // quiescent, so where the run starts does not depend on host timing.
   if (o.deterministic) await untilQuiescent(m, DET_QUIESCE_TIMEOUT_MS);
   host(m);
-  return m;
 }
 
 /**

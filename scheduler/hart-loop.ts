@@ -35,14 +35,14 @@
 import { writeSync } from 'node:fs';
 import { Hart } from '../cpu/hart.ts';
 import type { TlbConfig } from '../cpu/tlb.ts';
-import { setRandomSeed, setRealtimeOffset } from '../kernel/proc/sys-info.ts';
+import { resetRandomSeed, setRandomSeed, setRealtimeOffset } from '../kernel/proc/sys-info.ts';
 import { MSG_KIND_USER } from '../cpu/mailbox.ts';
 import {
   HART_COUNTER_SLOTS, HC_FLUSH_ALL, HC_FLUSH_ASID, HC_FLUSH_PAGE, HC_FLUSH_PAGE_ASID, HC_INSTRET, HC_TRAPS, HC_WALKS,
 } from '../cpu/counters.ts';
 import { Baton, BATON_VTIME, batonEnabled, IDLE_QUIET, setActiveBaton } from '../cpu/baton.ts';
 import { CONTEXT_SWITCH_CYCLES, CPI, cyclesNs, TRAP_CYCLES, workNs } from '../cpu/cost-model.ts';
-import { advanceTime, timeNs, useVirtualTime } from '../cpu/vclock.ts';
+import { advanceTime, timeNs, useHostTime, useVirtualTime } from '../cpu/vclock.ts';
 import {
   ACCESS_FETCH, ACCESS_LOAD, ACCESS_STORE, CAUSE_ECALL_U, CAUSE_INSTRUCTION_PAGE_FAULT, CAUSE_LOAD_PAGE_FAULT,
   CAUSE_STORE_PAGE_FAULT, EXIT_BUDGET, EXIT_INTERRUPT,
@@ -86,7 +86,7 @@ import { WaitQueues } from './block.ts';
 import { EAGAIN, EINTR } from '../kernel/errno.ts';
 import { PARKED } from '../kernel/fs/sys-fs.ts';
 import { type HartContext } from './hart-context.ts';
-import { IDLE_SLICE_MS, setSchedulerStep } from './hart-worker.ts';
+import { IDLE_SLICE_MS, onWorkerReset, setSchedulerStep } from './hart-worker.ts';
 import { isExiting, markExiting, procWord } from './process.ts';
 import { RunQueues } from './runqueue.ts';
 import { installLab, type LabHooks } from './policy-select.ts';
@@ -629,6 +629,17 @@ export function hartScheduler(ctx: HartContext): HartScheduler {
   scheduler ??= new HartScheduler(ctx);
   return scheduler;
 }
+
+// A machine reset (scheduler/machine.ts Machine.reset): the next life of this hart starts a new
+// scheduler from the boot words, as a new worker would — its baton, clock, getrandom stream and
+// signal binding too (the rest of the worker-local state hangs off the HartContext, rebuilt).
+onWorkerReset(() => {
+  scheduler = null;
+  setActiveBaton(null);
+  useHostTime();
+  resetRandomSeed();
+  bindSignalHost(null);
+});
 
 // Idle as a plain hart until the host has written the scheduler's boot words (bootScheduled).
 setSchedulerStep((ctx) => {

@@ -3,11 +3,14 @@
  * scheduler/hart-entry.mjs loads this module; Machine starts exactly one task per worker.
  *
  * Task life: import the command modules → attach to RAM and ctl → publish HART_UP and tell
- * the host → run hartLoop until the machine stops → publish HART_STOPPED and return.
+ * the host → run hartLoop until the machine stops → publish HART_STOPPED and return (a reset
+ * in between parks the hart and starts it again from "attach": see hartMain).
  * An exception escaping hartLoop rejects the task: the host halts the machine naming this hart.
  */
 import { receiveMessageOnPort, type MessagePort } from 'node:worker_threads';
-import { HART_STOPPED, HART_UP, HS_COMMANDS, hartStatusIndex } from '../kernel/layout.ts';
+import {
+  HART_PARKED, HART_STOPPED, HART_UP, HS_COMMANDS, H_STATE, hartStatusIndex, MACHINE_RESETTING, MACHINE_RUNNING,
+} from '../kernel/layout.ts';
 import { HartContext, MachineStopped, type HartTask } from './hart-context.ts';
 import { hartCommand, hartCommandNames } from './hart-commands.ts';
 
@@ -38,20 +41,50 @@ export type HartReply =
   | { type: 'result'; id: number; ok: true; value: unknown }
   | { type: 'result'; id: number; ok: false; error: string };
 
-/** The task function piscina runs: one hart, until the machine stops. */
+const resetHooks: Array<() => void> = [];
+/**
+ * Register `hook` to run on this worker when the machine resets (scheduler/machine.ts
+ * Machine.reset), after the hart left its loop and before it attaches afresh: it must put the
+ * module's worker-local state (singletons, module-level variables) back to what a new worker has.
+ */
+export function onWorkerReset(hook: () => void): void {
+  resetHooks.push(hook);
+}
+
+/**
+ * The task function piscina runs: one hart, until the machine stops. A reset (H_STATE
+ * MACHINE_RESETTING) ends one life of the hart — its context dropped, the reset hooks run,
+ * HART_PARKED published — and, once the host has restored the boot image and stored RUNNING,
+ * starts the next with a new HartContext, as a new worker would.
+ */
 export default async function hartMain(task: HartTask): Promise<{ hartId: number; commands: number }> {
   for (const url of task.commandModules) await import(url);
-  const ctx = new HartContext(task.hartId, task.ramSab, task.ctlSab, task.config.root);
-  ctx.shmDir = task.config.shmDir ?? null;
   const commands = { served: 0 };
-  ctx.setStatus(HART_UP);
-  task.port.postMessage({ type: 'up', hartId: task.hartId } satisfies HartReply);
   try {
-    hartLoop(ctx, task.port, commands);
-  } catch (e) {
-    if (!(e instanceof MachineStopped)) throw e;
+    for (;;) {
+      const ctx = new HartContext(task.hartId, task.ramSab, task.ctlSab, task.config.root);
+      ctx.shmDir = task.config.shmDir ?? null;
+      ctx.setStatus(HART_UP);
+      task.port.postMessage({ type: 'up', hartId: task.hartId } satisfies HartReply);
+      try {
+        hartLoop(ctx, task.port, commands);
+      } catch (e) {
+        if (!(e instanceof MachineStopped)) {
+          ctx.setStatus(HART_STOPPED);
+          throw e;
+        }
+      }
+      const i32 = ctx.ctl.i32;
+      if (Atomics.load(i32, H_STATE) !== MACHINE_RESETTING) {
+        ctx.setStatus(HART_STOPPED);
+        break;
+      }
+      for (const hook of resetHooks) hook();
+      ctx.setStatus(HART_PARKED); // from here until RUNNING this worker touches no shared state
+      while (Atomics.load(i32, H_STATE) === MACHINE_RESETTING) Atomics.wait(i32, H_STATE, MACHINE_RESETTING, IDLE_SLICE_MS);
+      if (Atomics.load(i32, H_STATE) !== MACHINE_RUNNING) break; // shut down or halted during the reset
+    }
   } finally {
-    ctx.setStatus(HART_STOPPED);
     task.port.close();
   }
   return { hartId: task.hartId, commands: commands.served };

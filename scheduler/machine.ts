@@ -10,7 +10,8 @@
  * the allocator and mailboxes, sets MACHINE_RUNNING and starts one long-running task per
  * worker (minThreads = maxThreads = cpus); it resolves when every hart reported up.
  * shutdown() sets MACHINE_SHUTDOWN, kicks every mailbox, waits for the tasks (bounded) and
- * destroys the pool. A task that rejects (an exception inside a hart) halts the machine:
+ * destroys the pool. reset() (a machine booted `reusable`) puts it back to the state boot left
+ * it in without new workers: see its comment. A task that rejects (an exception inside a hart) halts the machine:
  * MACHINE_HALTED, every hart kicked and torn down, `halted` rejects with an error naming the
  * hart and the cause, and every pending or later runOnHart rejects with it.
  */
@@ -23,8 +24,8 @@ import { PhysicalMemory, RAM_DEFAULT_BYTES, validateRamSize } from '../cpu/ram.t
 import { Mailboxes, MAILBOX_SENDER_HOST, MSG_KIND_COMMAND } from '../cpu/mailbox.ts';
 import { FrameAllocator, type FrameStats } from '../kernel/mm/frames.ts';
 import {
-  createCtl, hartStatusIndex, HALT_HART_EXCEPTION, HART_UP, HS_STATE, H_HALT_HART, H_HALT_REASON, H_STATE,
-  MACHINE_HALTED, MACHINE_RUNNING, MACHINE_SHUTDOWN, type Ctl,
+  createCtl, hartStatusIndex, HALT_HART_EXCEPTION, HART_PARKED, HART_UP, HS_STATE, H_HALT_HART, H_HALT_REASON, H_STATE,
+  MACHINE_HALTED, MACHINE_RESETTING, MACHINE_RUNNING, MACHINE_SHUTDOWN, type Ctl,
 } from '../kernel/layout.ts';
 import type { HartTask } from './hart-context.ts';
 import { initializeTrace } from '../kernel/lab/trace.ts';
@@ -49,6 +50,11 @@ export interface BootOptions {
   traceEvents?: number;
   /** Host directory the guests' files live under (kernel/fs/hostfs.ts HostRoot); default the current directory. */
   root?: string;
+  /**
+   * Keep the boot image (a copy of ctl as boot left it) so that reset() can put the machine
+   * back to it: `coherent hunt` runs many seeds on one machine. Costs one ctl-sized copy.
+   */
+  reusable?: boolean;
 }
 
 /** Throws a RangeError naming `cpus` and the allowed range unless it is valid. */
@@ -85,6 +91,9 @@ export class Machine {
   readonly shmDir: string;
   private settleHalted!: { resolve: () => void; reject: (e: Error) => void };
   private upWaiters: { count: number; done: () => void } = { count: 0, done: () => {} };
+  /** reset()'s boot image: ctl as boot left it (H_STATE word saying RESETTING), and whether RAM was all zero then. */
+  private bootImage: { ctl: Uint8Array; ram: Uint8Array | null } | null = null;
+  private resetting = false;
 
   private constructor(cpus: number, memory: number, commandModules: string[], traceEvents = 0, root: string = process.cwd()) {
     this.cpus = cpus;
@@ -162,7 +171,93 @@ export class Machine {
     } finally {
       clearTimeout(timer);
     }
+    if (options.reusable) m.takeBootImage();
     return m;
+  }
+
+  /**
+   * The state reset() returns to: ctl now (every hart up, nothing else started: the host writes
+   * the scheduler's boot words after this), and RAM — all zero at this point unless a command
+   * module wrote it, then copied too.
+   */
+  private takeBootImage(): void {
+    const ctl = new Uint8Array(this.ctl.sab).slice();
+    // The copy goes back while the harts wait for H_STATE to leave RESETTING: it must say so.
+    new Int32Array(ctl.buffer)[H_STATE] = MACHINE_RESETTING;
+    const words = new BigUint64Array(this.ram.sab);
+    let zero = true;
+    for (let i = 0; i < words.length; i++) if (words[i] !== 0n) { zero = false; break; }
+    this.bootImage = { ctl, ram: zero ? null : new Uint8Array(this.ram.sab).slice() };
+  }
+
+  /**
+   * Put a `reusable` machine back to the state boot left it in, keeping its workers (a boot
+   * costs seconds of worker start-up and module loading; this costs a copy of ctl and a clear
+   * of RAM): every shared region — frames, page tables, processes, threads, fds, page cache,
+   * timers, signals, lab counters, sanitizer reports, trace rings, the baton and virtual time —
+   * is the boot image again, the guests' /dev/shm is emptied, and every hart rebuilds its
+   * worker-local state (HartContext, scheduler, TLB, translation cache, clocks, getrandom).
+   *
+   * Protocol: H_STATE RUNNING → RESETTING (every mailbox kicked): each hart abandons what it
+   * does at its next check (as for a shutdown), runs its worker reset hooks
+   * (scheduler/hart-worker.ts onWorkerReset), publishes HART_PARKED and waits on H_STATE. Once
+   * every hart is parked no worker touches shared memory: the host copies the image back,
+   * then stores RUNNING and notifies; the harts attach afresh and report up. The caller then
+   * starts the machine's software as after boot (scheduler/api.ts resetScheduled).
+   *
+   * Call it on a quiet machine (no command pending; no guest running — a running guest is
+   * abandoned, which is harmless here as everything it touched is overwritten). Rejects, with
+   * the machine halted, when a hart does not park or come back within BOOT_TIMEOUT_MS.
+   */
+  async reset(): Promise<void> {
+    const image = this.bootImage;
+    if (image === null) throw new Error('reset: the machine was not booted reusable');
+    if (this.haltError) throw this.haltError;
+    if (this.stopping) throw new Error('reset: machine is shut down');
+    if (this.resetting) throw new Error('reset: a reset is under way');
+    if (this.pending.size > 0) throw new Error(`reset: ${this.pending.size} host command(s) pending`);
+    const i32 = this.ctl.i32;
+    this.resetting = true;
+    try {
+      if (Atomics.compareExchange(i32, H_STATE, MACHINE_RUNNING, MACHINE_RESETTING) !== MACHINE_RUNNING) {
+        throw new Error('reset: machine is not running');
+      }
+      for (let h = 0; h < this.cpus; h++) this.mailboxes.kick(h);
+      const end = Date.now() + BOOT_TIMEOUT_MS;
+      for (let h = 0; h < this.cpus; h++) {
+        const w = hartStatusIndex(this.ctl.layout, h, HS_STATE);
+        while (Atomics.load(i32, w) !== HART_PARKED) {
+          if (this.haltError) throw this.haltError;
+          if (Date.now() > end) {
+            this.halt(h, new Error(`reset: hart ${h} did not park within ${BOOT_TIMEOUT_MS} ms`));
+            throw this.haltError!;
+          }
+          await new Promise((r) => setTimeout(r, 1));
+        }
+      }
+      // Every worker is parked: nothing but this thread touches shared memory until RUNNING.
+      new Uint8Array(this.ctl.sab).set(image.ctl);
+      if (image.ram === null) new Uint8Array(this.ram.sab).fill(0);
+      else new Uint8Array(this.ram.sab).set(image.ram);
+      for (const name of fs.readdirSync(this.shmDir)) fs.rmSync(path.join(this.shmDir, name), { recursive: true, force: true });
+      let timer: NodeJS.Timeout | undefined;
+      const up = new Promise<void>((done) => { this.upWaiters = { count: 0, done }; });
+      Atomics.store(i32, H_STATE, MACHINE_RUNNING);
+      Atomics.notify(i32, H_STATE);
+      try {
+        await Promise.race([
+          up,
+          this.halted.then(() => { throw new Error('reset: machine stopped during reset'); }),
+          new Promise<void>((_, reject) => {
+            timer = setTimeout(() => reject(new Error(`reset: harts not up after ${BOOT_TIMEOUT_MS} ms`)), BOOT_TIMEOUT_MS);
+          }),
+        ]);
+      } finally {
+        clearTimeout(timer);
+      }
+    } finally {
+      this.resetting = false;
+    }
   }
 
   private onReply(m: HartReply): void {
@@ -228,12 +323,17 @@ export class Machine {
     i32[H_HALT_HART] = hartId;
     i32[H_HALT_REASON] = HALT_HART_EXCEPTION;
     Atomics.store(i32, H_STATE, MACHINE_HALTED);
+    Atomics.notify(i32, H_STATE); // harts parked by a reset leave too
     void this.stop();
   }
 
   /** Stop every hart and resolve once all workers are gone. Idempotent; never throws for a halt. */
   shutdown(): Promise<void> {
-    if (!this.haltError) Atomics.compareExchange(this.ctl.i32, H_STATE, MACHINE_RUNNING, MACHINE_SHUTDOWN);
+    if (!this.haltError) {
+      Atomics.compareExchange(this.ctl.i32, H_STATE, MACHINE_RUNNING, MACHINE_SHUTDOWN);
+      Atomics.compareExchange(this.ctl.i32, H_STATE, MACHINE_RESETTING, MACHINE_SHUTDOWN);
+      Atomics.notify(this.ctl.i32, H_STATE); // harts parked by a reset leave too
+    }
     return this.stop();
   }
 

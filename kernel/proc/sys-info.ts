@@ -52,8 +52,14 @@ export function sysUname(f: FsEnv, a: readonly bigint[]): number {
 }
 
 // ---- getrandom ----
-let s0 = 0x243f6a8885a308d3n, s1 = 0x13198a2e03707344n;
+const S0_UNSEEDED = 0x243f6a8885a308d3n, S1_UNSEEDED = 0x13198a2e03707344n;
+let s0 = S0_UNSEEDED, s1 = S1_UNSEEDED;
 const M64 = (1n << 64n) - 1n;
+/** Put this worker's getrandom stream back to a new worker's (unseeded) state: a machine reset. */
+export function resetRandomSeed(): void {
+  s0 = S0_UNSEEDED;
+  s1 = S1_UNSEEDED;
+}
 /** Seed this worker's getrandom stream (the machine passes the same seed to every hart). */
 export function setRandomSeed(seed: number): void {
   s0 = (BigInt(seed) * 0x9e3779b97f4a7c15n + 1n) & M64;

@@ -30,6 +30,18 @@ describe('coherent hunt', () => {
       .toBe(`coherent run --deterministic --seed ${f.seed} --shootdown lazy --sanitize=report ${ROOT}guests/bin/tlbrace 3 20 4`);
   }, 180_000);
 
+  it('checkact (an unlocked check-then-act, a depth-2 race): the random schedule finds it within 20 seeds on 2 harts; the replay fails identically', async () => {
+    // Deterministic: the same seeds fail on any host and load (docs/deterministic.md "pct against
+    // random": random fails seeds 19, 55, 59, 93 of 1-100; pct none of them).
+    const run = resolveRunOptions({ elf: `${ROOT}guests/bin/checkact`, args: [], cpus: 2, deterministic: true, schedule: 'random' });
+    const res = await hunt({ run, runs: 20, seconds: 0, shard: { i: 1, n: 1 }, all: false, envp: [] });
+    expect(res.failures.length).toBe(1);
+    const f = res.failures[0]!;
+    expect(f.how).toBe('exit 1');
+    const again = await runSeed(run, f.seed, []);
+    expect({ status: again.status, hash: again.scheduleHash, vt: again.virtualNs }).toEqual({ status: f.status, hash: f.scheduleHash, vt: f.virtualNs });
+  }, 180_000);
+
   it('--shard i/n: every seed once across the shards, starting at --seed', () => {
     const seen: number[] = [];
     for (let i = 1; i <= 3; i++) for (let k = 0; k < 4; k++) seen.push(shardSeed(10, { i, n: 3 }, k));
