@@ -168,6 +168,7 @@ export const FUTEX_TRYLOCK_PI = 8;
 export const FUTEX_WAIT_BITSET = 9;
 export const FUTEX_WAKE_BITSET = 10;
 export const FUTEX_WAIT_REQUEUE_PI = 11;
+export const FUTEX_LOCK_PI2 = 13;
 export const FUTEX_PRIVATE_FLAG = 128;
 export const FUTEX_CLOCK_REALTIME = 256;
 /** Mask that removes PRIVATE and CLOCK_REALTIME from a futex op, leaving the command. */
