@@ -21,6 +21,7 @@ export const ENFILE = 23;
 export const EFBIG = 27;
 export const ENOSPC = 28;
 export const ERANGE = 34;
+export const EDEADLK = 35;
 export const ENAMETOOLONG = 36;
 export const ENOSYS = 38;
 export const EOVERFLOW = 75;

@@ -49,6 +49,16 @@ export const MADV_DONTFORK = 10;
 export const MADV_DOFORK = 11;
 export const MADV_HUGEPAGE = 14;
 export const MADV_NOHUGEPAGE = 15;
+export const MADV_MERGEABLE = 12;
+export const MADV_UNMERGEABLE = 13;
+export const MADV_DONTDUMP = 16;
+export const MADV_DODUMP = 17;
+export const MADV_WIPEONFORK = 18;
+export const MADV_KEEPONFORK = 19;
+export const MADV_COLD = 20;
+export const MADV_PAGEOUT = 21;
+export const MADV_POPULATE_READ = 22;
+export const MADV_POPULATE_WRITE = 23;
 
 export const MREMAP_MAYMOVE = 1;
 export const MREMAP_FIXED = 2;
@@ -158,6 +168,7 @@ export const FUTEX_TRYLOCK_PI = 8;
 export const FUTEX_WAIT_BITSET = 9;
 export const FUTEX_WAKE_BITSET = 10;
 export const FUTEX_WAIT_REQUEUE_PI = 11;
+export const FUTEX_LOCK_PI2 = 13;
 export const FUTEX_PRIVATE_FLAG = 128;
 export const FUTEX_CLOCK_REALTIME = 256;
 /** Mask that removes PRIVATE and CLOCK_REALTIME from a futex op, leaving the command. */

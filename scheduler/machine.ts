@@ -18,6 +18,7 @@
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { inspect } from 'node:util';
 import { MessageChannel, type MessagePort, type Worker } from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { PhysicalMemory, RAM_DEFAULT_BYTES, validateRamSize } from '../cpu/ram.ts';
@@ -317,7 +318,9 @@ export class Machine {
 
   private halt(hartId: number, cause: unknown): void {
     if (this.haltError || this.stopping) return;
-    const msg = cause instanceof Error ? cause.message : String(cause);
+    // A worker's rejection that is not an Error (a plain object after the thread boundary) is
+    // shown field by field, not as "[object Object]".
+    const msg = cause instanceof Error ? cause.message : inspect(cause, { depth: 4, breakLength: Infinity });
     this.haltError = new Error(`hart ${hartId} halted the machine: ${msg}`, { cause });
     const i32 = this.ctl.i32;
     i32[H_HALT_HART] = hartId;

@@ -21,7 +21,7 @@ import {
   PARKED, sysClose, sysLseek, sysOpenat, sysPread, sysPwrite, sysRead, sysReadv, sysWrite, sysWritev, withFd,
 } from './sys-fs.ts';
 import {
-  sysClockGetres, sysClockGettime, sysGetId, sysGetrandom, sysGettimeofday, sysPrlimit64, sysSysinfo, sysUmask, sysUname,
+  sysClockGetres, sysClockGettime, sysGetId, sysGetrandom, sysGettimeofday, sysPrlimit64, sysSysinfo, sysUmask, sysUname, sysGetcpu, sysSchedGetPriority,
 } from '../proc/sys-info.ts';
 import { argInt, argU, NO_RETURN, registerSyscall, replaceSyscall, type SyscallHandler } from '../syscall.ts';
 
@@ -75,7 +75,9 @@ const FS: Array<[number, string, FsHandler]> = [
   [N.SYS_clock_gettime, 'clock_gettime', sysClockGettime], [N.SYS_clock_getres, 'clock_getres', sysClockGetres],
   [N.SYS_gettimeofday, 'gettimeofday', sysGettimeofday], [N.SYS_umask, 'umask', sysUmask], [N.SYS_sysinfo, 'sysinfo', sysSysinfo],
   [N.SYS_getuid, 'getuid', sysGetId], [N.SYS_geteuid, 'geteuid', sysGetId], [N.SYS_getgid, 'getgid', sysGetId],
-  [N.SYS_getegid, 'getegid', sysGetId],
+  [N.SYS_getegid, 'getegid', sysGetId], [N.SYS_getcpu, 'getcpu', sysGetcpu],
+  [N.SYS_sched_get_priority_max, 'sched_get_priority_max', (_f, a) => sysSchedGetPriority(a, true)],
+  [N.SYS_sched_get_priority_min, 'sched_get_priority_min', (_f, a) => sysSchedGetPriority(a, false)],
 ];
 
 for (const [nr, name, fn] of FS) registerSyscall(nr, name, fsHandler(fn));

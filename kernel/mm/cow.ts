@@ -9,6 +9,8 @@
  * frame, writable, one more reference). Device frames are copied without a reference.
  * 2 MiB leaves of the parent are split first, so COW always works on 4 KiB frames (differs from
  * Linux, which can share a huge PMD; a sharer's write would then copy 2 MiB).
+ * Regions advised MADV_DONTFORK are left out of the child; MADV_WIPEONFORK ones are copied
+ * without their pages (the child reads zero), as Linux's dup_mmap does.
  * Cost grows with the number of resident PTEs (page-table size), not with the data.
  */
 import { PTE_COW, PTE_W } from '../../cpu/pte.ts';
@@ -25,7 +27,7 @@ import {
 import { regionEnd } from './regions.ts';
 import { completeShootdown } from './shootdown.ts';
 import { Stale } from './stale.ts';
-import { RF_SHARED } from './layout.ts';
+import { RF_DONTFORK, RF_SHARED, RF_WIPEONFORK } from './layout.ts';
 
 /** Fork `parent` with copy-on-write. Returns the child, or -EAGAIN (no address-space slot) / -ENOMEM (nothing leaks). */
 export function forkAddressSpace(ctx: KernelContext, parent: VirtualAddressSpace): VirtualAddressSpace | number {
@@ -51,6 +53,7 @@ function copySpace(ctx: KernelContext, parent: VirtualAddressSpace, deep: boolea
   const stale = new Stale(ctx, parent);
   try {
     for (const r of parent.regions.all()) {
+      if (r.flags & RF_DONTFORK) continue; // MADV_DONTFORK: not in the child at all
       if (child.regions.insert(r) < 0) { failed = true; break; } // out of RAM for the child's region chunks
       if (r.file !== 0) fileRefDelta(ctx, r.file, +1);
     }
@@ -72,6 +75,8 @@ function copySpace(ctx: KernelContext, parent: VirtualAddressSpace, deep: boolea
     };
     for (const r of parent.regions.all()) {
       if (failed) break;
+      // MADV_DONTFORK: no region; MADV_WIPEONFORK: the region without pages (zero on first touch).
+      if (r.flags & (RF_DONTFORK | RF_WIPEONFORK)) continue;
       const shared = (r.flags & RF_SHARED) !== 0;
       if (!deep) {
         const huge: [number, number][] = [];

@@ -103,6 +103,8 @@ export const RF_DEVICE = 1 << 4; // maps given physical frames; no refcount owne
 export const RF_HEAP = 1 << 5; // the brk heap
 export const RF_NO_MAYWRITE = 1 << 6; // shared file mapping of a description not open for writing: never writable (Linux lacks VM_MAYWRITE); mprotect(PROT_WRITE) is EACCES
 export const RF_LOCKED = 1 << 7; // mlock'ed (VM_LOCKED): its pages were made resident and count against RLIMIT_MEMLOCK (kernel/mm/mlock.ts)
+export const RF_DONTFORK = 1 << 8; // MADV_DONTFORK (VM_DONTCOPY): fork leaves the range out of the child
+export const RF_WIPEONFORK = 1 << 9; // MADV_WIPEONFORK (private anonymous only): the child gets the range empty (zero-filled on touch)
 
 // ---- file object (words) ----
 export const FILE_BYTES = 256;

@@ -1,6 +1,6 @@
 /**
  * The mapping operations, with Linux semantics and errno (negative return = -errno):
- * mmap, munmap, mprotect, brk, madvise(MADV_DONTNEED), msync, mapping given physical frames
+ * mmap, munmap, mprotect, brk, madvise (kernel/mm/madvise.ts, re-exported here), msync, mapping given physical frames
  * (device memory), scoped mappings, clearing user space (exec) and freeing a whole address
  * space (exit).
  *
@@ -26,12 +26,13 @@ import { regionEnd, type Region } from './regions.ts';
 import { completeShootdown } from './shootdown.ts';
 import { Stale } from './stale.ts';
 import {
-  MADV_DONTNEED, MADV_HUGEPAGE, MADV_NOHUGEPAGE, MADV_NORMAL, MADV_RANDOM, MADV_SEQUENTIAL, MADV_WILLNEED,
   MAP_ANONYMOUS, MAP_FIXED, MAP_FIXED_NOREPLACE, MAP_GROWSDOWN, MAP_HUGETLB, MAP_KNOWN, MAP_PRIVATE, MAP_SHARED,
   MAP_SHARED_VALIDATE, MAP_TYPE, MMAP_MIN_ADDR, PROT_EXEC, PROT_GROWSDOWN, PROT_GROWSUP, PROT_NONE, PROT_READ,
   PROT_SEM, PROT_WRITE, MS_ASYNC, MS_INVALIDATE, MS_SYNC,
 } from './abi.ts';
 import { RF_DEVICE, RF_FILE, RF_GROWSDOWN, RF_HEAP, RF_HUGE_OK, RF_NO_MAYWRITE, RF_SHARED } from './layout.ts';
+
+export { madvise } from './madvise.ts';
 
 const USER_PAGES = KERNEL_HALF_VPN;
 const pageUp = (n: number): number => Math.ceil(n / PAGE_SIZE) * PAGE_SIZE;
@@ -85,7 +86,7 @@ function dropRegionRefs(removed: Region[], stale: Stale): void {
  * (the region records that covered the range before the change) are queued in it for
  * write-back after the shootdown (D read by the same exchange that cleared each PTE).
  */
-function unmapPieces(ctx: KernelContext, as: VirtualAddressSpace, pieces: Region[], stale: Stale): void {
+export function unmapPieces(ctx: KernelContext, as: VirtualAddressSpace, pieces: Region[], stale: Stale): void {
   for (const r of pieces) {
     const info: ClearInfo = { pages: 0, dirty: [] };
     clearRange(ctx, as, r.start, regionEnd(r), stale, info);
@@ -315,53 +316,6 @@ export function brk(ctx: KernelContext, as: VirtualAddressSpace, newBrk: number)
     }
     as.brk = newBrk;
     return newBrk;
-  });
-}
-
-/**
- * madvise(addr, len, advice): 0 or -errno. MADV_DONTNEED drops the pages: private anonymous
- * pages read back as zero, file pages as the file. MADV_HUGEPAGE / MADV_NOHUGEPAGE mark private
- * anonymous memory huge-ok or not (2 MiB leaves on later first touches, see kernel/mm/fault.ts). EINVAL: unaligned addr, range wraps,
- * unknown advice. ENOMEM: part of the range unmapped (the mapped parts are still advised).
- */
-export function madvise(ctx: KernelContext, as: VirtualAddressSpace, addr: number, len: number, advice: number): number {
-  if (!aligned(addr) || !(addr >= 0)) return -EINVAL;
-  const known = [MADV_NORMAL, MADV_RANDOM, MADV_SEQUENTIAL, MADV_WILLNEED, MADV_DONTNEED, MADV_HUGEPAGE, MADV_NOHUGEPAGE];
-  if (!known.includes(advice)) return -EINVAL;
-  if (len === 0) return 0;
-  if (!(len > 0) || len > USER_TOP - addr) return -EINVAL;
-  const s = addr / PAGE_SIZE, e = (addr + pageUp(len)) / PAGE_SIZE;
-  return exclusive(ctx, as, 'madvise', () => {
-    const rl = as.regions;
-    const full = rl.covers(s, e);
-    if (!rl.overlaps(s, e)) return -ENOMEM;
-    if (advice === MADV_HUGEPAGE || advice === MADV_NOHUGEPAGE) {
-      // Only private anonymous memory is ever huge; other regions keep their flags.
-      const r = rl.setAttrs(s, e, (x) => ({
-        prot: x.prot,
-        flags: x.file !== 0 || (x.flags & (RF_SHARED | RF_DEVICE | RF_HEAP)) ? x.flags
-          : advice === MADV_HUGEPAGE ? x.flags | RF_HUGE_OK : x.flags & ~RF_HUGE_OK,
-      }));
-      if (r < 0) return r;
-    }
-    if (advice === MADV_DONTNEED) {
-      const stale = new Stale(ctx, as);
-      try {
-        if (!splitHugeAt(ctx, as, s, stale) || !splitHugeAt(ctx, as, e, stale)) return -ENOMEM;
-        const pieces: Region[] = [];
-        for (let i = rl.lowerBound(s); i >= 0; i = rl.next(i)) {
-          const r = rl.get(i);
-          if (r.start >= e) break;
-          if (r.flags & RF_DEVICE) continue;
-          const ps = Math.max(s, r.start), pe = Math.min(e, regionEnd(r));
-          pieces.push({ ...r, start: ps, npages: pe - ps, pgoff: r.pgoff + ps - r.start });
-        }
-        unmapPieces(ctx, as, pieces, stale);
-      } finally {
-        completeShootdown(ctx, stale);
-      }
-    }
-    return full ? 0 : -ENOMEM;
   });
 }
 

@@ -16,7 +16,8 @@
  * waking them (SchedOps.requeue: both buckets locked, CMP_REQUEUE's compare of *uaddr under
  * them, so it is atomic with respect to waiters blocking on uaddr); FUTEX_WAKE_OP modifies
  * *uaddr2 with a compare-and-swap on the word in RAM (the page made writable and dirty first, as
- * the user's store would) and wakes on both. PI commands return -ENOSYS.
+ * the user's store would) and wakes on both. The PI commands (LOCK_PI, LOCK_PI2, TRYLOCK_PI,
+ * UNLOCK_PI) are in kernel/proc/futex-pi.ts; WAIT_REQUEUE_PI / CMP_REQUEUE_PI return -ENOSYS.
  */
 import { PTE_D, PTE_V, PTE_W } from '../../cpu/pte.ts';
 import { ACCESS_STORE } from '../../cpu/trap.ts';
@@ -27,8 +28,10 @@ import type { KernelContext } from '../context.ts';
 import { EFAULT, EINVAL, ENOSYS } from '../errno.ts';
 import {
   CLOCK_MONOTONIC, CLOCK_REALTIME, FUTEX_BITSET_MATCH_ANY, FUTEX_CLOCK_REALTIME, FUTEX_CMD_MASK, FUTEX_PRIVATE_FLAG,
-  FUTEX_CMP_REQUEUE, FUTEX_REQUEUE, FUTEX_WAIT, FUTEX_WAIT_BITSET, FUTEX_WAKE, FUTEX_WAKE_BITSET, FUTEX_WAKE_OP,
+  FUTEX_CMP_REQUEUE, FUTEX_LOCK_PI, FUTEX_LOCK_PI2, FUTEX_REQUEUE, FUTEX_TRYLOCK_PI, FUTEX_UNLOCK_PI, FUTEX_WAIT,
+  FUTEX_WAIT_BITSET, FUTEX_WAKE, FUTEX_WAKE_BITSET, FUTEX_WAKE_OP,
 } from '../linux-flags.ts';
+import { futexLockPi, futexTrylockPi, futexUnlockPi } from './futex-pi.ts';
 import { findLeaf, found, loPpn } from '../mm/pagetable.ts';
 import { clockNs } from './sys-info.ts';
 import * as N from '../syscalls-table.ts';
@@ -110,7 +113,7 @@ export function sysFutex(env: SyscallEnv, a: readonly bigint[]): SyscallResult {
   const va = argU(a[0]!), op = argInt(a[1]!), val = argInt(a[2]!);
   const cmd = op & FUTEX_CMD_MASK;
   const shared = (op & FUTEX_PRIVATE_FLAG) === 0;
-  if (op & FUTEX_CLOCK_REALTIME && cmd !== FUTEX_WAIT_BITSET) return -ENOSYS;
+  if (op & FUTEX_CLOCK_REALTIME && cmd !== FUTEX_WAIT_BITSET && cmd !== FUTEX_LOCK_PI2) return -ENOSYS;
   switch (cmd) {
     case FUTEX_WAIT:
     case FUTEX_WAIT_BITSET: {
@@ -152,6 +155,14 @@ export function sysFutex(env: SyscallEnv, a: readonly bigint[]): SyscallResult {
       });
       return r;
     }
+    case FUTEX_LOCK_PI:
+      return futexLockPi(env, va, shared, argU(a[3]!), CLOCK_REALTIME);
+    case FUTEX_LOCK_PI2:
+      return futexLockPi(env, va, shared, argU(a[3]!), op & FUTEX_CLOCK_REALTIME ? CLOCK_REALTIME : CLOCK_MONOTONIC);
+    case FUTEX_TRYLOCK_PI:
+      return futexTrylockPi(env, va, shared);
+    case FUTEX_UNLOCK_PI:
+      return futexUnlockPi(env, va, shared);
     case FUTEX_WAKE_OP:
       return futexWakeOp(env, va, shared, val, argInt(a[3]!), argU(a[4]!), argInt(a[5]!));
     default:

@@ -237,6 +237,33 @@ export function sysGettimeofday(f: FsEnv, a: readonly bigint[]): number {
 /** getuid/geteuid/getgid/getegid: 0 (see the header). */
 export const sysGetId = (): number => 0;
 
+/**
+ * getcpu(cpu, node, tcache): the hart the caller runs on now into *cpu, node 0 into *node
+ * (either pointer may be NULL; tcache is ignored, as since Linux 2.6.24). 0 or -EFAULT.
+ */
+export function sysGetcpu(f: FsEnv, a: readonly bigint[]): number {
+  const cpuVa = argU(a[0]!), nodeVa = argU(a[1]!);
+  const u32 = (v: number): Uint8Array => new Uint8Array(new Uint32Array([v]).buffer);
+  if (cpuVa !== 0 && copyToUser(f.kctx, f.as, cpuVa, u32(Math.max(0, f.kctx.hartId))) < 0) return -EFAULT;
+  if (nodeVa !== 0 && copyToUser(f.kctx, f.as, nodeVa, u32(0)) < 0) return -EFAULT;
+  return 0;
+}
+
+/** Scheduling policies (uapi/linux/sched.h). */
+const SCHED_OTHER = 0, SCHED_FIFO = 1, SCHED_RR = 2, SCHED_BATCH = 3, SCHED_IDLE = 5, SCHED_DEADLINE = 6;
+
+/**
+ * sched_get_priority_max / _min(policy) (`max` picks which): Linux's static priority range —
+ * 1..99 for SCHED_FIFO and SCHED_RR, 0..0 for SCHED_OTHER, BATCH, IDLE and DEADLINE; -EINVAL
+ * for any other policy.
+ */
+export function sysSchedGetPriority(a: readonly bigint[], max: boolean): number {
+  const policy = argInt(a[0]!);
+  if (policy === SCHED_FIFO || policy === SCHED_RR) return max ? 99 : 1;
+  if (policy === SCHED_OTHER || policy === SCHED_BATCH || policy === SCHED_IDLE || policy === SCHED_DEADLINE) return 0;
+  return -EINVAL;
+}
+
 /** umask(mask): the previous mask. */
 export function sysUmask(f: FsEnv, a: readonly bigint[]): number {
   return fdTableUmask(f.kctx, f.fdt, argInt(a[0]!));

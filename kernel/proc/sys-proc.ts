@@ -70,6 +70,7 @@ import { argInt, argU, NO_RETURN, registerSyscall, replaceSyscall, type SyscallE
 import { copyToUser } from '../mm/uaccess.ts';
 import './sys-pgrp.ts'; // setpgid, getpgid, getsid, setsid
 import './sys-prctl.ts'; // prctl, personality, getres[ug]id, setres[ug]id, capget
+import './sys-vmrw.ts'; // process_vm_readv, process_vm_writev
 import { rusageBytes, RUSAGE_BYTES } from './sys-rusage.ts'; // getrusage, times (and wait4's rusage)
 
 const ECHILD = 10;

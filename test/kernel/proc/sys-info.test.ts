@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { fsTest, type FsTest } from '../fs/harness.ts';
 import {
-  setRandomSeed, sysClockGetres, sysClockGettime, sysGetrandom, sysGettimeofday, sysPrlimit64, sysUmask, sysUname,
+  setRandomSeed, sysGetcpu, sysSchedGetPriority, sysClockGetres, sysClockGettime, sysGetrandom, sysGettimeofday, sysPrlimit64, sysUmask, sysUname,
 } from '../../../kernel/proc/sys-info.ts';
 import { EFAULT, EINVAL, EPERM } from '../../../kernel/errno.ts';
 import { CLOCK_MONOTONIC, CLOCK_REALTIME, RLIMIT_NOFILE, RLIMIT_STACK } from '../../../kernel/linux-flags.ts';
@@ -21,6 +21,21 @@ describe('information syscalls', () => {
     expect(field(raw, 2)).toMatch(/^6\.1\.0/);
     expect(field(raw, 4)).toBe('riscv64');
     expect(t.call(sysUname, KERNEL_PROBE_VA)).toBe(-EFAULT);
+  });
+
+  it('getcpu writes the hart and node 0 (NULL pointers allowed); sched_get_priority_max/min give Linux ranges (stress-ng got ENOSYS)', () => {
+    t.poke(B, new Uint8Array(8).fill(0xff));
+    expect(t.call(sysGetcpu, B, B + 4, 0)).toBe(0);
+    const dv = new DataView(t.peek(B, 8).buffer);
+    expect(dv.getUint32(0, true)).toBe(Math.max(0, t.f.kctx.hartId));
+    expect(dv.getUint32(4, true)).toBe(0);
+    expect(t.call(sysGetcpu, 0, 0, 0)).toBe(0);
+    expect(t.call(sysGetcpu, KERNEL_PROBE_VA, 0, 0)).toBe(-EFAULT);
+    const max = (p: number): number => sysSchedGetPriority([BigInt(p)], true);
+    const min = (p: number): number => sysSchedGetPriority([BigInt(p)], false);
+    expect([max(0), min(0), max(1), min(1), max(2), min(2), max(3), max(5), max(6)]).toEqual([0, 0, 99, 1, 99, 1, 0, 0, 0]);
+    expect(max(4)).toBe(-EINVAL);
+    expect(min(-1)).toBe(-EINVAL);
   });
 
   it('getrandom is reproducible per seed and rejects bad flags', () => {

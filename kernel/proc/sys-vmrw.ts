@@ -1,0 +1,105 @@
+/**
+ * process_vm_readv / process_vm_writev (Linux mm/process_vm_access.c): copy between the
+ * caller's memory and another process's, described by two iovec arrays.
+ *
+ * The remote address space is held by a reference for the whole call (a process exiting
+ * meanwhile cannot free it under us) and re-checked to still be the process's after the
+ * reference was taken (its slot may have been reused). Bytes move in pieces that stay within
+ * one page of the remote side, through kernel/mm/uaccess.ts on each side (each piece faults
+ * its pages in as the owner's access would: a COW page of the remote is broken by a write, a
+ * read-only one refuses it). The first piece that fails ends the transfer: the bytes moved so
+ * far are returned, or -EFAULT when none were (Linux's partial-transfer rule).
+ * Errors: EINVAL (flags not 0, more than UIO_MAXIOV iovecs, a negative or overflowing
+ * length), ESRCH (no such live process), EFAULT (an iovec array unreadable, or nothing moved).
+ * Every caller is root-like here, so the ptrace-access check always passes.
+ */
+import { PAGE_SIZE } from '../../cpu/ram.ts';
+import { VirtualAddressSpace } from '../mm/aspace.ts';
+import { releaseAddressSpace } from '../mm/mmap.ts';
+import { copyFromUser, copyToUser } from '../mm/uaccess.ts';
+import type { KernelContext } from '../context.ts';
+import { EFAULT, EINVAL } from '../errno.ts';
+import * as N from '../syscalls-table.ts';
+import { argInt, argU, registerSyscall, type SyscallEnv } from '../syscall.ts';
+import { P_AS, P_PID, P_STATE, PS_LIVE } from './layout.ts';
+import { procOfPid, procWord } from './sys-proc-table.ts';
+
+const ESRCH = 3;
+/** Linux's UIO_MAXIOV. */
+const UIO_MAXIOV = 1024;
+
+/** The iovec array at `va` of `as` as [base, len] pairs, or -errno. */
+function readIovecs(kctx: KernelContext, as: VirtualAddressSpace, va: number, cnt: number): [number, number][] | number {
+  if (cnt < 0 || cnt > UIO_MAXIOV) return -EINVAL;
+  if (cnt === 0) return [];
+  const raw = copyFromUser(kctx, as, va, cnt * 16);
+  if (typeof raw === 'number') return -EFAULT;
+  const dv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+  const out: [number, number][] = [];
+  let total = 0;
+  for (let i = 0; i < cnt; i++) {
+    const len = dv.getBigInt64(i * 16 + 8, true);
+    if (len < 0n) return -EINVAL;
+    total += Number(len);
+    if (total > 0x7fffffffffff) return -EINVAL;
+    out.push([Number(dv.getBigUint64(i * 16, true)), Number(len)]);
+  }
+  return out;
+}
+
+/** The address space of live process `pid` with a reference taken, or null (none, a zombie, gone meanwhile). */
+function holdProcessSpace(kctx: KernelContext, pid: number): VirtualAddressSpace | null {
+  const ctl = kctx.ctl;
+  const p = procOfPid(ctl, pid);
+  if (p < 0) return null;
+  const live = (): boolean => Atomics.load(ctl.i32, procWord(ctl, p, P_STATE)) === PS_LIVE;
+  const slot = ctl.i32[procWord(ctl, p, P_AS)]!;
+  if (!live()) return null;
+  let as: VirtualAddressSpace;
+  try { as = VirtualAddressSpace.attach(kctx, slot); } catch { return null; }
+  if (!as.tryGet()) return null;
+  if (!live() || ctl.i32[procWord(ctl, p, P_AS)] !== slot || ctl.i32[procWord(ctl, p, P_PID)] !== pid) {
+    releaseAddressSpace(kctx, as);
+    return null;
+  }
+  return as;
+}
+
+/**
+ * process_vm_readv (write = false: remote → local) or process_vm_writev (local → remote):
+ * bytes moved, or -errno (file comment).
+ */
+export function processVmRw(env: SyscallEnv, a: readonly bigint[], write: boolean): number {
+  const pid = argInt(a[0]!), lva = argU(a[1]!), lcnt = argU(a[2]!), rva = argU(a[3]!), rcnt = argU(a[4]!);
+  if (a[5]! !== 0n) return -EINVAL;
+  const kctx = env.kctx;
+  const local = readIovecs(kctx, env.as, lva, lcnt);
+  if (typeof local === 'number') return local;
+  const remoteIov = readIovecs(kctx, env.as, rva, rcnt);
+  if (typeof remoteIov === 'number') return remoteIov;
+  const remote = holdProcessSpace(kctx, pid);
+  if (remote === null) return -ESRCH;
+  try {
+    let moved = 0, li = 0, lo = 0;
+    for (const [rbase, rlen] of remoteIov) {
+      for (let ro = 0; ro < rlen;) {
+        while (li < local.length && lo === local[li]![1]) { li++; lo = 0; }
+        if (li === local.length) return moved;
+        const rat = rbase + ro, lat = local[li]![0] + lo;
+        const n = Math.min(rlen - ro, local[li]![1] - lo, PAGE_SIZE - (rat % PAGE_SIZE));
+        const [src, dst, from, to] = write ? [env.as, remote, lat, rat] : [remote, env.as, rat, lat];
+        const bytes = copyFromUser(kctx, src, from, n);
+        if (typeof bytes === 'number' || copyToUser(kctx, dst, to, bytes) < 0) return moved > 0 ? moved : -EFAULT;
+        moved += n;
+        ro += n;
+        lo += n;
+      }
+    }
+    return moved;
+  } finally {
+    releaseAddressSpace(kctx, remote);
+  }
+}
+
+registerSyscall(N.SYS_process_vm_readv, 'process_vm_readv', (env, a) => processVmRw(env, a, false));
+registerSyscall(N.SYS_process_vm_writev, 'process_vm_writev', (env, a) => processVmRw(env, a, true));
