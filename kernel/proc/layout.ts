@@ -63,7 +63,7 @@ export const WB_LOCK = 0;
 export const WB_HEAD = 1; // first thread index on the list, -1 = none
 
 // ---- thread record (words) ----
-export const THREAD_BYTES = 704; // words 175 free
+export const THREAD_BYTES = 704; // every word used: grow it (by 64 bytes) for a new field
 export const T_STATE = 0; // TS_*
 export const T_TID = 1;
 export const T_PROC = 2; // process slot
@@ -99,6 +99,7 @@ export const T_SLEEP_REM = 168; // f64: nanosleep's rem va (0: none, or an absol
 export const T_UTIME = 170; // f64: ns this thread ran guest code (kernel/proc/cputime.ts); its hart while RUNNING, zeroed at exit under SH_PROC_LOCK
 export const T_STIME = 172; // f64: ns the kernel worked for it (traps); likewise
 export const T_NICE = 174; // nice value -20..19 (setpriority; kernel/proc/sys-priority.ts): weights its time slice (scheduler/hart-loop.ts); copied by clone, written under SH_PROC_LOCK
+export const T_IOPRIO = 175; // I/O priority (ioprio_set: class << 13 | level; 0 = IOPRIO_CLASS_NONE, the default); copied by clone, written under SH_PROC_LOCK
 /** Thread states. */
 export const TS_FREE = 0;
 export const TS_READY = 1; // on a run queue

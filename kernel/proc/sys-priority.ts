@@ -1,5 +1,5 @@
 /**
- * Scheduling priority and supplementary groups: getpriority/setpriority (what `nice`, `renice`,
+ * Scheduling and I/O priority and supplementary groups: getpriority/setpriority (what `nice`, `renice`,
  * `top` and GNU make's `-l` use) and getgroups/setgroups (what `id` and every login-ish program
  * call). Before this file both pairs were ENOSYS, and busybox `nice`, `renice` and `id` failed.
  *
@@ -16,6 +16,13 @@
  * - The scheduler honours it: a thread's run turn lasts CFS's weight for its nice
  *   (sched_prio_to_weight) over nice 0's 1024 base quanta — nice 19 gets 15/1024 of a quantum
  *   before a waiting thread may preempt it, nice -5 about 3 quanta (`sliceQuanta`).
+ * - ioprio_get/ioprio_set (block/ioprio.c; what `ionice` uses): a per-thread I/O priority,
+ *   class << 13 | level, inherited by clone like nice. IOPRIO_WHO_PROCESS/PGRP/USER name
+ *   threads as PRIO_* do (who = 0: the caller, its group, its uid); which outside 1..3 EINVAL,
+ *   nobody ESRCH. set: class RT or BE with level >= 8, NONE with a level, or an unknown class
+ *   is EINVAL (root may set RT). get: a thread never set reads 0 (IOPRIO_CLASS_NONE, Linux's
+ *   IOPRIO_DEFAULT); for several threads the best, Linux's ioprio_best (the smallest value).
+ *   Stored and reported only: the page cache here does no queued I/O for it to order.
  * - groups: the guest's one user has no supplementary groups at first (getgroups gives 0, as
  *   for a root process started without initgroups). setgroups may set a list whose gids are all
  *   0 — the one group there is; another gid is EPERM (as setresgid refuses another id,
@@ -25,7 +32,7 @@
  */
 import { EFAULT, EINVAL, EPERM } from '../errno.ts';
 import type { Ctl } from '../layout.ts';
-import { P_NGROUPS, P_PGID, P_STATE, PROC_BYTES, PS_LIVE, T_NICE, T_PROC, T_STATE, T_TID, THREAD_BYTES, TS_DEAD, TS_EMBRYO, TS_FREE } from './layout.ts';
+import { P_NGROUPS, P_PGID, P_STATE, PROC_BYTES, PS_LIVE, T_IOPRIO, T_NICE, T_PROC, T_STATE, T_TID, THREAD_BYTES, TS_DEAD, TS_EMBRYO, TS_FREE } from './layout.ts';
 import { procLock, procWord } from './sys-proc-table.ts';
 import { procOps } from './sys-proc.ts';
 import { argInt, argU, registerSyscall, type SyscallEnv } from '../syscall.ts';
@@ -36,6 +43,18 @@ const ESRCH = 3;
 const SYS_setpriority = 140;
 const SYS_getpriority = 141;
 const SYS_getgroups = 158;
+const SYS_ioprio_set = 30;
+const SYS_ioprio_get = 31;
+// <linux/ioprio.h>
+export const IOPRIO_CLASS_NONE = 0;
+export const IOPRIO_CLASS_RT = 1;
+export const IOPRIO_CLASS_BE = 2;
+export const IOPRIO_CLASS_IDLE = 3;
+export const IOPRIO_CLASS_SHIFT = 13;
+const IOPRIO_NR_LEVELS = 8;
+export const IOPRIO_WHO_PROCESS = 1;
+export const IOPRIO_WHO_PGRP = 2;
+export const IOPRIO_WHO_USER = 3;
 const SYS_setgroups = 159;
 // <linux/resource.h>
 export const PRIO_PROCESS = 0;
@@ -131,6 +150,41 @@ function sysSetpriority(env: SyscallEnv, a: readonly bigint[]): number {
   return 0;
 }
 
+/** ioprio_get(which, who): the I/O priority of the thread matched (several: the best, the smallest); -EINVAL, -ESRCH. */
+function sysIoprioGet(env: SyscallEnv, a: readonly bigint[]): number {
+  const which = argInt(a[0]!);
+  if (which < IOPRIO_WHO_PROCESS || which > IOPRIO_WHO_USER) return -EINVAL;
+  const ts = threadsMatching(env, which - 1, argInt(a[1]!)); // IOPRIO_WHO_* = PRIO_* + 1
+  if (ts === null) return -EINVAL;
+  if (ts.length === 0) return -ESRCH;
+  const ctl = env.kctx.ctl;
+  return Math.min(...ts.map((t) => ctl.i32[tw(ctl, t, T_IOPRIO)]!));
+}
+
+/** ioprio_set(which, who, ioprio): every thread matched gets `ioprio`; 0, -EINVAL (which, class, level), -ESRCH. */
+function sysIoprioSet(env: SyscallEnv, a: readonly bigint[]): number {
+  const which = argInt(a[0]!);
+  const ioprio = argInt(a[2]!);
+  const cls = (ioprio >> IOPRIO_CLASS_SHIFT) & 7;
+  const level = ioprio & ((1 << IOPRIO_CLASS_SHIFT) - 1);
+  switch (cls) {
+    case IOPRIO_CLASS_RT: case IOPRIO_CLASS_BE: if (level >= IOPRIO_NR_LEVELS) return -EINVAL; break;
+    case IOPRIO_CLASS_IDLE: break;
+    case IOPRIO_CLASS_NONE: if (level !== 0) return -EINVAL; break;
+    default: return -EINVAL;
+  }
+  if (which < IOPRIO_WHO_PROCESS || which > IOPRIO_WHO_USER) return -EINVAL;
+  const ts = threadsMatching(env, which - 1, argInt(a[1]!));
+  if (ts === null) return -EINVAL;
+  if (ts.length === 0) return -ESRCH;
+  const ctl = env.kctx.ctl;
+  const lock = procLock(env.kctx);
+  lock.lock();
+  for (const t of ts) Atomics.store(ctl.i32, tw(ctl, t, T_IOPRIO), ioprio & 0xffff);
+  lock.unlock();
+  return 0;
+}
+
 /** getgroups(size, list): the caller's supplementary groups (all gid 0): their count; -EINVAL, -EFAULT. */
 function sysGetgroups(env: SyscallEnv, a: readonly bigint[]): number {
   const size = argInt(a[0]!);
@@ -162,4 +216,6 @@ function sysSetgroups(env: SyscallEnv, a: readonly bigint[]): number {
 registerSyscall(SYS_getpriority, 'getpriority', sysGetpriority);
 registerSyscall(SYS_setpriority, 'setpriority', sysSetpriority);
 registerSyscall(SYS_getgroups, 'getgroups', sysGetgroups);
+registerSyscall(SYS_ioprio_get, 'ioprio_get', sysIoprioGet);
+registerSyscall(SYS_ioprio_set, 'ioprio_set', sysIoprioSet);
 registerSyscall(SYS_setgroups, 'setgroups', sysSetgroups);

@@ -57,7 +57,7 @@ import {
 import { releaseAddressSpace } from '../mm/mmap.ts';
 import {
   COMM_BYTES, P_FDT, P_FLAGS, P_NGROUPS, P_PGID, P_PID, P_SID, P_STATE, P_THREADS, P_VFORK, PF_NO_NEW_PRIVS, PF_NOT_DUMPABLE, PF_PERSONA, PS_FREE, T_CLEAR_TID,
-  T_COMM, T_FLAGS, T_NICE, T_ROBUST, T_ROBUST_LEN, T_SLEEP, T_SLEEP_END, T_SLEEP_REM, T_TID, T_VFORK, T_VFORK_PID, TF_KILLABLE,
+  T_COMM, T_FLAGS, T_IOPRIO, T_NICE, T_ROBUST, T_ROBUST_LEN, T_SLEEP, T_SLEEP_END, T_SLEEP_REM, T_TID, T_VFORK, T_VFORK_PID, TF_KILLABLE,
   TF_SLEEP_INTR, THREAD_BYTES,
 } from './layout.ts';
 import { clockNs, monotonicMs } from './sys-info.ts';
@@ -200,6 +200,7 @@ export function sysClone(env: SyscallEnv, a: readonly bigint[]): SyscallResult {
   const comm = tw(env, parentTix, T_COMM);
   ctl.i32.copyWithin(tw(env, tix, T_COMM), comm, comm + COMM_BYTES / 4);
   ctl.i32[tw(env, tix, T_NICE)] = ctl.i32[tw(env, parentTix, T_NICE)]!; // a clone inherits its parent thread's nice
+  ctl.i32[tw(env, tix, T_IOPRIO)] = ctl.i32[tw(env, parentTix, T_IOPRIO)]!; // ... and its I/O priority (Linux copy_io)
   if (thread) {
     Atomics.add(ctl.i32, procWord(ctl, proc, P_THREADS), 1);
   } else {
