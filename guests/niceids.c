@@ -17,6 +17,8 @@
  *             getgroups returns them, a too-small buffer is EINVAL, a fork child inherits
  *             them; setgroups of another gid is EPERM here (the one user is root, as
  *             setresgid refuses another id), a negative count EINVAL.
+ * "share" (run on ONE hart, test/guests/nice-share.test.ts): a nice-19 process spinning beside
+ * a nice-0 one counts less than an eighth as much (turns are instruction counts, not host time).
  * Args: none; "linux-root" under qemu-riscv64 as a real root (setgroups of another gid then
  * succeeds, as Linux lets root join any group). Expected final line: "niceids: OK".
  */
@@ -208,9 +210,46 @@ static void check_groups(void)
     printf("niceids: getgroups/setgroups as Linux for the one user\n");
 }
 
+/*
+ * "share": the scheduler honours nice. On ONE hart, two processes spin counting in shared memory
+ * until the parent (nice 0) has counted SHARE_TARGET; the child runs at nice 19. Turns are
+ * measured in instructions, not host time (CFS weight 15 against 1024: a nice-19 turn is 15/1024
+ * of a quantum), so the parent must count many times what the child did — nothing here depends
+ * on how fast the host is. Without the weighting both count about the same.
+ */
+#define SHARE_TARGET 1000000L
+static void check_share(void)
+{
+    volatile long *c = mmap(NULL, PAGE, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    CHECK(c != MAP_FAILED, "mmap");
+    pid_t k = fork();
+    CHECK(k >= 0, "fork");
+    if (k == 0) {
+        if (setpriority(PRIO_PROCESS, 0, 19) != 0) _exit(2);
+        c[3] = 1; /* ready: reniced */
+        while (!c[2]) c[1]++;
+        _exit(0);
+    }
+    while (!c[3]) {} /* the child renices itself first (one hart: our turn ends, it runs) */
+    long n0 = c[1];
+    while (c[0] < SHARE_TARGET) c[0]++;
+    c[2] = 1;
+    expect_exit(reap(k), 0, "spinning child");
+    long mine = c[0], its = c[1] - n0;
+    printf("niceids: on one hart, nice 0 counted %ld while nice 19 counted %ld\n", mine, its);
+    CHECK(its > 0, "the nice-19 process never ran");
+    CHECK(mine > 8 * its, "nice 0 got %ld, nice 19 %ld: less than 8 times as much", mine, its);
+    printf("niceids: share OK\n");
+}
+
 int main(int argc, char **argv)
 {
     linux_root = argc > 1 && strcmp(argv[1], "linux-root") == 0;
+    if (argc > 1 && strcmp(argv[1], "share") == 0) {
+        guest_start("niceids");
+        check_share();
+        return 0;
+    }
     guest_start("niceids");
     check_nice();
     check_threads();
