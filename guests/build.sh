@@ -11,7 +11,7 @@ if ! command -v "$CC" >/dev/null 2>&1; then
 fi
 CFLAGS="-static -O2 -march=rv64gc -mabi=lp64d -Wall -Wextra -Werror -fno-ident -ffile-prefix-map=$DIR/=guests/ -Wl,--build-id=none"
 # name:extra-flags   (-pthread for the multi-threaded guests)
-GUESTS="hello: heap: mmap: mprotect: fork: threads:-pthread shared: filemap: tlbrace:-pthread compute: signals: segv: divzero: badsys: mix:-pthread limits: coh-deferred:-pthread trapspin:-pthread fdhop:-pthread spew: truncrace: stdinwait:-pthread fsedge: coh-cow:-pthread coh-writeback:-pthread coh-exec:-pthread coh-aba:-pthread procgroup: procspawn: stack: reclaim: sysfuzz: procfs:-pthread timers:-pthread pollio: fdpass: futexops:-pthread fscalls: minish: fifo: litmus:-pthread detsleep:-pthread timedwake:-pthread sigwake:-pthread maxrss: checkact:-pthread madvise: pimutex:-pthread vmrw:"
+GUESTS="hello: heap: mmap: mprotect: fork: threads:-pthread shared: filemap: tlbrace:-pthread compute: signals: segv: divzero: badsys: mix:-pthread limits: coh-deferred:-pthread trapspin:-pthread fdhop:-pthread spew: truncrace: stdinwait:-pthread fsedge: coh-cow:-pthread coh-writeback:-pthread coh-exec:-pthread coh-aba:-pthread procgroup: procspawn: stack: reclaim: sysfuzz: procfs:-pthread timers:-pthread pollio: fdpass: futexops:-pthread fscalls: minish: fifo: litmus:-pthread detsleep:-pthread timedwake:-pthread sigwake:-pthread maxrss: checkact:-pthread madvise: pimutex:-pthread vmrw: niceids:-pthread"
 want="$*"
 cd "$DIR"
 mkdir -p bin

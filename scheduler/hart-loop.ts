@@ -71,6 +71,7 @@ import { INJ, inject } from '../kernel/lab/inject.ts';
 import { cpuTimersTick, expireTimers } from '../kernel/signal/timers.ts';
 import { chargeThread, threadExitCpu } from '../kernel/proc/cputime.ts';
 import { foldMaxRss } from '../kernel/proc/sys-rusage.ts';
+import { niceOf, sliceQuanta } from '../kernel/proc/sys-priority.ts';
 import {
   SH_BATCH, SH_JIT, SH_REALTIME, SH_SEED, SH_TLB_ENTRIES, SH_POISON, SH_POLICY, SH_QUANTUM, SH_STARTED, ST_BLOCK, ST_FAULTS, ST_IDLE, ST_PREEMPT, ST_QUANTA, ST_STEAL,
   ST_SYSCALLS, ST_WAKE, ST_YIELD, TF_MIGRATE, TF_SLEEP_INTR, TS_BLOCKED, TS_DEAD, TS_READY, TS_RUNNING, POLICY_LOCAL, P_AS, P_FDT, P_PID, T_AS,
@@ -150,6 +151,8 @@ export class HartScheduler implements SchedOps, ProcOps {
   private yieldRequested = false;
   /** What the current thread has left of its quantum (instruction-equivalents; reset at switch-in). */
   private budgetLeft = 0;
+  /** Base quanta left of the current thread's turn (its nice's weight, kernel/proc/sys-priority.ts sliceQuanta); preemption only when it reaches 0. */
+  private turnQuantaLeft = 1;
   private readonly env: SyscallEnv;
   private readonly signals: SignalHost;
   /** Wake every thread blocked on ctl word `index` (a timerfd's readers, kernel/signal/timers.ts). */
@@ -369,7 +372,7 @@ export class HartScheduler implements SchedOps, ProcOps {
       return false;
     }
     this.threads.restore(tix, this.hart, this.hartId);
-    this.budgetLeft = this.quantum;
+    this.startTurn(tix);
     advanceTime(cyclesNs(CONTEXT_SWITCH_CYCLES)); // deterministic mode only (cpu/vclock.ts)
     this.lab.beforeSwitchIn(as);
     switchIn(this.hart, this.table, this.stats, as, this.hctx.trace);
@@ -432,13 +435,28 @@ export class HartScheduler implements SchedOps, ProcOps {
   private quantumEnd(): boolean {
     this.waits.expireTimeouts(this.hartId); // a busy hart still ends sleeps and timed waits
     expireTimers(this.kctx, this.wakeWord); // ... and fires due timers
+    if (--this.turnQuantaLeft > 0) { // a negative nice's turn is several quanta (timers still checked at each)
+      this.budgetLeft = this.quantum;
+      return false;
+    }
     if (this.rq.length(this.hartId) > 0) {
       this.stats.bump(ST_PREEMPT);
       this.switchOut(this.hartId, SWITCH_PREEMPT);
       return true;
     }
-    this.budgetLeft = this.quantum;
+    this.startTurn(this.current);
     return false;
+  }
+
+  /**
+   * Start thread `tix`'s turn: CFS's weight for its nice in base quanta (setpriority,
+   * kernel/proc/sys-priority.ts): nice 0 one quantum; a positive nice a fraction of one; a
+   * negative nice several, at the end of each of which timers are still served.
+   */
+  private startTurn(tix: number): void {
+    const q = sliceQuanta(niceOf(this.hctx.ctl, tix));
+    this.turnQuantaLeft = Math.max(1, Math.round(q));
+    this.budgetLeft = q < 1 ? Math.max(1, Math.floor(this.quantum * q)) : this.quantum;
   }
 
   /** Save the current thread and queue it on hart `to`; `reason` SWITCH_PREEMPT or SWITCH_YIELD (traced). */

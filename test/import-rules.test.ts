@@ -26,7 +26,7 @@ const PUBLIC: Record<string, string[]> = {
   fs: ['fdtable.ts', 'hostfs.ts', 'pipe.ts', 'sys-fs-env.ts', 'sys-fs.ts', 'sys-fs-register.ts', 'layout.ts',
     'procinfo.ts', 'special.ts', 'fifo.ts', 'poll-abi.ts'],
   proc: ['elf.ts', 'exec.ts', 'initstack.ts', 'futex.ts', 'sys-proc.ts', 'sys-proc-table.ts', 'sys-info.ts', 'layout.ts',
-    'cputime.ts', 'sys-rusage.ts'],
+    'cputime.ts', 'sys-rusage.ts', 'sys-priority.ts'],
   signal: ['signals.ts', 'state.ts', 'send.ts', 'deliver.ts', 'sigframe.ts', 'sys-signal.ts', 'layout.ts', 'oom.ts',
     'timers.ts', 'sys-timer.ts'],
   sync: ['lock.ts', 'mutex.ts', 'rwlock.ts'],

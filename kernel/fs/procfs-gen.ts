@@ -22,6 +22,7 @@ import {
 } from '../proc/layout.ts';
 import { procWord } from '../proc/sys-proc-table.ts';
 import { processCpuNs, threadCpuNs } from '../proc/cputime.ts';
+import { niceOf } from '../proc/sys-priority.ts';
 import { SignalState } from '../signal/state.ts';
 import { NSIG, SIG_DFL, SIG_IGN } from '../signal/signals.ts';
 import { UTS_RELEASE, UTS_VERSION } from '../proc/sys-info.ts';
@@ -354,10 +355,11 @@ function statLine(k: ProcfsCaller, p: number, tix: number, id: number, nthreads:
   const zombie = state === 'Z';
   const sig = sigSets(kctx, p, tix);
   const exitCode = zombie ? word(P_EXIT) : 0;
+  const nice = tix >= 0 ? niceOf(kctx.ctl, tix) : 0; // the thread's (for a process: its first thread's, as Linux's leader)
   const fields: Array<number | string> = [
     id, `(${tix >= 0 ? commOf(kctx, tix) : ''})`, state, word(P_PARENT), word(P_PGID), word(P_SID),
     0, -1, 4194304, 0, 0, 0, 0, // tty_nr, tpgid, flags (PF_RANDOMIZE), minflt, cminflt, majflt, cmajflt
-    ...cpuTicks(kctx, p, task ? tix : -1), 20, 0, nthreads, 0, Math.floor((startUs * USER_HZ) / 1e6), // utime stime cutime cstime priority nice threads itreal starttime
+    ...cpuTicks(kctx, p, task ? tix : -1), 20 + nice, nice, nthreads, 0, Math.floor((startUs * USER_HZ) / 1e6), // utime stime cutime cstime priority nice threads itreal starttime
     (f?.size ?? 0) * PAGE_SIZE, f?.rss ?? 0, '18446744073709551615', // vsize (bytes), rss (pages), rsslim
     zombie ? 0 : f?.startCode ?? 0, zombie ? 0 : f?.endCode ?? 0, zombie ? 0 : f?.startStack ?? 0, 0, 0, // startcode endcode startstack kstkesp kstkeip
     String(sig.pnd | sig.shd), String(sig.blk), String(sig.ign), String(sig.cgt), 0, 0, 0, word(P_EXIT_SIGNAL), tix >= 0 ? Math.max(0, kctx.ctl.i32[(kctx.ctl.layout.threads + tix * THREAD_BYTES) / 4 + T_LAST_HART]!) : 0,

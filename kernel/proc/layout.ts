@@ -63,7 +63,7 @@ export const WB_LOCK = 0;
 export const WB_HEAD = 1; // first thread index on the list, -1 = none
 
 // ---- thread record (words) ----
-export const THREAD_BYTES = 704; // words 174-175 free
+export const THREAD_BYTES = 704; // every word used: grow it (by 64 bytes) for a new field
 export const T_STATE = 0; // TS_*
 export const T_TID = 1;
 export const T_PROC = 2; // process slot
@@ -98,6 +98,8 @@ export const T_SLEEP_END = 166; // f64: nanosleep's end (ms, as T_DEADLINE); onc
 export const T_SLEEP_REM = 168; // f64: nanosleep's rem va (0: none, or an absolute sleep); owner hart only
 export const T_UTIME = 170; // f64: ns this thread ran guest code (kernel/proc/cputime.ts); its hart while RUNNING, zeroed at exit under SH_PROC_LOCK
 export const T_STIME = 172; // f64: ns the kernel worked for it (traps); likewise
+export const T_NICE = 174; // nice value -20..19 (setpriority; kernel/proc/sys-priority.ts): weights its time slice (scheduler/hart-loop.ts); copied by clone, written under SH_PROC_LOCK
+export const T_IOPRIO = 175; // I/O priority (ioprio_set: class << 13 | level; 0 = IOPRIO_CLASS_NONE, the default); copied by clone, written under SH_PROC_LOCK
 /** Thread states. */
 export const TS_FREE = 0;
 export const TS_READY = 1; // on a run queue
@@ -137,6 +139,7 @@ export const P_CPU_CHILD_U = 20; // f64: user-mode ns of the children this proce
 export const P_CPU_CHILD_S = 22; // f64: their kernel-mode ns (tms_cstime). SH_PROC_LOCK
 export const P_MAXRSS = 24; // pages: the peak resident set of the spaces this process left (thread exits, exec): Linux signal->maxrss. Atomics max (sys-rusage.ts foldMaxRss)
 export const P_CMAXRSS = 25; // pages: the largest ru_maxrss of the children it reaped (and of theirs): RUSAGE_CHILDREN. SH_PROC_LOCK
+export const P_NGROUPS = 26; // supplementary groups (setgroups; each is gid 0, the one group): how many. Copied by fork, kept by exec. SH_PROC_LOCK
 /**
  * pid 1 is the kernel's own init (kernel/proc/sys-proc-table.ts): it has no slot and runs no
  * code; the host's processes are its children, orphans are re-parented to it, and the kernel

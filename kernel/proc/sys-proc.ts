@@ -56,8 +56,8 @@ import {
 } from '../linux-flags.ts';
 import { releaseAddressSpace } from '../mm/mmap.ts';
 import {
-  COMM_BYTES, P_FDT, P_FLAGS, P_PGID, P_PID, P_SID, P_STATE, P_THREADS, P_VFORK, PF_NO_NEW_PRIVS, PF_NOT_DUMPABLE, PF_PERSONA, PS_FREE, T_CLEAR_TID,
-  T_COMM, T_FLAGS, T_ROBUST, T_ROBUST_LEN, T_SLEEP, T_SLEEP_END, T_SLEEP_REM, T_TID, T_VFORK, T_VFORK_PID, TF_KILLABLE,
+  COMM_BYTES, P_FDT, P_FLAGS, P_NGROUPS, P_PGID, P_PID, P_SID, P_STATE, P_THREADS, P_VFORK, PF_NO_NEW_PRIVS, PF_NOT_DUMPABLE, PF_PERSONA, PS_FREE, T_CLEAR_TID,
+  T_COMM, T_FLAGS, T_IOPRIO, T_NICE, T_ROBUST, T_ROBUST_LEN, T_SLEEP, T_SLEEP_END, T_SLEEP_REM, T_TID, T_VFORK, T_VFORK_PID, TF_KILLABLE,
   TF_SLEEP_INTR, THREAD_BYTES,
 } from './layout.ts';
 import { clockNs, monotonicMs } from './sys-info.ts';
@@ -71,6 +71,8 @@ import { copyToUser } from '../mm/uaccess.ts';
 import './sys-pgrp.ts'; // setpgid, getpgid, getsid, setsid
 import './sys-prctl.ts'; // prctl, personality, getres[ug]id, setres[ug]id, capget
 import './sys-vmrw.ts'; // process_vm_readv, process_vm_writev
+
+import './sys-priority.ts'; // getpriority, setpriority, getgroups, setgroups
 import { rusageBytes, RUSAGE_BYTES } from './sys-rusage.ts'; // getrusage, times (and wait4's rusage)
 
 const ECHILD = 10;
@@ -199,6 +201,8 @@ export function sysClone(env: SyscallEnv, a: readonly bigint[]): SyscallResult {
   const parentTix = o.currentThread();
   const comm = tw(env, parentTix, T_COMM);
   ctl.i32.copyWithin(tw(env, tix, T_COMM), comm, comm + COMM_BYTES / 4);
+  ctl.i32[tw(env, tix, T_NICE)] = ctl.i32[tw(env, parentTix, T_NICE)]!; // a clone inherits its parent thread's nice
+  ctl.i32[tw(env, tix, T_IOPRIO)] = ctl.i32[tw(env, parentTix, T_IOPRIO)]!; // ... and its I/O priority (Linux copy_io)
   if (thread) {
     Atomics.add(ctl.i32, procWord(ctl, proc, P_THREADS), 1);
   } else {
@@ -207,6 +211,7 @@ export function sysClone(env: SyscallEnv, a: readonly bigint[]): SyscallResult {
     ctl.i32[procWord(ctl, proc, P_PGID)] = ctl.i32[procWord(ctl, self, P_PGID)]!;
     ctl.i32[procWord(ctl, proc, P_SID)] = ctl.i32[procWord(ctl, self, P_SID)]!;
     ctl.i32[procWord(ctl, proc, P_FLAGS)] = ctl.i32[procWord(ctl, self, P_FLAGS)]! & (PF_NOT_DUMPABLE | PF_NO_NEW_PRIVS | PF_PERSONA); // no pdeathsig, subreaper, exec mark
+    ctl.i32[procWord(ctl, proc, P_NGROUPS)] = ctl.i32[procWord(ctl, self, P_NGROUPS)]!;
     ctl.i32[procWord(ctl, proc, P_PID)] = tid;
     lock.unlock();
     Atomics.store(ctl.i32, procWord(ctl, proc, P_THREADS), 1);
