@@ -259,8 +259,16 @@ export class Tlb {
    * the observed variant on this instance only.
    */
   setObserver(obs: TlbObserver | null): void {
+    const had = this.observer !== null;
     this.observer = obs;
     this.walkCache.invalidate();
+    // 4 KiB fills made while no observer is set skip the three observer words (insert4k):
+    // they are zeroed here instead, which is what "cached before it was set" promises.
+    if (obs !== null && !had) {
+      this.tStamp.fill(0);
+      this.tChecked.fill(0);
+      this.tTag.fill(0);
+    }
     if (obs === null) delete (this as { translate?: unknown }).translate;
     else this.translate = this.translateObserved;
   }
@@ -398,9 +406,11 @@ export class Tlb {
     this.tAsid[e] = tagAsid;
     this.tPerm[e] = perm;
     this.tPa[e] = pageBase;
-    this.tStamp[e] = stamp;
-    this.tChecked[e] = checked;
-    this.tTag[e] = tag;
+    if (this.observer !== null) { // else they stay unread until setObserver zeroes them
+      this.tStamp[e] = stamp;
+      this.tChecked[e] = checked;
+      this.tTag[e] = tag;
+    }
   }
 
   private insertSuper(
