@@ -62,6 +62,7 @@ import {
 } from './decode.ts';
 import { loadSlow, storeSlow } from './hart-mem.ts';
 import { div32, div64, mul64, mulh64, mulhsu64, mulhu64 } from './mul.ts';
+import { join64 } from './wide.ts';
 
 /** Longest block, in instructions. */
 export const MAX_BLOCK = 64;
@@ -342,7 +343,7 @@ function emitInsn(g: Gen, op: number, a: number, imm: number, off: number, k: nu
         case 1: hit = 'u8[(sAdd[e] + lo) >>> 0] = v;'; break;
         case 2: hit = 'u16[(sAdd[e] + lo) >>> 1] = v;'; break;
         case 4: hit = 'i32[(sAdd[e] + lo) >>> 2] = v;'; break;
-        default: hit = 'wideI[0] = v; wideI[1] = vh; f64[(sAdd[e] + lo) >>> 3] = wideF[0];'; break;
+        default: hit = 'f64[(sAdd[e] + lo) >>> 3] = join64(v, vh);'; break; // one 8-byte move, no scratch (cpu/wide.ts)
       }
       const mask = LOAD_MASK[size];
       const micro = `const e = (lo >>> 12) & 255; ` +
@@ -370,7 +371,7 @@ function emitInsn(g: Gen, op: number, a: number, imm: number, off: number, k: nu
 const FACTORY_PARAMS = [
   'h', 'page', 'x', 'u8', 'i8', 'u16', 'i16', 'i32', 'f64', 'wideF', 'wideI', 'fi32', 'fpu',
   'lTagLo', 'lTagHi', 'lAdd', 'sTagLo', 'sTagHi', 'sAdd', 'T',
-  'loadSlow', 'storeSlow', 'mul64', 'mulh64', 'mulhsu64', 'mulhu64', 'div64', 'div32',
+  'loadSlow', 'storeSlow', 'mul64', 'mulh64', 'mulhsu64', 'mulhu64', 'div64', 'div32', 'join64',
 ];
 
 /** Scratch for the multiply/divide helpers' (lo, hi) results. */
@@ -501,7 +502,7 @@ export function compileBlock(h: Hart, page: DecodedPage, slot: number, b: JitBlo
   b.fn = factory(
     h, page, h.xbuf, ram.u8, ram.i8, ram.u16, ram.i16, ram.i32, ram.f64, h.wideF, h.wideI, h.fpu.fi32, h.fpu,
     h.lTagLo, h.lTagHi, h.lAdd, h.sTagLo, h.sTagHi, h.sAdd, MUL_SCRATCH,
-    loadSlow, storeSlow, mul64, mulh64, mulhsu64, mulhu64, div64, div32,
+    loadSlow, storeSlow, mul64, mulh64, mulhsu64, mulhu64, div64, div32, join64,
   );
   return (performance.now() - t0) * 1000;
 }

@@ -49,6 +49,8 @@ const PPN_HI_MASK = pte.PTE_PPN_HI_MASK;
 /** Walk status codes (negative; a successful walk returns the physical address, >= 0). */
 export const WALK_PAGE_FAULT = -1;
 export const WALK_ACCESS_FAULT = -2;
+/** leafQuick only: the leaf is not the common case; run walkFromTable (it decides). */
+export const WALK_SLOW = -3;
 
 const PAGE = 4096;
 /** 4 KiB pages a leaf at level i maps: 1, 512, 512², 512³. */
@@ -94,6 +96,34 @@ export function walkSv48(
 /** 8-byte scratch: a PTE read as one float64 move, seen as its two int32 halves (little-endian host). */
 const pteF = new Float64Array(1);
 const pteI = new Int32Array(pteF.buffer);
+
+/** leafQuick's result beside the page base: [0] = the leaf PTE's low word (its flags). */
+export const QUICK_LEAF = new Int32Array(1);
+
+/**
+ * The common last step of a walk resumed at a level-0 table (the page-walk cache's), in one
+ * read and one compare: if the 4 KiB leaf for va in the table at `tablePa` is valid, a leaf
+ * that allows `kind` in U-mode (U and the R/W/X bit of `kind`; W without R is reserved and
+ * excluded), has no reserved bit set, already has A (and D for a store) — so no update is
+ * due — and maps a page inside RAM, returns that page's physical base and leaves the PTE's
+ * low word in QUICK_LEAF[0]. Otherwise returns WALK_SLOW and has done nothing: the caller
+ * runs walkFromTable at level 0, which faults, sets A/D or succeeds exactly as the full
+ * walk does. When it succeeds, it is what walkFromTable(ram, tablePa, 0, ...) would return
+ * and report: the same checks (steps 3–8 at i = 0) on the same single-copy-atomic PTE read,
+ * with step 7 having nothing to do. The caller checks that va is canonical.
+ */
+export function leafQuick(f64: Float64Array, ramBytes: number, tablePa: number, vaLo: number, kind: AccessKind): number {
+  // SAFETY: one aligned 8-byte move, as in walkFromTable.
+  pteF[0] = f64[tablePa / 8 + ((vaLo >>> 12) & 511)];
+  const lo = pteI[0]!;
+  const hi = pteI[1]!;
+  const need = PTE_V | PTE_U | PTE_A | (1 << kind) | (kind === STORE ? PTE_D : 0);
+  if ((lo & need) !== need || (lo & (PTE_R | PTE_W)) === PTE_W || hi >>> PTE_RESERVED_HI_SHIFT !== 0) return WALK_SLOW;
+  const pageBase = ((hi & PPN_HI_MASK) * 4194304 + (lo >>> 10)) * PAGE;
+  if (pageBase + PAGE > ramBytes) return WALK_SLOW;
+  QUICK_LEAF[0] = lo;
+  return pageBase;
+}
 
 /**
  * The walk from step 2 on: `tablePa` is the physical address of a level-`level` table that

@@ -43,7 +43,7 @@ import type { AccessKind } from './trap.ts';
 import * as trap from './trap.ts';
 import * as pte from './pte.ts';
 import * as mmu from './mmu.ts';
-import { WalkResult, walkFromTable, walkSv48 } from './mmu.ts';
+import { QUICK_LEAF, WalkResult, leafQuick, walkFromTable, walkSv48 } from './mmu.ts';
 import { WalkCache } from './walk-cache.ts';
 import * as hc from './counters.ts';
 import { SATP_MODE_BARE, SATP_MODE_SV48 } from './pte.ts';
@@ -104,6 +104,8 @@ const MODE_SV48 = SATP_MODE_SV48;
 const W_BIT = pte.PTE_W, PTE_R = pte.PTE_R, PTE_W = pte.PTE_W, PTE_X = pte.PTE_X, PTE_D = pte.PTE_D;
 const ASID_MASK = pte.ASID_MASK;
 const ACCESS_FAULT = mmu.WALK_ACCESS_FAULT;
+const PTE_G = pte.PTE_G;
+const QUICK = QUICK_LEAF;
 const HC_WALKS = hc.HC_WALKS, HC_WALK_FAULTS = hc.HC_WALK_FAULTS, HC_AD_UPDATES = hc.HC_AD_UPDATES;
 const HC_TLB_EVICTIONS = hc.HC_TLB_EVICTIONS, HC_FLUSH_ALL = hc.HC_FLUSH_ALL, HC_FLUSH_ASID = hc.HC_FLUSH_ASID;
 const HC_FLUSH_PAGE = hc.HC_FLUSH_PAGE, HC_FLUSH_PAGE_ASID = hc.HC_FLUSH_PAGE_ASID;
@@ -257,8 +259,16 @@ export class Tlb {
    * the observed variant on this instance only.
    */
   setObserver(obs: TlbObserver | null): void {
+    const had = this.observer !== null;
     this.observer = obs;
     this.walkCache.invalidate();
+    // 4 KiB fills made while no observer is set skip the three observer words (insert4k):
+    // they are zeroed here instead, which is what "cached before it was set" promises.
+    if (obs !== null && !had) {
+      this.tStamp.fill(0);
+      this.tChecked.fill(0);
+      this.tTag.fill(0);
+    }
     if (obs === null) delete (this as { translate?: unknown }).translate;
     else this.translate = this.translateObserved;
   }
@@ -336,6 +346,19 @@ export class Tlb {
     let pa: number;
     if (wc >= 0) {
       this.counters[HC_WALK_CACHE_HITS]++;
+      // The common leaf (valid, allowed, A/D already set) straight into the TLB; anything
+      // else (a fault, an A/D update, a non-canonical va) takes the full walk below.
+      const top = vaHi >> 15;
+      const base = top === 0 || top === -1 ? leafQuick(this.ram.f64, this.ram.bytes, wc, vaLo, kind) : -3;
+      if (base >= 0) {
+        const flags = QUICK[0]!;
+        const perm = (flags & (PTE_R | PTE_X)) | ((flags & PTE_W) !== 0 && (flags & PTE_D) !== 0 ? PTE_W : 0);
+        const tagAsid = this.walkCache.lastGlobal || (flags & PTE_G) !== 0 ? ASID_GLOBAL : asid;
+        this.insert4k(vaLo, vaHi, tagAsid, perm, base, 0, 0, 0);
+        this.lastPageBase = base;
+        this.lastWritable = (perm & PTE_W) !== 0;
+        return base + (vaLo & 0xfff);
+      }
       pa = walkFromTable(this.ram, wc, 0, this.walkCache.lastGlobal, vaLo, vaHi, kind, out);
     } else {
       pa = walkSv48(this.ram, this.rootPpn, vaLo, vaHi, kind, out);
@@ -383,9 +406,11 @@ export class Tlb {
     this.tAsid[e] = tagAsid;
     this.tPerm[e] = perm;
     this.tPa[e] = pageBase;
-    this.tStamp[e] = stamp;
-    this.tChecked[e] = checked;
-    this.tTag[e] = tag;
+    if (this.observer !== null) { // else they stay unread until setObserver zeroes them
+      this.tStamp[e] = stamp;
+      this.tChecked[e] = checked;
+      this.tTag[e] = tag;
+    }
   }
 
   private insertSuper(

@@ -11,7 +11,10 @@ import {
   makePte, pteFlags, pteToPpn, vaLoHi, vpnIndex, vpnIndexLoHi, makeSatp, satpAsid, satpMode, satpPpn,
   SATP_MODE_SV48,
 } from '../../cpu/pte.ts';
-import { WALK_ACCESS_FAULT, WALK_PAGE_FAULT, WalkResult, walkSv48 } from '../../cpu/mmu.ts';
+import fc from 'fast-check';
+import {
+  QUICK_LEAF, WALK_ACCESS_FAULT, WALK_PAGE_FAULT, WALK_SLOW, WalkResult, leafQuick, walkFromTable, walkSv48,
+} from '../../cpu/mmu.ts';
 import { PageTableBuilder } from '../helpers/pagetable.ts';
 
 const MiB = 1024 * 1024;
@@ -271,5 +274,38 @@ describe('walkSv48: A/D compare-and-swap against another hart', () => {
     }
     expect(res.clearsA.reduce((a: number, b: number) => a + b, 0)).toBeGreaterThan(0);
     console.log(`A/D race: ${walks} walks, ${res.iterations} worker rounds, ${restarts} CAS restarts, sets A ${setsA}`);
+  });
+});
+
+describe('leafQuick (the TLB miss fast path at a cached level-0 table)', () => {
+  // Every leaf it accepts is one walkFromTable accepts with the same page, flags and no A/D
+  // update; every leaf it refuses (WALK_SLOW) walkFromTable faults on or must update — so a
+  // TLB taking the quick path fills exactly the entry the full walk would have filled.
+  it('agrees with walkFromTable at level 0 on random leaf PTEs (fast-check)', () => {
+    const table = 64 * 4096;
+    const ramFrames = ram.bytes / 4096;
+    fc.assert(fc.property(
+      fc.integer({ min: 0, max: 0x3ff }), // flags: V R W X U G A D RSW
+      fc.oneof(fc.integer({ min: 0, max: ramFrames - 1 }), fc.integer({ min: ramFrames, max: 2 ** 30 })), // ppn in / beyond RAM
+      fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 0x3ff })), // bits 63:54 (reserved)
+      fc.integer({ min: 0, max: 511 }), // vpn[0]
+      fc.constantFrom(...KINDS),
+      (flags, ppn, reserved, vpn0, kind) => {
+        const pte = (BigInt(reserved) << 54n) | (BigInt(ppn) << 10n) | BigInt(flags);
+        const slot = table / 8 + vpn0;
+        ram.i64[slot] = BigInt.asIntN(64, pte);
+        const vaLo = (vpn0 << 12) | 0x123;
+        const quick = leafQuick(ram.f64, ram.bytes, table, vaLo, kind);
+        const full = walkFromTable(ram, table, 0, false, vaLo, 0, kind, out);
+        if (quick === WALK_SLOW) {
+          expect(full < 0 || out.adSet !== 0).toBe(true);
+        } else {
+          expect(full).toBe(quick + 0x123);
+          expect(out.adSet).toBe(0);
+          expect(QUICK_LEAF[0]! & 0x3ff).toBe(out.flags);
+        }
+        ram.i64[slot] = 0n;
+      },
+    ), { numRuns: 3000, seed: 17 });
   });
 });
