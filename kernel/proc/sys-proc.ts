@@ -71,7 +71,6 @@ import { copyToUser } from '../mm/uaccess.ts';
 import './sys-pgrp.ts'; // setpgid, getpgid, getsid, setsid
 import './sys-prctl.ts'; // prctl, personality, getres[ug]id, setres[ug]id, capget
 import './sys-vmrw.ts'; // process_vm_readv, process_vm_writev
-
 import './sys-priority.ts'; // getpriority, setpriority, getgroups, setgroups
 import { rusageBytes, RUSAGE_BYTES } from './sys-rusage.ts'; // getrusage, times (and wait4's rusage)
 
