@@ -223,7 +223,7 @@ export class WaitQueues {
     const b = this.threads.waitBucket(tix);
     if (b < 0) return false;
     const lock = this.locks[b]!;
-    let token = 0;
+    let token = 0, result = 0;
     lock.lock();
     try {
       if (this.threads.state(tix) !== TS_BLOCKED || this.threads.waitBucket(tix) !== b) return false;
@@ -247,13 +247,21 @@ export class WaitQueues {
         // a signal's plain restart (a0 0, SA_RESTART) becomes -EINTR for it.
         if (done === -1 && a0 === 0) a0 = -EINTR;
         if (this.cancelHook && !rerun) token = this.cancelHook.take(cur);
-        this.ready(cur, done > 0 ? done : a0, hartId);
+        result = done > 0 ? done : a0;
+        // With something to drop (a FIFO end the wait held), the thread runs only after the
+        // drop: else it could go on (a writer's open, say) and still find its own end there.
+        if (token === 0) this.ready(cur, result, hartId);
         return true;
       }
       return false;
     } finally {
       lock.unlock();
-      if (token !== 0) this.cancelHook?.drop(token);
+      if (token !== 0) {
+        // Off its bucket, still TS_BLOCKED: no wake or cancel can reach it until ready().
+        inject(this.ctl, INJ['sched.before-cancel-drop']);
+        this.cancelHook?.drop(token);
+        this.ready(tix, result, hartId);
+      }
     }
   }
 
@@ -305,7 +313,7 @@ export class WaitQueues {
     }
   }
 
-  /** Bucket lock held: the woken thread's a0 and its run queue (its last hart, else `hartId`). */
+  /** Bucket lock held (or the thread is off every bucket: cancel after its drop): the woken thread's a0 and its run queue (its last hart, else `hartId`). */
   private ready(tix: number, a0: number, hartId: number): void {
     const t = this.threads;
     const f = t.flags(tix);

@@ -70,6 +70,9 @@ import { advanceTime } from '../../cpu/vclock.ts';
  *   found the target thread blocked, before it interrupts that wait: meanwhile the thread may
  *   be woken, take the signal, and block again; the new wait must not end with EINTR unless a
  *   signal is still there to deliver.
+ * - sched.before-cancel-drop: a cancelled wait that held something (a FIFO open's end,
+ *   scheduler/block.ts cancel), after the thread left its wait queue, before the end is dropped
+ *   and the thread made runnable: the thread must not run on (and find its own end) before the drop.
  */
 export const INJECT_POINTS = [
   'shootdown.before-remote',
@@ -90,6 +93,7 @@ export const INJECT_POINTS = [
   'exit.before-notify',
   'sched.before-expire',
   'signal.before-interrupt',
+  'sched.before-cancel-drop',
 ] as const;
 export type InjectPoint = (typeof INJECT_POINTS)[number];
 /** Delays in microseconds by point name. */
