@@ -17,10 +17,10 @@ import { findLeaf, found, isResident } from '../mm/pagetable.ts';
 import { copyFromUser } from '../mm/uaccess.ts';
 import { PROT_EXEC, PROT_READ, PROT_WRITE } from '../linux-flags.ts';
 import {
-  COMM_BYTES, P_AS, P_CPU_CHILD_S, P_CPU_CHILD_U, P_EXIT, P_EXIT_SIGNAL, P_FDT, P_PARENT, P_PGID, P_PID, P_SID, P_STATE, PS_LIVE, PS_ZOMBIE, SH_NEXT_TID,
+  COMM_BYTES, P_CPU_CHILD_S, P_CPU_CHILD_U, P_EXIT, P_EXIT_SIGNAL, P_FDT, P_PARENT, P_PGID, P_PID, P_SID, P_STATE, PS_ZOMBIE, SH_NEXT_TID,
   T_COMM, T_LAST_HART, T_STATE, T_SWITCHES, THREAD_BYTES, TS_BLOCKED, TS_READY, TS_RUNNING,
 } from '../proc/layout.ts';
-import { procWord } from '../proc/sys-proc-table.ts';
+import { holdProcSpace, procWord } from '../proc/sys-proc-table.ts';
 import { processCpuNs, threadCpuNs } from '../proc/cputime.ts';
 import { niceOf } from '../proc/sys-priority.ts';
 import { SignalState } from '../signal/state.ts';
@@ -187,32 +187,12 @@ function imagePieces(info: ProcInfo, start: number, end: number): Array<readonly
   return out;
 }
 
-/**
- * The address space of live process slot `p` with one reference taken (release it with
- * releaseAddressSpace), or null for a zombie or a space gone meanwhile. Re-checked after the
- * reference is taken: the slot may have been freed and given to another process in between.
- */
-function holdSpace(kctx: KernelContext, p: number): VirtualAddressSpace | null {
-  const ctl = kctx.ctl;
-  const live = (): boolean => Atomics.load(ctl.i32, procWord(ctl, p, P_STATE)) === PS_LIVE;
-  const slot = ctl.i32[procWord(ctl, p, P_AS)]!;
-  const pid = ctl.i32[procWord(ctl, p, P_PID)]!;
-  if (!live()) return null;
-  let as: VirtualAddressSpace;
-  try { as = VirtualAddressSpace.attach(kctx, slot); } catch { return null; }
-  if (!as.tryGet()) return null;
-  if (!live() || ctl.i32[procWord(ctl, p, P_AS)] !== slot || ctl.i32[procWord(ctl, p, P_PID)] !== pid) {
-    releaseAddressSpace(kctx, as);
-    return null;
-  }
-  return as;
-}
 
 /** Walk process slot `p`'s regions holding its mmap lock shared; null for a zombie or a vanished space. */
 function spaceFacts(k: ProcfsCaller, p: number): SpaceFacts | null {
   const kctx = k.kctx;
   const ctl = kctx.ctl;
-  const as = holdSpace(kctx, p);
+  const as = holdProcSpace(kctx, p);
   if (!as) return null;
   try {
     const info = procInfoOf(ctl, p);
@@ -266,7 +246,7 @@ function userBytes(k: ProcfsCaller, p: number, from: number, to: number): Uint8A
   const kctx = k.kctx;
   const ctl = kctx.ctl;
   if (to <= from) return new Uint8Array(0);
-  const as = holdSpace(kctx, p);
+  const as = holdProcSpace(kctx, p);
   if (!as) return new Uint8Array(0);
   try {
     const b = copyFromUser(kctx, as, from, Math.min(to - from, 1 << 20));

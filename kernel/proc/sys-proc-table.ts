@@ -33,6 +33,8 @@ import type { KernelContext } from '../context.ts';
 import type { Ctl } from '../layout.ts';
 import { fdTablePut } from '../fs/fdtable.ts';
 import { SpinLock } from '../sync/lock.ts';
+import { VirtualAddressSpace } from '../mm/aspace.ts';
+import { releaseAddressSpace } from '../mm/mmap.ts';
 import { inject, INJ } from '../lab/inject.ts';
 import type { Waiter } from '../fs/pipe.ts';
 import {
@@ -45,6 +47,27 @@ import type { WaitChannel } from '../syscall.ts';
 /** Word index of field `f` of process slot `p`. */
 export function procWord(ctl: Ctl, p: number, f: number): number {
   return (ctl.layout.processes + p * PROC_BYTES) / 4 + f;
+}
+
+/**
+ * The address space of live process slot `p` with one reference taken (release it with
+ * releaseAddressSpace), or null for a zombie or a space gone meanwhile. Re-checked after the
+ * reference is taken: the slot may have been freed and given to another process in between.
+ * `pid` (default: the slot's pid when called) must still be the slot's process then.
+ */
+export function holdProcSpace(kctx: KernelContext, p: number, pid = kctx.ctl.i32[procWord(kctx.ctl, p, P_PID)]!): VirtualAddressSpace | null {
+  const ctl = kctx.ctl;
+  const live = (): boolean => Atomics.load(ctl.i32, procWord(ctl, p, P_STATE)) === PS_LIVE;
+  const slot = ctl.i32[procWord(ctl, p, P_AS)]!;
+  if (!live() || ctl.i32[procWord(ctl, p, P_PID)] !== pid) return null;
+  let as: VirtualAddressSpace;
+  try { as = VirtualAddressSpace.attach(kctx, slot); } catch { return null; }
+  if (!as.tryGet()) return null;
+  if (!live() || ctl.i32[procWord(ctl, p, P_AS)] !== slot || ctl.i32[procWord(ctl, p, P_PID)] !== pid) {
+    releaseAddressSpace(kctx, as);
+    return null;
+  }
+  return as;
 }
 
 /** Process slot of `pid` (live or zombie), or -1. */

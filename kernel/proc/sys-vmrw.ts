@@ -21,8 +21,7 @@ import type { KernelContext } from '../context.ts';
 import { EFAULT, EINVAL } from '../errno.ts';
 import * as N from '../syscalls-table.ts';
 import { argInt, argU, registerSyscall, type SyscallEnv } from '../syscall.ts';
-import { P_AS, P_PID, P_STATE, PS_LIVE } from './layout.ts';
-import { procOfPid, procWord } from './sys-proc-table.ts';
+import { holdProcSpace, procOfPid } from './sys-proc-table.ts';
 
 const ESRCH = 3;
 /** Linux's UIO_MAXIOV. */
@@ -47,24 +46,6 @@ function readIovecs(kctx: KernelContext, as: VirtualAddressSpace, va: number, cn
   return out;
 }
 
-/** The address space of live process `pid` with a reference taken, or null (none, a zombie, gone meanwhile). */
-function holdProcessSpace(kctx: KernelContext, pid: number): VirtualAddressSpace | null {
-  const ctl = kctx.ctl;
-  const p = procOfPid(ctl, pid);
-  if (p < 0) return null;
-  const live = (): boolean => Atomics.load(ctl.i32, procWord(ctl, p, P_STATE)) === PS_LIVE;
-  const slot = ctl.i32[procWord(ctl, p, P_AS)]!;
-  if (!live()) return null;
-  let as: VirtualAddressSpace;
-  try { as = VirtualAddressSpace.attach(kctx, slot); } catch { return null; }
-  if (!as.tryGet()) return null;
-  if (!live() || ctl.i32[procWord(ctl, p, P_AS)] !== slot || ctl.i32[procWord(ctl, p, P_PID)] !== pid) {
-    releaseAddressSpace(kctx, as);
-    return null;
-  }
-  return as;
-}
-
 /**
  * process_vm_readv (write = false: remote → local) or process_vm_writev (local → remote):
  * bytes moved, or -errno (file comment).
@@ -77,7 +58,8 @@ export function processVmRw(env: SyscallEnv, a: readonly bigint[], write: boolea
   if (typeof local === 'number') return local;
   const remoteIov = readIovecs(kctx, env.as, rva, rcnt);
   if (typeof remoteIov === 'number') return remoteIov;
-  const remote = holdProcessSpace(kctx, pid);
+  const rp = procOfPid(kctx.ctl, pid);
+  const remote = rp < 0 ? null : holdProcSpace(kctx, rp, pid);
   if (remote === null) return -ESRCH;
   try {
     let moved = 0, li = 0, lo = 0;

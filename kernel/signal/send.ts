@@ -178,8 +178,9 @@ function wakeForSignal(kctx: KernelContext, tix: number, restart: boolean, fatal
     inject(ctl, INJ['signal.before-interrupt']);
     // The wait found blocked above may be gone by now: the thread woke, took the signal and
     // blocked again. End the wait it is in only while a signal is still there for it (Linux:
-    // an interrupted wait looks at signal_pending() itself) — never a spurious EINTR.
-    host.interrupt(tix, restart && (threadFlags(ctl, tix) & TF_RESTART) !== 0 ? 0 : -EINTR, () => signalWaiting(kctx, tix));
+    // an interrupted wait looks at signal_pending() itself) — never a spurious EINTR. A fatal
+    // signal always ends the wait: the process is going away whatever the wait was.
+    host.interrupt(tix, restart && (threadFlags(ctl, tix) & TF_RESTART) !== 0 ? 0 : -EINTR, fatal ? undefined : () => signalWaiting(kctx, tix));
   } else if (threadState(ctl, tix) === TS_RUNNING) {
     const h = lastHartOf(ctl, tix);
     if (h >= 0 && h !== kctx.hartId) host.kick(h);
