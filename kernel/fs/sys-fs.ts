@@ -39,7 +39,7 @@ import { PARKED, pipeRead, pipeWrite, raiseSigpipe } from './pipe.ts';
 import { OK_CHARDEV, OK_HOST_DIR, OK_HOST_FILE, OK_PIPE_READ, OK_PIPE_WRITE, OK_STDIO, OK_VIRT_DIR, OK_VIRT_FILE } from './layout.ts';
 import { isVirtualKind, virtLseek, virtOpen, virtRead, virtWrite } from './sys-fs-virt.ts';
 import type { FsEnv } from './sys-fs-env.ts';
-import { accessOk, copyFromUser, copyToUser, strncpyFromUser } from '../mm/uaccess.ts';
+import { accessOk, copyFromUser, copyToUser, readIovecs, strncpyFromUser } from '../mm/uaccess.ts';
 import { inject, INJ } from '../lab/inject.ts';
 import { fifoClose, fifoDropWait, fifoFind, fifoOpen } from './fifo.ts';
 import { procOps } from '../proc/sys-proc.ts';
@@ -51,8 +51,6 @@ import { specialOps } from './special.ts';
 const IO_CHUNK = 1 << 16;
 /** Linux MAX_RW_COUNT: one read/write moves at most this many bytes. */
 const MAX_RW_COUNT = 0x7ffff000;
-/** Linux UIO_MAXIOV. */
-const UIO_MAXIOV = 1024;
 /**
  * Largest size a host file reaches here (the s_maxbytes of this "filesystem"): Node takes
  * file positions and lengths as safe integers only (below 2^53) and treats a position it
@@ -281,29 +279,11 @@ export function sysPwrite(f: FsEnv, a: readonly bigint[]): number {
   return positional(f, a, true);
 }
 
-/** The iovecs at va: [base, len] pairs, or -EFAULT / -EINVAL. */
-function readIovecs(f: FsEnv, va: number, cnt: number): [number, number][] | number {
-  if (cnt < 0 || cnt > UIO_MAXIOV) return -EINVAL;
-  const raw = copyFromUser(f.kctx, f.as, va, cnt * 16);
-  if (typeof raw === 'number') return -EFAULT;
-  const dv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
-  const out: [number, number][] = [];
-  let total = 0;
-  for (let i = 0; i < cnt; i++) {
-    const len = dv.getBigInt64(i * 16 + 8, true);
-    if (len < 0n) return -EINVAL;
-    total += Number(len);
-    if (total > 0x7fffffffffff) return -EINVAL; // ssize_t overflow in any realistic sense
-    out.push([Number(dv.getBigUint64(i * 16, true)), Number(len)]);
-  }
-  return out;
-}
-
 /** readv/writev: buffer after buffer; a writev re-run after a pipe write parked skips what it wrote. */
 function vectored(f: FsEnv, a: readonly bigint[], write: boolean): number {
   let resume = write ? f.waiter.resumed?.() ?? 0 : 0;
   return withFd(f, argInt(a[0]!), (id) => {
-    const iov = readIovecs(f, argU(a[1]!), argInt(a[2]!));
+    const iov = readIovecs(f.kctx, f.as, argU(a[1]!), argInt(a[2]!));
     if (typeof iov === 'number') return iov;
     let total = 0;
     for (const [base, len] of iov) {

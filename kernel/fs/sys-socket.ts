@@ -10,7 +10,7 @@
 import { EBADF, EFAULT, EINVAL } from '../errno.ts';
 import { O_CLOEXEC, O_LARGEFILE, O_NONBLOCK, O_RDWR } from '../linux-flags.ts';
 import { argInt, argU } from '../syscall.ts';
-import { copyFromUser, copyToUser } from '../mm/uaccess.ts';
+import { copyFromUser, copyToUser, readIovecs } from '../mm/uaccess.ts';
 import { fdClose as fdCloseRaw, fdGet, fdInstall } from './fdtable.ts';
 import { OK_SOCKET } from './layout.ts';
 import { ofileCreate, ofileFlags, ofileHostFd, ofileKind, ofilePut } from './ofile.ts';
@@ -44,7 +44,6 @@ export const ESOCKTNOSUPPORT = 94;
 export const EAFNOSUPPORT = 97;
 export const EISCONN = 106;
 export const ENOPROTOOPT = 92;
-const UIO_MAXIOV = 1024;
 
 /** Run `fn` with the socket (pair, end) behind `fd` (one reference held), or -EBADF / -ENOTSOCK. */
 function withSocket(f: FsEnv, fd: number, fn: (s: number, e: number, id: number) => number): number {
@@ -105,22 +104,6 @@ export function sysSocketpair(f: FsEnv, a: readonly bigint[]): number {
     return fd1 < 0 ? fd1 : -EFAULT;
   }
   return 0;
-}
-
-/** The iovecs at va as [base, len] pairs, or -errno. */
-function iovecs(f: FsEnv, va: number, cnt: number): [number, number][] | number {
-  if (cnt < 0 || cnt > UIO_MAXIOV) return -EINVAL;
-  if (cnt === 0) return [];
-  const raw = copyFromUser(f.kctx, f.as, va, cnt * 16);
-  if (typeof raw === 'number') return -EFAULT;
-  const dv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
-  const out: [number, number][] = [];
-  for (let i = 0; i < cnt; i++) {
-    const len = dv.getBigInt64(i * 16 + 8, true);
-    if (len < 0n) return -EINVAL;
-    out.push([Number(dv.getBigUint64(i * 16, true)), Number(len)]);
-  }
-  return out;
 }
 
 /** Bytes [off, off + n) of the user buffers `iov` (a source for socketSend). */
@@ -234,7 +217,7 @@ export function sysSendmsg(f: FsEnv, a: readonly bigint[]): number {
   const raw = copyFromUser(f.kctx, f.as, argU(a[1]!), 56);
   if (typeof raw === 'number') return -EFAULT;
   const dv = new DataView(raw.buffer, raw.byteOffset, 56);
-  const iov = iovecs(f, Number(dv.getBigUint64(16, true)), Number(dv.getBigInt64(24, true)));
+  const iov = readIovecs(f.kctx, f.as, Number(dv.getBigUint64(16, true)), Number(dv.getBigInt64(24, true)));
   if (typeof iov === 'number') return iov;
   if (dv.getBigUint64(0, true) !== 0n) return withSocket(f, fd, () => -EISCONN);
   // A re-run after a stream send parked already passed its fds with the first piece.
@@ -249,7 +232,7 @@ export function sysRecvmsg(f: FsEnv, a: readonly bigint[]): number {
   const raw = copyFromUser(f.kctx, f.as, mva, 56);
   if (typeof raw === 'number') return -EFAULT;
   const dv = new DataView(raw.buffer, raw.byteOffset, 56);
-  const iov = iovecs(f, Number(dv.getBigUint64(16, true)), Number(dv.getBigInt64(24, true)));
+  const iov = readIovecs(f.kctx, f.as, Number(dv.getBigUint64(16, true)), Number(dv.getBigInt64(24, true)));
   if (typeof iov === 'number') return iov;
   const r = recvOn(f, argInt(a[0]!), iov, flags);
   if (r.n < 0) { putAll(f, r.fds); return r.n; }

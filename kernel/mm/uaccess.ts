@@ -14,7 +14,7 @@ import { PAGE_SIZE } from '../../cpu/ram.ts';
 import { ACCESS_LOAD, ACCESS_STORE } from '../../cpu/trap.ts';
 import { USER_TOP, type VirtualAddressSpace } from './aspace.ts';
 import type { KernelContext } from '../context.ts';
-import { EFAULT, ENAMETOOLONG } from '../errno.ts';
+import { EFAULT, EINVAL, ENAMETOOLONG } from '../errno.ts';
 import { handlePageFault, protAllows } from './fault.ts';
 import { casPte, findLeaf, found, loPpn } from './pagetable.ts';
 
@@ -128,4 +128,31 @@ export function strncpyFromUser(ctx: KernelContext, as: VirtualAddressSpace, va:
   if (r < 0 && !found0) return r;
   if (!found0) return va + limit >= USER_TOP && limit <= max ? -EFAULT : -ENAMETOOLONG;
   return Buffer.from(bytes).toString('latin1');
+}
+
+/** Linux UIO_MAXIOV: the most iovecs one call takes. */
+export const UIO_MAXIOV = 1024;
+
+/**
+ * The `cnt` iovecs (struct iovec: base, len; 16 bytes each) at `va` of `as` as [base, len]
+ * pairs, or -EINVAL (cnt negative or above UIO_MAXIOV, a negative length, a total beyond
+ * ssize_t) or -EFAULT (the array is not readable). Shared by readv/writev, sendmsg/recvmsg and
+ * process_vm_readv/writev.
+ */
+export function readIovecs(ctx: KernelContext, as: VirtualAddressSpace, va: number, cnt: number): [number, number][] | number {
+  if (cnt < 0 || cnt > UIO_MAXIOV) return -EINVAL;
+  if (cnt === 0) return [];
+  const raw = copyFromUser(ctx, as, va, cnt * 16);
+  if (typeof raw === 'number') return -EFAULT;
+  const dv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
+  const out: [number, number][] = [];
+  let total = 0;
+  for (let i = 0; i < cnt; i++) {
+    const len = dv.getBigInt64(i * 16 + 8, true);
+    if (len < 0n) return -EINVAL;
+    total += Number(len);
+    if (total > 0x7fffffffffff) return -EINVAL; // past ssize_t in any realistic sense
+    out.push([Number(dv.getBigUint64(i * 16, true)), Number(len)]);
+  }
+  return out;
 }

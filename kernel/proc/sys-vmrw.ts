@@ -14,9 +14,8 @@
  * Every caller is root-like here, so the ptrace-access check always passes.
  */
 import { PAGE_SIZE } from '../../cpu/ram.ts';
-import { VirtualAddressSpace } from '../mm/aspace.ts';
 import { releaseAddressSpace } from '../mm/mmap.ts';
-import { copyFromUser, copyToUser } from '../mm/uaccess.ts';
+import { copyFromUser, copyToUser, readIovecs } from '../mm/uaccess.ts';
 import type { KernelContext } from '../context.ts';
 import { EFAULT, EINVAL } from '../errno.ts';
 import * as N from '../syscalls-table.ts';
@@ -24,28 +23,6 @@ import { argInt, argU, registerSyscall, type SyscallEnv } from '../syscall.ts';
 import { holdProcSpace, procOfPid } from './sys-proc-table.ts';
 
 const ESRCH = 3;
-/** Linux's UIO_MAXIOV. */
-const UIO_MAXIOV = 1024;
-
-/** The iovec array at `va` of `as` as [base, len] pairs, or -errno. */
-function readIovecs(kctx: KernelContext, as: VirtualAddressSpace, va: number, cnt: number): [number, number][] | number {
-  if (cnt < 0 || cnt > UIO_MAXIOV) return -EINVAL;
-  if (cnt === 0) return [];
-  const raw = copyFromUser(kctx, as, va, cnt * 16);
-  if (typeof raw === 'number') return -EFAULT;
-  const dv = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);
-  const out: [number, number][] = [];
-  let total = 0;
-  for (let i = 0; i < cnt; i++) {
-    const len = dv.getBigInt64(i * 16 + 8, true);
-    if (len < 0n) return -EINVAL;
-    total += Number(len);
-    if (total > 0x7fffffffffff) return -EINVAL;
-    out.push([Number(dv.getBigUint64(i * 16, true)), Number(len)]);
-  }
-  return out;
-}
-
 /**
  * process_vm_readv (write = false: remote → local) or process_vm_writev (local → remote):
  * bytes moved, or -errno (file comment).
